@@ -1,0 +1,134 @@
+//! What can be done to an instance, with the wire names of the seed document.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// An action on an instance. Serialised with the original Jeto's wire names
+/// (`start`, `stop`, `status`, `runScript`, `reload`, `rsync`, `provision`, `destroy`).
+///
+/// ```
+/// use jeto_core::Action;
+/// assert_eq!("runScript".parse::<Action>().unwrap(), Action::RunScript);
+/// assert_eq!(serde_json::to_string(&Action::Start).unwrap(), "\"start\"");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Action {
+    /// `vagrant up`.
+    #[serde(rename = "start")]
+    Start,
+    /// `vagrant halt`.
+    #[serde(rename = "stop")]
+    Stop,
+    /// `vagrant status`: refreshes the instance's status.
+    #[serde(rename = "status")]
+    Status,
+    /// `vagrant ssh MACHINE -c COMMAND` with a script from `jeto.json`.
+    #[serde(rename = "runScript")]
+    RunScript,
+    /// `vagrant reload`.
+    #[serde(rename = "reload")]
+    Reload,
+    /// `vagrant rsync`.
+    #[serde(rename = "rsync")]
+    Rsync,
+    /// `vagrant provision`.
+    #[serde(rename = "provision")]
+    Provision,
+    /// `vagrant destroy --force`.
+    #[serde(rename = "destroy")]
+    Destroy,
+}
+
+impl Action {
+    /// Every action, in wire-name order of the seed document first.
+    pub const ALL: [Action; 8] = [
+        Action::Start,
+        Action::Stop,
+        Action::Status,
+        Action::RunScript,
+        Action::Reload,
+        Action::Rsync,
+        Action::Provision,
+        Action::Destroy,
+    ];
+
+    /// The wire name (`runScript`, `start`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Start => "start",
+            Action::Stop => "stop",
+            Action::Status => "status",
+            Action::RunScript => "runScript",
+            Action::Reload => "reload",
+            Action::Rsync => "rsync",
+            Action::Provision => "provision",
+            Action::Destroy => "destroy",
+        }
+    }
+
+    /// The wire names of all actions, comma separated, for error messages.
+    pub fn wire_names() -> String {
+        Action::ALL.map(Action::as_str).join(", ")
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Action {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Action::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "unknown state {s:?}; expected one of: {}",
+                    Action::wire_names()
+                ))
+            })
+    }
+}
+
+/// One action as asked of a [`Provider`](crate::Provider): which machine, which script.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionRequest {
+    /// What to do.
+    pub action: Action,
+    /// The machine to act on; `None` means every machine of the instance.
+    pub machine: Option<String>,
+    /// For [`Action::RunScript`]: the name of the script in `jeto.json`.
+    pub script: Option<String>,
+}
+
+impl ActionRequest {
+    /// An action on every machine of the instance.
+    pub fn new(action: Action) -> Self {
+        ActionRequest {
+            action,
+            machine: None,
+            script: None,
+        }
+    }
+
+    /// The same request restricted to one machine.
+    pub fn on(mut self, machine: impl Into<String>) -> Self {
+        self.machine = Some(machine.into());
+        self
+    }
+
+    /// The same request naming a script (for [`Action::RunScript`]).
+    pub fn script(mut self, script: impl Into<String>) -> Self {
+        self.script = Some(script.into());
+        self
+    }
+}

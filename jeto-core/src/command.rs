@@ -1,0 +1,109 @@
+//! Commands: the record of one action run (or to be run) on an instance.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::Action;
+
+/// Where a command is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandStatus {
+    /// Waiting for the instance (one command per instance at a time) or for a free slot.
+    Queued,
+    /// The provider is running it.
+    Running,
+    /// Ran and exited with code 0.
+    Succeeded,
+    /// Ran and failed, or could not be run.
+    Failed,
+    /// Killed at its time limit.
+    TimedOut,
+    /// Cancelled before or while running.
+    Cancelled,
+    /// The server stopped while it was queued or running.
+    Interrupted,
+}
+
+impl CommandStatus {
+    /// Whether the command has ended (no further change will happen).
+    pub fn is_finished(self) -> bool {
+        !matches!(self, CommandStatus::Queued | CommandStatus::Running)
+    }
+
+    /// The snake_case name used on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandStatus::Queued => "queued",
+            CommandStatus::Running => "running",
+            CommandStatus::Succeeded => "succeeded",
+            CommandStatus::Failed => "failed",
+            CommandStatus::TimedOut => "timed_out",
+            CommandStatus::Cancelled => "cancelled",
+            CommandStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// Why a command failed: the provider's error class (e.g. Vagrant's
+/// `Vagrant::Errors::RSyncNotFound`) when it gave one, and a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandError {
+    /// The provider's error class, when it reported one.
+    pub class: Option<String>,
+    /// What went wrong, in the provider's words when it gave some.
+    pub message: String,
+}
+
+impl CommandError {
+    /// An error with a message and no class.
+    pub fn message(message: impl Into<String>) -> Self {
+        CommandError {
+            class: None,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.class {
+            Some(class) => write!(f, "{} ({class})", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// One action on one instance, as recorded by the command scheduler and shown over HTTP.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Command {
+    /// Unique for the server's lifetime and across restarts.
+    pub id: u64,
+    /// The instance it runs on.
+    pub instance_id: u64,
+    /// The action, by wire name.
+    pub action: Action,
+    /// The machine it targets; `null` for all machines.
+    pub machine: Option<String>,
+    /// The script name for `runScript`.
+    pub script: Option<String>,
+    /// Where it is in its life.
+    pub status: CommandStatus,
+    /// The process exit code, once it exited.
+    pub exit_code: Option<i32>,
+    /// Why it failed, when it did.
+    pub error: Option<CommandError>,
+    /// The console output (stdout and stderr, interleaved as read), at most the last 1 MiB.
+    pub console: String,
+    /// Whether the start of the console output was dropped to stay within the bound.
+    pub console_truncated: bool,
+    /// When it was submitted.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When it started running.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub started_at: Option<OffsetDateTime>,
+    /// When it ended.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub finished_at: Option<OffsetDateTime>,
+}

@@ -1,0 +1,275 @@
+//! Behavioural checks that every [`Provider`] must pass (unstable API, behind `testing`).
+//!
+//! Each check is a free async function over `&dyn Provider` and a [`Fixture`] that names
+//! instances the provider knows; [`run_all`] runs them in order. They panic with a message on
+//! the first failed expectation, like assertions in a test.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use jeto_core::{conformance, memory::InMemoryProvider};
+//! let provider = InMemoryProvider::new();
+//! let fixture = conformance::Fixture::in_memory(&provider);
+//! conformance::run_all(&provider, &fixture).await;
+//! # });
+//! ```
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+
+use crate::{
+    Action, ActionRequest, ConsoleSink, ErrorKind, Instance, InstanceSource, JetoInfos, Provider,
+    Status,
+};
+
+/// The instances the checks run against. Their machines must start `not_created` or be
+/// destroyable, and `jeto_infos` must declare the scripts of [`Fixture::scripts`].
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    /// An instance with the single machine `default`.
+    pub single: Instance,
+    /// An instance with the machines `www` and `db`, in that order.
+    pub multi: Instance,
+    /// An instance whose folder does not exist.
+    pub missing: Instance,
+}
+
+/// The console output the `hello` script must print.
+pub const HELLO_OUTPUT: &str = "hello-from-jeto";
+
+impl Fixture {
+    /// The `jeto.json` the fixture instances must carry: `hello` prints [`HELLO_OUTPUT`], `fail`
+    /// exits with code 3.
+    pub fn scripts() -> JetoInfos {
+        let value = json!({
+            "team": "conformance",
+            "scripts": {
+                "hello": {"command": format!("echo {HELLO_OUTPUT}")},
+                "fail": {"command": "echo failing; exit 3"}
+            }
+        });
+        match value {
+            serde_json::Value::Object(map) => map.into(),
+            _ => unreachable!("a json! object literal"),
+        }
+    }
+
+    /// A fixture whose instances are registered in `provider`.
+    #[cfg(feature = "testing")]
+    pub fn in_memory(provider: &crate::memory::InMemoryProvider) -> Fixture {
+        provider.add_instance("/memory/single", &["default"]);
+        provider.add_instance("/memory/multi", &["www", "db"]);
+        Fixture::at("/memory/single", "/memory/multi", "/memory/missing")
+    }
+
+    /// A fixture over three folders, with the scripts of [`Fixture::scripts`].
+    pub fn at(single: &str, multi: &str, missing: &str) -> Fixture {
+        let make = |id, path: &str| Instance {
+            jeto_infos: Fixture::scripts(),
+            ..crate::memory::instance_at(id, path)
+        };
+        Fixture {
+            single: make(1, single),
+            multi: make(2, multi),
+            missing: make(3, missing),
+        }
+    }
+}
+
+/// Runs every check in order.
+pub async fn run_all(p: &dyn Provider, f: &Fixture) {
+    check_status_lists_machines(p, f).await;
+    check_lifecycle(p, f).await;
+    check_machine_scoped_action(p, f).await;
+    check_run_script(p, f).await;
+    check_console_is_streamed(p, f).await;
+    check_unknown_machine_fails(p, f).await;
+    check_missing_folder(p, f).await;
+}
+
+async fn states(p: &dyn Provider, instance: &Instance) -> Vec<(String, String)> {
+    p.status(instance)
+        .await
+        .unwrap_or_else(|e| panic!("status of {} failed: {e}", instance.path))
+        .into_iter()
+        .map(|s| (s.name, s.status))
+        .collect()
+}
+
+async fn run_ok(p: &dyn Provider, instance: &Instance, request: ActionRequest) -> Vec<String> {
+    let (sink, lines) = collecting_sink();
+    let outcome = p
+        .run(instance, &request, sink)
+        .await
+        .unwrap_or_else(|e| panic!("{request:?} on {} failed: {e}", instance.path));
+    let lines = lines.lock().unwrap().clone();
+    assert!(
+        outcome.is_success(),
+        "{request:?} on {} ended {outcome:?}; console: {lines:?}",
+        instance.path
+    );
+    lines
+}
+
+fn collecting_sink() -> (ConsoleSink, Arc<Mutex<Vec<String>>>) {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = ConsoleSink::new({
+        let lines = lines.clone();
+        move |line: &str| lines.lock().unwrap().push(line.to_owned())
+    });
+    (sink, lines)
+}
+
+fn pair(name: &str, state: &str) -> (String, String) {
+    (name.to_owned(), state.to_owned())
+}
+
+/// `status` lists every machine in Vagrantfile order; a destroyed machine is `not_created`.
+pub async fn check_status_lists_machines(p: &dyn Provider, f: &Fixture) {
+    run_ok(p, &f.single, ActionRequest::new(Action::Destroy)).await;
+    run_ok(p, &f.multi, ActionRequest::new(Action::Destroy)).await;
+    assert_eq!(
+        states(p, &f.single).await,
+        vec![pair("default", "not_created")]
+    );
+    assert_eq!(
+        states(p, &f.multi).await,
+        vec![pair("www", "not_created"), pair("db", "not_created")]
+    );
+}
+
+/// start, stop and destroy change the state, are idempotent, and `ip` follows the state.
+pub async fn check_lifecycle(p: &dyn Provider, f: &Fixture) {
+    let i = &f.single;
+    run_ok(p, i, ActionRequest::new(Action::Start)).await;
+    assert_eq!(states(p, i).await, vec![pair("default", Status::RUNNING)]);
+    let ip = p.ip(i, "default").await.expect("ip of a running machine");
+    assert!(ip.is_some(), "a running machine has an IP");
+    run_ok(p, i, ActionRequest::new(Action::Start)).await;
+    run_ok(p, i, ActionRequest::new(Action::Reload)).await;
+    assert_eq!(states(p, i).await, vec![pair("default", Status::RUNNING)]);
+    run_ok(p, i, ActionRequest::new(Action::Stop).on("default")).await;
+    run_ok(p, i, ActionRequest::new(Action::Stop)).await;
+    let state = states(p, i).await;
+    assert_eq!(state.len(), 1);
+    assert_ne!(state[0].1, Status::RUNNING, "stopped machine: {state:?}");
+    assert_eq!(
+        p.ip(i, "default").await.expect("ip of a stopped machine"),
+        None
+    );
+    run_ok(p, i, ActionRequest::new(Action::Destroy)).await;
+    run_ok(p, i, ActionRequest::new(Action::Destroy)).await;
+    assert_eq!(states(p, i).await, vec![pair("default", "not_created")]);
+}
+
+/// An action with a machine touches only that machine.
+pub async fn check_machine_scoped_action(p: &dyn Provider, f: &Fixture) {
+    let i = &f.multi;
+    run_ok(p, i, ActionRequest::new(Action::Start).on("www")).await;
+    assert_eq!(
+        states(p, i).await,
+        vec![pair("www", Status::RUNNING), pair("db", "not_created")]
+    );
+    run_ok(p, i, ActionRequest::new(Action::Destroy)).await;
+    assert_eq!(
+        states(p, i).await,
+        vec![pair("www", "not_created"), pair("db", "not_created")]
+    );
+}
+
+/// runScript prints the script's output, reports its exit code, and rejects bad requests
+/// before running anything.
+pub async fn check_run_script(p: &dyn Provider, f: &Fixture) {
+    let i = &f.multi;
+    run_ok(p, i, ActionRequest::new(Action::Start).on("www")).await;
+    let lines = run_ok(
+        p,
+        i,
+        ActionRequest::new(Action::RunScript)
+            .on("www")
+            .script("hello"),
+    )
+    .await;
+    assert!(
+        lines.iter().any(|l| l.contains(HELLO_OUTPUT)),
+        "runScript hello printed {lines:?}"
+    );
+    let (sink, lines) = collecting_sink();
+    let outcome = p
+        .run(
+            i,
+            &ActionRequest::new(Action::RunScript)
+                .on("www")
+                .script("fail"),
+            sink,
+        )
+        .await
+        .expect("a failing script is an outcome, not an error");
+    assert_eq!(outcome.exit_code, 3, "console: {:?}", lines.lock().unwrap());
+    for bad in [
+        ActionRequest::new(Action::RunScript)
+            .on("www")
+            .script("undeclared"),
+        ActionRequest::new(Action::RunScript).script("hello"),
+        ActionRequest::new(Action::RunScript).on("www"),
+        ActionRequest::new(Action::RunScript)
+            .on("-f")
+            .script("hello"),
+    ] {
+        let err = p
+            .run(i, &bad, ConsoleSink::discard())
+            .await
+            .expect_err("an invalid runScript must be rejected");
+        assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{bad:?}: {err}");
+    }
+    run_ok(p, i, ActionRequest::new(Action::Destroy)).await;
+}
+
+/// The console sink receives output lines during a run.
+pub async fn check_console_is_streamed(p: &dyn Provider, f: &Fixture) {
+    let lines = run_ok(p, &f.single, ActionRequest::new(Action::Start)).await;
+    assert!(!lines.is_empty(), "start printed nothing to the console");
+    run_ok(p, &f.single, ActionRequest::new(Action::Destroy)).await;
+}
+
+/// An action on a machine the instance does not have is a failed outcome.
+pub async fn check_unknown_machine_fails(p: &dyn Provider, f: &Fixture) {
+    let outcome = p
+        .run(
+            &f.single,
+            &ActionRequest::new(Action::Start).on("nosuchmachine"),
+            ConsoleSink::discard(),
+        )
+        .await;
+    match outcome {
+        Ok(outcome) => assert!(
+            !outcome.is_success(),
+            "start on an unknown machine succeeded"
+        ),
+        Err(e) => assert_ne!(e.kind(), ErrorKind::Internal, "{e}"),
+    }
+}
+
+/// A missing folder is an error naming the folder, for status, run and prepare.
+pub async fn check_missing_folder(p: &dyn Provider, f: &Fixture) {
+    let i = &f.missing;
+    let err = p.status(i).await.expect_err("status of a missing folder");
+    assert!(err.to_string().contains(&i.path), "{err}");
+    let err = p
+        .run(
+            i,
+            &ActionRequest::new(Action::Start),
+            ConsoleSink::discard(),
+        )
+        .await
+        .expect_err("start in a missing folder");
+    assert!(err.to_string().contains(&i.path), "{err}");
+    let err = p
+        .prepare(
+            &InstanceSource::Path(i.path.clone().into()),
+            "/nonexistent-target".as_ref(),
+        )
+        .await
+        .expect_err("prepare of a missing folder");
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{err}");
+}

@@ -1,0 +1,225 @@
+//! The one error type of jeto-core, shared by every [`Provider`](crate::Provider).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::{Action, CommandError};
+
+/// A boxed error kept as the source of another error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// `Result` with jeto-core's [`Error`] as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in Jeto, with enough context for a person to act on it.
+///
+/// Each variant maps to exactly one HTTP status in `jeto-http` (see [`Error::kind`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The request itself is wrong: a missing field, an unknown action, a bad machine name.
+    #[error("{message}")]
+    InvalidRequest {
+        /// What is wrong and what would be accepted instead.
+        message: String,
+    },
+
+    /// No valid access key was given.
+    #[error("missing or unknown access key: send it as `X-JETO-KEY: KEY` or `Authorization: Bearer KEY`")]
+    Unauthenticated,
+
+    /// The key may see the instance but not do this.
+    #[error("this key may not {action} here; ask an admin to grant it")]
+    Forbidden {
+        /// The action that was refused (`create`, `start`, `runScript`, ...).
+        action: String,
+    },
+
+    /// No instance with this id, or one the key may not see.
+    #[error("instance {id} not found")]
+    InstanceNotFound {
+        /// The id that was asked for.
+        id: u64,
+    },
+
+    /// No host with this id, or one the key may not see.
+    #[error("host {id} not found")]
+    HostNotFound {
+        /// The id that was asked for.
+        id: u64,
+    },
+
+    /// No command with this id on this instance.
+    #[error("command {command_id} not found on instance {instance_id}")]
+    CommandNotFound {
+        /// The instance the command was looked up on.
+        instance_id: u64,
+        /// The command id that was asked for.
+        command_id: u64,
+    },
+
+    /// The state of the server forbids the request (e.g. cancelling a finished command).
+    #[error("{message}")]
+    Conflict {
+        /// Why the request cannot be done now.
+        message: String,
+    },
+
+    /// The instance folder is missing or is not a Vagrant project.
+    #[error("instance folder {}: {reason}", path.display())]
+    InstanceFolder {
+        /// The folder that was looked at.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// `jeto.json` exists but cannot be read or is not a JSON object.
+    #[error("{}: {source}", path.display())]
+    JetoInfos {
+        /// The `jeto.json` file.
+        path: PathBuf,
+        /// The parse or read error, with line and column for JSON errors.
+        #[source]
+        source: BoxError,
+    },
+
+    /// The provider's tool cannot be run at all (e.g. `vagrant` is not installed).
+    #[error("{message}")]
+    ProviderUnavailable {
+        /// What is missing and how to fix it.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// The provider ran and failed.
+    #[error("{action} on instance {instance} failed{}: {error}", exit_code.map(|c| format!(" with exit code {c}")).unwrap_or_default())]
+    ActionFailed {
+        /// The instance name or path.
+        instance: String,
+        /// What was run.
+        action: Action,
+        /// The exit code, when the process exited.
+        exit_code: Option<i32>,
+        /// The provider's error class and message.
+        error: CommandError,
+        /// The last lines of the output, for context.
+        output_tail: String,
+    },
+
+    /// Something took longer than it is allowed to.
+    #[error("{what} timed out after {}s", after.as_secs())]
+    Timeout {
+        /// What was waited for.
+        what: String,
+        /// The limit that was reached.
+        after: Duration,
+    },
+
+    /// Reading or writing Jeto's own data failed.
+    #[error("{context}: {source}")]
+    Storage {
+        /// Which file and what was being done.
+        context: String,
+        /// The I/O or encoding error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// The server is shutting down and accepts no new commands.
+    #[error("the server is shutting down; retry against the restarted server")]
+    ShuttingDown,
+
+    /// Any other provider error, with its source kept.
+    #[error("{context}: {source}")]
+    Provider {
+        /// What the provider was doing.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
+}
+
+/// The class of an [`Error`], stable across versions, used for HTTP statuses and JSON codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The request is malformed or not allowed as written (HTTP 400).
+    InvalidRequest,
+    /// No valid key (HTTP 401).
+    Unauthenticated,
+    /// Key valid, action not granted (HTTP 403).
+    Forbidden,
+    /// The thing does not exist or is not visible (HTTP 404).
+    NotFound,
+    /// The request conflicts with the current state (HTTP 409).
+    Conflict,
+    /// The provider ran and failed (HTTP 502).
+    ActionFailed,
+    /// The provider's tool cannot be run (HTTP 503).
+    Unavailable,
+    /// A time limit was reached (HTTP 504).
+    Timeout,
+    /// A fault inside Jeto (HTTP 500).
+    Internal,
+}
+
+impl Error {
+    /// Shorthand for [`Error::InvalidRequest`].
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Error::InvalidRequest {
+            message: message.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::Storage`].
+    pub fn storage(context: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Error::Storage {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+
+    /// The class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidRequest { .. }
+            | Error::InstanceFolder { .. }
+            | Error::JetoInfos { .. } => ErrorKind::InvalidRequest,
+            Error::Unauthenticated => ErrorKind::Unauthenticated,
+            Error::Forbidden { .. } => ErrorKind::Forbidden,
+            Error::InstanceNotFound { .. }
+            | Error::HostNotFound { .. }
+            | Error::CommandNotFound { .. } => ErrorKind::NotFound,
+            Error::Conflict { .. } => ErrorKind::Conflict,
+            Error::ActionFailed { .. } => ErrorKind::ActionFailed,
+            Error::ProviderUnavailable { .. } | Error::ShuttingDown => ErrorKind::Unavailable,
+            Error::Timeout { .. } => ErrorKind::Timeout,
+            Error::Storage { .. } | Error::Provider { .. } => ErrorKind::Internal,
+        }
+    }
+
+    /// A stable snake_case code for this error, used in JSON error bodies.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidRequest { .. } => "invalid_request",
+            Error::Unauthenticated => "unauthenticated",
+            Error::Forbidden { .. } => "forbidden",
+            Error::InstanceNotFound { .. } => "instance_not_found",
+            Error::HostNotFound { .. } => "host_not_found",
+            Error::CommandNotFound { .. } => "command_not_found",
+            Error::Conflict { .. } => "conflict",
+            Error::InstanceFolder { .. } => "invalid_instance_folder",
+            Error::JetoInfos { .. } => "invalid_jeto_json",
+            Error::ProviderUnavailable { .. } => "provider_unavailable",
+            Error::ActionFailed { .. } => "action_failed",
+            Error::Timeout { .. } => "timeout",
+            Error::Storage { .. } => "storage_error",
+            Error::ShuttingDown => "shutting_down",
+            Error::Provider { .. } => "provider_error",
+        }
+    }
+}

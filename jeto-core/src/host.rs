@@ -1,0 +1,125 @@
+//! Hosts: a Vagrant provider (virtualbox, libvirt, ...) and the settings exported to it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Where instances run: a Vagrant provider and its parameters.
+///
+/// `provider` becomes `VAGRANT_DEFAULT_PROVIDER` and every entry of `params` an environment
+/// variable of each vagrant command run for the host's instances.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Host {
+    /// Unique, positive id.
+    pub id: u64,
+    /// A name for people.
+    pub name: String,
+    /// The Vagrant provider (`virtualbox`, `libvirt`, `vsphere`, `aws`, ...).
+    pub provider: String,
+    /// `KEY=VALUE` settings; values may be secrets (see [`HostParams::redacted`]).
+    #[serde(default)]
+    pub params: HostParams,
+}
+
+impl Host {
+    /// This host with every param value replaced by `"***"`, for keys that are not admin.
+    pub fn redacted(&self) -> Host {
+        Host {
+            params: self.params.redacted(),
+            ..self.clone()
+        }
+    }
+}
+
+/// The `KEY=VALUE` parameters of a [`Host`].
+///
+/// Serialised as a JSON object. When deserialising, the original Jeto's text form is accepted
+/// too: lines of `KEY=VALUE` separated by `\n` or `\r\n`, blank lines skipped, quotes around the
+/// value stripped, and a value may itself contain `=`.
+///
+/// ```
+/// use jeto_core::HostParams;
+/// let p: HostParams = serde_json::from_str(r#""A=1\r\nB=\"x=y\"\n\n""#).unwrap();
+/// assert_eq!(p.get("B"), Some("x=y"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct HostParams(BTreeMap<String, String>);
+
+impl HostParams {
+    /// Parses the original text form. Lines without `=` are ignored, as the original did.
+    pub fn from_text(text: &str) -> HostParams {
+        let map = text
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .filter_map(|line| line.split_once('='))
+            .map(|(key, value)| (key.trim().to_owned(), unquote(value.trim()).to_owned()))
+            .filter(|(key, _)| !key.is_empty())
+            .collect();
+        HostParams(map)
+    }
+
+    /// The value of one parameter.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    /// Sets one parameter.
+    pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        self.0.insert(key.into(), value.into());
+    }
+
+    /// The parameters in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Whether there are no parameters.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The same keys with every value replaced by `"***"`.
+    pub fn redacted(&self) -> HostParams {
+        HostParams(self.0.keys().map(|k| (k.clone(), "***".into())).collect())
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for HostParams {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        HostParams(
+            iter.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
+    }
+}
+
+fn unquote(value: &str) -> &str {
+    for quote in ['"', '\''] {
+        if value.len() >= 2 && value.starts_with(quote) && value.ends_with(quote) {
+            return &value[1..value.len() - 1];
+        }
+    }
+    value
+}
+
+impl<'de> Deserialize<'de> for HostParams {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Map(BTreeMap<String, String>),
+            Text(String),
+        }
+        match Form::deserialize(deserializer).map_err(|_| {
+            serde::de::Error::custom(
+                "params must be an object of strings or text lines of KEY=VALUE",
+            )
+        })? {
+            Form::Map(map) => Ok(HostParams(map)),
+            Form::Text(text) => Ok(HostParams::from_text(&text)),
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! Instances (a folder with a Vagrantfile) and the status of their machines.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Host, JetoInfos};
+
+/// A Vagrant environment managed by Jeto: a folder with a `Vagrantfile`, bound to a [`Host`].
+///
+/// The fields and their JSON names are exactly those of the original Jeto's Instance object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Instance {
+    /// Unique, positive id, never reused.
+    pub id: u64,
+    /// The name given at creation.
+    pub name: String,
+    /// The folder holding the `Vagrantfile`, on the machine that runs vagrant.
+    pub path: String,
+    /// The archive URL given at creation, if the instance came from an archive.
+    pub archive_url: Option<String>,
+    /// The branch or tag the instance was cloned at (without the repository URL).
+    pub git_reference: Option<String>,
+    /// The last known status of each machine.
+    #[serde(default)]
+    pub status: Vec<Status>,
+    /// The environment string given at creation, exported as `ENVIRONMENT`.
+    pub environment: String,
+    /// The complete host object.
+    pub host: Host,
+    /// Everything found in the instance's `jeto.json`.
+    #[serde(default)]
+    pub jeto_infos: JetoInfos,
+}
+
+impl Instance {
+    /// The folder as a path.
+    pub fn folder(&self) -> &std::path::Path {
+        std::path::Path::new(&self.path)
+    }
+}
+
+/// The state of one machine of an instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// The machine name (`default` for a single-machine Vagrantfile).
+    pub name: String,
+    /// The first IP found on the machine; `null` when it is not running or unknown.
+    pub ip: Option<String>,
+    /// Vagrant's state id: `running`, `poweroff`, `not_created`, `saved`, ...
+    pub status: String,
+    /// The Vagrant provider that reported the state, when known.
+    #[serde(default)]
+    pub provider: Option<String>,
+}
+
+impl Status {
+    /// The state id Vagrant reports for a running machine.
+    pub const RUNNING: &'static str = "running";
+
+    /// A machine in `state`, with no IP.
+    pub fn new(name: impl Into<String>, state: impl Into<String>) -> Self {
+        Status {
+            name: name.into(),
+            ip: None,
+            status: state.into(),
+            provider: None,
+        }
+    }
+
+    /// Whether the machine is running (and so may have an IP).
+    pub fn is_running(&self) -> bool {
+        self.status == Status::RUNNING
+    }
+}

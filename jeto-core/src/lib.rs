@@ -1,0 +1,50 @@
+//! Jeto's domain and service: drive Vagrant environments ("instances") from Rust.
+//!
+//! This crate holds the types of the original Jeto API ([`Instance`], [`Status`], [`Host`],
+//! [`JetoInfos`]), the [`Provider`] trait that runs machines, and the errors. It does not
+//! spawn processes or open sockets: `jeto-vagrant` implements [`Provider`] over the `vagrant`
+//! CLI and `jeto-http` serves the REST API.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use jeto_core::{memory::InMemoryProvider, Action, ActionRequest, ConsoleSink, Provider};
+//!
+//! let provider = InMemoryProvider::new().with_instance("/srv/app", &["default"]);
+//! let instance = jeto_core::memory::instance_at(1, "/srv/app");
+//! let outcome = provider
+//!     .run(&instance, &ActionRequest::new(Action::Start), ConsoleSink::new(|l| println!("{l}")))
+//!     .await?;
+//! assert!(outcome.is_success());
+//! assert!(provider.status(&instance).await?[0].is_running());
+//! # Ok::<_, jeto_core::Error>(())
+//! # }).unwrap();
+//! ```
+//!
+//! Features: `mock` adds mockall's `MockProvider`; `testing` adds [`memory::InMemoryProvider`]
+//! and the provider [`conformance`] suite.
+
+mod action;
+mod command;
+mod error;
+mod host;
+mod instance;
+mod jeto_infos;
+mod provider;
+pub mod validate;
+
+#[cfg(feature = "testing")]
+pub mod conformance;
+#[cfg(feature = "testing")]
+pub mod memory;
+
+pub use action::{Action, ActionRequest};
+pub use command::{Command, CommandError, CommandStatus};
+pub use error::{BoxError, Error, ErrorKind, Result};
+pub use host::{Host, HostParams};
+pub use instance::{Instance, Status};
+pub use jeto_infos::{JetoInfos, JETO_JSON};
+#[cfg(feature = "mock")]
+pub use provider::MockProvider;
+pub use provider::{
+    check_vagrant_folder, ConsoleSink, DynProvider, InstanceSource, Outcome, Provider,
+};

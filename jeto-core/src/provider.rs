@@ -1,0 +1,196 @@
+//! The [`Provider`] trait: what Jeto needs from the thing that runs machines.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::{ActionRequest, CommandError, Instance, Result, Status};
+
+/// A shared, type-erased provider, as the service holds it.
+pub type DynProvider = Arc<dyn Provider>;
+
+/// Where the console output of a running action goes, one line at a time, as it is produced.
+///
+/// Cheap to clone; the callback runs on the provider's task, so it should be quick.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use jeto_core::ConsoleSink;
+/// let lines = Arc::new(Mutex::new(Vec::new()));
+/// let sink = ConsoleSink::new({
+///     let lines = lines.clone();
+///     move |line: &str| lines.lock().unwrap().push(line.to_owned())
+/// });
+/// sink.line("==> default: Machine booted and ready!");
+/// assert_eq!(lines.lock().unwrap().len(), 1);
+/// ```
+#[derive(Clone)]
+pub struct ConsoleSink(Arc<dyn Fn(&str) + Send + Sync>);
+
+impl ConsoleSink {
+    /// A sink calling `f` with each line (without its line ending).
+    pub fn new(f: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        ConsoleSink(Arc::new(f))
+    }
+
+    /// A sink that drops everything.
+    pub fn discard() -> Self {
+        ConsoleSink::new(|_| {})
+    }
+
+    /// Hands one line to the sink.
+    pub fn line(&self, line: &str) {
+        (self.0)(line)
+    }
+}
+
+impl fmt::Debug for ConsoleSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ConsoleSink")
+    }
+}
+
+/// How an action that ran ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// The exit code of the process (0 is success).
+    pub exit_code: i32,
+    /// The provider's structured error, when it gave one (Vagrant's `error-exit`).
+    pub error: Option<CommandError>,
+}
+
+impl Outcome {
+    /// A successful run.
+    pub fn success() -> Self {
+        Outcome {
+            exit_code: 0,
+            error: None,
+        }
+    }
+
+    /// A failed run with this exit code and message.
+    pub fn failure(exit_code: i32, error: CommandError) -> Self {
+        Outcome {
+            exit_code,
+            error: Some(error),
+        }
+    }
+
+    /// Whether the action succeeded.
+    pub fn is_success(&self) -> bool {
+        self.exit_code == 0
+    }
+}
+
+/// Where an instance's folder comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum InstanceSource {
+    /// An existing folder with a `Vagrantfile`.
+    Path(PathBuf),
+    /// A git repository cloned at a branch or tag.
+    Git {
+        /// The repository URL.
+        url: String,
+        /// The branch or tag (a `tags/` prefix is allowed).
+        reference: String,
+    },
+    /// A `.tar.gz`, `.tar` or `.zip` archive.
+    Archive {
+        /// Where to download it from.
+        url: String,
+        /// The expected SHA-256 of the archive, hex encoded.
+        sha256: Option<String>,
+    },
+}
+
+/// Runs Vagrant environments: the one seam between Jeto and the outside world.
+///
+/// `jeto-vagrant` implements it by spawning the `vagrant` CLI; the `testing` feature has an
+/// in-memory implementation and a conformance suite that every implementation should pass.
+///
+/// # Contract
+///
+/// - [`status`](Provider::status) lists every machine of the instance in the order of its
+///   Vagrantfile, with Vagrant's state id (`running`, `poweroff`, `not_created`, ...). It does not
+///   fill `ip` (see [`ip`](Provider::ip)). It changes nothing and may be called concurrently.
+/// - [`run`](Provider::run) performs one action on one machine, or on all when `machine` is
+///   `None`. Console lines are handed to the sink while the action runs, not at the end. A
+///   process that ran and exited is `Ok(Outcome)` whatever its exit code; `Err` means the action
+///   could not be run as asked (an invalid request, a missing folder, the tool missing, a time
+///   limit). `start`, `stop` and `destroy` are idempotent. [`Action::RunScript`](crate::Action)
+///   needs a machine and a script declared in the instance's `jeto.json`, and is rejected with
+///   [`Error::InvalidRequest`](crate::Error) before anything runs otherwise.
+/// - Dropping the future returned by `run` stops the action and everything it started.
+/// - [`ip`](Provider::ip) is the first IP of a running machine, `None` when it is not running
+///   or has none.
+/// - [`prepare`](Provider::prepare) makes the folder an instance will live in and returns it:
+///   for a path, checks it holds a `Vagrantfile` and returns it canonical; for git or archive
+///   sources, fills `target` (which must not exist) and leaves nothing behind on failure.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait Provider: fmt::Debug + Send + Sync + 'static {
+    /// The state of every machine of the instance.
+    async fn status(&self, instance: &Instance) -> Result<Vec<Status>>;
+
+    /// Runs one action, streaming its console output to `console`.
+    async fn run(
+        &self,
+        instance: &Instance,
+        request: &ActionRequest,
+        console: ConsoleSink,
+    ) -> Result<Outcome>;
+
+    /// The first IP of a running machine.
+    async fn ip(&self, instance: &Instance, machine: &str) -> Result<Option<String>>;
+
+    /// Makes (or checks) the folder of a new instance and returns its path.
+    async fn prepare(&self, source: &InstanceSource, target: &Path) -> Result<PathBuf>;
+}
+
+macro_rules! forward_provider {
+    ($ty:ty) => {
+        #[async_trait]
+        impl<P: Provider + ?Sized> Provider for $ty {
+            async fn status(&self, instance: &Instance) -> Result<Vec<Status>> {
+                (**self).status(instance).await
+            }
+            async fn run(
+                &self,
+                instance: &Instance,
+                request: &ActionRequest,
+                console: ConsoleSink,
+            ) -> Result<Outcome> {
+                (**self).run(instance, request, console).await
+            }
+            async fn ip(&self, instance: &Instance, machine: &str) -> Result<Option<String>> {
+                (**self).ip(instance, machine).await
+            }
+            async fn prepare(&self, source: &InstanceSource, target: &Path) -> Result<PathBuf> {
+                (**self).prepare(source, target).await
+            }
+        }
+    };
+}
+
+forward_provider!(Box<P>);
+forward_provider!(Arc<P>);
+
+/// Checks that `folder` exists and holds a `Vagrantfile`, with an error naming the path.
+pub fn check_vagrant_folder(folder: &Path) -> Result<()> {
+    let error = |reason: &str| crate::Error::InstanceFolder {
+        path: folder.to_owned(),
+        reason: reason.to_owned(),
+    };
+    if !folder.is_dir() {
+        return Err(error("does not exist or is not a folder"));
+    }
+    if !folder.join("Vagrantfile").is_file() {
+        return Err(error("has no Vagrantfile"));
+    }
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! jeto-http (under construction).

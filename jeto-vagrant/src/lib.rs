@@ -1,0 +1,1 @@
+//! jeto-vagrant (under construction).
