@@ -1,1 +1,31 @@
-//! jeto-vagrant (under construction).
+//! A [`jeto_core::Provider`] that drives the real `vagrant` CLI.
+//!
+//! [`VagrantProvider`] spawns one `vagrant --machine-readable ...` process per call in the
+//! instance folder, passes arguments as argv (never through a shell), streams the console as
+//! it is printed, parses [`machine_readable`] output (with Vagrant's `error-exit` class and
+//! message), and kills the whole process group on timeout or cancellation.
+//!
+//! ```no_run
+//! # async fn demo(instance: jeto_core::Instance) -> jeto_core::Result<()> {
+//! use jeto_core::Provider;
+//! use jeto_vagrant::{VagrantConfig, VagrantProvider};
+//!
+//! let vagrant = VagrantProvider::new(VagrantConfig::default());
+//! for machine in vagrant.status(&instance).await? {
+//!     println!("{}: {}", machine.name, machine.status);
+//! }
+//! # Ok(()) }
+//! ```
+
+mod config;
+mod error;
+#[cfg(feature = "fixture")]
+pub mod fixture;
+pub mod machine_readable;
+mod provider;
+pub mod runner;
+
+pub use config::VagrantConfig;
+pub use error::{Error, Result};
+pub use provider::VagrantProvider;
+pub use runner::{ProcessEnd, ProcessRunner, ProcessSpec, TokioProcessRunner};

@@ -1,0 +1,48 @@
+//! [`VagrantConfig`]: how the vagrant provider runs `vagrant`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Settings of [`VagrantProvider`](crate::VagrantProvider); the `[vagrant]` table of the
+/// server's config file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VagrantConfig {
+    /// The `vagrant` program: a name looked up on PATH, or a path.
+    pub binary: PathBuf,
+    /// Variables exported to every vagrant process, before the host's and the instance's.
+    pub env: BTreeMap<String, String>,
+    /// Time limit of `vagrant status`, in seconds.
+    pub status_timeout_secs: u64,
+    /// Time limit of every other command, in seconds.
+    pub command_timeout_secs: u64,
+    /// Seconds between SIGTERM and SIGKILL when a command is killed.
+    pub kill_grace_secs: u64,
+}
+
+impl Default for VagrantConfig {
+    fn default() -> Self {
+        VagrantConfig {
+            binary: PathBuf::from("vagrant"),
+            env: BTreeMap::from([("VAGRANT_CHECKPOINT_DISABLE".into(), "1".into())]),
+            status_timeout_secs: 120,
+            command_timeout_secs: 1800,
+            kill_grace_secs: 10,
+        }
+    }
+}
+
+impl VagrantConfig {
+    /// The time limit of `vagrant status`.
+    pub fn status_timeout(&self) -> Duration {
+        Duration::from_secs(self.status_timeout_secs)
+    }
+
+    /// The time limit of actions.
+    pub fn command_timeout(&self) -> Duration {
+        Duration::from_secs(self.command_timeout_secs)
+    }
+}

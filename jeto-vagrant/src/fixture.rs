@@ -1,0 +1,122 @@
+//! The test fixture: a Ruby provider plugin (`jeto_fake`) that Vagrant loads from the
+//! Vagrantfile, so the real `vagrant` CLI runs with no hypervisor (feature `fixture`).
+//!
+//! Machine states live in files under each machine's data dir; `vagrant ssh -c` runs the
+//! command locally. Knobs are environment variables of the vagrant process (set them as host
+//! params): `JETO_FAKE_UP=slow|fail|hang`, `JETO_FAKE_SSH_HOST`, `JETO_FAKE_IPS`,
+//! `JETO_FAKE_PIDFILE`. See `tests/fixture/plugin/jeto_fake.rb`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use jeto_core::{Host, HostParams, Instance, JetoInfos};
+
+use crate::VagrantConfig;
+
+const PLUGIN: &str = include_str!("../tests/fixture/plugin/jeto_fake.rb");
+const SINGLE: &str = include_str!("../tests/fixture/single/Vagrantfile");
+const MULTI: &str = include_str!("../tests/fixture/multi/Vagrantfile");
+const JETO_JSON: &str = include_str!("../tests/fixture/single/jeto.json");
+
+/// A temporary folder holding the plugin, a single-machine and a multi-machine instance, and a
+/// private `VAGRANT_HOME`. Everything is removed on drop.
+#[derive(Debug)]
+pub struct FakeVagrant {
+    dir: tempfile::TempDir,
+}
+
+/// Panics with the fix when `vagrant` cannot be run: tests need the real CLI, never skip.
+pub fn require_vagrant() {
+    let found = Command::new("vagrant")
+        .arg("--version")
+        .env("VAGRANT_CHECKPOINT_DISABLE", "1")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        found,
+        "these tests run the real `vagrant` CLI, which is not on PATH: install it with \
+         `apt-get install -y vagrant` (Debian's package, no hypervisor needed)"
+    );
+}
+
+impl FakeVagrant {
+    /// Lays out the fixture in a new temporary folder (and checks that vagrant is installed).
+    pub fn new() -> FakeVagrant {
+        require_vagrant();
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let root = dir.path();
+        for (path, content) in [
+            ("plugin/jeto_fake.rb", PLUGIN),
+            ("single/Vagrantfile", SINGLE),
+            ("single/jeto.json", JETO_JSON),
+            ("multi/Vagrantfile", MULTI),
+            ("multi/jeto.json", JETO_JSON),
+        ] {
+            let path = root.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).expect("fixture folder");
+            std::fs::write(&path, content).expect("fixture file");
+        }
+        std::fs::create_dir_all(root.join("vagrant-home")).expect("VAGRANT_HOME");
+        FakeVagrant { dir }
+    }
+
+    /// The root of the fixture.
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The single-machine instance folder (machine `default`).
+    pub fn single(&self) -> PathBuf {
+        self.root().join("single")
+    }
+
+    /// The multi-machine instance folder (machines `www` and `db`).
+    pub fn multi(&self) -> PathBuf {
+        self.root().join("multi")
+    }
+
+    /// A config whose processes use this fixture's `VAGRANT_HOME`, with short kill grace.
+    pub fn config(&self) -> VagrantConfig {
+        let mut config = VagrantConfig {
+            kill_grace_secs: 2,
+            ..VagrantConfig::default()
+        };
+        config.env.insert(
+            "VAGRANT_HOME".into(),
+            self.root().join("vagrant-home").display().to_string(),
+        );
+        config
+    }
+
+    /// A host on the `jeto_fake` provider with these params.
+    pub fn host(params: &[(&str, &str)]) -> Host {
+        Host {
+            id: 1,
+            name: "fake".into(),
+            provider: "jeto_fake".into(),
+            params: params.iter().copied().collect::<HostParams>(),
+        }
+    }
+
+    /// An instance over `folder` with its `jeto.json` loaded.
+    pub fn instance(id: u64, folder: &Path, host: Host) -> Instance {
+        Instance {
+            id,
+            name: folder.file_name().unwrap().to_string_lossy().into_owned(),
+            path: folder.display().to_string(),
+            archive_url: None,
+            git_reference: None,
+            status: Vec::new(),
+            environment: "test".into(),
+            host,
+            jeto_infos: JetoInfos::load(folder).unwrap_or_default(),
+        }
+    }
+}
+
+impl Default for FakeVagrant {
+    fn default() -> Self {
+        FakeVagrant::new()
+    }
+}

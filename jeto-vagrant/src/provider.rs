@@ -1,0 +1,353 @@
+//! [`VagrantProvider`]: jeto-core's [`Provider`] over the `vagrant` CLI.
+
+use std::ffi::OsString;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use jeto_core::{
+    check_vagrant_folder, validate, Action, ActionRequest, CommandError, ConsoleSink, Instance,
+    InstanceSource, Outcome, Provider, Status,
+};
+
+use crate::machine_readable::{
+    console_text, parse_line, ssh_host_name, statuses, Line, Record, RunSummary,
+};
+use crate::runner::{ProcessEnd, ProcessRunner, ProcessSpec, TokioProcessRunner};
+use crate::{Error, VagrantConfig};
+
+/// How many lines of output an error keeps for context.
+const TAIL_LINES: usize = 20;
+
+/// Runs instances with the real `vagrant` CLI, one process per call, arguments as argv (never a
+/// shell), in the instance folder, with `--machine-readable` output parsed as it streams.
+///
+/// ```no_run
+/// # async fn demo(instance: jeto_core::Instance) -> jeto_core::Result<()> {
+/// use jeto_core::{Action, ActionRequest, ConsoleSink, Provider};
+/// use jeto_vagrant::{VagrantConfig, VagrantProvider};
+///
+/// let vagrant = VagrantProvider::new(VagrantConfig::default());
+/// let outcome = vagrant
+///     .run(&instance, &ActionRequest::new(Action::Start).on("www"), ConsoleSink::new(|l| println!("{l}")))
+///     .await?;
+/// println!("exit code {}; machines: {:?}", outcome.exit_code, vagrant.status(&instance).await?);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct VagrantProvider {
+    config: VagrantConfig,
+    runner: Arc<dyn ProcessRunner>,
+}
+
+/// What one vagrant run produced, folded as it streamed.
+#[derive(Debug, Default)]
+struct Collected {
+    records: Vec<Record>,
+    raw: Vec<String>,
+    summary: RunSummary,
+    tail: Vec<String>,
+}
+
+impl VagrantProvider {
+    /// A provider spawning real processes.
+    pub fn new(config: VagrantConfig) -> Self {
+        let runner = TokioProcessRunner {
+            kill_grace: std::time::Duration::from_secs(config.kill_grace_secs),
+        };
+        Self::with_runner(config, Arc::new(runner))
+    }
+
+    /// A provider running processes through `runner` (e.g. canned output in tests).
+    pub fn with_runner(config: VagrantConfig, runner: Arc<dyn ProcessRunner>) -> Self {
+        VagrantProvider { config, runner }
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &VagrantConfig {
+        &self.config
+    }
+
+    /// The environment of every vagrant process of `instance`, lowest precedence first.
+    pub fn environment(&self, instance: &Instance) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = self.config.env.clone().into_iter().collect();
+        env.push(("ENVIRONMENT".into(), instance.environment.clone()));
+        env.push((
+            "VAGRANT_DEFAULT_PROVIDER".into(),
+            instance.host.provider.clone(),
+        ));
+        env.extend(
+            instance
+                .host
+                .params
+                .iter()
+                .map(|(k, v)| (k.into(), v.into())),
+        );
+        env.extend(instance.jeto_infos.env_vars());
+        env
+    }
+
+    /// The vagrant arguments for an action (after `--machine-readable`).
+    pub fn arguments(request: &ActionRequest, script_command: Option<&str>) -> Vec<OsString> {
+        let mut args: Vec<OsString> = match request.action {
+            Action::Start => vec!["up".into()],
+            Action::Stop => vec!["halt".into()],
+            Action::Status => vec!["status".into()],
+            Action::Reload => vec!["reload".into()],
+            Action::Rsync => vec!["rsync".into()],
+            Action::Provision => vec!["provision".into()],
+            Action::Destroy => vec!["destroy".into(), "--force".into()],
+            Action::RunScript => vec!["ssh".into()],
+            // Action is non_exhaustive; a new action needs its own arguments here.
+            #[allow(unreachable_patterns)]
+            _ => vec![request.action.as_str().into()],
+        };
+        if let Some(machine) = &request.machine {
+            args.push(machine.into());
+        }
+        if let Some(command) = script_command {
+            // One argv element: a command starting with `-` can never be read as an option.
+            args.push("--no-tty".into());
+            args.push(format!("--command={command}").into());
+        }
+        args
+    }
+
+    /// Runs `vagrant --machine-readable ARGS` in the instance folder.
+    async fn vagrant(
+        &self,
+        instance: &Instance,
+        args: Vec<OsString>,
+        timeout: std::time::Duration,
+        console: Option<&ConsoleSink>,
+    ) -> jeto_core::Result<(ProcessEnd, Collected)> {
+        check_vagrant_folder(instance.folder())?;
+        let sub_command = args
+            .first()
+            .map(|a| a.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut argv: Vec<OsString> = vec!["--machine-readable".into()];
+        argv.extend(args);
+        let spec = ProcessSpec {
+            program: self.config.binary.clone(),
+            args: argv,
+            cwd: instance.folder().to_owned(),
+            env: self.environment(instance),
+            timeout,
+        };
+        let collected = Mutex::new(Collected::default());
+        let on_line = |raw: &str| {
+            let line = parse_line(raw);
+            let text = console_text(raw, &line);
+            if let (Some(console), Some(text)) = (console, &text) {
+                for part in text.lines() {
+                    console.line(part);
+                }
+            }
+            let mut c = collected.lock().unwrap_or_else(|e| e.into_inner());
+            c.summary.observe(&line);
+            if let Some(text) = text {
+                c.tail.push(text);
+                if c.tail.len() > TAIL_LINES {
+                    c.tail.remove(0);
+                }
+            }
+            match line {
+                Line::Record(record) => c.records.push(record),
+                Line::Raw(text) => c.raw.push(text),
+            }
+        };
+        tracing::debug!(cwd = %spec.cwd.display(), args = ?spec.args, "running vagrant");
+        let end = self.runner.run(&spec, &on_line).await.map_err(|source| {
+            let binary = spec.program.clone();
+            if source.kind() == std::io::ErrorKind::NotFound {
+                Error::BinaryNotFound { binary, source }
+            } else {
+                Error::Spawn {
+                    binary,
+                    cwd: spec.cwd.clone(),
+                    source,
+                }
+            }
+        })?;
+        let collected = collected.into_inner().unwrap_or_else(|e| e.into_inner());
+        if end == ProcessEnd::TimedOut {
+            return Err(Error::Timeout {
+                command: sub_command,
+                cwd: spec.cwd,
+                after: timeout,
+            }
+            .into());
+        }
+        Ok((end, collected))
+    }
+
+    /// Turns a failed run of a read-only command into an error with Vagrant's words.
+    fn failed(
+        instance: &Instance,
+        action: Action,
+        end: ProcessEnd,
+        collected: Collected,
+    ) -> jeto_core::Error {
+        let exit_code = match end {
+            ProcessEnd::Exited(code) => Some(code),
+            _ => None,
+        };
+        jeto_core::Error::ActionFailed {
+            instance: format!("{} ({})", instance.id, instance.path),
+            action,
+            exit_code,
+            error: collected
+                .summary
+                .error()
+                .unwrap_or_else(|| CommandError::message(describe(end))),
+            output_tail: collected.tail.join("\n"),
+        }
+    }
+}
+
+fn describe(end: ProcessEnd) -> String {
+    match end {
+        ProcessEnd::Exited(code) => format!("vagrant exited with code {code}"),
+        ProcessEnd::Signaled(signal) => format!("vagrant was killed by signal {signal}"),
+        ProcessEnd::TimedOut => "vagrant timed out".into(),
+    }
+}
+
+/// The first non-loopback address among whitespace-separated words.
+fn first_routable(text: &str) -> Option<String> {
+    text.split_whitespace()
+        .filter_map(|word| word.parse::<IpAddr>().ok())
+        .find(|ip| !ip.is_loopback() && !ip.is_unspecified())
+        .map(|ip| ip.to_string())
+}
+
+#[async_trait]
+impl Provider for VagrantProvider {
+    async fn status(&self, instance: &Instance) -> jeto_core::Result<Vec<Status>> {
+        let (end, collected) = self
+            .vagrant(
+                instance,
+                vec!["status".into()],
+                self.config.status_timeout(),
+                None,
+            )
+            .await?;
+        if end != ProcessEnd::Exited(0) {
+            return Err(Self::failed(instance, Action::Status, end, collected));
+        }
+        Ok(statuses(&collected.records))
+    }
+
+    async fn run(
+        &self,
+        instance: &Instance,
+        request: &ActionRequest,
+        console: ConsoleSink,
+    ) -> jeto_core::Result<Outcome> {
+        let script = validate::action_request(instance, request)?;
+        let args = Self::arguments(request, script);
+        let (end, collected) = self
+            .vagrant(
+                instance,
+                args,
+                self.config.command_timeout(),
+                Some(&console),
+            )
+            .await?;
+        Ok(match end {
+            ProcessEnd::Exited(0) => Outcome::success(),
+            ProcessEnd::Exited(code) => Outcome::failure(
+                code,
+                collected
+                    .summary
+                    .error()
+                    .unwrap_or_else(|| CommandError::message(describe(end))),
+            ),
+            ProcessEnd::Signaled(_) | ProcessEnd::TimedOut => Outcome::failure(
+                -1,
+                collected
+                    .summary
+                    .error()
+                    .unwrap_or_else(|| CommandError::message(describe(end))),
+            ),
+        })
+    }
+
+    async fn ip(&self, instance: &Instance, machine: &str) -> jeto_core::Result<Option<String>> {
+        validate::machine_name(machine)?;
+        let timeout = self.config.status_timeout();
+        let args = vec!["ssh-config".into(), machine.into()];
+        let (end, collected) = self.vagrant(instance, args, timeout, None).await?;
+        if end != ProcessEnd::Exited(0) {
+            let not_ready = collected
+                .summary
+                .error_exit
+                .as_ref()
+                .and_then(|e| e.class.as_deref())
+                .is_some_and(|class| class.ends_with("SSHNotReady"));
+            return if not_ready {
+                Ok(None)
+            } else {
+                Err(Self::failed(instance, Action::Status, end, collected))
+            };
+        }
+        if let Some(host) = ssh_host_name(&collected.records) {
+            if let Some(ip) = first_routable(&host) {
+                return Ok(Some(ip));
+            }
+        }
+        // Loopback (a NAT'd machine, as with virtualbox): ask the machine itself.
+        let request = ActionRequest::new(Action::RunScript).on(machine);
+        let args = Self::arguments(&request, Some("hostname -I"));
+        let (end, collected) = self.vagrant(instance, args, timeout, None).await?;
+        if end != ProcessEnd::Exited(0) {
+            return Err(Self::failed(instance, Action::Status, end, collected));
+        }
+        Ok(collected.raw.iter().find_map(|line| first_routable(line)))
+    }
+
+    async fn prepare(&self, source: &InstanceSource, _target: &Path) -> jeto_core::Result<PathBuf> {
+        match source {
+            InstanceSource::Path(path) => {
+                check_vagrant_folder(path)?;
+                path.canonicalize().map_err(|e| jeto_core::Error::InstanceFolder {
+                    path: path.clone(),
+                    reason: format!("cannot be resolved: {e}"),
+                })
+            }
+            other => Err(jeto_core::Error::invalid(format!(
+                "the vagrant provider cannot yet prepare instances from {other:?}; register an existing folder with `path`"
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_are_argv_never_a_shell_string() {
+        let request = ActionRequest::new(Action::RunScript).on("www").script("s");
+        let args = VagrantProvider::arguments(&request, Some("-rf; echo $HOME"));
+        assert_eq!(
+            args,
+            vec!["ssh", "www", "--no-tty", "--command=-rf; echo $HOME"]
+        );
+        let args = VagrantProvider::arguments(&ActionRequest::new(Action::Destroy), None);
+        assert_eq!(args, vec!["destroy", "--force"]);
+    }
+
+    #[test]
+    fn routable_addresses() {
+        assert_eq!(
+            first_routable("127.0.0.1 10.0.2.15 192.0.2.99"),
+            Some("10.0.2.15".into())
+        );
+        assert_eq!(first_routable("::1 fe80::1"), Some("fe80::1".into()));
+        assert_eq!(first_routable("127.0.0.1"), None);
+        assert_eq!(first_routable("localhost"), None);
+    }
+}

@@ -1,0 +1,343 @@
+//! VagrantProvider against the real `vagrant` CLI, with the `jeto_fake` provider plugin.
+
+use std::sync::{Arc, Mutex};
+
+use jeto_core::conformance::{self, Fixture};
+use jeto_core::{Action, ActionRequest, ConsoleSink, ErrorKind, Provider};
+use jeto_vagrant::fixture::FakeVagrant;
+use jeto_vagrant::{VagrantConfig, VagrantProvider};
+
+fn collecting() -> (ConsoleSink, Arc<Mutex<Vec<String>>>) {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = ConsoleSink::new({
+        let lines = lines.clone();
+        move |l: &str| lines.lock().unwrap().push(l.to_owned())
+    });
+    (sink, lines)
+}
+
+#[tokio::test]
+async fn passes_the_provider_conformance_suite() {
+    let fake = FakeVagrant::new();
+    let provider = VagrantProvider::new(fake.config());
+    let host = FakeVagrant::host(&[]);
+    let missing = fake.root().join("missing");
+    let fixture = Fixture {
+        single: FakeVagrant::instance(1, &fake.single(), host.clone()),
+        multi: FakeVagrant::instance(2, &fake.multi(), host.clone()),
+        missing: FakeVagrant::instance(3, &missing, host),
+    };
+    conformance::run_all(&provider, &fixture).await;
+}
+
+#[tokio::test]
+async fn status_reports_states_and_provider_in_vagrantfile_order() {
+    let fake = FakeVagrant::new();
+    let provider = VagrantProvider::new(fake.config());
+    let multi = FakeVagrant::instance(1, &fake.multi(), FakeVagrant::host(&[]));
+    let status = provider.status(&multi).await.unwrap();
+    let names: Vec<_> = status
+        .iter()
+        .map(|s| (s.name.as_str(), s.status.as_str()))
+        .collect();
+    assert_eq!(names, [("www", "not_created"), ("db", "not_created")]);
+    assert!(status
+        .iter()
+        .all(|s| s.provider.as_deref() == Some("jeto_fake") && s.ip.is_none()));
+
+    let outcome = provider
+        .run(
+            &multi,
+            &ActionRequest::new(Action::Start).on("db"),
+            ConsoleSink::discard(),
+        )
+        .await
+        .unwrap();
+    assert!(outcome.is_success());
+    let provision = provider
+        .run(
+            &multi,
+            &ActionRequest::new(Action::Provision).on("db"),
+            ConsoleSink::discard(),
+        )
+        .await
+        .unwrap();
+    assert!(provision.is_success(), "{provision:?}");
+    let halted = provider
+        .run(
+            &multi,
+            &ActionRequest::new(Action::Stop),
+            ConsoleSink::discard(),
+        )
+        .await
+        .unwrap();
+    assert!(halted.is_success());
+    let states: Vec<_> = provider
+        .status(&multi)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.status)
+        .collect();
+    assert_eq!(states, ["not_created", "poweroff"]);
+    let provision = provider
+        .run(
+            &multi,
+            &ActionRequest::new(Action::Provision).on("db"),
+            ConsoleSink::discard(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        provision.error.as_ref().and_then(|e| e.class.as_deref()),
+        Some("Vagrant::Errors::SSHNotReady"),
+        "provision of a halted machine: {provision:?}"
+    );
+}
+
+#[tokio::test]
+async fn scripts_see_environment_params_and_jeto_values() {
+    let fake = FakeVagrant::new();
+    std::fs::write(
+        fake.single().join("jeto.json"),
+        r#"{"team": "web", "scripts": {"env": {"command": "echo \"$ENVIRONMENT/$SOME_PARAM/$JETO_TEAM/$VAGRANT_DEFAULT_PROVIDER\"; exit 4"}}}"#,
+    )
+    .unwrap();
+    let provider = VagrantProvider::new(fake.config());
+    let instance = FakeVagrant::instance(
+        1,
+        &fake.single(),
+        FakeVagrant::host(&[("SOME_PARAM", "a=b c")]),
+    );
+    provider
+        .run(
+            &instance,
+            &ActionRequest::new(Action::Start),
+            ConsoleSink::discard(),
+        )
+        .await
+        .unwrap();
+    let (sink, lines) = collecting();
+    let outcome = provider
+        .run(
+            &instance,
+            &ActionRequest::new(Action::RunScript)
+                .on("default")
+                .script("env"),
+            sink,
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome.exit_code, 4);
+    let lines = lines.lock().unwrap();
+    assert!(
+        lines.iter().any(|l| l == "test/a=b c/web/jeto_fake"),
+        "{lines:?}"
+    );
+}
+
+#[tokio::test]
+async fn rsync_failure_carries_vagrants_own_message() {
+    let fake = FakeVagrant::new();
+    let provider = VagrantProvider::new(fake.config());
+    let instance = FakeVagrant::instance(1, &fake.multi(), FakeVagrant::host(&[]));
+    let (sink, lines) = collecting();
+    let outcome = provider
+        .run(
+            &instance,
+            &ActionRequest::new(Action::Rsync).on("www"),
+            sink,
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome.exit_code, 1);
+    let error = outcome.error.expect("an error message");
+    assert!(error.message.contains("not ready for rsync"), "{error:?}");
+    assert!(lines
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("not ready for rsync")));
+}
+
+#[tokio::test]
+async fn error_exit_becomes_a_structured_error() {
+    let fake = FakeVagrant::new();
+    let provider = VagrantProvider::new(fake.config());
+    let instance = FakeVagrant::instance(
+        1,
+        &fake.single(),
+        FakeVagrant::host(&[("JETO_FAKE_UP", "fail")]),
+    );
+    let outcome = provider
+        .run(
+            &instance,
+            &ActionRequest::new(Action::Start),
+            ConsoleSink::discard(),
+        )
+        .await
+        .unwrap();
+    let error = outcome.error.unwrap();
+    assert_eq!(error.class.as_deref(), Some("JetoFake::UpFailed"));
+    assert_eq!(
+        error.message,
+        "jeto_fake: up failed because JETO_FAKE_UP=fail"
+    );
+    assert_eq!(outcome.exit_code, 1);
+}
+
+#[tokio::test]
+async fn slow_up_streams_its_first_line_before_it_exits() {
+    let fake = FakeVagrant::new();
+    let provider = VagrantProvider::new(fake.config());
+    let instance = FakeVagrant::instance(
+        1,
+        &fake.single(),
+        FakeVagrant::host(&[("JETO_FAKE_UP", "slow")]),
+    );
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let sink = ConsoleSink::new(move |l: &str| {
+        let _ = tx.send(l.to_owned());
+    });
+    let run = tokio::spawn(async move {
+        provider
+            .run(&instance, &ActionRequest::new(Action::Start), sink)
+            .await
+    });
+    loop {
+        let line = rx.recv().await.expect("the run printed no slow boot line");
+        if line.contains("slow boot step 1/3") {
+            break;
+        }
+    }
+    assert!(
+        !run.is_finished(),
+        "the first line arrived only after the process ended"
+    );
+    assert!(run.await.unwrap().unwrap().is_success());
+}
+
+/// Every process whose process group is `pgid`, read from /proc.
+fn group_members(pgid: i32) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            // Fields after the `(comm)`: state, ppid, pgrp.
+            let after = &stat[stat.rfind(')').unwrap() + 2..];
+            after.split(' ').nth(2).and_then(|g| g.parse::<i32>().ok()) == Some(pgid)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn hanging_up_is_killed_at_its_timeout_with_its_whole_group() {
+    let fake = FakeVagrant::new();
+    let pidfile = fake.root().join("hang.pids");
+    let config = VagrantConfig {
+        command_timeout_secs: 4,
+        ..fake.config()
+    };
+    let provider = VagrantProvider::new(config);
+    let host = FakeVagrant::host(&[
+        ("JETO_FAKE_UP", "hang"),
+        ("JETO_FAKE_PIDFILE", &pidfile.display().to_string()),
+    ]);
+    let instance = FakeVagrant::instance(1, &fake.single(), host);
+    let (sink, lines) = collecting();
+    let err = provider
+        .run(&instance, &ActionRequest::new(Action::Start), sink)
+        .await
+        .expect_err("a hanging up must time out");
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    assert!(err.to_string().contains("vagrant up"), "{err}");
+    assert!(
+        lines.lock().unwrap().iter().any(|l| l.contains("hanging")),
+        "output before the kill is kept"
+    );
+
+    let pids = std::fs::read_to_string(&pidfile).expect("the plugin wrote its pids");
+    let pids: Vec<i32> = pids
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    let ruby = pids[0];
+    // The ruby process is the group leader (process_group(0)); give SIGKILL's grace time.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !group_members(ruby).is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        group_members(ruby),
+        Vec::<i32>::new(),
+        "processes of the group survived"
+    );
+    for pid in pids {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "pid {pid} survived"
+        );
+    }
+}
+
+#[tokio::test]
+async fn ip_from_ssh_config_or_from_the_machine_when_loopback() {
+    let fake = FakeVagrant::new();
+    let provider = VagrantProvider::new(fake.config());
+    let multi = FakeVagrant::instance(1, &fake.multi(), FakeVagrant::host(&[]));
+    assert_eq!(
+        provider.ip(&multi, "db").await.unwrap(),
+        None,
+        "not running"
+    );
+    provider
+        .run(
+            &multi,
+            &ActionRequest::new(Action::Start),
+            ConsoleSink::discard(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        provider.ip(&multi, "www").await.unwrap().as_deref(),
+        Some("192.0.2.10")
+    );
+    assert_eq!(
+        provider.ip(&multi, "db").await.unwrap().as_deref(),
+        Some("192.0.2.11")
+    );
+
+    let nat = FakeVagrant::instance(
+        1,
+        &fake.multi(),
+        FakeVagrant::host(&[
+            ("JETO_FAKE_SSH_HOST", "127.0.0.1"),
+            ("JETO_FAKE_IPS", "127.0.0.1 10.0.2.15 172.28.128.3"),
+        ]),
+    );
+    assert_eq!(
+        provider.ip(&nat, "www").await.unwrap().as_deref(),
+        Some("10.0.2.15")
+    );
+}
+
+#[tokio::test]
+async fn a_missing_binary_says_how_to_fix_it() {
+    let fake = FakeVagrant::new();
+    let config = VagrantConfig {
+        binary: "/nonexistent/vagrant".into(),
+        ..fake.config()
+    };
+    let provider = VagrantProvider::new(config);
+    let instance = FakeVagrant::instance(1, &fake.single(), FakeVagrant::host(&[]));
+    let err = provider.status(&instance).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    let message = err.to_string();
+    assert!(
+        message.contains("/nonexistent/vagrant") && message.contains("apt-get install"),
+        "{message}"
+    );
+}
