@@ -23,13 +23,20 @@
 //! Features: `mock` adds mockall's `MockProvider`; `testing` adds [`memory::InMemoryProvider`]
 //! and the provider [`conformance`] suite.
 
+pub mod access;
 mod action;
 mod command;
+pub mod console;
 mod error;
+pub mod history;
 mod host;
 mod instance;
 mod jeto_infos;
 mod provider;
+pub mod scheduler;
+pub mod service;
+pub mod status_cache;
+pub mod store;
 pub mod validate;
 
 #[cfg(feature = "testing")]
@@ -48,3 +55,4 @@ pub use provider::MockProvider;
 pub use provider::{
     check_vagrant_folder, ConsoleSink, DynProvider, InstanceSource, Outcome, Provider,
 };
+pub use service::{InstanceView, Jeto, JetoConfig};

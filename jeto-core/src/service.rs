@@ -1,0 +1,641 @@
+//! [`Jeto`]: the service that the HTTP adapter and embedders call. One `Clone` handle over the
+//! instance store, the access policy, the provider, the status cache and the command scheduler.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::access::{AccessPolicy, Permission, Principal, TokenPolicy};
+use crate::history::CommandHistory;
+use crate::scheduler::{CommandHandle, CommandScheduler, SchedulerConfig};
+use crate::status_cache::StatusCache;
+use crate::store::{InstanceRecord, InstanceStore, MemoryStore, NewHost, NewInstance};
+use crate::{
+    validate, Action, ActionRequest, Command, DynProvider, Error, Host, Instance, InstanceSource,
+    JetoInfos, Result,
+};
+
+/// Settings of the service.
+#[derive(Debug, Clone)]
+pub struct JetoConfig {
+    /// How old a status may be before a read refreshes it, when the caller does not say.
+    pub status_max_age: Duration,
+    /// Folders inside which non-admin keys may register instance paths.
+    pub instance_roots: Vec<PathBuf>,
+    /// Where command history and Jeto-made instance folders live; `None` keeps nothing.
+    pub data_dir: Option<PathBuf>,
+    /// Scheduler limits.
+    pub scheduler: SchedulerConfig,
+}
+
+impl Default for JetoConfig {
+    fn default() -> Self {
+        JetoConfig {
+            status_max_age: Duration::from_secs(10),
+            instance_roots: Vec::new(),
+            data_dir: None,
+            scheduler: SchedulerConfig::default(),
+        }
+    }
+}
+
+/// An instance as shown to a caller: the seed's fields plus when its status was read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceView {
+    /// The instance, with its last known status.
+    #[serde(flatten)]
+    pub instance: Instance,
+    /// When the status was read; `null` if never.
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub status_checked_at: Option<OffsetDateTime>,
+    /// Why the last status read failed, if it did.
+    #[serde(default)]
+    pub status_error: Option<String>,
+}
+
+/// A request to register an instance: a name, a host, an environment and exactly one source.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInstance {
+    /// A name for people (1 to 128 characters).
+    pub name: String,
+    /// The host id.
+    pub host: u64,
+    /// Exported as `ENVIRONMENT` to every vagrant command.
+    #[serde(default)]
+    pub environment: String,
+    /// An existing folder with a `Vagrantfile`.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// A git repository to clone (with `git_reference`).
+    #[serde(default)]
+    pub git_url: Option<String>,
+    /// The branch or tag to clone (`gitReference` is accepted too).
+    #[serde(default, alias = "gitReference")]
+    pub git_reference: Option<String>,
+    /// An archive to download and extract.
+    #[serde(default)]
+    pub archive_url: Option<String>,
+    /// The expected SHA-256 of the archive.
+    #[serde(default)]
+    pub archive_sha256: Option<String>,
+    /// Whether the HTTP caller wants to be answered before a long preparation ends.
+    #[serde(default, rename = "async")]
+    pub run_async: bool,
+}
+
+impl CreateInstance {
+    fn source(&self) -> Result<InstanceSource> {
+        let git = self.git_url.is_some() || self.git_reference.is_some();
+        let given = [self.path.is_some(), git, self.archive_url.is_some()];
+        if given.iter().filter(|g| **g).count() != 1 {
+            return Err(Error::invalid(
+                "give exactly one source: \"path\" (an existing folder), \"git_url\" with \"git_reference\", or \"archive_url\"",
+            ));
+        }
+        if let Some(path) = &self.path {
+            if !Path::new(path).is_absolute() {
+                return Err(Error::invalid(format!("path {path:?} must be absolute")));
+            }
+            return Ok(InstanceSource::Path(PathBuf::from(path)));
+        }
+        if git {
+            let (Some(url), Some(reference)) = (&self.git_url, &self.git_reference) else {
+                return Err(Error::invalid(
+                    "a git source needs both \"git_url\" and \"git_reference\"",
+                ));
+            };
+            if url.starts_with('-')
+                || reference.starts_with('-')
+                || url.is_empty()
+                || reference.is_empty()
+            {
+                return Err(Error::invalid(
+                    "git_url and git_reference must be non-empty and must not start with '-'",
+                ));
+            }
+            return Ok(InstanceSource::Git {
+                url: url.clone(),
+                reference: reference.clone(),
+            });
+        }
+        Ok(InstanceSource::Archive {
+            url: self.archive_url.clone().unwrap_or_default(),
+            sha256: self.archive_sha256.clone(),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<dyn InstanceStore>,
+    policy: Arc<dyn AccessPolicy>,
+    provider: DynProvider,
+    status: Arc<StatusCache>,
+    scheduler: CommandScheduler,
+    config: JetoConfig,
+}
+
+/// The Jeto service: instances, hosts, access checks and commands, over one [`Provider`].
+///
+/// Every method takes the [`Principal`] it acts for; [`Jeto::authenticate`] turns a key into
+/// one, and embedders that do their own authentication can use [`Principal::admin`].
+///
+/// ```
+/// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// use jeto_core::{memory::InMemoryProvider, Action, ActionRequest, Jeto, access::Principal};
+/// use jeto_core::{service::CreateInstance, store::NewHost};
+///
+/// let provider = InMemoryProvider::new().with_instance("/srv/app", &["web"]);
+/// let jeto = Jeto::builder(Arc::new(provider)).build()?;
+/// let admin = Principal::admin("me");
+/// let host = jeto.create_host(&admin, NewHost { id: None, name: "local".into(), provider: "memory".into(), params: Default::default() })?;
+/// let created = jeto.create_instance(&admin, CreateInstance {
+///     name: "app".into(), host: host.id, path: Some("/srv/app".into()), ..Default::default()
+/// }).await?;
+/// let (command, instance) = jeto.run(&admin, created.instance.id, ActionRequest::new(Action::Start)).await?;
+/// assert_eq!(command.status.as_str(), "succeeded");
+/// assert_eq!(instance.instance.status[0].status, "running");
+/// # Ok::<_, jeto_core::Error>(())
+/// # }).unwrap();
+/// ```
+///
+/// [`Provider`]: crate::Provider
+#[derive(Debug, Clone)]
+pub struct Jeto {
+    inner: Arc<Inner>,
+}
+
+/// Builds a [`Jeto`]; see [`Jeto::builder`].
+#[derive(Debug)]
+pub struct JetoBuilder {
+    provider: DynProvider,
+    store: Option<Arc<dyn InstanceStore>>,
+    policy: Option<Arc<dyn AccessPolicy>>,
+    config: JetoConfig,
+}
+
+impl JetoBuilder {
+    /// Where instances are kept (default: in memory).
+    pub fn store(mut self, store: Arc<dyn InstanceStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Who may do what (default: no key is accepted).
+    pub fn policy(mut self, policy: Arc<dyn AccessPolicy>) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
+    /// Settings (default: [`JetoConfig::default`]).
+    pub fn config(mut self, config: JetoConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Loads the command history (when there is a data folder) and makes the service.
+    pub fn build(self) -> Result<Jeto> {
+        let history =
+            CommandHistory::new(self.config.data_dir.as_ref().map(|d| d.join("commands")))?;
+        let status = Arc::new(StatusCache::new(self.provider.clone()));
+        let scheduler = CommandScheduler::new(
+            self.provider.clone(),
+            status.clone(),
+            history,
+            self.config.scheduler.clone(),
+        )?;
+        let policy = match self.policy {
+            Some(policy) => policy,
+            None => Arc::new(TokenPolicy::new(Vec::new())?),
+        };
+        Ok(Jeto {
+            inner: Arc::new(Inner {
+                store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
+                policy,
+                provider: self.provider,
+                status,
+                scheduler,
+                config: self.config,
+            }),
+        })
+    }
+}
+
+impl Jeto {
+    /// Starts building a service over `provider`.
+    pub fn builder(provider: DynProvider) -> JetoBuilder {
+        JetoBuilder {
+            provider,
+            store: None,
+            policy: None,
+            config: JetoConfig::default(),
+        }
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &JetoConfig {
+        &self.inner.config
+    }
+
+    /// The command scheduler, for embedders that need more than these methods.
+    pub fn scheduler(&self) -> &CommandScheduler {
+        &self.inner.scheduler
+    }
+
+    /// The principal for an access key; [`Error::Unauthenticated`] when missing or unknown.
+    pub fn authenticate(&self, key: Option<&str>) -> Result<Principal> {
+        key.filter(|k| !k.is_empty())
+            .and_then(|k| self.inner.policy.authenticate(k))
+            .ok_or(Error::Unauthenticated)
+    }
+
+    fn record(&self, who: &Principal, id: u64) -> Result<InstanceRecord> {
+        match self.inner.store.instance(id)? {
+            Some(record) if who.can_view(record.id, record.host_id) => Ok(record),
+            _ => Err(Error::InstanceNotFound { id }),
+        }
+    }
+
+    fn host_of(&self, record: &InstanceRecord) -> Result<Host> {
+        self.inner
+            .store
+            .hosts()?
+            .into_iter()
+            .find(|h| h.id == record.host_id)
+            .ok_or_else(|| {
+                Error::storage(
+                    format!("instance {} refers to host {}", record.id, record.host_id),
+                    "that host is not in the store",
+                )
+            })
+    }
+
+    fn instance_of(&self, record: InstanceRecord, host: Host) -> Instance {
+        Instance {
+            id: record.id,
+            name: record.name,
+            path: record.path,
+            archive_url: record.archive_url,
+            git_reference: record.git_reference,
+            status: Vec::new(),
+            environment: record.environment,
+            host,
+            jeto_infos: record.jeto_infos,
+        }
+    }
+
+    /// Re-reads `jeto.json` of an instance, storing it when it changed.
+    fn refresh_infos(&self, record: &mut InstanceRecord) -> Result<()> {
+        let infos = JetoInfos::load(Path::new(&record.path))?;
+        if infos != record.jeto_infos {
+            record.jeto_infos = infos;
+            self.inner.store.update_instance(record.clone())?;
+        }
+        Ok(())
+    }
+
+    fn view(
+        &self,
+        who: &Principal,
+        mut instance: Instance,
+        snapshot: crate::status_cache::StatusSnapshot,
+    ) -> InstanceView {
+        if !who.admin {
+            instance.host = instance.host.redacted();
+        }
+        instance.status = snapshot.statuses;
+        InstanceView {
+            instance,
+            status_checked_at: snapshot.checked_at,
+            status_error: snapshot.error,
+        }
+    }
+
+    /// The instances `who` may see, with their last known status; with `refresh`, every
+    /// status is read again (several at a time).
+    pub async fn instances(&self, who: &Principal, refresh: bool) -> Result<Vec<InstanceView>> {
+        let hosts = self.inner.store.hosts()?;
+        let visible: Vec<Instance> = self
+            .inner
+            .store
+            .instances()?
+            .into_iter()
+            .filter(|r| who.can_view(r.id, r.host_id))
+            .filter_map(|r| {
+                let host = hosts.iter().find(|h| h.id == r.host_id)?.clone();
+                Some(self.instance_of(r, host))
+            })
+            .collect();
+        if refresh {
+            let limit = Arc::new(tokio::sync::Semaphore::new(
+                self.inner.config.scheduler.max_concurrent.max(2),
+            ));
+            let mut reads = tokio::task::JoinSet::new();
+            for instance in &visible {
+                let (status, instance, limit) =
+                    (self.inner.status.clone(), instance.clone(), limit.clone());
+                reads.spawn(async move {
+                    let _permit = limit.acquire_owned().await;
+                    status.get(&instance, Duration::ZERO).await
+                });
+            }
+            while reads.join_next().await.is_some() {}
+        }
+        Ok(visible
+            .into_iter()
+            .map(|instance| {
+                let snapshot = self.inner.status.last_known(instance.id);
+                self.view(who, instance, snapshot)
+            })
+            .collect())
+    }
+
+    /// One instance with a status at most `max_age` old (the configured default when `None`;
+    /// zero forces a read), and `jeto.json` read again.
+    pub async fn instance(
+        &self,
+        who: &Principal,
+        id: u64,
+        max_age: Option<Duration>,
+    ) -> Result<InstanceView> {
+        let mut record = self.record(who, id)?;
+        if let Err(error) = self.refresh_infos(&mut record) {
+            tracing::warn!(instance = id, %error, "keeping the last good jeto.json");
+        }
+        let instance = self.instance_of(record.clone(), self.host_of(&record)?);
+        let max_age = max_age.unwrap_or(self.inner.config.status_max_age);
+        let snapshot = self.inner.status.get(&instance, max_age).await;
+        Ok(self.view(who, instance, snapshot))
+    }
+
+    /// Registers an instance (see [`CreateInstance`]).
+    pub async fn create_instance(
+        &self,
+        who: &Principal,
+        request: CreateInstance,
+    ) -> Result<InstanceView> {
+        validate::instance_name(&request.name)?;
+        if request.environment.chars().any(char::is_control) || request.environment.len() > 256 {
+            return Err(Error::invalid(
+                "environment must be at most 256 characters, without control characters",
+            ));
+        }
+        let source = request.source()?;
+        let host = self
+            .inner
+            .store
+            .hosts()?
+            .into_iter()
+            .find(|h| h.id == request.host && who.can_use_host(h.id))
+            .ok_or(Error::HostNotFound { id: request.host })?;
+        if !who.is_granted(Permission::Create) {
+            return Err(Error::Forbidden {
+                action: "create".into(),
+            });
+        }
+        let (path, managed) = match &source {
+            InstanceSource::Path(_) => {
+                let path = self.inner.provider.prepare(&source, Path::new("")).await?;
+                self.check_root(who, &path)?;
+                (path, false)
+            }
+            _ => {
+                let Some(data_dir) = &self.inner.config.data_dir else {
+                    return Err(Error::invalid("this server has no data folder to clone or extract instances into; register a path instead"));
+                };
+                let target = data_dir.join("instances").join(folder_name(&request.name));
+                std::fs::create_dir_all(target.parent().unwrap_or(data_dir))
+                    .map_err(|e| Error::storage("creating the instances folder", e))?;
+                (self.inner.provider.prepare(&source, &target).await?, true)
+            }
+        };
+        let cleanup = |e: Error| {
+            if managed {
+                let _ = std::fs::remove_dir_all(&path);
+            }
+            e
+        };
+        let jeto_infos = JetoInfos::load(&path).map_err(cleanup)?;
+        let new = NewInstance {
+            name: request.name.clone(),
+            path: path.display().to_string(),
+            archive_url: request.archive_url.clone(),
+            git_reference: request.git_reference.clone(),
+            git_url: request.git_url.clone(),
+            environment: request.environment.clone(),
+            host_id: host.id,
+            managed_folder: managed,
+            jeto_infos,
+        };
+        let record = self.inner.store.insert_instance(new).map_err(cleanup)?;
+        tracing::info!(instance = record.id, principal = %who.name, path = %record.path, "instance created");
+        let snapshot = self.inner.status.last_known(record.id);
+        Ok(self.view(who, self.instance_of(record, host), snapshot))
+    }
+
+    fn check_root(&self, who: &Principal, path: &Path) -> Result<()> {
+        if who.admin {
+            return Ok(());
+        }
+        let inside = self
+            .inner
+            .config
+            .instance_roots
+            .iter()
+            .any(|root| root.canonicalize().is_ok_and(|root| path.starts_with(root)));
+        if inside {
+            Ok(())
+        } else {
+            Err(Error::Forbidden {
+                action: format!(
+                    "register {} (non-admin keys may only register folders inside the instance_roots of the config)",
+                    path.display()
+                ),
+            })
+        }
+    }
+
+    /// Queues an action on an instance and returns at once (the `async` form).
+    pub fn submit(
+        &self,
+        who: &Principal,
+        id: u64,
+        request: ActionRequest,
+    ) -> Result<CommandHandle> {
+        let mut record = self.record(who, id)?;
+        who.check(
+            record.id,
+            record.host_id,
+            Permission::Action(request.action),
+        )?;
+        if request.action == Action::RunScript {
+            self.refresh_infos(&mut record)?;
+        }
+        let instance = self.instance_of(record.clone(), self.host_of(&record)?);
+        validate::action_request(&instance, &request)?;
+        if let Some(machine) = &request.machine {
+            let known = self.inner.status.last_known(id).statuses;
+            if !known.is_empty() && !known.iter().any(|s| &s.name == machine) {
+                let names: Vec<_> = known.iter().map(|s| s.name.as_str()).collect();
+                return Err(Error::invalid(format!(
+                    "instance {id} has no machine {machine:?}; its machines: {}",
+                    names.join(", ")
+                )));
+            }
+        }
+        tracing::info!(instance = id, principal = %who.name, action = %request.action, machine = ?request.machine, "command submitted");
+        self.inner.scheduler.submit(instance, request)
+    }
+
+    /// Runs an action and waits for it (the sync form): the finished command and the instance
+    /// with its status afterwards. A failed run is an `Ok` command with a failed status.
+    pub async fn run(
+        &self,
+        who: &Principal,
+        id: u64,
+        request: ActionRequest,
+    ) -> Result<(Command, InstanceView)> {
+        let handle = self.submit(who, id, request)?;
+        let command = handle.wait().await;
+        let view = self.instance(who, id, None).await?;
+        Ok((command, view))
+    }
+
+    /// Destroys every machine of an instance (`vagrant destroy --force`), then forgets the
+    /// instance and removes a folder Jeto made. When destroy fails the instance stays and the
+    /// failed command says why.
+    pub async fn delete_instance(&self, who: &Principal, id: u64) -> Result<Command> {
+        let record = self.record(who, id)?;
+        who.check(
+            record.id,
+            record.host_id,
+            Permission::Action(Action::Destroy),
+        )?;
+        let instance = self.instance_of(record.clone(), self.host_of(&record)?);
+        let command = self
+            .inner
+            .scheduler
+            .submit(instance, ActionRequest::new(Action::Destroy))?
+            .wait()
+            .await;
+        if command.status != crate::CommandStatus::Succeeded {
+            return Ok(command);
+        }
+        self.inner.store.remove_instance(id)?;
+        self.inner.status.remove(id);
+        self.inner.scheduler.forget(id)?;
+        if record.managed_folder {
+            if let Err(error) = std::fs::remove_dir_all(&record.path) {
+                tracing::warn!(instance = id, path = %record.path, %error, "could not remove the instance folder");
+            }
+        }
+        tracing::info!(instance = id, principal = %who.name, "instance deleted");
+        Ok(command)
+    }
+
+    /// The commands of an instance, newest first.
+    pub fn commands(&self, who: &Principal, id: u64) -> Result<Vec<Command>> {
+        self.record(who, id)?;
+        Ok(self.inner.scheduler.commands(id))
+    }
+
+    /// One command of an instance.
+    pub fn command(&self, who: &Principal, id: u64, command_id: u64) -> Result<CommandHandle> {
+        self.record(who, id)?;
+        self.inner.scheduler.command(id, command_id)
+    }
+
+    /// Cancels a queued or running command (needs the permission of its action).
+    pub async fn cancel(&self, who: &Principal, id: u64, command_id: u64) -> Result<Command> {
+        let record = self.record(who, id)?;
+        let action = self
+            .inner
+            .scheduler
+            .command(id, command_id)?
+            .snapshot()
+            .action;
+        who.check(record.id, record.host_id, Permission::Action(action))?;
+        self.inner.scheduler.cancel(id, command_id).await
+    }
+
+    /// The hosts `who` may use (params redacted for non-admins).
+    pub fn hosts(&self, who: &Principal) -> Result<Vec<Host>> {
+        Ok(self
+            .inner
+            .store
+            .hosts()?
+            .into_iter()
+            .filter(|h| who.can_use_host(h.id))
+            .map(|h| if who.admin { h } else { h.redacted() })
+            .collect())
+    }
+
+    /// One host.
+    pub fn host(&self, who: &Principal, id: u64) -> Result<Host> {
+        self.hosts(who)?
+            .into_iter()
+            .find(|h| h.id == id)
+            .ok_or(Error::HostNotFound { id })
+    }
+
+    /// Creates (or, with an id, replaces) a host; admins only.
+    pub fn create_host(&self, who: &Principal, host: NewHost) -> Result<Host> {
+        if !who.admin {
+            return Err(Error::Forbidden {
+                action: "create hosts".into(),
+            });
+        }
+        validate::instance_name(&host.name)?;
+        if host.provider.is_empty()
+            || !host
+                .provider
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(Error::invalid(format!(
+                "provider {:?} must be a Vagrant provider name such as virtualbox, libvirt or vsphere",
+                host.provider
+            )));
+        }
+        if let Some((key, _)) = host.params.iter().find(|(k, _)| !is_env_name(k)) {
+            return Err(Error::invalid(format!(
+                "param {key:?} is not a valid environment variable name (letters, digits and '_', not starting with a digit)"
+            )));
+        }
+        self.inner.store.put_host(host)
+    }
+
+    /// Stops accepting commands, stops running ones (recorded `interrupted`), waiting at most
+    /// `deadline`.
+    pub async fn shutdown(&self, deadline: Duration) {
+        self.inner.scheduler.shutdown(deadline).await;
+    }
+}
+
+fn is_env_name(key: &str) -> bool {
+    !key.is_empty()
+        && !key.starts_with(|c: char| c.is_ascii_digit())
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A folder name for a Jeto-made instance: a slug of the name and a unique suffix.
+fn folder_name(name: &str) -> String {
+    let slug: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(40)
+        .collect();
+    let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
+    format!("{}-{nanos:x}", slug.trim_matches('-'))
+}

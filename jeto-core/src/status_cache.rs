@@ -1,0 +1,182 @@
+//! [`StatusCache`]: the last known status of each instance, with concurrent reads coalesced
+//! into one provider call.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::{DynProvider, Instance, Status};
+
+/// The status of an instance as last read.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StatusSnapshot {
+    /// Each machine, with its IP when running.
+    pub statuses: Vec<Status>,
+    /// When it was read; `None` if never.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub checked_at: Option<OffsetDateTime>,
+    /// Why the last read failed, when it did (the statuses are then the previous ones).
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct Cached {
+    snapshot: StatusSnapshot,
+    /// When the read behind `snapshot` started.
+    read_started: Option<Instant>,
+    /// When it ended.
+    read_finished: Option<Instant>,
+    /// When a command last invalidated the status.
+    invalidated: Option<Instant>,
+    /// IPs of running machines, reused until the machine's state changes.
+    ips: HashMap<String, String>,
+}
+
+impl Cached {
+    /// The snapshot if it is valid and either started within `max_age` or was still in
+    /// progress at `asked` (so concurrent callers share one read, whatever their max age).
+    fn usable(&self, max_age: Duration, asked: Option<Instant>) -> Option<StatusSnapshot> {
+        let (started, finished) = (self.read_started?, self.read_finished?);
+        if self.invalidated.is_some_and(|i| i >= started) {
+            return None;
+        }
+        let fresh = started.elapsed() <= max_age || asked.is_some_and(|asked| finished >= asked);
+        fresh.then(|| self.snapshot.clone())
+    }
+}
+
+#[derive(Debug, Default)]
+struct Entry {
+    /// Held while a provider call runs: later readers wait for its result instead of
+    /// starting their own.
+    refresh: tokio::sync::Mutex<()>,
+    cached: Mutex<Cached>,
+}
+
+impl Entry {
+    fn cached(&self) -> MutexGuard<'_, Cached> {
+        self.cached.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Caches each instance's status; concurrent reads of one instance share one provider call.
+#[derive(Debug)]
+pub struct StatusCache {
+    provider: DynProvider,
+    entries: Mutex<HashMap<u64, Arc<Entry>>>,
+}
+
+impl StatusCache {
+    /// A cache reading through `provider`.
+    pub fn new(provider: DynProvider) -> Self {
+        StatusCache {
+            provider,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn entry(&self, id: u64) -> Arc<Entry> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(id)
+            .or_default()
+            .clone()
+    }
+
+    /// The last known status, without reading.
+    pub fn last_known(&self, id: u64) -> StatusSnapshot {
+        self.entry(id).cached().snapshot.clone()
+    }
+
+    /// The status at most `max_age` old: cached when young enough, else read once for all
+    /// concurrent callers.
+    pub async fn get(&self, instance: &Instance, max_age: Duration) -> StatusSnapshot {
+        let asked = Instant::now();
+        let entry = self.entry(instance.id);
+        if let Some(snapshot) = entry.cached().usable(max_age, None) {
+            return snapshot;
+        }
+        let _refreshing = entry.refresh.lock().await;
+        // A read that was in progress when we asked answers us too: that is the coalescing.
+        if let Some(snapshot) = entry.cached().usable(max_age, Some(asked)) {
+            return snapshot;
+        }
+        self.read(instance, &entry).await
+    }
+
+    /// Forgets the status of an instance (after a command ran on it).
+    pub fn invalidate(&self, id: u64) {
+        self.entry(id).cached().invalidated = Some(Instant::now());
+    }
+
+    /// Drops everything about an instance (when it is deleted).
+    pub fn remove(&self, id: u64) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+    }
+
+    async fn read(&self, instance: &Instance, entry: &Entry) -> StatusSnapshot {
+        let started = Instant::now();
+        let result = self.provider.status(instance).await;
+        let checked_at = Some(OffsetDateTime::now_utc());
+        let mut statuses = match result {
+            Ok(statuses) => statuses,
+            Err(error) => {
+                let mut cached = entry.cached();
+                cached.snapshot.error = Some(error.to_string());
+                cached.snapshot.checked_at = checked_at;
+                cached.read_started = Some(started);
+                cached.read_finished = Some(Instant::now());
+                return cached.snapshot.clone();
+            }
+        };
+        let known = entry.cached().ips.clone();
+        let lookups: Vec<_> = statuses
+            .iter()
+            .filter(|s| s.is_running() && !known.contains_key(&s.name))
+            .map(|s| {
+                let provider = self.provider.clone();
+                let instance = instance.clone();
+                let machine = s.name.clone();
+                tokio::spawn(async move {
+                    let ip = provider.ip(&instance, &machine).await;
+                    (machine, ip)
+                })
+            })
+            .collect();
+        let mut ips: HashMap<String, String> = known
+            .into_iter()
+            .filter(|(name, _)| statuses.iter().any(|s| &s.name == name && s.is_running()))
+            .collect();
+        let mut ip_error = None;
+        for lookup in lookups {
+            match lookup.await {
+                Ok((machine, Ok(Some(ip)))) => {
+                    ips.insert(machine, ip);
+                }
+                Ok((_, Ok(None))) => {}
+                Ok((machine, Err(e))) => ip_error = Some(format!("IP of {machine}: {e}")),
+                Err(e) => ip_error = Some(format!("IP lookup failed: {e}")),
+            }
+        }
+        for status in &mut statuses {
+            status.ip = ips.get(&status.name).cloned();
+        }
+        let mut cached = entry.cached();
+        cached.ips = ips;
+        cached.snapshot = StatusSnapshot {
+            statuses,
+            checked_at,
+            error: ip_error,
+        };
+        cached.read_started = Some(started);
+        cached.read_finished = Some(Instant::now());
+        cached.snapshot.clone()
+    }
+}

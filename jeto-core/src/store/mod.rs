@@ -1,0 +1,174 @@
+//! Where instances and hosts are kept: the [`InstanceStore`] trait, an in-memory store, and the
+//! embedded default, a JSON file replaced atomically.
+
+mod atomic;
+mod json_file;
+mod memory;
+
+use serde::{Deserialize, Serialize};
+
+pub use atomic::write_atomically;
+pub use json_file::JsonFileStore;
+pub use memory::MemoryStore;
+
+use crate::{Host, HostParams, JetoInfos, Result};
+
+/// An instance as stored: everything but the live status, and the host by id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceRecord {
+    /// Unique, positive, never reused.
+    pub id: u64,
+    /// The name given at creation.
+    pub name: String,
+    /// The folder with the `Vagrantfile`.
+    pub path: String,
+    /// The archive it came from, if any.
+    pub archive_url: Option<String>,
+    /// The git branch or tag it was cloned at, if any.
+    pub git_reference: Option<String>,
+    /// The git repository it was cloned from, if any.
+    #[serde(default)]
+    pub git_url: Option<String>,
+    /// The environment string, exported as `ENVIRONMENT`.
+    pub environment: String,
+    /// The host it runs on.
+    pub host_id: u64,
+    /// Whether Jeto made the folder (and so removes it when the instance is deleted).
+    #[serde(default)]
+    pub managed_folder: bool,
+    /// `jeto.json` as last read.
+    #[serde(default)]
+    pub jeto_infos: JetoInfos,
+}
+
+/// An instance to store; the store assigns the id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewInstance {
+    /// See [`InstanceRecord::name`].
+    pub name: String,
+    /// See [`InstanceRecord::path`].
+    pub path: String,
+    /// See [`InstanceRecord::archive_url`].
+    pub archive_url: Option<String>,
+    /// See [`InstanceRecord::git_reference`].
+    pub git_reference: Option<String>,
+    /// See [`InstanceRecord::git_url`].
+    pub git_url: Option<String>,
+    /// See [`InstanceRecord::environment`].
+    pub environment: String,
+    /// See [`InstanceRecord::host_id`].
+    pub host_id: u64,
+    /// See [`InstanceRecord::managed_folder`].
+    pub managed_folder: bool,
+    /// See [`InstanceRecord::jeto_infos`].
+    pub jeto_infos: JetoInfos,
+}
+
+impl NewInstance {
+    fn with_id(self, id: u64) -> InstanceRecord {
+        InstanceRecord {
+            id,
+            name: self.name,
+            path: self.path,
+            archive_url: self.archive_url,
+            git_reference: self.git_reference,
+            git_url: self.git_url,
+            environment: self.environment,
+            host_id: self.host_id,
+            managed_folder: self.managed_folder,
+            jeto_infos: self.jeto_infos,
+        }
+    }
+}
+
+/// A host to store; the store assigns the id unless one is given (hosts from the config file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewHost {
+    /// A fixed id, or `None` for the next free one.
+    #[serde(default)]
+    pub id: Option<u64>,
+    /// A name for people.
+    pub name: String,
+    /// The Vagrant provider.
+    pub provider: String,
+    /// `KEY=VALUE` settings.
+    #[serde(default)]
+    pub params: HostParams,
+}
+
+/// Keeps instance and host records. Ids are positive and never reused, also after removals
+/// (and, for persistent stores, restarts).
+///
+/// # Contract
+///
+/// A call that returns `Ok` is durable for a persistent store: a crash after it returns
+/// loses nothing. A failed call changes nothing.
+pub trait InstanceStore: std::fmt::Debug + Send + Sync + 'static {
+    /// All instances, by id.
+    fn instances(&self) -> Result<Vec<InstanceRecord>>;
+    /// One instance.
+    fn instance(&self, id: u64) -> Result<Option<InstanceRecord>>;
+    /// Stores a new instance under the next id.
+    fn insert_instance(&self, new: NewInstance) -> Result<InstanceRecord>;
+    /// Replaces an existing instance; `false` when there is none with that id.
+    fn update_instance(&self, record: InstanceRecord) -> Result<bool>;
+    /// Forgets an instance, returning it.
+    fn remove_instance(&self, id: u64) -> Result<Option<InstanceRecord>>;
+    /// All hosts, by id.
+    fn hosts(&self) -> Result<Vec<Host>>;
+    /// Stores a host: under its own id when given (replacing one with that id), else the next.
+    fn put_host(&self, new: NewHost) -> Result<Host>;
+}
+
+/// The data both stores keep, with their id counters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Registry {
+    next_instance_id: u64,
+    next_host_id: u64,
+    instances: Vec<InstanceRecord>,
+    hosts: Vec<Host>,
+}
+
+impl Registry {
+    fn insert_instance(&mut self, new: NewInstance) -> InstanceRecord {
+        let id = self.next_instance_id.max(1);
+        self.next_instance_id = id + 1;
+        let record = new.with_id(id);
+        self.instances.push(record.clone());
+        record
+    }
+
+    fn update_instance(&mut self, record: InstanceRecord) -> bool {
+        match self.instances.iter_mut().find(|r| r.id == record.id) {
+            Some(slot) => {
+                *slot = record;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn remove_instance(&mut self, id: u64) -> Option<InstanceRecord> {
+        let index = self.instances.iter().position(|r| r.id == id)?;
+        Some(self.instances.remove(index))
+    }
+
+    fn put_host(&mut self, new: NewHost) -> Host {
+        let id = new.id.unwrap_or_else(|| self.next_host_id.max(1));
+        self.next_host_id = self.next_host_id.max(id + 1);
+        let host = Host {
+            id,
+            name: new.name,
+            provider: new.provider,
+            params: new.params,
+        };
+        match self.hosts.iter_mut().find(|h| h.id == id) {
+            Some(slot) => *slot = host.clone(),
+            None => {
+                self.hosts.push(host.clone());
+                self.hosts.sort_by_key(|h| h.id);
+            }
+        }
+        host
+    }
+}
