@@ -571,7 +571,11 @@ fn finish(state: &mut CellState, result: Option<Result<Outcome>>, stop: Stop) {
                 CommandStatus::Failed
             };
             state.console.push_line(&format!("jeto: {error}"));
-            command.error = Some(CommandError::message(error.to_string()));
+            // The class names Jeto as the origin, with the error's stable code.
+            command.error = Some(CommandError {
+                class: Some(format!("jeto::{}", error.code())),
+                message: error.to_string(),
+            });
         }
     }
 }

@@ -1,1 +1,46 @@
-//! jeto-http (under construction).
+//! The REST API of Jeto over hyper 1.x, and the `jeto` server.
+//!
+//! [`JetoService`] is a `Clone` tower `Service` over a [`jeto_core::Jeto`], generic over the
+//! request body and infallible (every error is a JSON response); [`serve`] runs it on a TCP
+//! listener with graceful shutdown. Routes: see [`routes::ROUTES`] and `GET /api/openapi.json`.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use jeto_core::{access::{hash_key, TokenConfig, TokenPolicy}, Jeto};
+//! use jeto_vagrant::{VagrantConfig, VagrantProvider};
+//!
+//! let policy = TokenPolicy::new(vec![TokenConfig {
+//!     name: "admin".into(), key_sha256: hash_key("secret"), admin: true,
+//!     hosts: Default::default(), instances: Default::default(), actions: None,
+//! }])?;
+//! let jeto = Jeto::builder(Arc::new(VagrantProvider::new(VagrantConfig::default())))
+//!     .policy(Arc::new(policy))
+//!     .build()?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:7878").await?;
+//! jeto_http::serve(listener, jeto_http::JetoService::new(jeto), async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! }, std::time::Duration::from_secs(10)).await;
+//! # Ok(()) }
+//! ```
+
+pub mod auth;
+mod body;
+#[cfg(feature = "server")]
+pub mod config;
+mod error;
+pub mod handlers;
+pub mod openapi;
+mod query;
+mod response;
+pub mod routes;
+mod serve;
+mod service;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use body::{read_json, ApiBody, MAX_BODY};
+pub use error::{status_of, ApiError};
+pub use query::Query;
+pub use serve::serve;
+pub use service::JetoService;

@@ -89,6 +89,34 @@ impl FakeVagrant {
         config
     }
 
+    /// A `vagrant` wrapper that logs each call (one line of arguments) to
+    /// [`calls_log`](FakeVagrant::calls_log) and then runs the real one: set it as the
+    /// configured binary to count the vagrant processes a test starts.
+    pub fn counting_binary(&self) -> PathBuf {
+        let path = self.root().join("vagrant-counting");
+        let script = format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec vagrant \"$@\"\n",
+            self.calls_log().display()
+        );
+        std::fs::write(&path, script).expect("wrapper");
+        let mut permissions = std::fs::metadata(&path).expect("wrapper").permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+        std::fs::set_permissions(&path, permissions).expect("wrapper mode");
+        path
+    }
+
+    /// Where [`counting_binary`](FakeVagrant::counting_binary) logs its calls.
+    pub fn calls_log(&self) -> PathBuf {
+        self.root().join("vagrant-calls.log")
+    }
+
+    /// The vagrant calls made through the counting wrapper so far, one line of arguments each.
+    pub fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.calls_log())
+            .map(|text| text.lines().map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
+
     /// A host on the `jeto_fake` provider with these params.
     pub fn host(params: &[(&str, &str)]) -> Host {
         Host {

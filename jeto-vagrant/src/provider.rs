@@ -256,22 +256,23 @@ impl Provider for VagrantProvider {
                 Some(&console),
             )
             .await?;
+        let error = || {
+            collected.summary.error().unwrap_or_else(|| {
+                CommandError::message(match (end, script) {
+                    (ProcessEnd::Exited(_), Some(_)) => {
+                        "the script printed no error of its own; see its console output".into()
+                    }
+                    (ProcessEnd::Exited(_), None) => {
+                        "vagrant printed no error message; see the console output".into()
+                    }
+                    _ => describe(end),
+                })
+            })
+        };
         Ok(match end {
             ProcessEnd::Exited(0) => Outcome::success(),
-            ProcessEnd::Exited(code) => Outcome::failure(
-                code,
-                collected
-                    .summary
-                    .error()
-                    .unwrap_or_else(|| CommandError::message(describe(end))),
-            ),
-            ProcessEnd::Signaled(_) | ProcessEnd::TimedOut => Outcome::failure(
-                -1,
-                collected
-                    .summary
-                    .error()
-                    .unwrap_or_else(|| CommandError::message(describe(end))),
-            ),
+            ProcessEnd::Exited(code) => Outcome::failure(code, error()),
+            ProcessEnd::Signaled(_) | ProcessEnd::TimedOut => Outcome::failure(-1, error()),
         })
     }
 

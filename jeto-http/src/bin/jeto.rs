@@ -1,0 +1,179 @@
+//! `jeto serve`: the Jeto server. With no config it listens on 127.0.0.1:7878, keeps its data
+//! in `./jeto-data`, and on first start prints a generated admin key once (only its hash is
+//! stored).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use jeto_core::access::{hash_key, TokenConfig, TokenPolicy};
+use jeto_core::store::{InstanceStore, JsonFileStore, NewHost};
+use jeto_core::Jeto;
+use jeto_http::config::ServerConfig;
+use jeto_http::JetoService;
+use jeto_vagrant::VagrantProvider;
+
+/// Drive Vagrant environments over a REST API.
+#[derive(Debug, Parser)]
+#[command(name = "jeto", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Debug, Subcommand)]
+enum Commands {
+    /// Run the server.
+    Serve {
+        /// TOML config file (every key optional; see the README).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Address to listen on (overrides the config), e.g. 127.0.0.1:7878 or 127.0.0.1:0.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Data folder (overrides the config).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Print the key_sha256 of a key read from standard input, for a [[tokens]] entry.
+    HashKey,
+}
+
+/// The file holding the hash of the generated admin key.
+const ADMIN_KEY_FILE: &str = "admin_key.sha256";
+
+/// With no token configured: the admin token of the data folder, generated on first start.
+fn generated_admin(data_dir: &Path, listen: std::net::SocketAddr) -> Result<TokenConfig, String> {
+    let path = data_dir.join(ADMIN_KEY_FILE);
+    let hash = match std::fs::read_to_string(&path) {
+        Ok(hash) => hash.trim().to_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut bytes = [0u8; 32];
+            getrandom::getrandom(&mut bytes).map_err(|e| format!("cannot generate a key: {e}"))?;
+            let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let hash = hash_key(&key);
+            jeto_core::store::write_atomically(&path, hash.as_bytes())
+                .map_err(|e| e.to_string())?;
+            println!("No token is configured, so an admin key was generated. It is shown only this once; only its hash is kept in {}.", path.display());
+            println!("admin key: {key}");
+            println!("try: curl -H 'X-JETO-KEY: {key}' http://{listen}/api/instances");
+            hash
+        }
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    Ok(TokenConfig {
+        name: "admin".into(),
+        key_sha256: hash,
+        admin: true,
+        hosts: Default::default(),
+        instances: Default::default(),
+        actions: None,
+    })
+}
+
+async fn serve(config: ServerConfig) -> Result<(), String> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        format!(
+            "cannot create the data folder {}: {e}",
+            config.data_dir.display()
+        )
+    })?;
+    let store = Arc::new(JsonFileStore::open(&config.data_dir).map_err(|e| e.to_string())?);
+    for host in config.new_hosts() {
+        store.put_host(host).map_err(|e| e.to_string())?;
+    }
+    if store.hosts().map_err(|e| e.to_string())?.is_empty() {
+        store
+            .put_host(NewHost {
+                id: Some(1),
+                name: "local".into(),
+                provider: "virtualbox".into(),
+                params: Default::default(),
+            })
+            .map_err(|e| e.to_string())?;
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let tokens = if config.tokens.is_empty() {
+        vec![generated_admin(&config.data_dir, address)?]
+    } else {
+        config.tokens.clone()
+    };
+    let policy = TokenPolicy::new(tokens).map_err(|e| e.to_string())?;
+    let jeto = Jeto::builder(Arc::new(VagrantProvider::new(config.vagrant_config())))
+        .store(store)
+        .policy(Arc::new(policy))
+        .config(config.jeto_config())
+        .build()
+        .map_err(|e| e.to_string())?;
+    println!("jeto listening on http://{address}");
+    let shutdown = async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    };
+    jeto_http::serve(
+        listener,
+        JetoService::new(jeto),
+        shutdown,
+        Duration::from_secs(config.shutdown_grace_secs),
+    )
+    .await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Commands::HashKey => {
+            let mut key = String::new();
+            std::io::stdin()
+                .read_line(&mut key)
+                .map_err(|e| e.to_string())
+                .map(|_| {
+                    println!("{}", hash_key(key.trim_end_matches(['\n', '\r'])));
+                })
+        }
+        Commands::Serve {
+            config,
+            listen,
+            data_dir,
+        } => {
+            let loaded = match &config {
+                Some(path) => ServerConfig::load(path),
+                None => Ok(ServerConfig::default()),
+            };
+            match loaded {
+                Ok(mut config) => {
+                    config.listen = listen.unwrap_or(config.listen);
+                    config.data_dir = data_dir.unwrap_or(config.data_dir);
+                    tokio::runtime::Runtime::new()
+                        .map_err(|e| e.to_string())
+                        .and_then(|rt| rt.block_on(serve(config)))
+                }
+                Err(e) => Err(e),
+            }
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("jeto: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! Bodies: [`ApiBody`] for responses (whole or streamed), and reading a capped JSON request.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{Buf, Bytes};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde::de::DeserializeOwned;
+
+use crate::ApiError;
+
+/// The largest request body accepted, in bytes.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// The response body of every route: a whole buffer, or chunks streamed as they come.
+#[derive(Debug)]
+pub enum ApiBody {
+    /// The whole body at once.
+    Full(Option<Bytes>),
+    /// Chunks from a channel, ending when the sender is dropped.
+    Stream(tokio::sync::mpsc::Receiver<Bytes>),
+}
+
+impl ApiBody {
+    /// A whole body.
+    pub fn full(bytes: impl Into<Bytes>) -> Self {
+        ApiBody::Full(Some(bytes.into()))
+    }
+
+    /// An empty body.
+    pub fn empty() -> Self {
+        ApiBody::Full(None)
+    }
+}
+
+impl Body for ApiBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        match &mut *self {
+            ApiBody::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            ApiBody::Stream(rx) => rx
+                .poll_recv(cx)
+                .map(|chunk| chunk.map(|b| Ok(Frame::data(b)))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self, ApiBody::Full(None))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ApiBody::Full(Some(bytes)) => SizeHint::with_exact(bytes.len() as u64),
+            ApiBody::Full(None) => SizeHint::with_exact(0),
+            ApiBody::Stream(_) => SizeHint::default(),
+        }
+    }
+}
+
+/// Reads a request body of at most [`MAX_BODY`] bytes (counted while reading: a declared
+/// length alone can lie) and parses it as JSON into `T`.
+pub async fn read_json<T, B>(parts: &http::request::Parts, body: B) -> Result<T, ApiError>
+where
+    T: DeserializeOwned,
+    B: Body + Send,
+    B::Data: Buf + Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let content_type = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = content_type.split(';').next().unwrap_or("").trim();
+    if !mime.eq_ignore_ascii_case("application/json") {
+        return Err(ApiError::new(
+            http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!(
+                "send the body as JSON with `Content-Type: application/json` (got {})",
+                if content_type.is_empty() {
+                    "no Content-Type".to_owned()
+                } else {
+                    format!("{content_type:?}")
+                }
+            ),
+        ));
+    }
+    let collected = Limited::new(body, MAX_BODY).collect().await.map_err(|e| {
+        if e.downcast_ref::<LengthLimitError>().is_some() {
+            ApiError::new(
+                http::StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("the body is larger than {MAX_BODY} bytes; send a smaller JSON document"),
+            )
+        } else {
+            ApiError::bad_request(format!("could not read the request body: {e}"))
+        }
+    })?;
+    let bytes = collected.to_bytes();
+    if bytes.is_empty() {
+        return Err(ApiError::bad_request(
+            "the body is empty; send a JSON object",
+        ));
+    }
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+}

@@ -1,0 +1,215 @@
+//! The server's config file (TOML), with embedded defaults: no file is needed to start.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jeto_core::access::TokenConfig;
+use jeto_core::scheduler::SchedulerConfig;
+use jeto_core::store::NewHost;
+use jeto_core::{HostParams, JetoConfig};
+use jeto_vagrant::VagrantConfig;
+use serde::Deserialize;
+
+/// The whole config file. Every key is optional; an unknown key is an error that names it.
+///
+/// ```
+/// let config: jeto_http::config::ServerConfig = toml::from_str(r#"
+///     listen = "127.0.0.1:9000"
+///     [vagrant]
+///     max_concurrent = 4
+/// "#).unwrap();
+/// assert_eq!(config.listen.port(), 9000);
+/// assert_eq!(config.vagrant.max_concurrent, 4);
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Where the registry, command history and Jeto-made instance folders live.
+    pub data_dir: PathBuf,
+    /// Folders inside which non-admin keys may register instance paths.
+    pub instance_roots: Vec<PathBuf>,
+    /// Default oldest acceptable status, in seconds.
+    pub status_max_age_secs: u64,
+    /// Commands kept per instance.
+    pub history_limit: usize,
+    /// Seconds in-flight requests and running commands get at shutdown.
+    pub shutdown_grace_secs: u64,
+    /// How vagrant is run.
+    pub vagrant: VagrantSection,
+    /// Hosts, upserted into the store at start.
+    pub hosts: Vec<HostSection>,
+    /// Access tokens. With none, an admin key is generated on first start.
+    pub tokens: Vec<TokenConfig>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7878)),
+            data_dir: PathBuf::from("jeto-data"),
+            instance_roots: Vec::new(),
+            status_max_age_secs: 10,
+            history_limit: 100,
+            shutdown_grace_secs: 10,
+            vagrant: VagrantSection::default(),
+            hosts: Vec::new(),
+            tokens: Vec::new(),
+        }
+    }
+}
+
+/// The `[vagrant]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VagrantSection {
+    /// The `vagrant` program.
+    pub binary: PathBuf,
+    /// Vagrant processes at once, all instances together.
+    pub max_concurrent: usize,
+    /// Time limit of `vagrant status`, seconds.
+    pub status_timeout_secs: u64,
+    /// Time limit of other commands, seconds.
+    pub command_timeout_secs: u64,
+    /// Seconds between SIGTERM and SIGKILL.
+    pub kill_grace_secs: u64,
+    /// Variables for every vagrant process.
+    pub env: BTreeMap<String, String>,
+}
+
+impl Default for VagrantSection {
+    fn default() -> Self {
+        let v = VagrantConfig::default();
+        VagrantSection {
+            binary: v.binary,
+            max_concurrent: 2,
+            status_timeout_secs: v.status_timeout_secs,
+            command_timeout_secs: v.command_timeout_secs,
+            kill_grace_secs: v.kill_grace_secs,
+            env: v.env,
+        }
+    }
+}
+
+/// One `[[hosts]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostSection {
+    /// Fixed id (tokens grant hosts by id).
+    pub id: u64,
+    /// A name for people.
+    pub name: String,
+    /// The Vagrant provider.
+    pub provider: String,
+    /// `KEY=VALUE` settings.
+    #[serde(default)]
+    pub params: HostParams,
+}
+
+impl ServerConfig {
+    /// Reads a config file; errors name the file and the offending key.
+    pub fn load(path: &Path) -> Result<ServerConfig, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))
+    }
+
+    /// The provider's settings.
+    pub fn vagrant_config(&self) -> VagrantConfig {
+        VagrantConfig {
+            binary: self.vagrant.binary.clone(),
+            env: self.vagrant.env.clone(),
+            status_timeout_secs: self.vagrant.status_timeout_secs,
+            command_timeout_secs: self.vagrant.command_timeout_secs,
+            kill_grace_secs: self.vagrant.kill_grace_secs,
+        }
+    }
+
+    /// The service's settings.
+    pub fn jeto_config(&self) -> JetoConfig {
+        JetoConfig {
+            status_max_age: Duration::from_secs(self.status_max_age_secs),
+            instance_roots: self.instance_roots.clone(),
+            data_dir: Some(self.data_dir.clone()),
+            scheduler: SchedulerConfig {
+                max_concurrent: self.vagrant.max_concurrent.max(1),
+                history_limit: self.history_limit.max(1),
+                ..SchedulerConfig::default()
+            },
+        }
+    }
+
+    /// The hosts to upsert at start.
+    pub fn new_hosts(&self) -> Vec<NewHost> {
+        self.hosts
+            .iter()
+            .map(|h| NewHost {
+                id: Some(h.id),
+                name: h.name.clone(),
+                provider: h.provider.clone(),
+                params: h.params.clone(),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = toml::from_str::<ServerConfig>("lisen = \"127.0.0.1:1\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `lisen`"), "{err}");
+        let err = toml::from_str::<ServerConfig>("[vagrant]\nbinnary = \"x\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `binnary`"), "{err}");
+    }
+
+    #[test]
+    fn the_design_example_parses() {
+        let config: ServerConfig = toml::from_str(
+            r#"
+listen = "127.0.0.1:7878"
+data_dir = "jeto-data"
+instance_roots = ["/srv/vagrant"]
+status_max_age_secs = 10
+
+[vagrant]
+binary = "vagrant"
+max_concurrent = 2
+status_timeout_secs = 120
+command_timeout_secs = 1800
+env = { VAGRANT_CHECKPOINT_DISABLE = "1" }
+
+[[hosts]]
+id = 1
+name = "local"
+provider = "virtualbox"
+params = { SOME_KEY = "value" }
+
+[[tokens]]
+name = "admin"
+key_sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+admin = true
+
+[[tokens]]
+name = "ci"
+key_sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+hosts = [1]
+instances = [7]
+actions = ["status", "start", "stop", "runScript"]
+"#,
+        )
+        .unwrap();
+        assert_eq!(config.tokens.len(), 2);
+        assert_eq!(config.new_hosts()[0].params.get("SOME_KEY"), Some("value"));
+        assert_eq!(config.jeto_config().scheduler.max_concurrent, 2);
+    }
+}

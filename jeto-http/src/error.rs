@@ -1,0 +1,111 @@
+//! [`ApiError`]: every failure as a JSON response `{"error": {"code", "message"}}`.
+
+use http::{header, HeaderValue, Response, StatusCode};
+use jeto_core::{Error, ErrorKind};
+use serde_json::{json, Value};
+
+use crate::ApiBody;
+
+/// An error answer: a status, a stable snake_case code, a message a person can act on, and
+/// optionally more JSON fields beside `error` (e.g. the failed `command`).
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// A stable snake_case code.
+    pub code: &'static str,
+    /// What went wrong and what to do.
+    pub message: String,
+    /// Extra top-level fields of the body.
+    pub extra: Vec<(&'static str, Value)>,
+    /// Extra headers (`Allow`, `WWW-Authenticate`).
+    pub headers: Vec<(header::HeaderName, HeaderValue)>,
+}
+
+impl ApiError {
+    /// An error with this status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            extra: Vec::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// A 400 with this message.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    }
+
+    /// A 404 for a path that is no route.
+    pub fn no_route(path: &str) -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no route {path}; see GET /api/openapi.json for the routes"),
+        )
+    }
+
+    /// A 405 with the `Allow` header.
+    pub fn method_not_allowed(method: &http::Method, allowed: &[&str]) -> Self {
+        let allow = allowed.join(", ");
+        let mut error = ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("{method} is not allowed here; allowed: {allow}"),
+        );
+        if let Ok(value) = HeaderValue::from_str(&allow) {
+            error.headers.push((header::ALLOW, value));
+        }
+        error
+    }
+
+    /// The same error with one more top-level field.
+    pub fn with(mut self, key: &'static str, value: Value) -> Self {
+        self.extra.push((key, value));
+        self
+    }
+
+    /// The response.
+    pub fn into_response(self) -> Response<ApiBody> {
+        let mut body = json!({"error": {"code": self.code, "message": self.message}});
+        for (key, value) in self.extra {
+            body[key] = value;
+        }
+        let mut response = crate::response::json(self.status, &body);
+        response.headers_mut().extend(self.headers);
+        response
+    }
+}
+
+/// The HTTP status of each kind of core error.
+pub fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
+        ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::ActionFailed => StatusCode::BAD_GATEWAY,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(error: Error) -> Self {
+        let status = status_of(error.kind());
+        if status.is_server_error() {
+            tracing::error!(error = %error, source = ?std::error::Error::source(&error), "request failed");
+        }
+        let mut api = ApiError::new(status, error.code(), error.to_string());
+        if status == StatusCode::UNAUTHORIZED {
+            api.headers
+                .push((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        api
+    }
+}

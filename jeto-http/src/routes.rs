@@ -1,0 +1,113 @@
+//! The route table, shared by the router and the OpenAPI test, and the matcher.
+
+use crate::ApiError;
+
+/// Which route a path matched, with its numeric parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `/api/health`
+    Health,
+    /// `/api/openapi.json`
+    OpenApi,
+    /// `/api/instances`
+    Instances,
+    /// `/api/instances/{id}`
+    Instance(u64),
+    /// `/api/instances/{id}/commands`
+    Commands(u64),
+    /// `/api/instances/{id}/commands/{cid}`
+    Command(u64, u64),
+    /// `/api/instances/{id}/commands/{cid}/console`
+    Console(u64, u64),
+    /// `/api/hosts`
+    Hosts,
+    /// `/api/hosts/{id}`
+    Host(u64),
+}
+
+/// Every route: its path pattern and the methods it answers.
+pub const ROUTES: &[(&str, &[&str])] = &[
+    ("/api/health", &["GET"]),
+    ("/api/openapi.json", &["GET"]),
+    ("/api/instances", &["GET", "POST"]),
+    ("/api/instances/{id}", &["GET", "POST", "DELETE"]),
+    ("/api/instances/{id}/commands", &["GET", "POST"]),
+    ("/api/instances/{id}/commands/{cid}", &["GET", "DELETE"]),
+    ("/api/instances/{id}/commands/{cid}/console", &["GET"]),
+    ("/api/hosts", &["GET", "POST"]),
+    ("/api/hosts/{id}", &["GET"]),
+];
+
+/// Matches a path against [`ROUTES`]. Parameters must be positive integers; anything else
+/// (`0`, `-1`, `abc`, too large) matches no route, so it is a 404 like an absent id.
+pub fn match_path(path: &str) -> Result<(Route, &'static [&'static str]), ApiError> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    for (index, (pattern, methods)) in ROUTES.iter().enumerate() {
+        let parts: Vec<&str> = pattern.split('/').collect();
+        if parts.len() != segments.len() {
+            continue;
+        }
+        let mut params = Vec::new();
+        let matched = parts.iter().zip(&segments).all(|(part, segment)| {
+            if part.starts_with('{') {
+                match segment.parse::<u64>() {
+                    Ok(n) if n > 0 && !segment.starts_with('+') => {
+                        params.push(n);
+                        true
+                    }
+                    _ => false,
+                }
+            } else {
+                part == segment
+            }
+        });
+        if matched {
+            let route = match (index, params.as_slice()) {
+                (0, _) => Route::Health,
+                (1, _) => Route::OpenApi,
+                (2, _) => Route::Instances,
+                (3, [id]) => Route::Instance(*id),
+                (4, [id]) => Route::Commands(*id),
+                (5, [id, cid]) => Route::Command(*id, *cid),
+                (6, [id, cid]) => Route::Console(*id, *cid),
+                (7, _) => Route::Hosts,
+                (8, [id]) => Route::Host(*id),
+                _ => unreachable!("ROUTES and this match list the same routes"),
+            };
+            return Ok((route, methods));
+        }
+    }
+    Err(ApiError::no_route(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_must_be_positive_integers() {
+        assert_eq!(
+            match_path("/api/instances/7").unwrap().0,
+            Route::Instance(7)
+        );
+        assert_eq!(
+            match_path("/api/instances/7/").unwrap().0,
+            Route::Instance(7)
+        );
+        assert_eq!(
+            match_path("/api/instances/7/commands/3/console").unwrap().0,
+            Route::Console(7, 3)
+        );
+        for bad in [
+            "/api/instances/0",
+            "/api/instances/-1",
+            "/api/instances/abc",
+            "/api/instances/99999999999999999999",
+            "/api/instances/+1",
+            "/api/nope",
+            "/",
+        ] {
+            assert!(match_path(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! [`JetoService`]: the REST API as a `Clone` tower `Service`, generic over the request body,
+//! that never fails (every error is a response).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Buf;
+use http::{Method, Request, Response, StatusCode};
+use http_body::Body;
+use jeto_core::Jeto;
+use serde_json::json;
+
+use crate::body::read_json;
+use crate::handlers::{commands, hosts, instances};
+use crate::routes::{match_path, Route};
+use crate::{auth, openapi, response, ApiBody, ApiError, Query};
+
+/// Serves Jeto's routes (see [`crate::routes::ROUTES`]) over a [`Jeto`] service.
+///
+/// It routes on the path it is given, so it runs under plain hyper (see [`crate::serve`]) and
+/// can be nested under a prefix in an axum router.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// use http_body_util::{BodyExt, Empty};
+/// use jeto_core::{memory::InMemoryProvider, Jeto};
+/// use jeto_http::JetoService;
+///
+/// let jeto = Jeto::builder(Arc::new(InMemoryProvider::new())).build().unwrap();
+/// let service = JetoService::new(jeto);
+/// let request = http::Request::get("/api/health").body(Empty::<bytes::Bytes>::new()).unwrap();
+/// let response = service.handle(request).await;
+/// assert_eq!(response.status(), 200);
+/// let body = response.into_body().collect().await.unwrap().to_bytes();
+/// assert_eq!(&body[..], br#"{"status":"ok"}"#);
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct JetoService {
+    jeto: Jeto,
+}
+
+impl JetoService {
+    /// The API over `jeto`.
+    pub fn new(jeto: Jeto) -> Self {
+        JetoService { jeto }
+    }
+
+    /// The service behind the API.
+    pub fn jeto(&self) -> &Jeto {
+        &self.jeto
+    }
+
+    /// Answers one request (and logs it: method, path, status, duration; never the key).
+    pub async fn handle<B>(&self, request: Request<B>) -> Response<ApiBody>
+    where
+        B: Body + Send,
+        B::Data: Buf + Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let started = Instant::now();
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        let response = dispatch(&self.jeto, request)
+            .await
+            .unwrap_or_else(ApiError::into_response);
+        tracing::info!(
+            %method,
+            path,
+            status = response.status().as_u16(),
+            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "request"
+        );
+        response
+    }
+}
+
+impl<B> tower_service::Service<Request<B>> for JetoService
+where
+    B: Body + Send + 'static,
+    B::Data: Buf + Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = Response<ApiBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<ApiBody>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let service = self.clone();
+        Box::pin(async move { Ok(service.handle(request).await) })
+    }
+}
+
+async fn dispatch<B>(jeto: &Jeto, request: Request<B>) -> Result<Response<ApiBody>, ApiError>
+where
+    B: Body + Send,
+    B::Data: Buf + Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (parts, body) = request.into_parts();
+    let (route, methods) = match_path(parts.uri.path())?;
+    if !methods.contains(&parts.method.as_str()) {
+        return Err(ApiError::method_not_allowed(&parts.method, methods));
+    }
+    let query = |allowed: &[&str]| Query::parse(parts.uri.query(), allowed);
+    match route {
+        Route::Health => {
+            query(&[])?;
+            return Ok(response::json(StatusCode::OK, &json!({"status": "ok"})));
+        }
+        Route::OpenApi => return Ok(openapi::response()),
+        _ => {}
+    }
+    let who = jeto.authenticate(auth::key(&parts.headers))?;
+    let method = parts.method.clone();
+    match (route, method) {
+        (Route::Instances, Method::GET) => instances::list(jeto, &who, &query(&["refresh"])?).await,
+        (Route::Instances, _) => {
+            query(&[])?;
+            instances::create(jeto, &who, read_json(&parts, body).await?).await
+        }
+        (Route::Instance(id), Method::GET) => {
+            instances::get(jeto, &who, id, &query(&["max_age"])?).await
+        }
+        (Route::Instance(id), Method::POST) => {
+            query(&[])?;
+            instances::post_state(jeto, &who, id, read_json(&parts, body).await?).await
+        }
+        (Route::Instance(id), _) => {
+            query(&[])?;
+            instances::delete(jeto, &who, id).await
+        }
+        (Route::Commands(id), Method::GET) => {
+            query(&[])?;
+            commands::list(jeto, &who, id)
+        }
+        (Route::Commands(id), _) => {
+            query(&[])?;
+            commands::create(jeto, &who, id, read_json(&parts, body).await?)
+        }
+        (Route::Command(id, cid), Method::GET) => {
+            query(&[])?;
+            commands::get(jeto, &who, id, cid)
+        }
+        (Route::Command(id, cid), _) => {
+            query(&[])?;
+            commands::cancel(jeto, &who, id, cid).await
+        }
+        (Route::Console(id, cid), _) => {
+            commands::console(jeto, &who, id, cid, &query(&["follow"])?)
+        }
+        (Route::Hosts, Method::GET) => {
+            query(&[])?;
+            hosts::list(jeto, &who)
+        }
+        (Route::Hosts, _) => {
+            query(&[])?;
+            hosts::create(jeto, &who, read_json(&parts, body).await?)
+        }
+        (Route::Host(id), _) => {
+            query(&[])?;
+            hosts::get(jeto, &who, id)
+        }
+        (Route::Health | Route::OpenApi, _) => unreachable!("answered above"),
+    }
+}

@@ -1,0 +1,213 @@
+//! Helpers for end-to-end tests (feature `testing`): [`TestClient`], a real HTTP/1 client
+//! over TCP, and [`ServerProcess`], a running `jeto` binary.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+
+/// A finished response.
+#[derive(Debug, Clone)]
+pub struct TestResponse {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The whole body.
+    pub body: Bytes,
+}
+
+impl TestResponse {
+    /// The body as JSON (panics with the body when it is not).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// An HTTP/1 client bound to one server and, optionally, one key.
+#[derive(Debug, Clone)]
+pub struct TestClient {
+    base: String,
+    key: Option<String>,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl TestClient {
+    /// A client for the server at `address`.
+    pub fn new(address: SocketAddr, key: Option<&str>) -> Self {
+        TestClient {
+            base: format!("http://{address}"),
+            key: key.map(str::to_owned),
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    /// The same client with another key (or none).
+    pub fn with_key(&self, key: Option<&str>) -> Self {
+        TestClient {
+            key: key.map(str::to_owned),
+            ..self.clone()
+        }
+    }
+
+    /// Sends a request with raw headers and body; the key goes in `X-JETO-KEY`.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> TestResponse {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        if let Some(key) = &self.key {
+            request = request.header("X-JETO-KEY", key);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request
+            .body(Full::new(body.into()))
+            .expect("a valid request");
+        let response = self
+            .client
+            .request(request)
+            .await
+            .expect("the server answers");
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.expect("the whole body").to_bytes();
+        TestResponse {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.send(Method::GET, path, &[], Bytes::new()).await
+    }
+
+    /// `DELETE path`.
+    pub async fn delete(&self, path: &str) -> TestResponse {
+        self.send(Method::DELETE, path, &[], Bytes::new()).await
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post(&self, path: &str, body: &Value) -> TestResponse {
+        self.post_raw(path, &body.to_string()).await
+    }
+
+    /// `POST path` with a raw JSON text.
+    pub async fn post_raw(&self, path: &str, body: &str) -> TestResponse {
+        self.send(
+            Method::POST,
+            path,
+            &[("content-type", "application/json")],
+            body.to_owned(),
+        )
+        .await
+    }
+
+    /// The streaming response of a `GET`: status and each body chunk as it arrives.
+    pub async fn get_stream(&self, path: &str) -> (StatusCode, hyper::body::Incoming) {
+        let mut request = Request::get(format!("{}{path}", self.base));
+        if let Some(key) = &self.key {
+            request = request.header("X-JETO-KEY", key);
+        }
+        let response = self
+            .client
+            .request(request.body(Full::new(Bytes::new())).unwrap())
+            .await
+            .expect("the server answers");
+        (response.status(), response.into_body())
+    }
+}
+
+/// A `jeto serve` process, stopped (SIGTERM, then SIGKILL) on drop.
+#[derive(Debug)]
+pub struct ServerProcess {
+    child: Child,
+    /// Where it listens.
+    pub address: SocketAddr,
+    /// The admin key it printed on first start, if it generated one.
+    pub generated_key: Option<String>,
+    /// The lines it printed before listening.
+    pub banner: Vec<String>,
+}
+
+impl ServerProcess {
+    /// Starts `binary serve ARGS...` and waits until it prints where it listens.
+    pub fn start(binary: impl AsRef<Path>, args: &[&str], envs: &[(&str, &str)]) -> ServerProcess {
+        let binary = binary.as_ref();
+        let mut child = Command::new(binary)
+            .arg("serve")
+            .args(args)
+            // Quiet unless a test asks for logs with its own RUST_LOG.
+            .env("RUST_LOG", "warn")
+            .envs(envs.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let mut banner = Vec::new();
+        let mut generated_key = None;
+        let address = loop {
+            let line = lines
+                .next()
+                .unwrap_or_else(|| panic!("jeto exited before listening; it printed {banner:?}"))
+                .expect("stdout");
+            if let Some(key) = line.strip_prefix("admin key: ") {
+                generated_key = Some(key.trim().to_owned());
+            }
+            if let Some(url) = line.strip_prefix("jeto listening on http://") {
+                break url.trim().parse().expect("an address");
+            }
+            banner.push(line);
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        ServerProcess {
+            child,
+            address,
+            generated_key,
+            banner,
+        }
+    }
+
+    /// Sends SIGTERM and waits for the process to exit; returns whether it exited cleanly.
+    pub fn terminate(&mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        self.child.wait().map(|s| s.success()).unwrap_or(false)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.terminate();
+        }
+    }
+}

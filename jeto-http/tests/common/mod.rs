@@ -1,0 +1,73 @@
+//! Shared setup of the jeto-http tests: a config over the `jeto_fake` fixture.
+
+#![allow(dead_code)]
+
+use jeto_core::access::hash_key;
+use jeto_vagrant::fixture::FakeVagrant;
+
+pub const ADMIN_KEY: &str = "admin-key-for-tests";
+pub const CI_KEY: &str = "ci-key-for-tests";
+pub const OTHER_KEY: &str = "other-key-for-tests";
+
+/// A config file over the fixture: host 1 (`jeto_fake`), host 2 (`jeto_fake` whose `up`
+/// hangs), an admin key, a `ci` key granted host 1 for some actions, and an `other` key granted
+/// only host 2. Vagrant runs through the counting wrapper.
+pub fn config_toml(fake: &FakeVagrant, data_dir: &std::path::Path) -> String {
+    let config = fake.config();
+    let env: Vec<String> = config
+        .env
+        .iter()
+        .map(|(k, v)| format!("{k} = {v:?}"))
+        .collect();
+    format!(
+        r#"
+listen = "127.0.0.1:0"
+data_dir = {data:?}
+instance_roots = [{root:?}]
+status_max_age_secs = 10
+shutdown_grace_secs = 5
+
+[vagrant]
+binary = {binary:?}
+max_concurrent = 2
+command_timeout_secs = 60
+kill_grace_secs = 2
+env = {{ {env} }}
+
+[[hosts]]
+id = 1
+name = "fake"
+provider = "jeto_fake"
+params = {{ SOME_PARAM = "secret-value" }}
+
+[[hosts]]
+id = 2
+name = "hanging"
+provider = "jeto_fake"
+params = {{ JETO_FAKE_UP = "hang" }}
+
+[[tokens]]
+name = "admin"
+key_sha256 = "{admin}"
+admin = true
+
+[[tokens]]
+name = "ci"
+key_sha256 = "{ci}"
+hosts = [1]
+actions = ["status", "start", "stop", "runScript", "create"]
+
+[[tokens]]
+name = "other"
+key_sha256 = "{other}"
+hosts = [2]
+"#,
+        data = data_dir.display().to_string(),
+        root = fake.root().display().to_string(),
+        binary = fake.counting_binary().display().to_string(),
+        env = env.join(", "),
+        admin = hash_key(ADMIN_KEY),
+        ci = hash_key(CI_KEY),
+        other = hash_key(OTHER_KEY),
+    )
+}
