@@ -43,7 +43,11 @@ impl AccessPolicy for TeamPolicy {
             admin: false,
             hosts: [host].into(),
             instances: Default::default(),
-            actions: Some([Action::Status, Action::Start, Action::Stop].map(Permission::Action).into()),
+            actions: Some(
+                [Action::Status, Action::Start, Action::Stop]
+                    .map(Permission::Action)
+                    .into(),
+            ),
         })
     }
 }
@@ -65,7 +69,10 @@ impl tower_service::Service<Request<hyper::body::Incoming>> for CustomService {
 
     fn call(&mut self, request: Request<hyper::body::Incoming>) -> Self::Future {
         if request.uri().path() == "/version" {
-            let body = format!("{{\"server\":\"custom\",\"jeto\":\"{}\"}}", env!("CARGO_PKG_VERSION"));
+            let body = format!(
+                "{{\"server\":\"custom\",\"jeto\":\"{}\"}}",
+                env!("CARGO_PKG_VERSION")
+            );
             return Box::pin(async move { Ok(Response::new(ApiBody::full(body))) });
         }
         let jeto = self.jeto.clone();
@@ -79,22 +86,45 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let provider = InMemoryProvider::new()
         .with_instance("/srv/web", &["www", "db"])
         .with_instance("/srv/data", &["default"]);
-    let jeto = Jeto::builder(Arc::new(provider)).policy(Arc::new(TeamPolicy)).build()?;
+    let jeto = Jeto::builder(Arc::new(provider))
+        .policy(Arc::new(TeamPolicy))
+        .build()?;
     let ops = Principal::admin("setup");
     for (team, path) in TEAMS.iter().zip(["/srv/web", "/srv/data"]) {
-        let host = jeto.create_host(&ops, NewHost { id: None, name: team.to_string(), provider: "memory".into(), params: Default::default() })?;
-        let request = CreateInstance { name: team.to_string(), host: host.id, path: Some(path.into()), ..Default::default() };
+        let host = jeto.create_host(
+            &ops,
+            NewHost {
+                id: None,
+                name: team.to_string(),
+                provider: "memory".into(),
+                params: Default::default(),
+            },
+        )?;
+        let request = CreateInstance {
+            name: team.to_string(),
+            host: host.id,
+            path: Some(path.into()),
+            ..Default::default()
+        };
         jeto.create_instance(&ops, request).await?;
     }
 
-    let address = if keep_serving { "127.0.0.1:7879" } else { "127.0.0.1:0" };
+    let address = if keep_serving {
+        "127.0.0.1:7879"
+    } else {
+        "127.0.0.1:0"
+    };
     let listener = tokio::net::TcpListener::bind(address).await?;
     let local = listener.local_addr()?;
     println!("custom server on http://{local}");
-    let service = CustomService { jeto: JetoService::new(jeto) };
+    let service = CustomService {
+        jeto: JetoService::new(jeto),
+    };
     let server = tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let service = TowerToHyperService::new(service.clone());
             tokio::spawn(async move {
                 let _ = auto::Builder::new(TokioExecutor::new())
@@ -111,13 +141,43 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let web = TestClient::new(local, Some("team-web"));
     println!("GET /version -> {}", web.get("/version").await.text());
     let listed = web.get("/api/instances").await.json();
-    println!("team-web sees instances {:?}", listed.as_array().unwrap().iter().map(|i| &i["name"]).collect::<Vec<_>>());
-    let start = web.post("/api/instances/1", &serde_json::json!({"state": "start", "machine": "www"})).await;
-    println!("team-web start www -> {} {}", start.status, start.json()["command"]["status"]);
-    let reload = web.post("/api/instances/1", &serde_json::json!({"state": "reload"})).await;
-    println!("team-web reload -> {} {}", reload.status, reload.json()["error"]["message"]);
+    println!(
+        "team-web sees instances {:?}",
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| &i["name"])
+            .collect::<Vec<_>>()
+    );
+    let start = web
+        .post(
+            "/api/instances/1",
+            &serde_json::json!({"state": "start", "machine": "www"}),
+        )
+        .await;
+    println!(
+        "team-web start www -> {} {}",
+        start.status,
+        start.json()["command"]["status"]
+    );
+    let reload = web
+        .post("/api/instances/1", &serde_json::json!({"state": "reload"}))
+        .await;
+    println!(
+        "team-web reload -> {} {}",
+        reload.status,
+        reload.json()["error"]["message"]
+    );
     let other = web.get("/api/instances/2").await;
     println!("team-web GET another team's instance -> {}", other.status);
-    assert_eq!((start.status.as_u16(), reload.status.as_u16(), other.status.as_u16()), (200, 403, 404));
+    assert_eq!(
+        (
+            start.status.as_u16(),
+            reload.status.as_u16(),
+            other.status.as_u16()
+        ),
+        (200, 403, 404)
+    );
     Ok(())
 }

@@ -20,7 +20,12 @@ async fn main() -> Result<(), jeto_core::Error> {
     let me = Principal::admin("embedder");
     let host = jeto.create_host(
         &me,
-        NewHost { id: None, name: "fake".into(), provider: "jeto_fake".into(), params: Default::default() },
+        NewHost {
+            id: None,
+            name: "fake".into(),
+            provider: "jeto_fake".into(),
+            params: Default::default(),
+        },
     )?;
     let web = jeto
         .create_instance(
@@ -36,15 +41,35 @@ async fn main() -> Result<(), jeto_core::Error> {
         .await?;
     let id = web.instance.id;
 
-    let (command, instance) = jeto.run(&me, id, ActionRequest::new(Action::Start).on("www")).await?;
-    let took = command.finished_at.zip(command.started_at).map(|(f, s)| (f - s).whole_milliseconds());
-    println!("start www: {} in {} ms", command.status.as_str(), took.unwrap_or_default());
+    let (command, instance) = jeto
+        .run(&me, id, ActionRequest::new(Action::Start).on("www"))
+        .await?;
+    let took = command
+        .finished_at
+        .zip(command.started_at)
+        .map(|(f, s)| (f - s).whole_milliseconds());
+    println!(
+        "start www: {} in {} ms",
+        command.status.as_str(),
+        took.unwrap_or_default()
+    );
     for machine in &instance.instance.status {
-        println!("  {:<4} {:<12} {}", machine.name, machine.status, machine.ip.as_deref().unwrap_or("-"));
+        println!(
+            "  {:<4} {:<12} {}",
+            machine.name,
+            machine.status,
+            machine.ip.as_deref().unwrap_or("-")
+        );
     }
 
     // Async: submit, then follow the console while it runs.
-    let handle = jeto.submit(&me, id, ActionRequest::new(Action::RunScript).on("www").script("hello"))?;
+    let handle = jeto.submit(
+        &me,
+        id,
+        ActionRequest::new(Action::RunScript)
+            .on("www")
+            .script("hello"),
+    )?;
     let mut console = handle.follow();
     while let Some(chunk) = console.next_chunk().await {
         print!("  console: {chunk}");
@@ -52,6 +77,10 @@ async fn main() -> Result<(), jeto_core::Error> {
     println!("runScript hello: {}", handle.wait().await.status.as_str());
 
     let destroyed = jeto.delete_instance(&me, id).await?;
-    println!("delete: {}; instances left: {}", destroyed.status.as_str(), jeto.instances(&me, false).await?.len());
+    println!(
+        "delete: {}; instances left: {}",
+        destroyed.status.as_str(),
+        jeto.instances(&me, false).await?.len()
+    );
     Ok(())
 }

@@ -14,7 +14,9 @@ use hyper_util::server::conn::auto;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let address = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:7880".into());
+    let address = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:7880".into());
     let listener = tokio::net::TcpListener::bind(&address).await?;
     println!("hello_hyper listening on http://{}", listener.local_addr()?);
     loop {
@@ -22,7 +24,9 @@ async fn main() -> std::io::Result<()> {
         let _ = stream.set_nodelay(true);
         tokio::spawn(async move {
             let service = service_fn(|_request: Request<hyper::body::Incoming>| async {
-                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"{\"status\":\"ok\"}"))))
+                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(
+                    b"{\"status\":\"ok\"}",
+                ))))
             });
             let _ = auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(stream), service)

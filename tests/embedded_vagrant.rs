@@ -33,7 +33,15 @@ async fn concurrent_fresh_status_reads_share_one_vagrant_process() {
     let jeto = service(&fake, data.path());
     let me = Principal::admin("test");
     let host = jeto
-        .create_host(&me, NewHost { id: None, name: "fake".into(), provider: "jeto_fake".into(), params: Default::default() })
+        .create_host(
+            &me,
+            NewHost {
+                id: None,
+                name: "fake".into(),
+                provider: "jeto_fake".into(),
+                params: Default::default(),
+            },
+        )
         .unwrap();
     let request = CreateInstance {
         name: "web".into(),
@@ -41,7 +49,12 @@ async fn concurrent_fresh_status_reads_share_one_vagrant_process() {
         path: Some(fake.multi().display().to_string()),
         ..Default::default()
     };
-    let id = jeto.create_instance(&me, request).await.unwrap().instance.id;
+    let id = jeto
+        .create_instance(&me, request)
+        .await
+        .unwrap()
+        .instance
+        .id;
     let reads: Vec<_> = (0..20)
         .map(|_| {
             let (jeto, me) = (jeto.clone(), me.clone());
@@ -52,8 +65,16 @@ async fn concurrent_fresh_status_reads_share_one_vagrant_process() {
         assert_eq!(read.await.unwrap().instance.status.len(), 2);
     }
     let calls = fake.calls();
-    assert_eq!(calls.iter().filter(|c| c.contains("status")).count(), 1, "{calls:?}");
-    assert_eq!(calls.len(), 1, "no IP lookups for machines that are not running: {calls:?}");
+    assert_eq!(
+        calls.iter().filter(|c| c.contains("status")).count(),
+        1,
+        "{calls:?}"
+    );
+    assert_eq!(
+        calls.len(),
+        1,
+        "no IP lookups for machines that are not running: {calls:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,7 +85,15 @@ async fn commands_and_their_console_survive_a_restart() {
     let (id, script_id) = {
         let jeto = service(&fake, data.path());
         let host = jeto
-            .create_host(&me, NewHost { id: None, name: "fake".into(), provider: "jeto_fake".into(), params: Default::default() })
+            .create_host(
+                &me,
+                NewHost {
+                    id: None,
+                    name: "fake".into(),
+                    provider: "jeto_fake".into(),
+                    params: Default::default(),
+                },
+            )
             .unwrap();
         let request = CreateInstance {
             name: "single".into(),
@@ -72,12 +101,31 @@ async fn commands_and_their_console_survive_a_restart() {
             path: Some(fake.single().display().to_string()),
             ..Default::default()
         };
-        let id = jeto.create_instance(&me, request).await.unwrap().instance.id;
-        let (started, view) = jeto.run(&me, id, ActionRequest::new(Action::Start)).await.unwrap();
-        assert_eq!(started.status, CommandStatus::Succeeded, "{}", started.console);
+        let id = jeto
+            .create_instance(&me, request)
+            .await
+            .unwrap()
+            .instance
+            .id;
+        let (started, view) = jeto
+            .run(&me, id, ActionRequest::new(Action::Start))
+            .await
+            .unwrap();
+        assert_eq!(
+            started.status,
+            CommandStatus::Succeeded,
+            "{}",
+            started.console
+        );
         assert_eq!(view.instance.status[0].status, "running");
         let (script, _) = jeto
-            .run(&me, id, ActionRequest::new(Action::RunScript).on("default").script("hello"))
+            .run(
+                &me,
+                id,
+                ActionRequest::new(Action::RunScript)
+                    .on("default")
+                    .script("hello"),
+            )
             .await
             .unwrap();
         assert_eq!(script.console, "hello-from-jeto\n");
@@ -86,9 +134,15 @@ async fn commands_and_their_console_survive_a_restart() {
     };
     let jeto = service(&fake, data.path());
     let script = jeto.command(&me, id, script_id).unwrap().snapshot();
-    assert_eq!((script.status, script.exit_code), (CommandStatus::Succeeded, Some(0)));
+    assert_eq!(
+        (script.status, script.exit_code),
+        (CommandStatus::Succeeded, Some(0))
+    );
     assert_eq!(script.console, "hello-from-jeto\n");
     let view = jeto.instance(&me, id, Some(Duration::ZERO)).await.unwrap();
-    assert_eq!(view.instance.status[0].status, "running", "vagrant's own state is read again");
+    assert_eq!(
+        view.instance.status[0].status, "running",
+        "vagrant's own state is read again"
+    );
     assert_eq!(view.instance.status[0].ip.as_deref(), Some("192.0.2.10"));
 }
