@@ -42,11 +42,15 @@ pub enum Action {
     /// `vagrant destroy --force`.
     #[serde(rename = "destroy")]
     Destroy,
+    /// Brings the instance folder to its source: for a git instance fetch, reset to the remote
+    /// reference and update submodules; a missing folder is cloned or extracted again.
+    #[serde(rename = "sync")]
+    Sync,
 }
 
 impl Action {
     /// Every action, in wire-name order of the seed document first.
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 9] = [
         Action::Start,
         Action::Stop,
         Action::Status,
@@ -55,6 +59,7 @@ impl Action {
         Action::Rsync,
         Action::Provision,
         Action::Destroy,
+        Action::Sync,
     ];
 
     /// The wire name (`runScript`, `start`, ...).
@@ -68,6 +73,7 @@ impl Action {
             Action::Rsync => "rsync",
             Action::Provision => "provision",
             Action::Destroy => "destroy",
+            Action::Sync => "sync",
         }
     }
 

@@ -109,6 +109,15 @@ pub enum Error {
         output_tail: String,
     },
 
+    /// Making an instance folder from its source failed (git clone, download, extraction).
+    #[error("{what} failed: {message}")]
+    PrepareFailed {
+        /// What was being done (`git clone of URL at REF`, `download of URL`).
+        what: String,
+        /// Why, in the tool's words when it gave some.
+        message: String,
+    },
+
     /// Something took longer than it is allowed to.
     #[error("{what} timed out after {}s", after.as_secs())]
     Timeout {
@@ -195,7 +204,7 @@ impl Error {
             | Error::HostNotFound { .. }
             | Error::CommandNotFound { .. } => ErrorKind::NotFound,
             Error::Conflict { .. } => ErrorKind::Conflict,
-            Error::ActionFailed { .. } => ErrorKind::ActionFailed,
+            Error::ActionFailed { .. } | Error::PrepareFailed { .. } => ErrorKind::ActionFailed,
             Error::ProviderUnavailable { .. } | Error::ShuttingDown => ErrorKind::Unavailable,
             Error::Timeout { .. } => ErrorKind::Timeout,
             Error::Storage { .. } | Error::Provider { .. } => ErrorKind::Internal,
@@ -216,6 +225,7 @@ impl Error {
             Error::JetoInfos { .. } => "invalid_jeto_json",
             Error::ProviderUnavailable { .. } => "provider_unavailable",
             Error::ActionFailed { .. } => "action_failed",
+            Error::PrepareFailed { .. } => "prepare_failed",
             Error::Timeout { .. } => "timeout",
             Error::Storage { .. } => "storage_error",
             Error::ShuttingDown => "shutting_down",

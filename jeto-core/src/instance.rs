@@ -29,6 +29,12 @@ pub struct Instance {
     /// Everything found in the instance's `jeto.json`.
     #[serde(default)]
     pub jeto_infos: JetoInfos,
+    /// The git repository the instance was cloned from, if any (used by `sync`).
+    #[serde(default)]
+    pub git_url: Option<String>,
+    /// The expected SHA-256 of the archive, if one was given.
+    #[serde(default)]
+    pub archive_sha256: Option<String>,
 }
 
 impl Instance {

@@ -203,6 +203,8 @@ pub fn instance_at(id: u64, path: &str) -> Instance {
             params: Default::default(),
         },
         jeto_infos: Default::default(),
+        git_url: None,
+        archive_sha256: None,
     }
 }
 
@@ -228,6 +230,19 @@ impl Provider for InMemoryProvider {
         console: ConsoleSink,
     ) -> Result<Outcome> {
         let command = validate::action_request(instance, request)?;
+        if request.action == Action::Sync {
+            if instance.git_url.is_none() && instance.archive_url.is_none() {
+                return Err(Error::invalid(
+                    "sync needs an instance created from git or an archive",
+                ));
+            }
+            self.lock()
+                .stats
+                .runs
+                .push((instance.path.clone(), request.clone()));
+            console.line("synced (memory)");
+            return Ok(Outcome::success());
+        }
         let machines = self.machines(instance)?;
         if let Some(machine) = &request.machine {
             if !machines.iter().any(|(name, _)| name == machine) {
@@ -266,6 +281,7 @@ impl Provider for InMemoryProvider {
                 }
                 None
             }
+            Action::Sync => None,
             Action::RunScript => {
                 let machine = machine.unwrap_or_default();
                 let running = machines

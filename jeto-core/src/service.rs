@@ -286,6 +286,8 @@ impl Jeto {
             environment: record.environment,
             host,
             jeto_infos: record.jeto_infos,
+            git_url: record.git_url,
+            archive_sha256: record.archive_sha256,
         }
     }
 
@@ -373,12 +375,12 @@ impl Jeto {
         Ok(self.view(who, instance, snapshot))
     }
 
-    /// Registers an instance (see [`CreateInstance`]).
-    pub async fn create_instance(
+    /// Checks a creation request and what `who` may create; returns the source and host.
+    fn check_create(
         &self,
         who: &Principal,
-        request: CreateInstance,
-    ) -> Result<InstanceView> {
+        request: &CreateInstance,
+    ) -> Result<(InstanceSource, Host)> {
         validate::instance_name(&request.name)?;
         if request.environment.chars().any(char::is_control) || request.environment.len() > 256 {
             return Err(Error::invalid(
@@ -398,44 +400,154 @@ impl Jeto {
                 action: "create".into(),
             });
         }
-        let (path, managed) = match &source {
-            InstanceSource::Path(_) => {
-                let path = self.inner.provider.prepare(&source, Path::new("")).await?;
-                self.check_root(who, &path)?;
-                (path, false)
+        if !who.admin {
+            let remote = |url: &str| {
+                ["https://", "http://", "ssh://", "git@"]
+                    .iter()
+                    .any(|p| url.starts_with(p))
+            };
+            let url = match &source {
+                InstanceSource::Git { url, .. } | InstanceSource::Archive { url, .. } => Some(url),
+                _ => None,
+            };
+            if url.is_some_and(|url| !remote(url)) {
+                return Err(Error::Forbidden {
+                    action: "create instances from local files (non-admin keys may use http, https and ssh URLs)".into(),
+                });
             }
-            _ => {
-                let Some(data_dir) = &self.inner.config.data_dir else {
-                    return Err(Error::invalid("this server has no data folder to clone or extract instances into; register a path instead"));
-                };
-                let target = data_dir.join("instances").join(folder_name(&request.name));
-                std::fs::create_dir_all(target.parent().unwrap_or(data_dir))
-                    .map_err(|e| Error::storage("creating the instances folder", e))?;
-                (self.inner.provider.prepare(&source, &target).await?, true)
-            }
-        };
-        let cleanup = |e: Error| {
-            if managed {
-                let _ = std::fs::remove_dir_all(&path);
-            }
-            e
-        };
-        let jeto_infos = JetoInfos::load(&path).map_err(cleanup)?;
-        let new = NewInstance {
+        }
+        if !matches!(source, InstanceSource::Path(_)) && self.inner.config.data_dir.is_none() {
+            return Err(Error::invalid(
+                "this server has no data folder to clone or extract instances into; register a path instead",
+            ));
+        }
+        Ok((source, host))
+    }
+
+    fn new_instance(
+        request: &CreateInstance,
+        id: Option<u64>,
+        path: &Path,
+        managed: bool,
+        host: &Host,
+    ) -> NewInstance {
+        NewInstance {
+            id,
             name: request.name.clone(),
             path: path.display().to_string(),
             archive_url: request.archive_url.clone(),
             git_reference: request.git_reference.clone(),
             git_url: request.git_url.clone(),
+            archive_sha256: request.archive_sha256.clone(),
             environment: request.environment.clone(),
             host_id: host.id,
             managed_folder: managed,
-            jeto_infos,
+            jeto_infos: JetoInfos::default(),
+        }
+    }
+
+    /// Where a Jeto-made instance folder goes: `<data dir>/instances/<id>-<slug>`.
+    fn managed_folder(&self, id: u64, name: &str) -> Result<PathBuf> {
+        let data_dir = self
+            .inner
+            .config
+            .data_dir
+            .as_ref()
+            .expect("checked by check_create");
+        let parent = data_dir.join("instances");
+        std::fs::create_dir_all(&parent)
+            .map_err(|e| Error::storage(format!("creating {}", parent.display()), e))?;
+        Ok(parent.join(format!("{id}-{}", slug(name))))
+    }
+
+    /// Registers an instance (see [`CreateInstance`]), waiting for a clone or an extraction.
+    /// A failure leaves no folder and no registry entry behind.
+    pub async fn create_instance(
+        &self,
+        who: &Principal,
+        request: CreateInstance,
+    ) -> Result<InstanceView> {
+        let (source, host) = self.check_create(who, &request)?;
+        let record = match &source {
+            InstanceSource::Path(_) => {
+                let path = self.inner.provider.prepare(&source, Path::new("")).await?;
+                self.check_root(who, &path)?;
+                let mut new = Self::new_instance(&request, None, &path, false, &host);
+                new.jeto_infos = JetoInfos::load(&path)?;
+                self.inner.store.insert_instance(new)?
+            }
+            _ => {
+                let id = self.inner.store.reserve_instance_id()?;
+                let target = self.managed_folder(id, &request.name)?;
+                let path = self.inner.provider.prepare(&source, &target).await?;
+                let cleanup = |e: Error| {
+                    let _ = std::fs::remove_dir_all(&path);
+                    e
+                };
+                let mut new = Self::new_instance(&request, Some(id), &path, true, &host);
+                new.jeto_infos = JetoInfos::load(&path).map_err(cleanup)?;
+                self.inner.store.insert_instance(new).map_err(cleanup)?
+            }
         };
-        let record = self.inner.store.insert_instance(new).map_err(cleanup)?;
         tracing::info!(instance = record.id, principal = %who.name, path = %record.path, "instance created");
         let snapshot = self.inner.status.last_known(record.id);
         Ok(self.view(who, self.instance_of(record, host), snapshot))
+    }
+
+    /// Registers a git or archive instance at once and clones or extracts it in a `sync`
+    /// command; returns the instance and that command. When the command fails, the instance
+    /// and its folder are removed again (the command's console says why).
+    pub async fn create_instance_async(
+        &self,
+        who: &Principal,
+        request: CreateInstance,
+    ) -> Result<(InstanceView, CommandHandle)> {
+        let (source, host) = self.check_create(who, &request)?;
+        if matches!(source, InstanceSource::Path(_)) {
+            return Err(Error::invalid(
+                "async creation is for git and archive sources; a path is registered at once",
+            ));
+        }
+        let id = self.inner.store.reserve_instance_id()?;
+        let target = self.managed_folder(id, &request.name)?;
+        let record = self.inner.store.insert_instance(Self::new_instance(
+            &request,
+            Some(id),
+            &target,
+            true,
+            &host,
+        ))?;
+        let instance = self.instance_of(record.clone(), host);
+        let handle = match self
+            .inner
+            .scheduler
+            .submit(instance.clone(), ActionRequest::new(Action::Sync))
+        {
+            Ok(handle) => handle,
+            Err(error) => {
+                self.inner.store.remove_instance(id)?;
+                return Err(error);
+            }
+        };
+        let (jeto, watched) = (self.clone(), handle.clone());
+        tokio::spawn(async move {
+            let command = watched.wait().await;
+            if command.status == crate::CommandStatus::Succeeded {
+                let mut record = record;
+                if let Err(error) = jeto.refresh_infos(&mut record) {
+                    tracing::warn!(instance = id, %error, "jeto.json of the new instance");
+                }
+            } else {
+                tracing::warn!(instance = id, error = ?command.error, "creation failed; removing the instance");
+                let _ = jeto.inner.store.remove_instance(id);
+                jeto.inner.status.remove(id);
+                let _ = jeto.inner.scheduler.forget(id);
+                let _ = std::fs::remove_dir_all(&record.path);
+            }
+        });
+        tracing::info!(instance = id, principal = %who.name, "instance registered; preparing its folder");
+        let snapshot = self.inner.status.last_known(id);
+        Ok((self.view(who, instance, snapshot), handle))
     }
 
     fn check_root(&self, who: &Principal, path: &Path) -> Result<()> {
@@ -623,8 +735,8 @@ fn is_env_name(key: &str) -> bool {
         && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// A folder name for a Jeto-made instance: a slug of the name and a unique suffix.
-fn folder_name(name: &str) -> String {
+/// A file-name-safe slug of an instance name.
+fn slug(name: &str) -> String {
     let slug: String = name
         .chars()
         .map(|c| {
@@ -636,6 +748,10 @@ fn folder_name(name: &str) -> String {
         })
         .take(40)
         .collect();
-    let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
-    format!("{}-{nanos:x}", slug.trim_matches('-'))
+    let slug = slug.trim_matches('-');
+    if slug.is_empty() {
+        "instance".into()
+    } else {
+        slug.into()
+    }
 }

@@ -56,6 +56,11 @@ pub fn action_request<'a>(
     if let Some(machine) = &request.machine {
         machine_name(machine)?;
     }
+    if request.action == Action::Sync && request.machine.is_some() {
+        return Err(Error::invalid(
+            "sync works on the whole instance folder; leave \"machine\" out",
+        ));
+    }
     if request.action != Action::RunScript {
         if request.script.is_some() {
             return Err(Error::invalid(format!(

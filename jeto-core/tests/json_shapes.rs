@@ -47,6 +47,8 @@ fn instance() -> Instance {
         environment: "staging".into(),
         host: host(),
         jeto_infos,
+        git_url: Some("https://example.org/website.git".into()),
+        archive_sha256: None,
     }
 }
 

@@ -18,11 +18,13 @@ fn child(dir: &str) -> ! {
     for i in 0.. {
         let record = store
             .insert_instance(NewInstance {
+                id: None,
                 name: format!("crash-{i}"),
                 path: format!("/srv/crash/{i}"),
                 archive_url: None,
                 git_reference: None,
                 git_url: None,
+                archive_sha256: None,
                 environment: "crash".into(),
                 host_id: 1,
                 managed_folder: false,

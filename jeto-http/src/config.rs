@@ -1,6 +1,5 @@
 //! The server's config file (TOML), with embedded defaults: no file is needed to start.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -38,8 +37,8 @@ pub struct ServerConfig {
     pub history_limit: usize,
     /// Seconds in-flight requests and running commands get at shutdown.
     pub shutdown_grace_secs: u64,
-    /// How vagrant is run.
-    pub vagrant: VagrantSection,
+    /// How vagrant is run (the `[vagrant]` table).
+    pub vagrant: VagrantConfig,
     /// Hosts, upserted into the store at start.
     pub hosts: Vec<HostSection>,
     /// Access tokens. With none, an admin key is generated on first start.
@@ -55,41 +54,9 @@ impl Default for ServerConfig {
             status_max_age_secs: 10,
             history_limit: 100,
             shutdown_grace_secs: 10,
-            vagrant: VagrantSection::default(),
+            vagrant: VagrantConfig::default(),
             hosts: Vec::new(),
             tokens: Vec::new(),
-        }
-    }
-}
-
-/// The `[vagrant]` table.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct VagrantSection {
-    /// The `vagrant` program.
-    pub binary: PathBuf,
-    /// Vagrant processes at once, all instances together.
-    pub max_concurrent: usize,
-    /// Time limit of `vagrant status`, seconds.
-    pub status_timeout_secs: u64,
-    /// Time limit of other commands, seconds.
-    pub command_timeout_secs: u64,
-    /// Seconds between SIGTERM and SIGKILL.
-    pub kill_grace_secs: u64,
-    /// Variables for every vagrant process.
-    pub env: BTreeMap<String, String>,
-}
-
-impl Default for VagrantSection {
-    fn default() -> Self {
-        let v = VagrantConfig::default();
-        VagrantSection {
-            binary: v.binary,
-            max_concurrent: 2,
-            status_timeout_secs: v.status_timeout_secs,
-            command_timeout_secs: v.command_timeout_secs,
-            kill_grace_secs: v.kill_grace_secs,
-            env: v.env,
         }
     }
 }
@@ -115,17 +82,6 @@ impl ServerConfig {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
         toml::from_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))
-    }
-
-    /// The provider's settings.
-    pub fn vagrant_config(&self) -> VagrantConfig {
-        VagrantConfig {
-            binary: self.vagrant.binary.clone(),
-            env: self.vagrant.env.clone(),
-            status_timeout_secs: self.vagrant.status_timeout_secs,
-            command_timeout_secs: self.vagrant.command_timeout_secs,
-            kill_grace_secs: self.vagrant.kill_grace_secs,
-        }
     }
 
     /// The service's settings.

@@ -375,3 +375,79 @@ fn an_unknown_config_key_is_named() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_git_creation_answers_202_with_a_command_to_follow() {
+    let fake = FakeVagrant::new();
+    let repo = fake.root().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::copy(fake.single().join("Vagrantfile"), repo.join("Vagrantfile")).unwrap();
+    // The Vagrantfile loads the plugin from ../plugin, as in the fixture.
+    let vagrantfile = std::fs::read_to_string(repo.join("Vagrantfile")).unwrap();
+    let plugin = fake.root().join("plugin/jeto_fake").display().to_string();
+    std::fs::write(
+        repo.join("Vagrantfile"),
+        vagrantfile.replace(
+            "require_relative \"../plugin/jeto_fake\"",
+            &format!("require {plugin:?}"),
+        ),
+    )
+    .unwrap();
+    for args in [
+        &["init", "-q", "-b", "main"][..],
+        &["add", "."],
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@e",
+            "commit",
+            "-qm",
+            "one",
+        ],
+    ] {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .expect("git is installed");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("jeto.toml");
+    std::fs::write(&config, config_toml(&fake, &data.path().join("data"))).unwrap();
+    let server = ServerProcess::start(
+        env!("CARGO_BIN_EXE_jeto"),
+        &["--config", config.to_str().unwrap()],
+        &[],
+    );
+    let admin = TestClient::new(server.address, Some(ADMIN_KEY));
+    let url = format!("file://{}", repo.display());
+    let accepted = admin
+        .post("/api/instances", &json!({"name": "cloned", "host": 1, "git_url": url, "gitReference": "main", "async": true}))
+        .await;
+    assert_eq!(accepted.status, 202, "{}", accepted.text());
+    let body = accepted.json();
+    assert_eq!(body["command"]["action"], "sync");
+    let command = finish(&admin, accepted.header("location").unwrap()).await;
+    assert_eq!(command["status"], "succeeded", "{command}");
+    let id = body["instance"]["id"].as_u64().unwrap();
+    let instance = admin.get(&format!("/api/instances/{id}?max_age=0")).await;
+    assert_eq!(instance.status, 200);
+    assert_eq!(instance.json()["status"][0]["status"], "not_created");
+    let folder = std::path::PathBuf::from(instance.json()["path"].as_str().unwrap());
+    assert!(
+        folder.starts_with(data.path().join("data/instances")),
+        "{}",
+        folder.display()
+    );
+    assert_eq!(
+        admin.delete(&format!("/api/instances/{id}")).await.status,
+        200
+    );
+    assert!(!folder.exists(), "the clone is removed with the instance");
+}

@@ -15,12 +15,25 @@ pub struct VagrantConfig {
     pub binary: PathBuf,
     /// Variables exported to every vagrant process, before the host's and the instance's.
     pub env: BTreeMap<String, String>,
+    /// Vagrant commands at once, all instances together. The provider does not limit itself:
+    /// the server hands this to its command scheduler.
+    pub max_concurrent: usize,
     /// Time limit of `vagrant status`, in seconds.
     pub status_timeout_secs: u64,
     /// Time limit of every other command, in seconds.
     pub command_timeout_secs: u64,
     /// Seconds between SIGTERM and SIGKILL when a command is killed.
     pub kill_grace_secs: u64,
+    /// The `git` program, for instances created from a repository.
+    pub git_binary: PathBuf,
+    /// The `curl` program, for archives (Debian's vagrant depends on it).
+    pub curl_binary: PathBuf,
+    /// Time limit of an archive download, in seconds.
+    pub download_timeout_secs: u64,
+    /// Largest archive downloaded, in bytes.
+    pub archive_max_bytes: u64,
+    /// Largest total size of an archive's extracted files, in bytes.
+    pub archive_max_extracted_bytes: u64,
 }
 
 impl Default for VagrantConfig {
@@ -28,9 +41,15 @@ impl Default for VagrantConfig {
         VagrantConfig {
             binary: PathBuf::from("vagrant"),
             env: BTreeMap::from([("VAGRANT_CHECKPOINT_DISABLE".into(), "1".into())]),
+            max_concurrent: 2,
             status_timeout_secs: 120,
             command_timeout_secs: 1800,
             kill_grace_secs: 10,
+            git_binary: PathBuf::from("git"),
+            curl_binary: PathBuf::from("curl"),
+            download_timeout_secs: 600,
+            archive_max_bytes: 512 << 20,
+            archive_max_extracted_bytes: 2 << 30,
         }
     }
 }

@@ -139,6 +139,8 @@ impl FakeVagrant {
             environment: "test".into(),
             host,
             jeto_infos: JetoInfos::load(folder).unwrap_or_default(),
+            git_url: None,
+            archive_sha256: None,
         }
     }
 }

@@ -17,10 +17,12 @@
 //! # Ok(()) }
 //! ```
 
+pub mod archive;
 mod config;
 mod error;
 #[cfg(feature = "fixture")]
 pub mod fixture;
+pub mod git;
 pub mod machine_readable;
 mod provider;
 pub mod runner;

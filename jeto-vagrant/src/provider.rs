@@ -15,6 +15,7 @@ use crate::machine_readable::{
     console_text, parse_line, ssh_host_name, statuses, Line, Record, RunSummary,
 };
 use crate::runner::{ProcessEnd, ProcessRunner, ProcessSpec, TokioProcessRunner};
+use crate::{archive, git};
 use crate::{Error, VagrantConfig};
 
 /// How many lines of output an error keeps for context.
@@ -207,6 +208,43 @@ impl VagrantProvider {
     }
 }
 
+impl VagrantProvider {
+    /// `sync`: bring the folder to its source, making it when it is missing.
+    async fn sync(&self, instance: &Instance, console: &ConsoleSink) -> jeto_core::Result<()> {
+        let folder = instance.folder();
+        let missing = !folder.exists();
+        match (&instance.git_url, &instance.git_reference, &instance.archive_url) {
+            (Some(url), Some(reference), _) if missing => {
+                git::clone(&self.config, self.runner.as_ref(), url, reference, folder, console).await?
+            }
+            (Some(url), Some(reference), _) => {
+                git::sync(&self.config, self.runner.as_ref(), url, reference, folder, console).await?
+            }
+            (_, _, Some(url)) if missing => {
+                archive::prepare(&self.config, url, instance.archive_sha256.as_deref(), folder, console).await?
+            }
+            (_, _, Some(_)) => console.line("archive instances are extracted once; nothing to sync"),
+            _ => {
+                return Err(jeto_core::Error::invalid(format!(
+                    "sync needs an instance created from git or an archive; instance {} was registered from a path",
+                    instance.id
+                )))
+            }
+        }
+        if missing {
+            Self::require_vagrantfile(folder)?;
+        }
+        Ok(())
+    }
+
+    /// A folder just made from a source must hold a Vagrantfile; otherwise it is removed.
+    fn require_vagrantfile(folder: &Path) -> jeto_core::Result<()> {
+        check_vagrant_folder(folder).inspect_err(|_| {
+            let _ = std::fs::remove_dir_all(folder);
+        })
+    }
+}
+
 fn describe(end: ProcessEnd) -> String {
     match end {
         ProcessEnd::Exited(code) => format!("vagrant exited with code {code}"),
@@ -247,6 +285,19 @@ impl Provider for VagrantProvider {
         console: ConsoleSink,
     ) -> jeto_core::Result<Outcome> {
         let script = validate::action_request(instance, request)?;
+        if request.action == Action::Sync {
+            return match self.sync(instance, &console).await {
+                Ok(()) => Ok(Outcome::success()),
+                Err(jeto_core::Error::PrepareFailed { what, message }) => Ok(Outcome::failure(
+                    1,
+                    CommandError {
+                        class: Some("jeto::prepare_failed".into()),
+                        message: format!("{what} failed: {message}"),
+                    },
+                )),
+                Err(error) => Err(error),
+            };
+        }
         let args = Self::arguments(request, script);
         let (end, collected) = self
             .vagrant(
@@ -309,19 +360,46 @@ impl Provider for VagrantProvider {
         Ok(collected.raw.iter().find_map(|line| first_routable(line)))
     }
 
-    async fn prepare(&self, source: &InstanceSource, _target: &Path) -> jeto_core::Result<PathBuf> {
+    async fn prepare(&self, source: &InstanceSource, target: &Path) -> jeto_core::Result<PathBuf> {
+        let console = ConsoleSink::new(|line| tracing::debug!(line, "prepare"));
         match source {
             InstanceSource::Path(path) => {
                 check_vagrant_folder(path)?;
-                path.canonicalize().map_err(|e| jeto_core::Error::InstanceFolder {
-                    path: path.clone(),
-                    reason: format!("cannot be resolved: {e}"),
-                })
+                return path
+                    .canonicalize()
+                    .map_err(|e| jeto_core::Error::InstanceFolder {
+                        path: path.clone(),
+                        reason: format!("cannot be resolved: {e}"),
+                    });
             }
-            other => Err(jeto_core::Error::invalid(format!(
-                "the vagrant provider cannot yet prepare instances from {other:?}; register an existing folder with `path`"
-            ))),
+            _ if target.exists() => {
+                return Err(jeto_core::Error::invalid(format!(
+                    "{} already exists; an instance folder is only made in a new place",
+                    target.display()
+                )))
+            }
+            InstanceSource::Git { url, reference } => {
+                git::clone(
+                    &self.config,
+                    self.runner.as_ref(),
+                    url,
+                    reference,
+                    target,
+                    &console,
+                )
+                .await?
+            }
+            InstanceSource::Archive { url, sha256 } => {
+                archive::prepare(&self.config, url, sha256.as_deref(), target, &console).await?
+            }
+            other => {
+                return Err(jeto_core::Error::invalid(format!(
+                    "the vagrant provider cannot prepare instances from {other:?}"
+                )))
+            }
         }
+        Self::require_vagrantfile(target)?;
+        Ok(target.to_owned())
     }
 }
 

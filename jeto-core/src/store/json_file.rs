@@ -85,6 +85,10 @@ impl InstanceStore for JsonFileStore {
         self.change(|r| r.insert_instance(new))
     }
 
+    fn reserve_instance_id(&self) -> Result<u64> {
+        self.change(Registry::reserve_instance_id)
+    }
+
     fn update_instance(&self, record: InstanceRecord) -> Result<bool> {
         self.change(|r| r.update_instance(record))
     }

@@ -35,6 +35,10 @@ impl InstanceStore for MemoryStore {
         Ok(self.lock().insert_instance(new))
     }
 
+    fn reserve_instance_id(&self) -> Result<u64> {
+        Ok(self.lock().reserve_instance_id())
+    }
+
     fn update_instance(&self, record: InstanceRecord) -> Result<bool> {
         Ok(self.lock().update_instance(record))
     }

@@ -29,6 +29,9 @@ pub struct InstanceRecord {
     /// The git repository it was cloned from, if any.
     #[serde(default)]
     pub git_url: Option<String>,
+    /// The expected SHA-256 of its archive, if one was given.
+    #[serde(default)]
+    pub archive_sha256: Option<String>,
     /// The environment string, exported as `ENVIRONMENT`.
     pub environment: String,
     /// The host it runs on.
@@ -41,9 +44,12 @@ pub struct InstanceRecord {
     pub jeto_infos: JetoInfos,
 }
 
-/// An instance to store; the store assigns the id.
+/// An instance to store; the store assigns the id unless one was reserved with
+/// [`InstanceStore::reserve_instance_id`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewInstance {
+    /// A reserved id, or `None` for the next one.
+    pub id: Option<u64>,
     /// See [`InstanceRecord::name`].
     pub name: String,
     /// See [`InstanceRecord::path`].
@@ -54,6 +60,8 @@ pub struct NewInstance {
     pub git_reference: Option<String>,
     /// See [`InstanceRecord::git_url`].
     pub git_url: Option<String>,
+    /// See [`InstanceRecord::archive_sha256`].
+    pub archive_sha256: Option<String>,
     /// See [`InstanceRecord::environment`].
     pub environment: String,
     /// See [`InstanceRecord::host_id`].
@@ -73,6 +81,7 @@ impl NewInstance {
             archive_url: self.archive_url,
             git_reference: self.git_reference,
             git_url: self.git_url,
+            archive_sha256: self.archive_sha256,
             environment: self.environment,
             host_id: self.host_id,
             managed_folder: self.managed_folder,
@@ -108,8 +117,11 @@ pub trait InstanceStore: std::fmt::Debug + Send + Sync + 'static {
     fn instances(&self) -> Result<Vec<InstanceRecord>>;
     /// One instance.
     fn instance(&self, id: u64) -> Result<Option<InstanceRecord>>;
-    /// Stores a new instance under the next id.
+    /// Stores a new instance under its reserved id or the next one.
     fn insert_instance(&self, new: NewInstance) -> Result<InstanceRecord>;
+    /// Takes the next id for an instance that will be inserted later (e.g. once its folder is
+    /// cloned); an id reserved and never used is not handed out again.
+    fn reserve_instance_id(&self) -> Result<u64>;
     /// Replaces an existing instance; `false` when there is none with that id.
     fn update_instance(&self, record: InstanceRecord) -> Result<bool>;
     /// Forgets an instance, returning it.
@@ -130,9 +142,20 @@ struct Registry {
 }
 
 impl Registry {
-    fn insert_instance(&mut self, new: NewInstance) -> InstanceRecord {
+    fn reserve_instance_id(&mut self) -> u64 {
         let id = self.next_instance_id.max(1);
         self.next_instance_id = id + 1;
+        id
+    }
+
+    fn insert_instance(&mut self, new: NewInstance) -> InstanceRecord {
+        let id = match new.id {
+            Some(id) => {
+                self.next_instance_id = self.next_instance_id.max(id + 1);
+                id
+            }
+            None => self.reserve_instance_id(),
+        };
         let record = new.with_id(id);
         self.instances.push(record.clone());
         record

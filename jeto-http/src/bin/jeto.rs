@@ -104,7 +104,7 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
         config.tokens.clone()
     };
     let policy = TokenPolicy::new(tokens).map_err(|e| e.to_string())?;
-    let jeto = Jeto::builder(Arc::new(VagrantProvider::new(config.vagrant_config())))
+    let jeto = Jeto::builder(Arc::new(VagrantProvider::new(config.vagrant.clone())))
         .store(store)
         .policy(Arc::new(policy))
         .config(config.jeto_config())

@@ -20,8 +20,19 @@ pub async fn list(jeto: &Jeto, who: &Principal, query: &Query) -> Answer {
     Ok(response::json(StatusCode::OK, &instances))
 }
 
-/// `POST /api/instances`
+/// `POST /api/instances`: 201 with the instance; with `async` for a git or archive source,
+/// 202 with `{command, instance}` at once (the `sync` command clones or extracts).
 pub async fn create(jeto: &Jeto, who: &Principal, request: CreateInstance) -> Answer {
+    if request.run_async && request.path.is_none() {
+        let (view, handle) = jeto.create_instance_async(who, request).await?;
+        let command = handle.snapshot();
+        let body = json!({ "command": command, "instance": view });
+        return Ok(response::created(
+            StatusCode::ACCEPTED,
+            &command_location(&command),
+            &body,
+        ));
+    }
     let view = jeto.create_instance(who, request).await?;
     let location = format!("/api/instances/{}", view.instance.id);
     Ok(response::created(StatusCode::CREATED, &location, &view))
