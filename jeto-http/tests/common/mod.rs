@@ -13,6 +13,11 @@ pub const OTHER_KEY: &str = "other-key-for-tests";
 /// hangs), an admin key, a `ci` key granted host 1 for some actions, and an `other` key granted
 /// only host 2. Vagrant runs through the counting wrapper.
 pub fn config_toml(fake: &FakeVagrant, data_dir: &std::path::Path) -> String {
+    config_toml_with(fake, data_dir, "")
+}
+
+/// [`config_toml`] with more TOML appended (more `[[hosts]]`, say).
+pub fn config_toml_with(fake: &FakeVagrant, data_dir: &std::path::Path, extra: &str) -> String {
     let config = fake.config();
     let env: Vec<String> = config
         .env
@@ -61,6 +66,7 @@ actions = ["status", "start", "stop", "runScript", "create"]
 name = "other"
 key_sha256 = "{other}"
 hosts = [2]
+{extra}
 "#,
         data = data_dir.display().to_string(),
         root = fake.root().display().to_string(),
