@@ -58,7 +58,7 @@ impl<'de> Deserialize<'de> for Permission {
 }
 
 /// An authenticated caller and what it is granted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Principal {
     /// The token's name, for logs (never the key).
     pub name: String,

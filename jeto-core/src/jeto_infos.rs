@@ -1,6 +1,7 @@
 //! `jeto.json`: the per-instance settings and scripts.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -22,9 +23,10 @@ pub const JETO_JSON: &str = "jeto.json";
 /// assert_eq!(infos.script("status"), Some("uptime"));
 /// assert_eq!(infos.env_vars(), vec![("JETO_TEAM".to_string(), "web".to_string())]);
 /// ```
+// Shared, because every listing of instances clones it for each instance.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct JetoInfos(Map<String, Value>);
+pub struct JetoInfos(Arc<Map<String, Value>>);
 
 impl JetoInfos {
     /// Reads `<folder>/jeto.json`; an absent file gives an empty object.
@@ -51,7 +53,7 @@ impl JetoInfos {
         };
         match serde_json::from_slice::<Value>(bytes).map_err(|e| err(e.into()))? {
             Value::Object(map) => {
-                let infos = JetoInfos(map);
+                let infos = JetoInfos(Arc::new(map));
                 infos.check_scripts().map_err(|m| err(m.into()))?;
                 Ok(infos)
             }
@@ -124,7 +126,7 @@ impl JetoInfos {
 
 impl From<Map<String, Value>> for JetoInfos {
     fn from(map: Map<String, Value>) -> Self {
-        JetoInfos(map)
+        JetoInfos(Arc::new(map))
     }
 }
 

@@ -247,6 +247,12 @@ impl Jeto {
         &self.inner.scheduler
     }
 
+    /// A value that changes whenever anything [`instances`](Jeto::instances) shows may have
+    /// changed (the store or any status), so its results can be cached.
+    pub fn view_version(&self) -> (u64, u64) {
+        (self.inner.store.version(), self.inner.status.version())
+    }
+
     /// The principal for an access key; [`Error::Unauthenticated`] when missing or unknown.
     pub fn authenticate(&self, key: Option<&str>) -> Result<Principal> {
         key.filter(|k| !k.is_empty())
@@ -366,12 +372,19 @@ impl Jeto {
         max_age: Option<Duration>,
     ) -> Result<InstanceView> {
         let mut record = self.record(who, id)?;
-        if let Err(error) = self.refresh_infos(&mut record) {
-            tracing::warn!(instance = id, %error, "keeping the last good jeto.json");
-        }
-        let instance = self.instance_of(record.clone(), self.host_of(&record)?);
+        let mut instance = self.instance_of(record.clone(), self.host_of(&record)?);
         let max_age = max_age.unwrap_or(self.inner.config.status_max_age);
+        let before = self.inner.status.last_known(id).checked_at;
         let snapshot = self.inner.status.get(&instance, max_age).await;
+        // jeto.json is read again along with the status, so a cached answer does no I/O.
+        if snapshot.checked_at != before {
+            match self.refresh_infos(&mut record) {
+                Ok(()) => instance.jeto_infos = record.jeto_infos,
+                Err(error) => {
+                    tracing::warn!(instance = id, %error, "keeping the last good jeto.json")
+                }
+            }
+        }
         Ok(self.view(who, instance, snapshot))
     }
 

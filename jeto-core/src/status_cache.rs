@@ -2,6 +2,7 @@
 //! into one provider call.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -67,6 +68,8 @@ impl Entry {
 pub struct StatusCache {
     provider: DynProvider,
     entries: Mutex<HashMap<u64, Arc<Entry>>>,
+    /// Bumped whenever a snapshot changes or is invalidated.
+    version: AtomicU64,
 }
 
 impl StatusCache {
@@ -75,6 +78,7 @@ impl StatusCache {
         StatusCache {
             provider,
             entries: Mutex::new(HashMap::new()),
+            version: AtomicU64::new(0),
         }
     }
 
@@ -89,7 +93,16 @@ impl StatusCache {
 
     /// The last known status, without reading.
     pub fn last_known(&self, id: u64) -> StatusSnapshot {
-        self.entry(id).cached().snapshot.clone()
+        // A lookup, not an insert: listing instances never read must not grow the cache.
+        let entry = self
+            .entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .cloned();
+        entry
+            .map(|e| e.cached().snapshot.clone())
+            .unwrap_or_default()
     }
 
     /// The status at most `max_age` old: cached when young enough, else read once for all
@@ -111,6 +124,12 @@ impl StatusCache {
     /// Forgets the status of an instance (after a command ran on it).
     pub fn invalidate(&self, id: u64) {
         self.entry(id).cached().invalidated = Some(Instant::now());
+        self.version.fetch_add(1, Ordering::Release);
+    }
+
+    /// A number that changes whenever any snapshot changes.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
     }
 
     /// Drops everything about an instance (when it is deleted).
@@ -119,6 +138,7 @@ impl StatusCache {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&id);
+        self.version.fetch_add(1, Ordering::Release);
     }
 
     async fn read(&self, instance: &Instance, entry: &Entry) -> StatusSnapshot {
@@ -133,6 +153,7 @@ impl StatusCache {
                 cached.snapshot.checked_at = checked_at;
                 cached.read_started = Some(started);
                 cached.read_finished = Some(Instant::now());
+                self.version.fetch_add(1, Ordering::Release);
                 return cached.snapshot.clone();
             }
         };
@@ -177,6 +198,7 @@ impl StatusCache {
         };
         cached.read_started = Some(started);
         cached.read_finished = Some(Instant::now());
+        self.version.fetch_add(1, Ordering::Release);
         cached.snapshot.clone()
     }
 }

@@ -30,6 +30,7 @@ mod body;
 pub mod config;
 mod error;
 pub mod handlers;
+mod list_cache;
 pub mod openapi;
 mod query;
 mod response;
@@ -41,6 +42,7 @@ pub mod testing;
 
 pub use body::{read_json, ApiBody, MAX_BODY};
 pub use error::{status_of, ApiError};
+pub use list_cache::ListCache;
 pub use query::Query;
 pub use serve::serve;
 pub use service::JetoService;

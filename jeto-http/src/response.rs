@@ -26,6 +26,17 @@ pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Ap
     response
 }
 
+/// A response of already serialised JSON.
+pub fn json_bytes(status: StatusCode, bytes: bytes::Bytes) -> Response<ApiBody> {
+    let mut response = Response::new(ApiBody::full(bytes));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
 /// A JSON response with a `Location` header.
 pub fn created<T: Serialize + ?Sized>(
     status: StatusCode,

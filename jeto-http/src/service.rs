@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::body::read_json;
 use crate::handlers::{commands, hosts, instances};
 use crate::routes::{match_path, Route};
-use crate::{auth, openapi, response, ApiBody, ApiError, Query};
+use crate::{auth, openapi, response, ApiBody, ApiError, ListCache, Query};
 
 /// Serves Jeto's routes (see [`crate::routes::ROUTES`]) over a [`Jeto`] service.
 ///
@@ -42,12 +42,16 @@ use crate::{auth, openapi, response, ApiBody, ApiError, Query};
 #[derive(Debug, Clone)]
 pub struct JetoService {
     jeto: Jeto,
+    lists: ListCache,
 }
 
 impl JetoService {
     /// The API over `jeto`.
     pub fn new(jeto: Jeto) -> Self {
-        JetoService { jeto }
+        JetoService {
+            jeto,
+            lists: ListCache::default(),
+        }
     }
 
     /// The service behind the API.
@@ -65,7 +69,7 @@ impl JetoService {
         let started = Instant::now();
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
-        let response = dispatch(&self.jeto, request)
+        let response = dispatch(&self.jeto, &self.lists, request)
             .await
             .unwrap_or_else(ApiError::into_response);
         tracing::info!(
@@ -99,7 +103,11 @@ where
     }
 }
 
-async fn dispatch<B>(jeto: &Jeto, request: Request<B>) -> Result<Response<ApiBody>, ApiError>
+async fn dispatch<B>(
+    jeto: &Jeto,
+    lists: &ListCache,
+    request: Request<B>,
+) -> Result<Response<ApiBody>, ApiError>
 where
     B: Body + Send,
     B::Data: Buf + Send,
@@ -122,7 +130,9 @@ where
     let who = jeto.authenticate(auth::key(&parts.headers))?;
     let method = parts.method.clone();
     match (route, method) {
-        (Route::Instances, Method::GET) => instances::list(jeto, &who, &query(&["refresh"])?).await,
+        (Route::Instances, Method::GET) => {
+            instances::list(jeto, lists, &who, &query(&["refresh"])?).await
+        }
         (Route::Instances, _) => {
             query(&[])?;
             instances::create(jeto, &who, read_json(&parts, body).await?).await

@@ -74,11 +74,11 @@ impl JsonFileStore {
 
 impl InstanceStore for JsonFileStore {
     fn instances(&self) -> Result<Vec<InstanceRecord>> {
-        Ok(self.lock().instances.clone())
+        Ok(self.lock().instances())
     }
 
     fn instance(&self, id: u64) -> Result<Option<InstanceRecord>> {
-        Ok(self.lock().instances.iter().find(|r| r.id == id).cloned())
+        Ok(self.lock().instance(id))
     }
 
     fn insert_instance(&self, new: NewInstance) -> Result<InstanceRecord> {
@@ -103,5 +103,9 @@ impl InstanceStore for JsonFileStore {
 
     fn put_host(&self, new: NewHost) -> Result<Host> {
         self.change(|r| r.put_host(new))
+    }
+
+    fn version(&self) -> u64 {
+        self.lock().version
     }
 }

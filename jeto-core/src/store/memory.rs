@@ -24,11 +24,11 @@ impl MemoryStore {
 
 impl InstanceStore for MemoryStore {
     fn instances(&self) -> Result<Vec<InstanceRecord>> {
-        Ok(self.lock().instances.clone())
+        Ok(self.lock().instances())
     }
 
     fn instance(&self, id: u64) -> Result<Option<InstanceRecord>> {
-        Ok(self.lock().instances.iter().find(|r| r.id == id).cloned())
+        Ok(self.lock().instance(id))
     }
 
     fn insert_instance(&self, new: NewInstance) -> Result<InstanceRecord> {
@@ -53,5 +53,9 @@ impl InstanceStore for MemoryStore {
 
     fn put_host(&self, new: NewHost) -> Result<Host> {
         Ok(self.lock().put_host(new))
+    }
+
+    fn version(&self) -> u64 {
+        self.lock().version
     }
 }

@@ -5,6 +5,8 @@ mod atomic;
 mod json_file;
 mod memory;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 pub use atomic::write_atomically;
@@ -130,21 +132,60 @@ pub trait InstanceStore: std::fmt::Debug + Send + Sync + 'static {
     fn hosts(&self) -> Result<Vec<Host>>;
     /// Stores a host: under its own id when given (replacing one with that id), else the next.
     fn put_host(&self, new: NewHost) -> Result<Host>;
+    /// A number that changes whenever anything in the store changes, so callers can cache
+    /// what they derive from it.
+    fn version(&self) -> u64;
 }
 
-/// The data both stores keep, with their id counters.
+/// The data both stores keep, with their id counters. Instances are indexed by id and
+/// written as a list.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct Registry {
     next_instance_id: u64,
     next_host_id: u64,
-    instances: Vec<InstanceRecord>,
+    #[serde(with = "records_as_list")]
+    instances: BTreeMap<u64, InstanceRecord>,
     hosts: Vec<Host>,
+    /// Bumped by every change; not stored.
+    #[serde(skip)]
+    version: u64,
+}
+
+mod records_as_list {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::InstanceRecord;
+
+    pub fn serialize<S: Serializer>(
+        map: &BTreeMap<u64, InstanceRecord>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(map.values())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<u64, InstanceRecord>, D::Error> {
+        let list = Vec::<InstanceRecord>::deserialize(d)?;
+        Ok(list.into_iter().map(|r| (r.id, r)).collect())
+    }
 }
 
 impl Registry {
+    fn instances(&self) -> Vec<InstanceRecord> {
+        self.instances.values().cloned().collect()
+    }
+
+    fn instance(&self, id: u64) -> Option<InstanceRecord> {
+        self.instances.get(&id).cloned()
+    }
+
     fn reserve_instance_id(&mut self) -> u64 {
         let id = self.next_instance_id.max(1);
         self.next_instance_id = id + 1;
+        self.version += 1;
         id
     }
 
@@ -157,12 +198,14 @@ impl Registry {
             None => self.reserve_instance_id(),
         };
         let record = new.with_id(id);
-        self.instances.push(record.clone());
+        self.instances.insert(id, record.clone());
+        self.version += 1;
         record
     }
 
     fn update_instance(&mut self, record: InstanceRecord) -> bool {
-        match self.instances.iter_mut().find(|r| r.id == record.id) {
+        self.version += 1;
+        match self.instances.get_mut(&record.id) {
             Some(slot) => {
                 *slot = record;
                 true
@@ -172,13 +215,14 @@ impl Registry {
     }
 
     fn remove_instance(&mut self, id: u64) -> Option<InstanceRecord> {
-        let index = self.instances.iter().position(|r| r.id == id)?;
-        Some(self.instances.remove(index))
+        self.version += 1;
+        self.instances.remove(&id)
     }
 
     fn put_host(&mut self, new: NewHost) -> Host {
         let id = new.id.unwrap_or_else(|| self.next_host_id.max(1));
         self.next_host_id = self.next_host_id.max(id + 1);
+        self.version += 1;
         let host = Host {
             id,
             name: new.name,

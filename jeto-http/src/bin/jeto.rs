@@ -131,11 +131,14 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
+    // Request logs are written by a background thread, off the request path; the guard
+    // flushes them at exit.
+    let (writer, _flush_on_exit) = tracing_appender::non_blocking(std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();

@@ -10,14 +10,19 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{command_failure, command_location};
-use crate::{response, ApiBody, ApiError, Query};
+use crate::{response, ApiBody, ApiError, ListCache, Query};
 
 type Answer = Result<Response<ApiBody>, ApiError>;
 
-/// `GET /api/instances[?refresh=true]`
-pub async fn list(jeto: &Jeto, who: &Principal, query: &Query) -> Answer {
-    let instances = jeto.instances(who, query.flag("refresh")?).await?;
-    Ok(response::json(StatusCode::OK, &instances))
+/// `GET /api/instances[?refresh=true]`: served from the [`ListCache`] while nothing changed.
+pub async fn list(jeto: &Jeto, lists: &ListCache, who: &Principal, query: &Query) -> Answer {
+    if query.flag("refresh")? {
+        jeto.instances(who, true).await?;
+    }
+    Ok(response::json_bytes(
+        StatusCode::OK,
+        lists.get(jeto, who).await?,
+    ))
 }
 
 /// `POST /api/instances`: 201 with the instance; with `async` for a git or archive source,

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# HTTP load benchmark: the `jeto` server with 100 registered instances whose status is cached,
+# against a bare hyper hello-world (examples/hello_hyper.rs), driven by the same wrk settings
+# in the same session. Prints requests/s and p99 for each, and the ratios Jeto / bare.
+#
+#   benches/load.sh                      # DURATION=10s CONNECTIONS=64 THREADS=2 by default
+#
+# Needs vagrant and wrk (`apt-get install -y vagrant wrk`), and curl. No hypervisor: the
+# instances use the jeto_fake test plugin.
+set -euo pipefail
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-64}
+THREADS=${THREADS:-2}
+INSTANCES=${INSTANCES:-100}
+cd "$(dirname "$0")/.."
+for tool in vagrant wrk curl; do
+  command -v "$tool" >/dev/null || { echo "load.sh needs $tool: apt-get install -y $tool" >&2; exit 1; }
+done
+
+cargo build -q --release -p jeto-http --bin jeto
+cargo build -q --release --example hello_hyper
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+cp -r jeto-vagrant/tests/fixture "$work/fixture"
+key=load-bench-key
+hash=$(printf %s "$key" | sha256sum | cut -d' ' -f1)
+cat > "$work/jeto.toml" <<TOML
+listen = "127.0.0.1:0"
+data_dir = "$work/data"
+status_max_age_secs = 86400
+[vagrant]
+max_concurrent = 4
+env = { VAGRANT_HOME = "$work/vagrant-home", VAGRANT_CHECKPOINT_DISABLE = "1" }
+[[hosts]]
+id = 1
+name = "fake"
+provider = "jeto_fake"
+[[tokens]]
+name = "bench"
+key_sha256 = "$hash"
+admin = true
+TOML
+
+# Starts a server in the background and prints the address it says it listens on.
+start() {
+  local log=$1; shift
+  "$@" > "$log" 2>/dev/null &
+  pids+=($!)
+  for _ in $(seq 1 200); do
+    addr=$(sed -n 's/.*listening on http:\/\///p' "$log" | head -n1)
+    [ -n "$addr" ] && { echo "$addr"; return; }
+    sleep 0.05
+  done
+  echo "server did not start: $(cat "$log")" >&2; exit 1
+}
+
+jeto=$(start "$work/jeto.out" target/release/jeto serve --config "$work/jeto.toml")
+bare=$(start "$work/bare.out" target/release/examples/hello_hyper 127.0.0.1:0)
+H=(-s -H "X-JETO-KEY: $key")
+for i in $(seq 1 "$INSTANCES"); do
+  curl "${H[@]}" -o /dev/null -H 'Content-Type: application/json' \
+    -d "{\"name\":\"bench-$i\",\"host\":1,\"path\":\"$work/fixture/single\"}" "http://$jeto/api/instances"
+done
+echo "registered $INSTANCES instances; reading every status once (vagrant, 4 at a time)..." >&2
+curl "${H[@]}" -o /dev/null "http://$jeto/api/instances?refresh=true"
+# A second baseline: bare hyper answering as many bytes as the list of instances.
+list_bytes=$(curl "${H[@]}" "http://$jeto/api/instances" | wc -c)
+bare_big=$(start "$work/bare-big.out" target/release/examples/hello_hyper 127.0.0.1:0 "$list_bytes")
+
+# Runs wrk and prints "requests/s p99_ms".
+measure() {
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@" | awk '
+    /Requests\/sec:/ { rps = $2 }
+    /^ +99%/ { v = $2; unit = v; gsub(/[0-9.]/, "", unit); sub(/[a-z]+$/, "", v);
+               ms = (unit == "us") ? v / 1000 : (unit == "s") ? v * 1000 : v; p99 = ms }
+    END { printf "%.0f %.2f\n", rps, p99 }'
+}
+
+read -r bare_rps bare_p99 < <(measure "http://$bare/")
+read -r big_rps big_p99 < <(measure "http://$bare_big/")
+read -r one_rps one_p99 < <(measure -H "X-JETO-KEY: $key" "http://$jeto/api/instances/1")
+read -r list_rps list_p99 < <(measure -H "X-JETO-KEY: $key" "http://$jeto/api/instances")
+
+echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION on loopback, $(nproc) cores shared by wrk and the server"
+printf '%-42s %12s %10s %16s\n' target requests/s p99_ms "ratio Jeto/bare"
+printf '%-42s %12s %10s %16s\n' "bare hyper GET /" "$bare_rps" "$bare_p99" "-"
+printf '%-42s %12s %10s %16s\n' "jeto GET /api/instances/1 (cached)" "$one_rps" "$one_p99" "$(awk -v a="$one_rps" -v b="$bare_rps" 'BEGIN{printf "%.2f", a/b}')"
+printf '%-42s %12s %10s %16s\n' "jeto GET /api/instances ($INSTANCES)" "$list_rps" "$list_p99" "$(awk -v a="$list_rps" -v b="$bare_rps" 'BEGIN{printf "%.2f", a/b}')"
+printf '%-42s %12s %10s %16s\n' "bare hyper GET / ($list_bytes bytes)" "$big_rps" "$big_p99" "-"
+printf '%-42s %12s %10s %16s\n' "jeto list / bare of the same size" "" "" "$(awk -v a="$list_rps" -v b="$big_rps" 'BEGIN{printf "%.2f", a/b}')"

@@ -1,0 +1,123 @@
+//! The service called in-process (no socket): the list cache never serves a stale list.
+
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full};
+use jeto_core::access::{hash_key, TokenConfig, TokenPolicy};
+use jeto_core::memory::InMemoryProvider;
+use jeto_core::Jeto;
+use jeto_http::JetoService;
+use serde_json::{json, Value};
+
+async fn call(
+    service: &JetoService,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("x-jeto-key", "k");
+    if body.is_some() {
+        request = request.header("content-type", "application/json");
+    }
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let response = service
+        .handle(request.body(Full::new(bytes::Bytes::from(body))).unwrap())
+        .await;
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cached_list_follows_every_change() {
+    let provider = InMemoryProvider::new()
+        .with_instance("/srv/a", &["web"])
+        .with_instance("/srv/b", &["web"]);
+    let policy = TokenPolicy::new(vec![TokenConfig {
+        name: "admin".into(),
+        key_sha256: hash_key("k"),
+        admin: true,
+        hosts: Default::default(),
+        instances: Default::default(),
+        actions: None,
+    }])
+    .unwrap();
+    let jeto = Jeto::builder(Arc::new(provider))
+        .policy(Arc::new(policy))
+        .build()
+        .unwrap();
+    let service = JetoService::new(jeto);
+    assert_eq!(
+        call(&service, "GET", "/api/instances", None).await,
+        (200, json!([]))
+    );
+    let (status, host) = call(
+        &service,
+        "POST",
+        "/api/hosts",
+        Some(json!({"name": "m", "provider": "memory"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, _) = call(
+        &service,
+        "POST",
+        "/api/instances",
+        Some(json!({"name": "a", "host": host["id"], "path": "/srv/a"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (_, list) = call(&service, "GET", "/api/instances", None).await;
+    assert_eq!(
+        list.as_array().unwrap().len(),
+        1,
+        "a new instance shows at once"
+    );
+    assert_eq!(list[0]["status"], json!([]));
+
+    let (status, _) = call(
+        &service,
+        "POST",
+        "/api/instances/1",
+        Some(json!({"state": "start"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, list) = call(&service, "GET", "/api/instances", None).await;
+    assert_eq!(
+        list[0]["status"][0]["status"], "running",
+        "a new status shows at once: {list}"
+    );
+    assert_eq!(
+        call(&service, "GET", "/api/instances", None).await.1,
+        list,
+        "unchanged, the same answer"
+    );
+
+    let (status, _) = call(
+        &service,
+        "POST",
+        "/api/instances",
+        Some(json!({"name": "b", "host": host["id"], "path": "/srv/b"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, _) = call(&service, "DELETE", "/api/instances/1", None).await;
+    assert_eq!(status, 200);
+    let (_, list) = call(&service, "GET", "/api/instances", None).await;
+    let names: Vec<_> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].clone())
+        .collect();
+    assert_eq!(names, [json!("b")], "a deleted instance is gone at once");
+    let (_, refreshed) = call(&service, "GET", "/api/instances?refresh=true", None).await;
+    assert_eq!(refreshed[0]["status"][0]["status"], "not_created");
+}
