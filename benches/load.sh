@@ -7,63 +7,20 @@
 #
 # Needs vagrant and wrk (`apt-get install -y vagrant wrk`), and curl. No hypervisor: the
 # instances use the jeto_fake test plugin.
-set -euo pipefail
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 INSTANCES=${INSTANCES:-100}
-cd "$(dirname "$0")/.."
-for tool in vagrant wrk curl; do
-  command -v "$tool" >/dev/null || { echo "load.sh needs $tool: apt-get install -y $tool" >&2; exit 1; }
-done
-
+source "$(dirname "$0")/common.sh"
+command -v wrk >/dev/null || { echo "load.sh needs wrk: apt-get install -y wrk" >&2; exit 1; }
 cargo build -q --release -p jeto-http --bin jeto
 cargo build -q --release --example hello_hyper
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-
-cp -r jeto-vagrant/tests/fixture "$work/fixture"
-key=load-bench-key
-hash=$(printf %s "$key" | sha256sum | cut -d' ' -f1)
-cat > "$work/jeto.toml" <<TOML
-listen = "127.0.0.1:0"
-data_dir = "$work/data"
-status_max_age_secs = 86400
-[vagrant]
-max_concurrent = 4
-env = { VAGRANT_HOME = "$work/vagrant-home", VAGRANT_CHECKPOINT_DISABLE = "1" }
-[[hosts]]
-id = 1
-name = "fake"
-provider = "jeto_fake"
-[[tokens]]
-name = "bench"
-key_sha256 = "$hash"
-admin = true
-TOML
-
-# Starts a server in the background and prints the address it says it listens on.
-start() {
-  local log=$1; shift
-  "$@" > "$log" 2>/dev/null &
-  pids+=($!)
-  for _ in $(seq 1 200); do
-    addr=$(sed -n 's/.*listening on http:\/\///p' "$log" | head -n1)
-    [ -n "$addr" ] && { echo "$addr"; return; }
-    sleep 0.05
-  done
-  echo "server did not start: $(cat "$log")" >&2; exit 1
-}
+write_config "$work/jeto.toml" 86400
 
 jeto=$(start "$work/jeto.out" target/release/jeto serve --config "$work/jeto.toml")
 bare=$(start "$work/bare.out" target/release/examples/hello_hyper 127.0.0.1:0)
 H=(-s -H "X-JETO-KEY: $key")
-for i in $(seq 1 "$INSTANCES"); do
-  curl "${H[@]}" -o /dev/null -H 'Content-Type: application/json' \
-    -d "{\"name\":\"bench-$i\",\"host\":1,\"path\":\"$work/fixture/single\"}" "http://$jeto/api/instances"
-done
+register "$jeto" "$INSTANCES" single
 echo "registered $INSTANCES instances; reading every status once (vagrant, 4 at a time)..." >&2
 curl "${H[@]}" -o /dev/null "http://$jeto/api/instances?refresh=true"
 # A second baseline: bare hyper answering as many bytes as the list of instances.

@@ -160,7 +160,7 @@ async fn a_failed_clone_leaves_nothing_on_disk_or_in_the_store() {
         .create_instance(&Principal::admin("t"), git_request(&s, "no-such-branch"))
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::ActionFailed);
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest);
     assert!(err.to_string().contains("no-such-branch"), "{err}");
     assert!(
         instance_folders(&s).is_empty(),

@@ -49,6 +49,17 @@ pub enum Error {
         id: u64,
     },
 
+    /// The instance has no machine of this name.
+    #[error("instance {instance_id} has no machine {machine:?}; its machines: {known}")]
+    MachineNotFound {
+        /// The instance.
+        instance_id: u64,
+        /// The machine that was asked for.
+        machine: String,
+        /// The machines it has, comma separated.
+        known: String,
+    },
+
     /// No command with this id on this instance.
     #[error("command {command_id} not found on instance {instance_id}")]
     CommandNotFound {
@@ -202,9 +213,12 @@ impl Error {
             Error::Forbidden { .. } => ErrorKind::Forbidden,
             Error::InstanceNotFound { .. }
             | Error::HostNotFound { .. }
+            | Error::MachineNotFound { .. }
             | Error::CommandNotFound { .. } => ErrorKind::NotFound,
             Error::Conflict { .. } => ErrorKind::Conflict,
-            Error::ActionFailed { .. } | Error::PrepareFailed { .. } => ErrorKind::ActionFailed,
+            Error::ActionFailed { .. } => ErrorKind::ActionFailed,
+            // The URL or reference the caller gave could not be fetched.
+            Error::PrepareFailed { .. } => ErrorKind::InvalidRequest,
             Error::ProviderUnavailable { .. } | Error::ShuttingDown => ErrorKind::Unavailable,
             Error::Timeout { .. } => ErrorKind::Timeout,
             Error::Storage { .. } | Error::Provider { .. } => ErrorKind::Internal,
@@ -220,6 +234,7 @@ impl Error {
             Error::InstanceNotFound { .. } => "instance_not_found",
             Error::HostNotFound { .. } => "host_not_found",
             Error::CommandNotFound { .. } => "command_not_found",
+            Error::MachineNotFound { .. } => "machine_not_found",
             Error::Conflict { .. } => "conflict",
             Error::InstanceFolder { .. } => "invalid_instance_folder",
             Error::JetoInfos { .. } => "invalid_jeto_json",

@@ -47,17 +47,27 @@ impl Host {
 pub struct HostParams(BTreeMap<String, String>);
 
 impl HostParams {
-    /// Parses the original text form. Lines without `=` are ignored, as the original did.
-    pub fn from_text(text: &str) -> HostParams {
-        let map = text
-            .lines()
-            .map(str::trim)
-            .filter(|line| !line.is_empty())
-            .filter_map(|line| line.split_once('='))
-            .map(|(key, value)| (key.trim().to_owned(), unquote(value.trim()).to_owned()))
-            .filter(|(key, _)| !key.is_empty())
-            .collect();
-        HostParams(map)
+    /// Parses the original text form; a non-blank line that is not `KEY=VALUE` is an error
+    /// naming the line.
+    pub fn from_text(text: &str) -> Result<HostParams, String> {
+        let mut map = BTreeMap::new();
+        for (number, line) in text.lines().map(str::trim).enumerate() {
+            if line.is_empty() {
+                continue;
+            }
+            match line.split_once('=') {
+                Some((key, value)) if !key.trim().is_empty() => {
+                    map.insert(key.trim().to_owned(), unquote(value.trim()).to_owned());
+                }
+                _ => {
+                    return Err(format!(
+                        "params line {} is not KEY=VALUE: {line:?}",
+                        number + 1
+                    ))
+                }
+            }
+        }
+        Ok(HostParams(map))
     }
 
     /// The value of one parameter.
@@ -119,7 +129,7 @@ impl<'de> Deserialize<'de> for HostParams {
             )
         })? {
             Form::Map(map) => Ok(HostParams(map)),
-            Form::Text(text) => Ok(HostParams::from_text(&text)),
+            Form::Text(text) => HostParams::from_text(&text).map_err(serde::de::Error::custom),
         }
     }
 }

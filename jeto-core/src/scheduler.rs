@@ -472,10 +472,11 @@ impl CommandScheduler {
             () = stopped(&mut stop) => None,
         };
         drop(permit);
-        cell.update(|state| finish(state, result, *stop.borrow()));
+        // Invalidate before waiters wake, so the status they read is from after the command.
         if request.action != Action::Status {
             self.inner.status.invalidate(instance.id);
         }
+        cell.update(|state| finish(state, result, *stop.borrow()));
         self.persist(instance.id);
     }
 

@@ -62,7 +62,8 @@ pub struct InstanceView {
 pub struct CreateInstance {
     /// A name for people (1 to 128 characters).
     pub name: String,
-    /// The host id.
+    /// The host id (a JSON number with no fraction, as JSON Schema's `integer`).
+    #[serde(deserialize_with = "whole_number")]
     pub host: u64,
     /// Exported as `ENVIRONMENT` to every vagrant command.
     #[serde(default)]
@@ -485,6 +486,7 @@ impl Jeto {
             InstanceSource::Path(_) => {
                 let path = self.inner.provider.prepare(&source, Path::new("")).await?;
                 self.check_root(who, &path)?;
+                self.check_not_registered(&path)?;
                 let mut new = Self::new_instance(&request, None, &path, false, &host);
                 new.jeto_infos = JetoInfos::load(&path)?;
                 self.inner.store.insert_instance(new)?
@@ -563,6 +565,27 @@ impl Jeto {
         Ok((self.view(who, instance, snapshot), handle))
     }
 
+    /// One folder, one instance: two instances on one folder would run vagrant in it at once
+    /// and fail on Vagrant's machine lock.
+    fn check_not_registered(&self, path: &Path) -> Result<()> {
+        let path = path.display().to_string();
+        match self
+            .inner
+            .store
+            .instances()?
+            .into_iter()
+            .find(|r| r.path == path)
+        {
+            Some(existing) => Err(Error::Conflict {
+                message: format!(
+                    "{path} is already registered as instance {}; one folder can hold one instance",
+                    existing.id
+                ),
+            }),
+            None => Ok(()),
+        }
+    }
+
     fn check_root(&self, who: &Principal, path: &Path) -> Result<()> {
         if who.admin {
             return Ok(());
@@ -607,10 +630,11 @@ impl Jeto {
             let known = self.inner.status.last_known(id).statuses;
             if !known.is_empty() && !known.iter().any(|s| &s.name == machine) {
                 let names: Vec<_> = known.iter().map(|s| s.name.as_str()).collect();
-                return Err(Error::invalid(format!(
-                    "instance {id} has no machine {machine:?}; its machines: {}",
-                    names.join(", ")
-                )));
+                return Err(Error::MachineNotFound {
+                    instance_id: id,
+                    machine: machine.clone(),
+                    known: names.join(", "),
+                });
             }
         }
         tracing::info!(instance = id, principal = %who.name, action = %request.action, machine = ?request.machine, "command submitted");
@@ -767,4 +791,24 @@ fn slug(name: &str) -> String {
     } else {
         slug.into()
     }
+}
+
+/// A non-negative integer, also when written with a zero fraction (`30.0`).
+fn whole_number<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<u64, D::Error> {
+    let number = serde_json::Number::deserialize(deserializer)?;
+    number
+        .as_u64()
+        .or_else(|| {
+            number
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 1.8e19)
+                .map(|f| f as u64)
+        })
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "expected a host id (a whole number), found {number}"
+            ))
+        })
 }

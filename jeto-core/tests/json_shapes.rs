@@ -144,7 +144,8 @@ fn actions_and_statuses_use_wire_names() {
 
 #[test]
 fn host_params_accept_the_original_text_form() {
-    let text = "VSPHERE_HOST=vc.example.org\r\n\r\nTOKEN=\"a=b=c\"\nQUOTED='single'\n  SPACED = value  \nnot a pair\n";
+    let text =
+        "VSPHERE_HOST=vc.example.org\r\n\r\nTOKEN=\"a=b=c\"\nQUOTED='single'\n  SPACED = value  \n";
     let params: HostParams =
         serde_json::from_value(serde_json::Value::String(text.into())).unwrap();
     let pairs: Vec<_> = params.iter().collect();
@@ -162,6 +163,9 @@ fn host_params_accept_the_original_text_form() {
     }))
     .unwrap();
     assert_eq!(host.params.get("B"), Some("2"));
+    let err =
+        serde_json::from_value::<HostParams>(serde_json::json!("A=1\nnot a pair")).unwrap_err();
+    assert!(err.to_string().contains("line 2 is not KEY=VALUE"), "{err}");
     let err = serde_json::from_value::<HostParams>(serde_json::json!(42)).unwrap_err();
     assert!(err.to_string().contains("KEY=VALUE"), "{err}");
 }

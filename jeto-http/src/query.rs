@@ -44,7 +44,7 @@ impl Query {
     pub fn flag(&self, name: &str) -> Result<bool, ApiError> {
         match self.get(name) {
             None | Some("false") | Some("0") => Ok(false),
-            Some("true") | Some("1") | Some("") => Ok(true),
+            Some("true") | Some("1") => Ok(true),
             Some(other) => Err(ApiError::bad_request(format!(
                 "{name} must be true or false, not {other:?}"
             ))),
@@ -55,6 +55,10 @@ impl Query {
     pub fn number(&self, name: &str) -> Result<Option<u64>, ApiError> {
         self.get(name)
             .map(|v| {
+                // More seconds than fit are as good as forever.
+                if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+                    return Ok(v.parse().unwrap_or(u64::MAX));
+                }
                 v.parse().map_err(|_| {
                     ApiError::bad_request(format!(
                         "{name} must be a whole number of seconds (0 or more), not {v:?}"

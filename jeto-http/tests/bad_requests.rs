@@ -142,7 +142,7 @@ async fn bad_requests_get_clear_errors_and_start_no_process() {
         state("runScript without machine", r#"{"state": "runScript", "script": "hello"}"#),
         state("runScript without script", r#"{"state": "runScript", "machine": "www"}"#),
         state("undeclared script", r#"{"state": "runScript", "machine": "www", "script": "rm-rf"}"#),
-        state("script with another state", r#"{"state": "start", "script": "hello"}"#),
+        state("script of the wrong type", r#"{"state": "runScript", "machine": "www", "script": 5}"#),
         state("machine -f", r#"{"state": "start", "machine": "-f"}"#),
         state("machine --help", r#"{"state": "start", "machine": "--help"}"#),
         state("machine with a space", r#"{"state": "start", "machine": "a b"}"#),
@@ -191,6 +191,8 @@ async fn bad_requests_get_clear_errors_and_start_no_process() {
             .json(r#"{"name": "x", "host": 1, "path": "srv/x"}"#),
         case("create in a folder without Vagrantfile", Method::POST, "/api/instances", 400)
             .json(r#"{"name": "x", "host": 1, "path": "/"}"#),
+        case("register a folder twice", Method::POST, "/api/instances", 409)
+            .json(&format!(r#"{{"name": "again", "host": 1, "path": "{multi}"}}"#)),
         case("create on an absent host", Method::POST, "/api/instances", 404)
             .json(&format!(r#"{{"name": "x", "host": 99, "path": "{multi}"}}"#)),
         case("create outside instance_roots", Method::POST, "/api/instances", 403)

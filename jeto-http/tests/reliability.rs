@@ -160,7 +160,7 @@ async fn a_client_that_goes_away_during_a_sync_call_does_not_cancel_the_command(
         .admin
         .post(
             "/api/instances",
-            &json!({"name": "slow", "host": 4, "path": s.fake.single().display().to_string()}),
+            &json!({"name": "slow", "host": 4, "path": s.fake.another_single("slow").display().to_string()}),
         )
         .await;
     let id = created.json()["id"].as_u64().unwrap();
@@ -205,7 +205,7 @@ async fn sigterm_during_a_command_then_restart_loses_nothing() {
             &json!({"state": "runScript", "machine": "www", "script": "hello"}),
         )
         .await;
-    assert_eq!(done.status, 502, "www is not running yet: {}", done.text());
+    assert_eq!(done.status, 409, "www is not running yet: {}", done.text());
     let started = s
         .admin
         .post(

@@ -76,6 +76,16 @@ impl FakeVagrant {
         self.root().join("multi")
     }
 
+    /// Another single-machine instance folder, `<root>/<name>` (one folder holds one
+    /// instance, so tests that need several make more).
+    pub fn another_single(&self, name: &str) -> PathBuf {
+        let folder = self.root().join(name);
+        std::fs::create_dir_all(&folder).expect("fixture folder");
+        std::fs::write(folder.join("Vagrantfile"), SINGLE).expect("fixture file");
+        std::fs::write(folder.join("jeto.json"), JETO_JSON).expect("fixture file");
+        folder
+    }
+
     /// A config whose processes use this fixture's `VAGRANT_HOME`, with short kill grace.
     pub fn config(&self) -> VagrantConfig {
         let mut config = VagrantConfig {

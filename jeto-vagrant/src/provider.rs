@@ -109,7 +109,8 @@ impl VagrantProvider {
         }
         if let Some(command) = script_command {
             // One argv element: a command starting with `-` can never be read as an option.
-            args.push("--no-tty".into());
+            // (Not `--no-tty`: vagrant takes that as its global option and drops machine-readable
+            // output, and with it the error-exit record.)
             args.push(format!("--command={command}").into());
         }
         args
@@ -411,10 +412,7 @@ mod tests {
     fn arguments_are_argv_never_a_shell_string() {
         let request = ActionRequest::new(Action::RunScript).on("www").script("s");
         let args = VagrantProvider::arguments(&request, Some("-rf; echo $HOME"));
-        assert_eq!(
-            args,
-            vec!["ssh", "www", "--no-tty", "--command=-rf; echo $HOME"]
-        );
+        assert_eq!(args, vec!["ssh", "www", "--command=-rf; echo $HOME"]);
         let args = VagrantProvider::arguments(&ActionRequest::new(Action::Destroy), None);
         assert_eq!(args, vec!["destroy", "--force"]);
     }

@@ -70,13 +70,7 @@ async fn argv_and_environment_of_a_script_run() {
     assert_eq!(spec.program, std::path::Path::new("vagrant"));
     assert_eq!(
         spec.args,
-        [
-            "--machine-readable",
-            "ssh",
-            "www",
-            "--no-tty",
-            "--command=make deploy"
-        ]
+        ["--machine-readable", "ssh", "www", "--command=make deploy"]
     );
     assert_eq!(spec.cwd, dir.path());
     let env: Vec<_> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();

@@ -101,7 +101,7 @@ async fn a_missing_reference_fails_clearly_and_leaves_nothing() {
         reference: "nope".into(),
     };
     let err = provider().prepare(&source, &target).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::ActionFailed);
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest);
     let message = err.to_string();
     assert!(
         message.contains("nope") && message.contains("not found"),

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use jeto_core::access::Principal;
-use jeto_core::{Action, ActionRequest, Jeto};
+use jeto_core::{Action, Jeto};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -34,11 +34,7 @@ pub struct CommandRequest {
 /// `POST /api/instances/{id}/commands`: always async, 202 with the queued command.
 pub fn create(jeto: &Jeto, who: &Principal, id: u64, body: CommandRequest) -> Answer {
     let action: Action = body.action.parse()?;
-    let request = ActionRequest {
-        action,
-        machine: body.machine,
-        script: body.script,
-    };
+    let request = super::wire_request(action, body.machine, body.script);
     let command = jeto.submit(who, id, request)?.snapshot();
     Ok(response::created(
         StatusCode::ACCEPTED,

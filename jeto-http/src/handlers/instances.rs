@@ -5,11 +5,11 @@ use std::time::Duration;
 use http::{Response, StatusCode};
 use jeto_core::access::Principal;
 use jeto_core::service::CreateInstance;
-use jeto_core::{Action, ActionRequest, Jeto};
+use jeto_core::{Action, Jeto};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{command_failure, command_location};
+use super::{command_failure, command_location, wire_request};
 use crate::{response, ApiBody, ApiError, ListCache, Query};
 
 type Answer = Result<Response<ApiBody>, ApiError>;
@@ -75,11 +75,7 @@ pub async fn post_state(jeto: &Jeto, who: &Principal, id: u64, body: StateReques
             "state destroy is not accepted here: DELETE /api/instances/{id} destroys and forgets an instance, POST /api/instances/{id}/commands {\"action\": \"destroy\"} only destroys its machines",
         ));
     }
-    let request = ActionRequest {
-        action,
-        machine: body.machine,
-        script: body.script,
-    };
+    let request = wire_request(action, body.machine, body.script);
     if body.run_async {
         let command = jeto.submit(who, id, request)?.snapshot();
         return Ok(response::created(

@@ -5,7 +5,7 @@ pub mod hosts;
 pub mod instances;
 
 use http::StatusCode;
-use jeto_core::{Command, CommandStatus};
+use jeto_core::{Action, ActionRequest, Command, CommandStatus};
 use serde_json::json;
 
 use crate::ApiError;
@@ -13,15 +13,30 @@ use crate::ApiError;
 /// The error answer for a command that did not succeed, or `None` when it did.
 ///
 /// 502 when vagrant ran and failed, 503 when it could not be run or the server stopped, 504
-/// on timeout, 409 when cancelled. The body carries the command.
+/// on timeout, 409 when cancelled or the machine is not running, 404 when vagrant does not
+/// know the machine. The body carries the command.
 pub fn command_failure(command: &Command) -> Option<ApiError> {
     let detail = command
         .error
         .as_ref()
         .map(|e| e.to_string())
         .unwrap_or_default();
+    let class = command
+        .error
+        .as_ref()
+        .and_then(|e| e.class.as_deref())
+        .unwrap_or("");
     let (status, code, message) = match command.status {
         CommandStatus::Succeeded | CommandStatus::Queued | CommandStatus::Running => return None,
+        // Vagrant refused because of the request or the machine's state, not because it broke.
+        CommandStatus::Failed if class == "Vagrant::Errors::MachineNotFound" => {
+            (StatusCode::NOT_FOUND, "machine_not_found", detail)
+        }
+        CommandStatus::Failed if class == "Vagrant::Errors::SSHNotReady" => (
+            StatusCode::CONFLICT,
+            "machine_not_running",
+            format!("{detail} (start the machine first)"),
+        ),
         CommandStatus::Failed
             if command
                 .error
@@ -56,6 +71,21 @@ pub fn command_failure(command: &Command) -> Option<ApiError> {
         CommandStatus::Interrupted => (StatusCode::SERVICE_UNAVAILABLE, "interrupted", detail),
     };
     Some(ApiError::new(status, code, message).with("command", json!(command)))
+}
+
+/// A request as sent on the wire. As in the original Jeto, clients may send `script` with
+/// every state; it only means something for runScript and is dropped otherwise. `sync` works
+/// on the whole folder, so a machine sent with it is dropped too.
+pub fn wire_request(
+    action: Action,
+    machine: Option<String>,
+    script: Option<String>,
+) -> ActionRequest {
+    ActionRequest {
+        action,
+        machine: machine.filter(|_| action != Action::Sync),
+        script: script.filter(|_| action == Action::RunScript),
+    }
 }
 
 /// The URL of a command.

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Reliability: schemathesis (from PyPI) against the live server's /api/openapi.json with a
+# valid key: every check, no 5xx, no response that breaks the schema.
+#
+#   benches/schemathesis.sh              # EXAMPLES=100 per operation by default
+#
+# Needs python3 with venv, vagrant and curl; installs schemathesis into a temporary venv.
+EXAMPLES=${EXAMPLES:-100}
+source "$(dirname "$0")/common.sh"
+cargo build -q --release -p jeto-http --bin jeto
+python3 -m venv "$work/venv"
+"$work/venv/bin/pip" install -q schemathesis
+write_config "$work/jeto.toml"
+jeto=$(start "$work/jeto.out" target/release/jeto serve --config "$work/jeto.toml")
+register "$jeto" 2 multi
+"$work/venv/bin/schemathesis" --version
+"$work/venv/bin/schemathesis" run "http://$jeto/api/openapi.json" \
+  --header "X-JETO-KEY: $key" --checks all --max-examples "$EXAMPLES" \
+  --generation-deterministic --workers 2 "$@"
