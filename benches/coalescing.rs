@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use jeto_core::access::{hash_key, TokenConfig, TokenPolicy};
+use jeto_core::access::{TokenConfig, TokenPolicy};
 use jeto_core::Jeto;
 use jeto_http::testing::TestClient;
 use jeto_http::JetoService;
@@ -22,15 +22,7 @@ async fn main() {
         binary: fake.counting_binary(),
         ..fake.config()
     };
-    let policy = TokenPolicy::new(vec![TokenConfig {
-        name: "bench".into(),
-        key_sha256: hash_key("k"),
-        admin: true,
-        hosts: Default::default(),
-        instances: Default::default(),
-        actions: None,
-    }])
-    .unwrap();
+    let policy = TokenPolicy::new(vec![TokenConfig::admin("bench", "k")]).unwrap();
     let jeto = Jeto::builder(Arc::new(VagrantProvider::new(config.clone())))
         .policy(Arc::new(policy))
         .build()

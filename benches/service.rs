@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use http_body_util::{BodyExt, Empty};
-use jeto_core::access::{hash_key, Principal, TokenConfig, TokenPolicy};
+use jeto_core::access::{Principal, TokenConfig, TokenPolicy};
 use jeto_core::memory::InMemoryProvider;
 use jeto_core::service::CreateInstance;
 use jeto_core::store::NewHost;
@@ -20,15 +20,7 @@ const KEY: &str = "bench-key";
 fn service(runtime: &tokio::runtime::Runtime, instances: usize) -> JetoService {
     runtime.block_on(async {
         let provider = InMemoryProvider::new();
-        let policy = TokenPolicy::new(vec![TokenConfig {
-            name: "bench".into(),
-            key_sha256: hash_key(KEY),
-            admin: true,
-            hosts: Default::default(),
-            instances: Default::default(),
-            actions: None,
-        }])
-        .unwrap();
+        let policy = TokenPolicy::new(vec![TokenConfig::admin("bench", KEY)]).unwrap();
         let jeto = Jeto::builder(Arc::new(provider.clone()))
             .policy(Arc::new(policy))
             .build()

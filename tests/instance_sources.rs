@@ -2,7 +2,6 @@
 //! success, on failure, async, and on delete. Real git, real vagrant (test plugin).
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,29 +9,8 @@ use jeto_core::access::{Permission, Principal};
 use jeto_core::service::CreateInstance;
 use jeto_core::store::{InstanceStore, JsonFileStore, NewHost};
 use jeto_core::{Action, CommandStatus, ErrorKind, Jeto, JetoConfig};
-use jeto_vagrant::fixture::FakeVagrant;
+use jeto_vagrant::fixture::{git, FakeVagrant};
 use jeto_vagrant::VagrantProvider;
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.org",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git is installed (apt-get install -y git)");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 struct Setup {
     jeto: Jeto,

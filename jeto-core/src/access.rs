@@ -151,6 +151,26 @@ pub struct TokenConfig {
     pub actions: Option<BTreeSet<Permission>>,
 }
 
+impl TokenConfig {
+    /// An admin token for `key` (only its hash is kept).
+    ///
+    /// ```
+    /// use jeto_core::access::{AccessPolicy, TokenConfig, TokenPolicy};
+    /// let policy = TokenPolicy::new(vec![TokenConfig::admin("ops", "s3cret")]).unwrap();
+    /// assert!(policy.authenticate("s3cret").unwrap().admin);
+    /// ```
+    pub fn admin(name: impl Into<String>, key: &str) -> TokenConfig {
+        TokenConfig {
+            name: name.into(),
+            key_sha256: hash_key(key),
+            admin: true,
+            hosts: BTreeSet::new(),
+            instances: BTreeSet::new(),
+            actions: None,
+        }
+    }
+}
+
 /// Hex SHA-256 of a key, as stored in [`TokenConfig::key_sha256`].
 ///
 /// ```

@@ -194,14 +194,7 @@ async fn tokens_unknown_ungranted_forbidden_admin() {
     let dir = tempfile::tempdir().unwrap();
     let provider = InMemoryProvider::new();
     let policy = TokenPolicy::new(vec![
-        TokenConfig {
-            name: "admin".into(),
-            key_sha256: hash_key("admin-key"),
-            admin: true,
-            hosts: Default::default(),
-            instances: Default::default(),
-            actions: None,
-        },
+        TokenConfig::admin("admin", "admin-key"),
         TokenConfig {
             name: "ci".into(),
             key_sha256: hash_key("ci-key"),
@@ -411,8 +404,9 @@ fn persistent(dir: &std::path::Path, provider: &InMemoryProvider) -> Jeto {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn restart_brings_running_commands_back_interrupted() {
+/// A data folder with one instance (machine `default`, the test scripts) created by a first
+/// service over it: the folder, the provider, that service and the instance id.
+async fn persistent_instance() -> (tempfile::TempDir, InMemoryProvider, Jeto, u64) {
     let data = tempfile::tempdir().unwrap();
     let folder = data.path().join("project");
     std::fs::create_dir_all(&folder).unwrap();
@@ -421,7 +415,6 @@ async fn restart_brings_running_commands_back_interrupted() {
     let provider =
         InMemoryProvider::new().with_instance(folder.display().to_string(), &["default"]);
     let admin = Principal::admin("test");
-
     let first = persistent(data.path(), &provider);
     let host = first
         .create_host(
@@ -446,6 +439,13 @@ async fn restart_brings_running_commands_back_interrupted() {
         .unwrap()
         .instance
         .id;
+    (data, provider, first, id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_brings_running_commands_back_interrupted() {
+    let (data, provider, first, id) = persistent_instance().await;
+    let admin = Principal::admin("test");
     let (started, _) = first
         .run(&admin, id, ActionRequest::new(Action::Start))
         .await
@@ -502,38 +502,8 @@ async fn restart_brings_running_commands_back_interrupted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_while_running_is_seen_as_interrupted_after_restart() {
-    let data = tempfile::tempdir().unwrap();
-    let folder = data.path().join("project");
-    std::fs::create_dir_all(&folder).unwrap();
-    std::fs::write(folder.join("Vagrantfile"), "").unwrap();
-    std::fs::write(folder.join("jeto.json"), SCRIPTS).unwrap();
-    let provider =
-        InMemoryProvider::new().with_instance(folder.display().to_string(), &["default"]);
+    let (data, provider, first, id) = persistent_instance().await;
     let admin = Principal::admin("test");
-    let first = persistent(data.path(), &provider);
-    let host = first
-        .create_host(
-            &admin,
-            NewHost {
-                id: None,
-                name: "h".into(),
-                provider: "memory".into(),
-                params: Default::default(),
-            },
-        )
-        .unwrap();
-    let request = CreateInstance {
-        name: "p".into(),
-        host: host.id,
-        path: Some(folder.display().to_string()),
-        ..Default::default()
-    };
-    let id = first
-        .create_instance(&admin, request)
-        .await
-        .unwrap()
-        .instance
-        .id;
     first
         .run(&admin, id, ActionRequest::new(Action::Start))
         .await

@@ -7,13 +7,10 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
-//! use jeto_core::{access::{hash_key, TokenConfig, TokenPolicy}, Jeto};
+//! use jeto_core::{access::{TokenConfig, TokenPolicy}, Jeto};
 //! use jeto_vagrant::{VagrantConfig, VagrantProvider};
 //!
-//! let policy = TokenPolicy::new(vec![TokenConfig {
-//!     name: "admin".into(), key_sha256: hash_key("secret"), admin: true,
-//!     hosts: Default::default(), instances: Default::default(), actions: None,
-//! }])?;
+//! let policy = TokenPolicy::new(vec![TokenConfig::admin("admin", "secret")])?;
 //! let jeto = Jeto::builder(Arc::new(VagrantProvider::new(VagrantConfig::default())))
 //!     .policy(Arc::new(policy))
 //!     .build()?;

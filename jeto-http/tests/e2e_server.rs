@@ -394,28 +394,11 @@ async fn async_git_creation_answers_202_with_a_command_to_follow() {
     )
     .unwrap();
     for args in [
-        &["init", "-q", "-b", "main"][..],
+        &["init", "-q"][..],
         &["add", "."],
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@e",
-            "commit",
-            "-qm",
-            "one",
-        ],
+        &["commit", "-qm", "one"],
     ] {
-        let out = std::process::Command::new("git")
-            .args(args)
-            .current_dir(&repo)
-            .output()
-            .expect("git is installed");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        jeto_vagrant::fixture::git(&repo, args);
     }
     let data = tempfile::tempdir().unwrap();
     let config = data.path().join("jeto.toml");

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use http_body_util::{BodyExt, Full};
-use jeto_core::access::{hash_key, TokenConfig, TokenPolicy};
+use jeto_core::access::{TokenConfig, TokenPolicy};
 use jeto_core::memory::InMemoryProvider;
 use jeto_core::Jeto;
 use jeto_http::JetoService;
@@ -39,15 +39,7 @@ async fn the_cached_list_follows_every_change() {
     let provider = InMemoryProvider::new()
         .with_instance("/srv/a", &["web"])
         .with_instance("/srv/b", &["web"]);
-    let policy = TokenPolicy::new(vec![TokenConfig {
-        name: "admin".into(),
-        key_sha256: hash_key("k"),
-        admin: true,
-        hosts: Default::default(),
-        instances: Default::default(),
-        actions: None,
-    }])
-    .unwrap();
+    let policy = TokenPolicy::new(vec![TokenConfig::admin("admin", "k")]).unwrap();
     let jeto = Jeto::builder(Arc::new(provider))
         .policy(Arc::new(policy))
         .build()

@@ -25,6 +25,28 @@ pub struct FakeVagrant {
     dir: tempfile::TempDir,
 }
 
+/// Runs `git ARGS` in `dir` with a throwaway identity and `main` as the default branch;
+/// panics with git's message (or how to install git) when it fails.
+pub fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=jeto-tests",
+            "-c",
+            "user.email=tests@example.org",
+        ])
+        .args(["-c", "init.defaultBranch=main"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git is installed (apt-get install -y git)");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Panics with the fix when `vagrant` cannot be run: tests need the real CLI, never skip.
 pub fn require_vagrant() {
     let found = Command::new("vagrant")

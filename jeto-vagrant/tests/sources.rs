@@ -4,35 +4,13 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 
 use jeto_core::{Action, ActionRequest, ConsoleSink, ErrorKind, InstanceSource, Provider};
-use jeto_vagrant::fixture::FakeVagrant;
+use jeto_vagrant::fixture::{git, FakeVagrant};
 use jeto_vagrant::{VagrantConfig, VagrantProvider};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.org",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git is installed (apt-get install -y git)");
-    assert!(
-        status.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&status.stderr)
-    );
-}
 
 /// A repository with `main` (tagged `v1.0`) and `feature`, each with its own `which` file.
 fn repository(root: &Path) -> String {
