@@ -9,7 +9,8 @@ INSTANCES=${INSTANCES:-10000}
 cd "$(dirname "$0")/.."
 cargo build -q --release -p jeto-http --bin jeto
 work=$(mktemp -d)
-trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+pid=""
+trap 'kill ${pid:-} 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir -p "$work/data" "$work/project"
 echo '# empty' > "$work/project/Vagrantfile"
 key=memory-bench-key
@@ -28,6 +29,7 @@ printf 'listen = "127.0.0.1:0"\ndata_dir = "%s/data"\n[[tokens]]\nname = "bench"
 } > "$work/data/instances.json"
 
 now_ms() { date +%s%3N; }
+touch "$work/out"
 t0=$(now_ms)
 target/release/jeto serve --config "$work/jeto.toml" > "$work/out" 2>/dev/null &
 pid=$!
