@@ -25,11 +25,22 @@ fn check(url: &str, reference: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// The transports git may use for `url` and its submodules: the network ones, and `file`
+/// only when the repository itself is local (an admin's choice), so a remote repository's
+/// submodules can never pull in a repository from the server's disk.
+fn allowed_protocols(url: &str) -> &'static str {
+    if url.starts_with("file://") || url.starts_with('/') {
+        "file:git:http:https:ssh"
+    } else {
+        "git:http:https:ssh"
+    }
+}
+
 async fn git(
     config: &VagrantConfig,
     runner: &dyn ProcessRunner,
     cwd: &Path,
-    args: Vec<OsString>,
+    (url, args): (&str, Vec<OsString>),
     what: &str,
     console: &ConsoleSink,
 ) -> Result<(), Error> {
@@ -39,10 +50,7 @@ async fn git(
         cwd: cwd.to_owned(),
         env: vec![
             ("GIT_TERMINAL_PROMPT".into(), "0".into()),
-            (
-                "GIT_ALLOW_PROTOCOL".into(),
-                "file:git:http:https:ssh".into(),
-            ),
+            ("GIT_ALLOW_PROTOCOL".into(), allowed_protocols(url).into()),
         ],
         timeout: config.command_timeout(),
     };
@@ -116,7 +124,7 @@ pub async fn clone(
         target.into(),
     ];
     let what = format!("git clone of {url} at {reference}");
-    let result = git(config, runner, parent, args, &what, console).await;
+    let result = git(config, runner, parent, (url, args), &what, console).await;
     if result.is_err() {
         let _ = std::fs::remove_dir_all(target);
     }
@@ -151,7 +159,7 @@ pub async fn sync(
         ],
     ];
     for args in steps {
-        git(config, runner, folder, args, &what, console).await?;
+        git(config, runner, folder, (url, args), &what, console).await?;
     }
     Ok(())
 }

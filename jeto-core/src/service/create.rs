@@ -1,0 +1,348 @@
+//! Registering instances: from a path, a git repository or an archive, at once or in a
+//! `sync` command.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{InstanceView, Jeto};
+use crate::access::{Permission, Principal};
+use crate::scheduler::CommandHandle;
+use crate::store::NewInstance;
+use crate::{validate, Action, ActionRequest, Error, Host, InstanceSource, JetoInfos, Result};
+
+/// A request to register an instance: a name, a host, an environment and exactly one source.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInstance {
+    /// A name for people (1 to 128 characters).
+    pub name: String,
+    /// The host id (a JSON number with no fraction, as JSON Schema's `integer`).
+    #[serde(deserialize_with = "whole_number")]
+    pub host: u64,
+    /// Exported as `ENVIRONMENT` to every vagrant command.
+    #[serde(default)]
+    pub environment: String,
+    /// An existing folder with a `Vagrantfile`.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// A git repository to clone (with `git_reference`).
+    #[serde(default)]
+    pub git_url: Option<String>,
+    /// The branch or tag to clone (`gitReference` is accepted too).
+    #[serde(default, alias = "gitReference")]
+    pub git_reference: Option<String>,
+    /// An archive to download and extract.
+    #[serde(default)]
+    pub archive_url: Option<String>,
+    /// The expected SHA-256 of the archive.
+    #[serde(default)]
+    pub archive_sha256: Option<String>,
+    /// Whether the HTTP caller wants to be answered before a long preparation ends.
+    #[serde(default, rename = "async")]
+    pub run_async: bool,
+}
+
+impl CreateInstance {
+    fn source(&self) -> Result<InstanceSource> {
+        let git = self.git_url.is_some() || self.git_reference.is_some();
+        let given = [self.path.is_some(), git, self.archive_url.is_some()];
+        if given.iter().filter(|g| **g).count() != 1 {
+            return Err(Error::invalid(
+                "give exactly one source: \"path\" (an existing folder), \"git_url\" with \"git_reference\", or \"archive_url\"",
+            ));
+        }
+        if let Some(path) = &self.path {
+            if !Path::new(path).is_absolute() {
+                return Err(Error::invalid(format!("path {path:?} must be absolute")));
+            }
+            return Ok(InstanceSource::Path(PathBuf::from(path)));
+        }
+        if git {
+            let (Some(url), Some(reference)) = (&self.git_url, &self.git_reference) else {
+                return Err(Error::invalid(
+                    "a git source needs both \"git_url\" and \"git_reference\"",
+                ));
+            };
+            if url.starts_with('-')
+                || reference.starts_with('-')
+                || url.is_empty()
+                || reference.is_empty()
+            {
+                return Err(Error::invalid(
+                    "git_url and git_reference must be non-empty and must not start with '-'",
+                ));
+            }
+            return Ok(InstanceSource::Git {
+                url: url.clone(),
+                reference: reference.clone(),
+            });
+        }
+        Ok(InstanceSource::Archive {
+            url: self.archive_url.clone().unwrap_or_default(),
+            sha256: self.archive_sha256.clone(),
+        })
+    }
+}
+
+impl Jeto {
+    /// Checks a creation request and what `who` may create; returns the source and host.
+    fn check_create(
+        &self,
+        who: &Principal,
+        request: &CreateInstance,
+    ) -> Result<(InstanceSource, Host)> {
+        validate::instance_name(&request.name)?;
+        if request.environment.chars().any(char::is_control) || request.environment.len() > 256 {
+            return Err(Error::invalid(
+                "environment must be at most 256 characters, without control characters",
+            ));
+        }
+        let source = request.source()?;
+        let host = self
+            .inner
+            .store
+            .hosts()?
+            .into_iter()
+            .find(|h| h.id == request.host && who.can_use_host(h.id))
+            .ok_or(Error::HostNotFound { id: request.host })?;
+        if !who.is_granted(Permission::Create) {
+            return Err(Error::Forbidden {
+                action: "create".into(),
+            });
+        }
+        if !who.admin {
+            let remote = |url: &str| {
+                ["https://", "http://", "ssh://", "git@"]
+                    .iter()
+                    .any(|p| url.starts_with(p))
+            };
+            let url = match &source {
+                InstanceSource::Git { url, .. } | InstanceSource::Archive { url, .. } => Some(url),
+                _ => None,
+            };
+            if url.is_some_and(|url| !remote(url)) {
+                return Err(Error::Forbidden {
+                    action: "create instances from local files (non-admin keys may use http, https and ssh URLs)".into(),
+                });
+            }
+        }
+        if !matches!(source, InstanceSource::Path(_)) && self.inner.config.data_dir.is_none() {
+            return Err(Error::invalid(
+                "this server has no data folder to clone or extract instances into; register a path instead",
+            ));
+        }
+        Ok((source, host))
+    }
+
+    fn new_instance(
+        request: &CreateInstance,
+        id: Option<u64>,
+        path: &Path,
+        managed: bool,
+        host: &Host,
+    ) -> NewInstance {
+        NewInstance {
+            id,
+            name: request.name.clone(),
+            path: path.display().to_string(),
+            archive_url: request.archive_url.clone(),
+            git_reference: request.git_reference.clone(),
+            git_url: request.git_url.clone(),
+            archive_sha256: request.archive_sha256.clone(),
+            environment: request.environment.clone(),
+            host_id: host.id,
+            managed_folder: managed,
+            jeto_infos: JetoInfos::default(),
+        }
+    }
+
+    /// Where a Jeto-made instance folder goes: `<data dir>/instances/<id>-<slug>`.
+    fn managed_folder(&self, id: u64, name: &str) -> Result<PathBuf> {
+        let data_dir = self
+            .inner
+            .config
+            .data_dir
+            .as_ref()
+            .expect("checked by check_create");
+        let parent = data_dir.join("instances");
+        std::fs::create_dir_all(&parent)
+            .map_err(|e| Error::storage(format!("creating {}", parent.display()), e))?;
+        Ok(parent.join(format!("{id}-{}", slug(name))))
+    }
+
+    /// Registers an instance (see [`CreateInstance`]), waiting for a clone or an extraction.
+    /// A failure leaves no folder and no registry entry behind.
+    pub async fn create_instance(
+        &self,
+        who: &Principal,
+        request: CreateInstance,
+    ) -> Result<InstanceView> {
+        let (source, host) = self.check_create(who, &request)?;
+        let record = match &source {
+            InstanceSource::Path(_) => {
+                let path = self.inner.provider.prepare(&source, Path::new("")).await?;
+                self.check_root(who, &path)?;
+                self.check_not_registered(&path)?;
+                let mut new = Self::new_instance(&request, None, &path, false, &host);
+                new.jeto_infos = JetoInfos::load(&path)?;
+                self.inner.store.insert_instance(new)?
+            }
+            _ => {
+                let id = self.inner.store.reserve_instance_id()?;
+                let target = self.managed_folder(id, &request.name)?;
+                let path = self.inner.provider.prepare(&source, &target).await?;
+                let cleanup = |e: Error| {
+                    let _ = std::fs::remove_dir_all(&path);
+                    e
+                };
+                let mut new = Self::new_instance(&request, Some(id), &path, true, &host);
+                new.jeto_infos = JetoInfos::load(&path).map_err(cleanup)?;
+                self.inner.store.insert_instance(new).map_err(cleanup)?
+            }
+        };
+        tracing::info!(instance = record.id, principal = %who.name, path = %record.path, "instance created");
+        let snapshot = self.inner.status.last_known(record.id);
+        Ok(self.view(who, self.instance_of(record, host), snapshot))
+    }
+
+    /// Registers a git or archive instance at once and clones or extracts it in a `sync`
+    /// command; returns the instance and that command. When the command fails, the instance
+    /// and its folder are removed again (the command's console says why).
+    pub async fn create_instance_async(
+        &self,
+        who: &Principal,
+        request: CreateInstance,
+    ) -> Result<(InstanceView, CommandHandle)> {
+        let (source, host) = self.check_create(who, &request)?;
+        if matches!(source, InstanceSource::Path(_)) {
+            return Err(Error::invalid(
+                "async creation is for git and archive sources; a path is registered at once",
+            ));
+        }
+        let id = self.inner.store.reserve_instance_id()?;
+        let target = self.managed_folder(id, &request.name)?;
+        let record = self.inner.store.insert_instance(Self::new_instance(
+            &request,
+            Some(id),
+            &target,
+            true,
+            &host,
+        ))?;
+        let instance = self.instance_of(record.clone(), host);
+        let handle = match self
+            .inner
+            .scheduler
+            .submit(instance.clone(), ActionRequest::new(Action::Sync))
+        {
+            Ok(handle) => handle,
+            Err(error) => {
+                self.inner.store.remove_instance(id)?;
+                return Err(error);
+            }
+        };
+        let (jeto, watched) = (self.clone(), handle.clone());
+        tokio::spawn(async move {
+            let command = watched.wait().await;
+            if command.status == crate::CommandStatus::Succeeded {
+                let mut record = record;
+                if let Err(error) = jeto.refresh_infos(&mut record) {
+                    tracing::warn!(instance = id, %error, "jeto.json of the new instance");
+                }
+            } else {
+                tracing::warn!(instance = id, error = ?command.error, "creation failed; removing the instance");
+                let _ = jeto.inner.store.remove_instance(id);
+                jeto.inner.status.remove(id);
+                let _ = jeto.inner.scheduler.forget(id);
+                let _ = std::fs::remove_dir_all(&record.path);
+            }
+        });
+        tracing::info!(instance = id, principal = %who.name, "instance registered; preparing its folder");
+        let snapshot = self.inner.status.last_known(id);
+        Ok((self.view(who, instance, snapshot), handle))
+    }
+
+    /// One folder, one instance: two instances on one folder would run vagrant in it at once
+    /// and fail on Vagrant's machine lock.
+    fn check_not_registered(&self, path: &Path) -> Result<()> {
+        let path = path.display().to_string();
+        match self
+            .inner
+            .store
+            .instances()?
+            .into_iter()
+            .find(|r| r.path == path)
+        {
+            Some(existing) => Err(Error::Conflict {
+                message: format!(
+                    "{path} is already registered as instance {}; one folder can hold one instance",
+                    existing.id
+                ),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn check_root(&self, who: &Principal, path: &Path) -> Result<()> {
+        if who.admin {
+            return Ok(());
+        }
+        let inside = self
+            .inner
+            .config
+            .instance_roots
+            .iter()
+            .any(|root| root.canonicalize().is_ok_and(|root| path.starts_with(root)));
+        if inside {
+            Ok(())
+        } else {
+            Err(Error::Forbidden {
+                action: format!(
+                    "register {} (non-admin keys may only register folders inside the instance_roots of the config)",
+                    path.display()
+                ),
+            })
+        }
+    }
+}
+
+/// A file-name-safe slug of an instance name.
+fn slug(name: &str) -> String {
+    let slug: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(40)
+        .collect();
+    let slug = slug.trim_matches('-');
+    if slug.is_empty() {
+        "instance".into()
+    } else {
+        slug.into()
+    }
+}
+
+/// A non-negative integer, also when written with a zero fraction (`30.0`).
+fn whole_number<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<u64, D::Error> {
+    let number = serde_json::Number::deserialize(deserializer)?;
+    number
+        .as_u64()
+        .or_else(|| {
+            number
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 1.8e19)
+                .map(|f| f as u64)
+        })
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "expected a host id (a whole number), found {number}"
+            ))
+        })
+}
