@@ -18,15 +18,7 @@ async fn main() -> Result<(), jeto_core::Error> {
     let jeto = Jeto::builder(Arc::new(VagrantProvider::new(fake.config()))).build()?;
     // Embedders that authenticate on their own act as a principal of their choice.
     let me = Principal::admin("embedder");
-    let host = jeto.create_host(
-        &me,
-        NewHost {
-            id: None,
-            name: "fake".into(),
-            provider: "jeto_fake".into(),
-            params: Default::default(),
-        },
-    )?;
+    let host = jeto.create_host(&me, NewHost::new("fake", "jeto_fake"))?;
     let web = jeto
         .create_instance(
             &me,

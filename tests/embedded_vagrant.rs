@@ -33,15 +33,7 @@ async fn concurrent_fresh_status_reads_share_one_vagrant_process() {
     let jeto = service(&fake, data.path());
     let me = Principal::admin("test");
     let host = jeto
-        .create_host(
-            &me,
-            NewHost {
-                id: None,
-                name: "fake".into(),
-                provider: "jeto_fake".into(),
-                params: Default::default(),
-            },
-        )
+        .create_host(&me, NewHost::new("fake", "jeto_fake"))
         .unwrap();
     let request = CreateInstance {
         name: "web".into(),
@@ -85,15 +77,7 @@ async fn commands_and_their_console_survive_a_restart() {
     let (id, script_id) = {
         let jeto = service(&fake, data.path());
         let host = jeto
-            .create_host(
-                &me,
-                NewHost {
-                    id: None,
-                    name: "fake".into(),
-                    provider: "jeto_fake".into(),
-                    params: Default::default(),
-                },
-            )
+            .create_host(&me, NewHost::new("fake", "jeto_fake"))
             .unwrap();
         let request = CreateInstance {
             name: "single".into(),

@@ -51,15 +51,7 @@ fn setup() -> Setup {
         .build()
         .unwrap();
     let host = jeto
-        .create_host(
-            &Principal::admin("t"),
-            NewHost {
-                id: None,
-                name: "fake".into(),
-                provider: "jeto_fake".into(),
-                params: Default::default(),
-            },
-        )
+        .create_host(&Principal::admin("t"), NewHost::new("fake", "jeto_fake"))
         .unwrap()
         .id;
     Setup {

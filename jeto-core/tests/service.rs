@@ -43,15 +43,7 @@ async fn setup(
         .unwrap();
     let admin = Principal::admin("test");
     let host = jeto
-        .create_host(
-            &admin,
-            NewHost {
-                id: None,
-                name: "mem".into(),
-                provider: "memory".into(),
-                params: Default::default(),
-            },
-        )
+        .create_host(&admin, NewHost::new("mem", "memory"))
         .unwrap();
     for i in 0..instances {
         let folder = dir.path().join(format!("i{i}"));
@@ -417,15 +409,7 @@ async fn persistent_instance() -> (tempfile::TempDir, InMemoryProvider, Jeto, u6
     let admin = Principal::admin("test");
     let first = persistent(data.path(), &provider);
     let host = first
-        .create_host(
-            &admin,
-            NewHost {
-                id: None,
-                name: "h".into(),
-                provider: "memory".into(),
-                params: Default::default(),
-            },
-        )
+        .create_host(&admin, NewHost::new("h", "memory"))
         .unwrap();
     let request = CreateInstance {
         name: "p".into(),

@@ -3,9 +3,9 @@
 
 mod common;
 
-use common::{config_toml, ADMIN_KEY, CI_KEY, OTHER_KEY};
+use common::{start_server, ADMIN_KEY, CI_KEY, OTHER_KEY};
 use http::Method;
-use jeto_http::testing::{ServerProcess, TestClient, TestResponse};
+use jeto_http::testing::{TestClient, TestResponse};
 use jeto_vagrant::fixture::FakeVagrant;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -100,13 +100,7 @@ async fn chunked_over_limit(address: std::net::SocketAddr) -> u16 {
 async fn bad_requests_get_clear_errors_and_start_no_process() {
     let fake = FakeVagrant::new();
     let data = tempfile::tempdir().unwrap();
-    let config = data.path().join("jeto.toml");
-    std::fs::write(&config, config_toml(&fake, &data.path().join("data"))).unwrap();
-    let server = ServerProcess::start(
-        env!("CARGO_BIN_EXE_jeto"),
-        &["--config", config.to_str().unwrap()],
-        &[],
-    );
+    let server = start_server(&fake, data.path());
     let admin = TestClient::new(server.address, Some(ADMIN_KEY));
     let multi = fake.multi().display().to_string();
     let created = admin

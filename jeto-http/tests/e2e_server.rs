@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{config_toml, ADMIN_KEY, CI_KEY, OTHER_KEY};
+use common::{start_server, ADMIN_KEY, CI_KEY, OTHER_KEY};
 use http_body_util::BodyExt;
 use insta::assert_json_snapshot;
 use jeto_http::testing::{ServerProcess, TestClient};
@@ -50,13 +50,7 @@ fn redacted_settings() -> insta::Settings {
 async fn every_route_over_a_real_socket() {
     let fake = FakeVagrant::new();
     let data = tempfile::tempdir().unwrap();
-    let config = data.path().join("jeto.toml");
-    std::fs::write(&config, config_toml(&fake, &data.path().join("data"))).unwrap();
-    let mut server = ServerProcess::start(
-        env!("CARGO_BIN_EXE_jeto"),
-        &["--config", config.to_str().unwrap()],
-        &[],
-    );
+    let mut server = start_server(&fake, data.path());
     assert_eq!(
         server.generated_key, None,
         "tokens are configured: no key is generated"
@@ -401,13 +395,7 @@ async fn async_git_creation_answers_202_with_a_command_to_follow() {
         jeto_vagrant::fixture::git(&repo, args);
     }
     let data = tempfile::tempdir().unwrap();
-    let config = data.path().join("jeto.toml");
-    std::fs::write(&config, config_toml(&fake, &data.path().join("data"))).unwrap();
-    let server = ServerProcess::start(
-        env!("CARGO_BIN_EXE_jeto"),
-        &["--config", config.to_str().unwrap()],
-        &[],
-    );
+    let server = start_server(&fake, data.path());
     let admin = TestClient::new(server.address, Some(ADMIN_KEY));
     let url = format!("file://{}", repo.display());
     let accepted = admin

@@ -83,7 +83,7 @@ struct Inner {
 /// let provider = InMemoryProvider::new().with_instance("/srv/app", &["web"]);
 /// let jeto = Jeto::builder(Arc::new(provider)).build()?;
 /// let admin = Principal::admin("me");
-/// let host = jeto.create_host(&admin, NewHost { id: None, name: "local".into(), provider: "memory".into(), params: Default::default() })?;
+/// let host = jeto.create_host(&admin, NewHost::new("local", "memory"))?;
 /// let created = jeto.create_instance(&admin, CreateInstance {
 ///     name: "app".into(), host: host.id, path: Some("/srv/app".into()), ..Default::default()
 /// }).await?;

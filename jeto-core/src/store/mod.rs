@@ -107,6 +107,18 @@ pub struct NewHost {
     pub params: HostParams,
 }
 
+impl NewHost {
+    /// A host with no params and the next free id.
+    pub fn new(name: impl Into<String>, provider: impl Into<String>) -> Self {
+        NewHost {
+            id: None,
+            name: name.into(),
+            provider: provider.into(),
+            params: HostParams::default(),
+        }
+    }
+}
+
 /// Keeps instance and host records. Ids are positive and never reused, also after removals
 /// (and, for persistent stores, restarts).
 ///

@@ -16,6 +16,20 @@ pub fn config_toml(fake: &FakeVagrant, data_dir: &std::path::Path) -> String {
     config_toml_with(fake, data_dir, "")
 }
 
+/// Writes [`config_toml`] into `data` and starts the real `jeto` binary on it.
+pub fn start_server(
+    fake: &FakeVagrant,
+    data: &std::path::Path,
+) -> jeto_http::testing::ServerProcess {
+    let config = data.join("jeto.toml");
+    std::fs::write(&config, config_toml(fake, &data.join("data"))).unwrap();
+    jeto_http::testing::ServerProcess::start(
+        env!("CARGO_BIN_EXE_jeto"),
+        &["--config", config.to_str().unwrap()],
+        &[],
+    )
+}
+
 /// [`config_toml`] with more TOML appended (more `[[hosts]]`, say).
 pub fn config_toml_with(fake: &FakeVagrant, data_dir: &std::path::Path, extra: &str) -> String {
     let config = fake.config();
