@@ -52,14 +52,7 @@ async fn main() {
     // One plain `vagrant status` (after a warm-up), the unit of the ratio.
     let plain = || {
         let t = Instant::now();
-        let out = std::process::Command::new("vagrant")
-            .args(["--machine-readable", "status"])
-            .current_dir(fake.multi())
-            .envs(&config.env)
-            .env("VAGRANT_DEFAULT_PROVIDER", "jeto_fake")
-            .output()
-            .unwrap();
-        assert!(out.status.success());
+        fake.run_vagrant(&fake.multi(), &["--machine-readable", "status"]);
         t.elapsed()
     };
     plain();

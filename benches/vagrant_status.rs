@@ -27,14 +27,7 @@ fn main() {
     let instance = FakeVagrant::instance(1, &fake.multi(), FakeVagrant::host(&[]));
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let direct = || {
-        let out = std::process::Command::new("vagrant")
-            .args(["--machine-readable", "status"])
-            .current_dir(fake.multi())
-            .envs(&config.env)
-            .env("VAGRANT_DEFAULT_PROVIDER", "jeto_fake")
-            .output()
-            .unwrap();
-        assert!(out.status.success());
+        fake.run_vagrant(&fake.multi(), &["--machine-readable", "status"]);
     };
     // Warm the page cache and Vagrant's own caches once each.
     direct();

@@ -149,6 +149,24 @@ impl FakeVagrant {
             .unwrap_or_default()
     }
 
+    /// Runs the real `vagrant ARGS` directly (no Jeto) in `folder`, with this fixture's
+    /// environment and the `jeto_fake` provider; panics when it fails. The baseline of benches.
+    pub fn run_vagrant(&self, folder: &Path, args: &[&str]) -> std::process::Output {
+        let out = Command::new("vagrant")
+            .args(args)
+            .current_dir(folder)
+            .envs(&self.config().env)
+            .env("VAGRANT_DEFAULT_PROVIDER", "jeto_fake")
+            .output()
+            .expect("vagrant runs");
+        assert!(
+            out.status.success(),
+            "vagrant {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
     /// A host on the `jeto_fake` provider with these params.
     pub fn host(params: &[(&str, &str)]) -> Host {
         Host {
