@@ -10,8 +10,10 @@ use jeto_core::Jeto;
 
 use crate::ApiError;
 
-/// How many principals' lists are kept; past that the cache starts over.
+/// How many principals' lists are kept, and how many bytes in all; past either the cache
+/// starts over, so many keys over many instances cannot make it grow without bound.
 const MAX_ENTRIES: usize = 256;
+const MAX_BYTES: usize = 32 << 20;
 
 type Entries = HashMap<Principal, ((u64, u64), Bytes)>;
 
@@ -45,7 +47,8 @@ impl ListCache {
             )
         })?);
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= MAX_ENTRIES {
+        let held: usize = entries.values().map(|(_, b)| b.len()).sum();
+        if entries.len() >= MAX_ENTRIES || held + bytes.len() > MAX_BYTES {
             entries.clear();
         }
         entries.insert(who.clone(), (version, bytes.clone()));
