@@ -100,12 +100,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 params: Default::default(),
             },
         )?;
-        let request = CreateInstance {
-            name: team.to_string(),
-            host: host.id,
-            path: Some(path.into()),
-            ..Default::default()
-        };
+        let request = CreateInstance::from_path(team.to_string(), host.id, path);
         jeto.create_instance(&ops, request).await?;
     }
 

@@ -35,12 +35,7 @@ async fn concurrent_fresh_status_reads_share_one_vagrant_process() {
     let host = jeto
         .create_host(&me, NewHost::new("fake", "jeto_fake"))
         .unwrap();
-    let request = CreateInstance {
-        name: "web".into(),
-        host: host.id,
-        path: Some(fake.multi().display().to_string()),
-        ..Default::default()
-    };
+    let request = CreateInstance::from_path("web", host.id, fake.multi().display().to_string());
     let id = jeto
         .create_instance(&me, request)
         .await
@@ -79,12 +74,8 @@ async fn commands_and_their_console_survive_a_restart() {
         let host = jeto
             .create_host(&me, NewHost::new("fake", "jeto_fake"))
             .unwrap();
-        let request = CreateInstance {
-            name: "single".into(),
-            host: host.id,
-            path: Some(fake.single().display().to_string()),
-            ..Default::default()
-        };
+        let request =
+            CreateInstance::from_path("single", host.id, fake.single().display().to_string());
         let id = jeto
             .create_instance(&me, request)
             .await

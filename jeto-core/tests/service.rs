@@ -51,12 +51,8 @@ async fn setup(
         std::fs::write(folder.join("Vagrantfile"), "").unwrap();
         std::fs::write(folder.join("jeto.json"), SCRIPTS).unwrap();
         provider.add_instance(folder.display().to_string(), machines);
-        let request = CreateInstance {
-            name: format!("i{i}"),
-            host: host.id,
-            path: Some(folder.display().to_string()),
-            ..Default::default()
-        };
+        let request =
+            CreateInstance::from_path(format!("i{i}"), host.id, folder.display().to_string());
         jeto.create_instance(&admin, request).await.unwrap();
     }
     Setup {
@@ -227,12 +223,8 @@ async fn tokens_unknown_ungranted_forbidden_admin() {
         std::fs::create_dir_all(&folder).unwrap();
         std::fs::write(folder.join("Vagrantfile"), "").unwrap();
         provider.add_instance(folder.display().to_string(), &["default"]);
-        let request = CreateInstance {
-            name: format!("i{i}"),
-            host: host.id,
-            path: Some(folder.display().to_string()),
-            ..Default::default()
-        };
+        let request =
+            CreateInstance::from_path(format!("i{i}"), host.id, folder.display().to_string());
         jeto.create_instance(&admin, request).await.unwrap();
     }
     let ci = jeto.authenticate(Some("ci-key")).unwrap();
@@ -366,12 +358,7 @@ async fn rejected_requests_start_nothing() {
     assert!(s.jeto.commands(&s.admin, 1).unwrap().is_empty());
     assert!(s.provider.stats().runs.is_empty());
     for bad in ["", &"x".repeat(129)] {
-        let request = CreateInstance {
-            name: bad.into(),
-            host: 1,
-            path: Some("/x".into()),
-            ..Default::default()
-        };
+        let request = CreateInstance::from_path(bad, 1, "/x");
         assert_eq!(
             s.jeto
                 .create_instance(&s.admin, request)
@@ -411,12 +398,7 @@ async fn persistent_instance() -> (tempfile::TempDir, InMemoryProvider, Jeto, u6
     let host = first
         .create_host(&admin, NewHost::new("h", "memory"))
         .unwrap();
-    let request = CreateInstance {
-        name: "p".into(),
-        host: host.id,
-        path: Some(folder.display().to_string()),
-        ..Default::default()
-    };
+    let request = CreateInstance::from_path("p", host.id, folder.display().to_string());
     let id = first
         .create_instance(&admin, request)
         .await

@@ -44,6 +44,16 @@ pub struct CreateInstance {
 }
 
 impl CreateInstance {
+    /// A request to register the existing folder `path` as `name` on `host`.
+    pub fn from_path(name: impl Into<String>, host: u64, path: impl Into<String>) -> Self {
+        CreateInstance {
+            name: name.into(),
+            host,
+            path: Some(path.into()),
+            ..CreateInstance::default()
+        }
+    }
+
     fn source(&self) -> Result<InstanceSource> {
         let git = self.git_url.is_some() || self.git_reference.is_some();
         let given = [self.path.is_some(), git, self.archive_url.is_some()];
