@@ -15,6 +15,11 @@ use crate::Error;
 /// assert_eq!("runScript".parse::<Action>().unwrap(), Action::RunScript);
 /// assert_eq!(serde_json::to_string(&Action::Start).unwrap(), "\"start\"");
 /// ```
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(description = "An action on an instance, by the original Jeto's wire name.")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum Action {

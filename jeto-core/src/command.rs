@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 use crate::Action;
 
 /// Where a command is in its life.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CommandStatus {
@@ -47,6 +48,7 @@ impl CommandStatus {
 
 /// Why a command failed: the provider's error class (e.g. Vagrant's
 /// `Vagrant::Errors::RSyncNotFound`) when it gave one, and a message.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandError {
     /// The provider's error class, when it reported one.
@@ -75,6 +77,7 @@ impl std::fmt::Display for CommandError {
 }
 
 /// One action on one instance, as recorded by the command scheduler and shown over HTTP.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Command {
     /// Unique for the server's lifetime and across restarts.

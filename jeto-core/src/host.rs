@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 ///
 /// `provider` becomes `VAGRANT_DEFAULT_PROVIDER` and every entry of `params` an environment
 /// variable of each vagrant command run for the host's instances.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Host {
     /// Unique, positive id.
@@ -133,3 +134,23 @@ impl<'de> Deserialize<'de> for HostParams {
         }
     }
 }
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for HostParams {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .description(Some(
+                "KEY=VALUE settings exported to every vagrant command of the host's instances \
+                 (values are \"***\" for keys that are not admin). On create, the original's \
+                 text form (lines of KEY=VALUE) is accepted too.",
+            ))
+            .additional_properties(Some(AdditionalProperties::RefOr(
+                ObjectBuilder::new().schema_type(Type::String).into(),
+            )))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for HostParams {}

@@ -7,6 +7,7 @@ use crate::{Host, JetoInfos};
 /// A Vagrant environment managed by Jeto: a folder with a `Vagrantfile`, bound to a [`Host`].
 ///
 /// The fields and their JSON names are exactly those of the original Jeto's Instance object.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Instance {
     /// Unique, positive id, never reused.
@@ -45,6 +46,7 @@ impl Instance {
 }
 
 /// The state of one machine of an instance.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
     /// The machine name (`default` for a single-machine Vagrantfile).

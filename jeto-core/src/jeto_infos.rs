@@ -159,6 +159,21 @@ fn json_type(value: &Value) -> &'static str {
     }
 }
 
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for JetoInfos {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .description(Some(
+                "Everything in the instance's jeto.json ({} when absent); `scripts` maps a \
+                 script name to {\"command\": \"...\"}.",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for JetoInfos {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,13 +1,13 @@
 //! [`ApiError`]: every failure as a JSON response `{"error": {"code", "message"}}`.
 
 use http::{header, HeaderValue, Response, StatusCode};
-use jeto_core::{Error, ErrorKind};
-use serde_json::{json, Value};
+use jeto_core::{Command, Error, ErrorKind, InstanceView};
 
+use crate::answers::{ErrorBody, ErrorDetail};
 use crate::ApiBody;
 
 /// An error answer: a status, a stable snake_case code, a message a person can act on, and
-/// optionally more JSON fields beside `error` (e.g. the failed `command`).
+/// for a command that did not succeed the command (and the instance) beside `error`.
 #[derive(Debug, Clone)]
 pub struct ApiError {
     /// The HTTP status.
@@ -16,8 +16,10 @@ pub struct ApiError {
     pub code: &'static str,
     /// What went wrong and what to do.
     pub message: String,
-    /// Extra top-level fields of the body.
-    pub extra: Vec<(&'static str, Value)>,
+    /// The command that did not succeed, when that is the error.
+    pub command: Option<Box<Command>>,
+    /// The instance after a failed synchronous action.
+    pub instance: Option<Box<InstanceView>>,
     /// Extra headers (`Allow`, `WWW-Authenticate`).
     pub headers: Vec<(header::HeaderName, HeaderValue)>,
 }
@@ -29,7 +31,8 @@ impl ApiError {
             status,
             code,
             message: message.into(),
-            extra: Vec::new(),
+            command: None,
+            instance: None,
             headers: Vec::new(),
         }
     }
@@ -62,18 +65,28 @@ impl ApiError {
         error
     }
 
-    /// The same error with one more top-level field.
-    pub fn with(mut self, key: &'static str, value: Value) -> Self {
-        self.extra.push((key, value));
+    /// The same error carrying the command it is about.
+    pub fn with_command(mut self, command: Command) -> Self {
+        self.command = Some(Box::new(command));
+        self
+    }
+
+    /// The same error carrying the instance as it is now.
+    pub fn with_instance(mut self, instance: InstanceView) -> Self {
+        self.instance = Some(Box::new(instance));
         self
     }
 
     /// The response.
     pub fn into_response(self) -> Response<ApiBody> {
-        let mut body = json!({"error": {"code": self.code, "message": self.message}});
-        for (key, value) in self.extra {
-            body[key] = value;
-        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+            },
+            command: self.command,
+            instance: self.instance,
+        };
         let mut response = crate::response::json(self.status, &body);
         response.headers_mut().extend(self.headers);
         response

@@ -21,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod answers;
 pub mod auth;
 mod body;
 #[cfg(feature = "server")]

@@ -8,15 +8,14 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Buf;
-use http::{Method, Request, Response, StatusCode};
+use http::{Method, Request, Response};
 use http_body::Body;
 use jeto_core::Jeto;
-use serde_json::json;
 
 use crate::body::read_json;
-use crate::handlers::{commands, hosts, instances};
+use crate::handlers::{commands, hosts, instances, meta};
 use crate::routes::{match_path, Route};
-use crate::{auth, openapi, response, ApiBody, ApiError, ListCache, Query};
+use crate::{auth, openapi, ApiBody, ApiError, ListCache, Query};
 
 /// Serves Jeto's routes (see [`crate::routes::ROUTES`]) over a [`Jeto`] service.
 ///
@@ -122,9 +121,12 @@ where
     match route {
         Route::Health => {
             query(&[])?;
-            return Ok(response::json(StatusCode::OK, &json!({"status": "ok"})));
+            return Ok(meta::health());
         }
-        Route::OpenApi => return Ok(openapi::response()),
+        Route::OpenApi => {
+            query(&[])?;
+            return Ok(openapi::response());
+        }
         _ => {}
     }
     let who = jeto.authenticate(auth::key(&parts.headers))?;

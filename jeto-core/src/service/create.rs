@@ -12,13 +12,16 @@ use crate::store::NewInstance;
 use crate::{validate, Action, ActionRequest, Error, Host, InstanceSource, JetoInfos, Result};
 
 /// A request to register an instance: a name, a host, an environment and exactly one source.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateInstance {
     /// A name for people (1 to 128 characters).
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
     pub name: String,
     /// The host id (a JSON number with no fraction, as JSON Schema's `integer`).
     #[serde(deserialize_with = "whole_number")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub host: u64,
     /// Exported as `ENVIRONMENT` to every vagrant command.
     #[serde(default)]
@@ -37,6 +40,7 @@ pub struct CreateInstance {
     pub archive_url: Option<String>,
     /// The expected SHA-256 of the archive.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9A-Fa-f]{64}$"))]
     pub archive_sha256: Option<String>,
     /// Whether the HTTP caller wants to be answered before a long preparation ends.
     #[serde(default, rename = "async")]

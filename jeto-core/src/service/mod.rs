@@ -46,6 +46,7 @@ impl Default for JetoConfig {
 }
 
 /// An instance as shown to a caller: the seed's fields plus when its status was read.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InstanceView {
     /// The instance, with its last known status.

@@ -3,28 +3,40 @@
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use jeto_core::access::Principal;
-use jeto_core::{Action, Jeto};
+use jeto_core::{Action, Command, Jeto};
 use serde::Deserialize;
-use serde_json::json;
+use utoipa::ToSchema;
 
-use super::command_location;
+use super::{command_location, CommandPath, InstancePath};
+use crate::answers::{CommandAnswer, ErrorBody};
 use crate::{response, ApiBody, ApiError, Query};
 
 type Answer = Result<Response<ApiBody>, ApiError>;
 
 /// `GET /api/instances/{id}/commands`: newest first.
+#[utoipa::path(operation_id = "listCommands", get, path = "/api/instances/{id}/commands", tag = "commands",
+    summary = "The commands of an instance, newest first",
+    params(InstancePath),
+    responses((status = 200, description = "The commands", body = Vec<Command>)))]
 pub fn list(jeto: &Jeto, who: &Principal, id: u64) -> Answer {
     Ok(response::json(StatusCode::OK, &jeto.commands(who, id)?))
 }
 
 /// The body of `POST /api/instances/{id}/commands`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"action": "provision", "machine": "db"}))]
 pub struct CommandRequest {
     /// The action, by wire name.
+    #[schema(value_type = Action)]
     pub action: String,
     /// The machine; optional except for runScript.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[A-Za-z0-9_.][A-Za-z0-9_.-]*$"
+    )]
     pub machine: Option<String>,
     /// The script, for runScript.
     #[serde(default)]
@@ -32,18 +44,32 @@ pub struct CommandRequest {
 }
 
 /// `POST /api/instances/{id}/commands`: always async, 202 with the queued command.
+#[utoipa::path(operation_id = "createCommand", post, path = "/api/instances/{id}/commands", tag = "commands",
+    summary = "Queue an action (always async)",
+    params(InstancePath), request_body = CommandRequest,
+    responses(
+        (status = 202, description = "Queued", body = CommandAnswer,
+            headers(("Location" = String, description = "the command's URL"))),
+        (status = 403, description = "Action not granted to this key", body = ErrorBody),
+        (status = 503, description = "The server is shutting down", body = ErrorBody),
+    ))]
 pub fn create(jeto: &Jeto, who: &Principal, id: u64, body: CommandRequest) -> Answer {
     let action: Action = body.action.parse()?;
     let request = super::wire_request(action, body.machine, body.script);
     let command = jeto.submit(who, id, request)?.snapshot();
-    Ok(response::created(
-        StatusCode::ACCEPTED,
-        &command_location(&command),
-        &json!({ "command": command }),
-    ))
+    let location = command_location(&command);
+    let body = CommandAnswer {
+        command,
+        instance: None,
+    };
+    Ok(response::created(StatusCode::ACCEPTED, &location, &body))
 }
 
 /// `GET /api/instances/{id}/commands/{cid}`: one command with its console.
+#[utoipa::path(operation_id = "getCommand", get, path = "/api/instances/{id}/commands/{cid}", tag = "commands",
+    summary = "One command with its console output",
+    params(CommandPath),
+    responses((status = 200, description = "The command", body = Command)))]
 pub fn get(jeto: &Jeto, who: &Principal, id: u64, cid: u64) -> Answer {
     Ok(response::json(
         StatusCode::OK,
@@ -52,6 +78,14 @@ pub fn get(jeto: &Jeto, who: &Principal, id: u64, cid: u64) -> Answer {
 }
 
 /// `DELETE /api/instances/{id}/commands/{cid}`: cancel.
+#[utoipa::path(operation_id = "cancelCommand", delete, path = "/api/instances/{id}/commands/{cid}", tag = "commands",
+    summary = "Cancel: a queued command never starts, a running one has its process tree killed",
+    params(CommandPath),
+    responses(
+        (status = 200, description = "The cancelled command", body = Command),
+        (status = 403, description = "The command's action is not granted to this key", body = ErrorBody),
+        (status = 409, description = "The command has already ended", body = ErrorBody),
+    ))]
 pub async fn cancel(jeto: &Jeto, who: &Principal, id: u64, cid: u64) -> Answer {
     Ok(response::json(
         StatusCode::OK,
@@ -61,6 +95,12 @@ pub async fn cancel(jeto: &Jeto, who: &Principal, id: u64, cid: u64) -> Answer {
 
 /// `GET /api/instances/{id}/commands/{cid}/console[?follow=true]`: plain text; with `follow`,
 /// streamed until the command ends.
+#[utoipa::path(operation_id = "getConsole", get, path = "/api/instances/{id}/commands/{cid}/console", tag = "commands",
+    summary = "The console output as plain text",
+    params(CommandPath,
+        ("follow" = Option<bool>, Query, description = "stream the output until the command ends")),
+    responses((status = 200, description = "The console output (streamed with follow)",
+        body = String, content_type = "text/plain")))]
 pub fn console(jeto: &Jeto, who: &Principal, id: u64, cid: u64, query: &Query) -> Answer {
     let handle = jeto.command(who, id, cid)?;
     if !query.flag("follow")? {

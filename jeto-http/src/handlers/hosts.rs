@@ -3,30 +3,42 @@
 use http::{Response, StatusCode};
 use jeto_core::access::Principal;
 use jeto_core::store::NewHost;
-use jeto_core::{HostParams, Jeto};
+use jeto_core::{Host, HostParams, Jeto};
 use serde::Deserialize;
+use utoipa::ToSchema;
 
+use super::HostPath;
+use crate::answers::ErrorBody;
 use crate::{response, ApiBody, ApiError};
 
 type Answer = Result<Response<ApiBody>, ApiError>;
 
 /// `GET /api/hosts`: the hosts the key may use (params redacted for non-admins).
+#[utoipa::path(operation_id = "listHosts", get, path = "/api/hosts", tag = "hosts",
+    summary = "The hosts this key may use (params redacted for keys that are not admin)",
+    responses((status = 200, description = "The hosts", body = Vec<Host>)))]
 pub fn list(jeto: &Jeto, who: &Principal) -> Answer {
     Ok(response::json(StatusCode::OK, &jeto.hosts(who)?))
 }
 
 /// `GET /api/hosts/{id}`
+#[utoipa::path(operation_id = "getHost", get, path = "/api/hosts/{id}", tag = "hosts", summary = "One host",
+    params(HostPath),
+    responses((status = 200, description = "The host", body = Host)))]
 pub fn get(jeto: &Jeto, who: &Principal, id: u64) -> Answer {
     Ok(response::json(StatusCode::OK, &jeto.host(who, id)?))
 }
 
 /// The body of `POST /api/hosts`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "lab", "provider": "libvirt", "params": {"LIBVIRT_URI": "qemu:///system"}}))]
 pub struct CreateHost {
     /// A name for people.
+    #[schema(min_length = 1, max_length = 128)]
     pub name: String,
-    /// The Vagrant provider.
+    /// The Vagrant provider (becomes `VAGRANT_DEFAULT_PROVIDER`).
+    #[schema(pattern = "^[A-Za-z0-9_-]+$")]
     pub provider: String,
     /// `KEY=VALUE` settings, as an object or the original's text lines.
     #[serde(default)]
@@ -34,6 +46,13 @@ pub struct CreateHost {
 }
 
 /// `POST /api/hosts` (admin only): 201 with the host.
+#[utoipa::path(operation_id = "createHost", post, path = "/api/hosts", tag = "hosts", summary = "Create a host (admin only)",
+    request_body = CreateHost,
+    responses(
+        (status = 201, description = "Created", body = Host,
+            headers(("Location" = String, description = "the host's URL"))),
+        (status = 403, description = "Only admin keys create hosts", body = ErrorBody),
+    ))]
 pub fn create(jeto: &Jeto, who: &Principal, body: CreateHost) -> Answer {
     let host = jeto.create_host(
         who,

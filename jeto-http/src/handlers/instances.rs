@@ -5,16 +5,23 @@ use std::time::Duration;
 use http::{Response, StatusCode};
 use jeto_core::access::Principal;
 use jeto_core::service::CreateInstance;
+use jeto_core::InstanceView;
 use jeto_core::{Action, Jeto};
 use serde::Deserialize;
-use serde_json::json;
+use utoipa::ToSchema;
 
-use super::{command_failure, command_location, wire_request};
+use super::InstancePath;
+use super::{command_failure, command_location, wire_request, CommandFailure};
+use crate::answers::{CommandAnswer, Deleted, ErrorBody};
 use crate::{response, ApiBody, ApiError, ListCache, Query};
 
 type Answer = Result<Response<ApiBody>, ApiError>;
 
 /// `GET /api/instances[?refresh=true]`: served from the [`ListCache`] while nothing changed.
+#[utoipa::path(operation_id = "listInstances", get, path = "/api/instances", tag = "instances",
+    summary = "The instances this key may see, with their last known status",
+    params(("refresh" = Option<bool>, Query, description = "read every status again (several at a time) before answering")),
+    responses((status = 200, description = "The instances", body = Vec<InstanceView>)))]
 pub async fn list(jeto: &Jeto, lists: &ListCache, who: &Principal, query: &Query) -> Answer {
     if query.flag("refresh")? {
         jeto.instances(who, true).await?;
@@ -27,16 +34,28 @@ pub async fn list(jeto: &Jeto, lists: &ListCache, who: &Principal, query: &Query
 
 /// `POST /api/instances`: 201 with the instance; with `async` for a git or archive source,
 /// 202 with `{command, instance}` at once (the `sync` command clones or extracts).
+#[utoipa::path(operation_id = "createInstance", post, path = "/api/instances", tag = "instances",
+    summary = "Register an instance from a path, a git repository or an archive",
+    request_body = CreateInstance,
+    responses(
+        (status = 201, description = "Created", body = InstanceView,
+            headers(("Location" = String, description = "the instance's URL"))),
+        (status = 202, description = "Accepted (async git or archive creation): the sync command that clones or extracts, and the instance",
+            body = CommandAnswer, headers(("Location" = String, description = "the command's URL"))),
+        (status = 403, description = "This key may not create instances (on this host)", body = ErrorBody),
+        (status = 404, description = "No such host visible to this key", body = ErrorBody),
+        (status = 409, description = "The folder already holds an instance", body = ErrorBody),
+    ))]
 pub async fn create(jeto: &Jeto, who: &Principal, request: CreateInstance) -> Answer {
     if request.run_async && request.path.is_none() {
         let (view, handle) = jeto.create_instance_async(who, request).await?;
         let command = handle.snapshot();
-        let body = json!({ "command": command, "instance": view });
-        return Ok(response::created(
-            StatusCode::ACCEPTED,
-            &command_location(&command),
-            &body,
-        ));
+        let location = command_location(&command);
+        let body = CommandAnswer {
+            command,
+            instance: Some(view),
+        };
+        return Ok(response::created(StatusCode::ACCEPTED, &location, &body));
     }
     let view = jeto.create_instance(who, request).await?;
     let location = format!("/api/instances/{}", view.instance.id);
@@ -44,6 +63,11 @@ pub async fn create(jeto: &Jeto, who: &Principal, request: CreateInstance) -> An
 }
 
 /// `GET /api/instances/{id}[?max_age=SECONDS]`
+#[utoipa::path(operation_id = "getInstance", get, path = "/api/instances/{id}", tag = "instances",
+    summary = "One instance with detailed status and jeto_infos",
+    params(InstancePath,
+        ("max_age" = Option<u64>, Query, description = "oldest acceptable status in seconds (default from the config); 0 reads it now")),
+    responses((status = 200, description = "The instance", body = InstanceView)))]
 pub async fn get(jeto: &Jeto, who: &Principal, id: u64, query: &Query) -> Answer {
     let max_age = query.number("max_age")?.map(Duration::from_secs);
     let view = jeto.instance(who, id, max_age).await?;
@@ -51,13 +75,20 @@ pub async fn get(jeto: &Jeto, who: &Principal, id: u64, query: &Query) -> Answer
 }
 
 /// The body of `POST /api/instances/{id}`, as in the original Jeto.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"state": "runScript", "machine": "www", "script": "status", "async": true}))]
 pub struct StateRequest {
-    /// start | stop | status | runScript | reload | rsync | provision
+    /// start | stop | status | runScript | reload | rsync | provision (destroy: use DELETE)
+    #[schema(value_type = Action)]
     pub state: String,
     /// The machine; optional except for runScript.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[A-Za-z0-9_.][A-Za-z0-9_.-]*$"
+    )]
     pub machine: Option<String>,
     /// The script of `jeto.json`, for runScript.
     #[serde(default)]
@@ -68,6 +99,16 @@ pub struct StateRequest {
 }
 
 /// `POST /api/instances/{id}`: change the state of an instance.
+#[utoipa::path(operation_id = "changeState", post, path = "/api/instances/{id}", tag = "instances",
+    summary = "Change the state of an instance (the original Jeto call)",
+    params(InstancePath), request_body = StateRequest,
+    responses(
+        (status = 200, description = "Done (sync): the command and the instance after it", body = CommandAnswer),
+        (status = 202, description = "Queued (async)", body = CommandAnswer,
+            headers(("Location" = String, description = "the command's URL"))),
+        (status = 403, description = "Action not granted to this key", body = ErrorBody),
+        CommandFailure,
+    ))]
 pub async fn post_state(jeto: &Jeto, who: &Principal, id: u64, body: StateRequest) -> Answer {
     let action: Action = body.state.parse()?;
     if action == Action::Destroy {
@@ -78,23 +119,33 @@ pub async fn post_state(jeto: &Jeto, who: &Principal, id: u64, body: StateReques
     let request = wire_request(action, body.machine, body.script);
     if body.run_async {
         let command = jeto.submit(who, id, request)?.snapshot();
-        return Ok(response::created(
-            StatusCode::ACCEPTED,
-            &command_location(&command),
-            &json!({ "command": command }),
-        ));
+        let location = command_location(&command);
+        let body = CommandAnswer {
+            command,
+            instance: None,
+        };
+        return Ok(response::created(StatusCode::ACCEPTED, &location, &body));
     }
     let (command, instance) = jeto.run(who, id, request).await?;
     if let Some(error) = command_failure(&command) {
-        return Err(error.with("instance", json!(instance)));
+        return Err(error.with_instance(instance));
     }
-    Ok(response::json(
-        StatusCode::OK,
-        &json!({ "command": command, "instance": instance }),
-    ))
+    let body = CommandAnswer {
+        command,
+        instance: Some(instance),
+    };
+    Ok(response::json(StatusCode::OK, &body))
 }
 
 /// `DELETE /api/instances/{id}`: destroy the machines, then forget the instance.
+#[utoipa::path(operation_id = "deleteInstance", delete, path = "/api/instances/{id}", tag = "instances",
+    summary = "vagrant destroy --force, then forget the instance (and remove a folder Jeto made)",
+    params(InstancePath),
+    responses(
+        (status = 200, description = "Destroyed and forgotten", body = Deleted),
+        (status = 403, description = "destroy not granted to this key", body = ErrorBody),
+        CommandFailure,
+    ))]
 pub async fn delete(jeto: &Jeto, who: &Principal, id: u64) -> Answer {
     let command = jeto.delete_instance(who, id).await?;
     if let Some(error) = command_failure(&command) {
@@ -102,6 +153,9 @@ pub async fn delete(jeto: &Jeto, who: &Principal, id: u64) -> Answer {
     }
     Ok(response::json(
         StatusCode::OK,
-        &json!({ "command": command, "deleted": id }),
+        &Deleted {
+            command,
+            deleted: id,
+        },
     ))
 }

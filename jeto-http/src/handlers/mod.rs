@@ -3,12 +3,63 @@
 pub mod commands;
 pub mod hosts;
 pub mod instances;
+pub mod meta;
 
 use http::StatusCode;
 use jeto_core::{Action, ActionRequest, Command, CommandStatus};
-use serde_json::json;
 
+use utoipa::{IntoParams, IntoResponses};
+
+use crate::answers::ErrorBody;
 use crate::ApiError;
+
+/// The `{id}` of an instance route.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct InstancePath {
+    /// The instance id (a positive integer).
+    #[param(minimum = 1)]
+    pub id: u64,
+}
+
+/// The `{id}` and `{cid}` of a command route.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct CommandPath {
+    /// The instance id (a positive integer).
+    #[param(minimum = 1)]
+    pub id: u64,
+    /// The command id (a positive integer).
+    #[param(minimum = 1)]
+    pub cid: u64,
+}
+
+/// The `{id}` of a host route.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct HostPath {
+    /// The host id (a positive integer).
+    #[param(minimum = 1)]
+    pub id: u64,
+}
+
+/// The answers of a synchronous command that did not succeed (see [`command_failure`]); each
+/// body carries the command.
+#[derive(Debug, IntoResponses)]
+pub enum CommandFailure {
+    /// Cancelled, or the machine is not running.
+    #[response(status = 409)]
+    Conflict(ErrorBody),
+    /// Vagrant ran and failed.
+    #[response(status = 502)]
+    Failed(ErrorBody),
+    /// Vagrant cannot be run, or the server stopped while it ran.
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+    /// The action reached its time limit.
+    #[response(status = 504)]
+    TimedOut(ErrorBody),
+}
 
 /// The error answer for a command that did not succeed, or `None` when it did.
 ///
@@ -70,7 +121,7 @@ pub fn command_failure(command: &Command) -> Option<ApiError> {
         ),
         CommandStatus::Interrupted => (StatusCode::SERVICE_UNAVAILABLE, "interrupted", detail),
     };
-    Some(ApiError::new(status, code, message).with("command", json!(command)))
+    Some(ApiError::new(status, code, message).with_command(command.clone()))
 }
 
 /// A request as sent on the wire. As in the original Jeto, clients may send `script` with

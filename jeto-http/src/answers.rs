@@ -1,0 +1,56 @@
+//! The JSON bodies Jeto answers with, declared once: serialised by the handlers and described
+//! in the OpenAPI document from the same structs.
+
+use jeto_core::{Command, InstanceView};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Every error answer: `{"error": {"code", "message"}}`, plus the command (and the instance)
+/// when a command did not succeed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+    /// The command, when the error is a command that did not succeed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<Box<Command>>,
+    /// The instance after a failed synchronous action.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<Box<InstanceView>>,
+}
+
+/// The `error` object of an [`ErrorBody`].
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A stable snake_case code (`invalid_request`, `instance_not_found`, ...).
+    pub code: &'static str,
+    /// A sentence a person can act on.
+    pub message: String,
+}
+
+/// A command, with the instance after it when the action ran synchronously or created it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CommandAnswer {
+    /// The command.
+    pub command: Command,
+    /// The instance (after a synchronous action; at once for an asynchronous creation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<InstanceView>,
+}
+
+/// The answer to `DELETE /api/instances/{id}`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Deleted {
+    /// The `destroy` command that ran.
+    pub command: Command,
+    /// The id of the instance that was forgotten.
+    pub deleted: u64,
+}
+
+/// The answer to `GET /api/health`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok` while the server answers.
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}

@@ -1,0 +1,482 @@
+//! The generated OpenAPI document and the server agree: every route and method of the route
+//! table is documented and nothing else, and every status an operation answers is documented
+//! for it, and every documented status is answered by some request below.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use http_body_util::{BodyExt, Full};
+use jeto_core::access::{hash_key, Permission, TokenConfig, TokenPolicy};
+use jeto_core::memory::InMemoryProvider;
+use jeto_core::{
+    ActionRequest, ConsoleSink, Error, Instance, InstanceSource, Jeto, JetoConfig, Outcome,
+    Provider, Result, Status,
+};
+use jeto_http::routes::ROUTES;
+use jeto_http::JetoService;
+use serde_json::{json, Value};
+
+/// The in-memory provider, with faults chosen by the instance's name.
+#[derive(Debug, Clone)]
+struct FaultyProvider(InMemoryProvider);
+
+#[async_trait]
+impl Provider for FaultyProvider {
+    async fn status(&self, instance: &Instance) -> Result<Vec<Status>> {
+        self.0.status(instance).await
+    }
+    async fn run(
+        &self,
+        instance: &Instance,
+        request: &ActionRequest,
+        console: ConsoleSink,
+    ) -> Result<Outcome> {
+        match instance.name.as_str() {
+            "unavailable" => Err(Error::ProviderUnavailable {
+                message: "the tool is missing".into(),
+                source: None,
+            }),
+            "slow" => Err(Error::Timeout {
+                what: "the action".into(),
+                after: Duration::from_secs(1),
+            }),
+            "broken" => Ok(Outcome::failure(
+                1,
+                jeto_core::CommandError::message("it broke"),
+            )),
+            "sleepy" => {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                self.0.run(instance, request, console).await
+            }
+            _ => self.0.run(instance, request, console).await,
+        }
+    }
+    async fn ip(&self, instance: &Instance, machine: &str) -> Result<Option<String>> {
+        self.0.ip(instance, machine).await
+    }
+    async fn prepare(&self, source: &InstanceSource, target: &Path) -> Result<std::path::PathBuf> {
+        self.0.prepare(source, target).await
+    }
+}
+
+struct Api {
+    service: JetoService,
+    /// (path pattern, method) -> statuses seen.
+    seen: BTreeMap<(String, String), BTreeSet<String>>,
+}
+
+impl Api {
+    async fn call(
+        &mut self,
+        pattern: &str,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&str>,
+    ) -> (u16, Value) {
+        let mut request = http::Request::builder().method(method).uri(path);
+        if let Some(key) = key {
+            request = request.header("x-jeto-key", key);
+        }
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        let body = body.unwrap_or("").to_owned();
+        let response = self
+            .service
+            .handle(request.body(Full::new(bytes::Bytes::from(body))).unwrap())
+            .await;
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        self.seen
+            .entry((pattern.to_owned(), method.to_lowercase()))
+            .or_default()
+            .insert(status.to_string());
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+}
+
+fn documented(doc: &Value) -> BTreeMap<(String, String), BTreeSet<String>> {
+    let mut out = BTreeMap::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            if method == "parameters" {
+                continue;
+            }
+            let statuses = operation["responses"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+            out.insert((path.clone(), method.clone()), statuses);
+        }
+    }
+    out
+}
+
+#[test]
+fn every_route_and_method_is_documented_and_nothing_else() {
+    let doc: Value = serde_json::from_slice(&jeto_http::openapi::document()).unwrap();
+    let documented: BTreeSet<_> = documented(&doc).into_keys().collect();
+    let routed: BTreeSet<_> = ROUTES
+        .iter()
+        .flat_map(|(path, methods)| {
+            methods
+                .iter()
+                .map(move |m| (path.to_string(), m.to_lowercase()))
+        })
+        .collect();
+    let missing: Vec<_> = routed.difference(&documented).collect();
+    let extra: Vec<_> = documented.difference(&routed).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "routed but not documented: {missing:?}; documented but not routed: {extra:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_status_answered_is_documented_and_every_documented_status_is_answered() {
+    let folders = tempfile::tempdir().unwrap();
+    let memory = InMemoryProvider::new();
+    let mut paths = BTreeMap::new();
+    for name in [
+        "ok",
+        "second",
+        "unavailable",
+        "slow",
+        "broken",
+        "sleepy",
+        "delete-me",
+    ] {
+        let folder = folders.path().join(name);
+        std::fs::create_dir(&folder).unwrap();
+        std::fs::write(folder.join("Vagrantfile"), "").unwrap();
+        std::fs::write(
+            folder.join("jeto.json"),
+            r#"{"scripts": {"fail": {"command": "exit 1"}, "hello": {"command": "echo hi"}, "nap": {"command": "sleep 30"}}}"#,
+        )
+        .unwrap();
+        memory.add_instance(folder.to_str().unwrap(), &["web"]);
+        paths.insert(name, folder.to_str().unwrap().to_owned());
+    }
+    let data = tempfile::tempdir().unwrap();
+    let limited = TokenConfig {
+        name: "limited".into(),
+        key_sha256: hash_key("limited"),
+        admin: false,
+        hosts: [1].into(),
+        instances: BTreeSet::new(),
+        actions: Some([Permission::Action(jeto_core::Action::Status)].into()),
+    };
+    let policy = TokenPolicy::new(vec![TokenConfig::admin("admin", "admin"), limited]).unwrap();
+    let jeto = Jeto::builder(Arc::new(FaultyProvider(memory)))
+        .policy(Arc::new(policy))
+        .config(JetoConfig {
+            data_dir: Some(data.path().to_owned()),
+            ..JetoConfig::default()
+        })
+        .build()
+        .unwrap();
+    let mut api = Api {
+        service: JetoService::new(jeto.clone()),
+        seen: BTreeMap::new(),
+    };
+    let admin = Some("admin");
+    let limited = Some("limited");
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(70 * 1024));
+
+    // Meta.
+    api.call("/api/health", "GET", "/api/health", None, None)
+        .await;
+    api.call("/api/health", "GET", "/api/health?x=1", None, None)
+        .await;
+    api.call("/api/openapi.json", "GET", "/api/openapi.json", None, None)
+        .await;
+    api.call(
+        "/api/openapi.json",
+        "GET",
+        "/api/openapi.json?x=1",
+        None,
+        None,
+    )
+    .await;
+
+    // Hosts.
+    let hosts = "/api/hosts";
+    let host_body = r#"{"name": "local", "provider": "memory"}"#;
+    assert_eq!(
+        api.call(hosts, "POST", hosts, admin, Some(host_body))
+            .await
+            .0,
+        201
+    );
+    api.call(hosts, "POST", hosts, limited, Some(host_body))
+        .await;
+    api.call(hosts, "POST", hosts, admin, Some("{}")).await;
+    api.call(hosts, "POST", hosts, None, Some(host_body)).await;
+    api.call(hosts, "POST", hosts, admin, Some(&big)).await;
+    send_as_text(&mut api, hosts, hosts).await;
+    api.call(hosts, "GET", hosts, admin, None).await;
+    api.call(hosts, "GET", "/api/hosts?x=1", admin, None).await;
+    api.call(hosts, "GET", hosts, None, None).await;
+    let host = "/api/hosts/{id}";
+    api.call(host, "GET", "/api/hosts/1", admin, None).await;
+    api.call(host, "GET", "/api/hosts/1?x=1", admin, None).await;
+    api.call(host, "GET", "/api/hosts/1", None, None).await;
+    api.call(host, "GET", "/api/hosts/9", admin, None).await;
+
+    // Instances.
+    let list = "/api/instances";
+    let mut ids = BTreeMap::new();
+    for (name, path) in &paths {
+        let body = json!({"name": name, "host": 1, "path": path}).to_string();
+        let (status, created) = api.call(list, "POST", list, admin, Some(&body)).await;
+        assert_eq!(status, 201, "{created}");
+        ids.insert(*name, created["id"].as_u64().unwrap());
+    }
+    let again = json!({"name": "again", "host": 1, "path": paths["ok"]}).to_string();
+    api.call(list, "POST", list, admin, Some(&again)).await; // 409: one folder, one instance
+    let unknown_host = json!({"name": "h", "host": 9, "path": paths["ok"]}).to_string();
+    api.call(list, "POST", list, admin, Some(&unknown_host))
+        .await;
+    let git = r#"{"name": "g", "host": 1, "git_url": "https://git.invalid/r.git", "git_reference": "main", "async": true}"#;
+    api.call(list, "POST", list, admin, Some(git)).await;
+    api.call(list, "POST", list, limited, Some(git)).await;
+    api.call(list, "POST", list, admin, Some(r#"{"name": "x"}"#))
+        .await;
+    api.call(list, "POST", list, None, Some(git)).await;
+    api.call(list, "POST", list, admin, Some(&big)).await;
+    send_as_text(&mut api, list, list).await;
+    api.call(list, "GET", list, admin, None).await;
+    api.call(list, "GET", "/api/instances?refresh=maybe", admin, None)
+        .await;
+    api.call(list, "GET", list, None, None).await;
+
+    let one = "/api/instances/{id}";
+    let ok = format!("/api/instances/{}", ids["ok"]);
+    api.call(one, "GET", &ok, admin, None).await;
+    api.call(one, "GET", &format!("{ok}?max_age=x"), admin, None)
+        .await;
+    api.call(one, "GET", &ok, None, None).await;
+    api.call(one, "GET", "/api/instances/999", admin, None)
+        .await;
+    let start = r#"{"state": "start", "machine": "web"}"#;
+    api.call(one, "POST", &ok, admin, Some(start)).await;
+    api.call(
+        one,
+        "POST",
+        &ok,
+        admin,
+        Some(r#"{"state": "rsync", "machine": "web", "async": true}"#),
+    )
+    .await;
+    api.call(one, "POST", &ok, limited, Some(start)).await;
+    api.call(one, "POST", &ok, admin, Some(r#"{"state": "fly"}"#))
+        .await;
+    api.call(one, "POST", &ok, None, Some(start)).await;
+    api.call(one, "POST", "/api/instances/999", admin, Some(start))
+        .await;
+    api.call(one, "POST", &ok, admin, Some(&big)).await;
+    send_as_text(&mut api, one, &ok).await;
+    let second = format!("/api/instances/{}", ids["second"]);
+    let script = r#"{"state": "runScript", "machine": "web", "script": "hello"}"#;
+    api.call(one, "POST", &second, admin, Some(script)).await; // 409: not running
+    api.call(
+        one,
+        "POST",
+        &ok,
+        admin,
+        Some(r#"{"state": "runScript", "machine": "web", "script": "fail"}"#),
+    )
+    .await; // 502
+    for (name, expected) in [("unavailable", 503), ("slow", 504)] {
+        let path = format!("/api/instances/{}", ids[name]);
+        assert_eq!(
+            api.call(one, "POST", &path, admin, Some(start)).await.0,
+            expected
+        );
+        assert_eq!(
+            api.call(one, "DELETE", &path, admin, None).await.0,
+            expected
+        );
+    }
+    let broken = format!("/api/instances/{}", ids["broken"]);
+    assert_eq!(api.call(one, "DELETE", &broken, admin, None).await.0, 502);
+    api.call(one, "DELETE", &ok, limited, None).await;
+    api.call(one, "DELETE", &ok, None, None).await;
+    api.call(one, "DELETE", &format!("{ok}?x=1"), admin, None)
+        .await;
+    api.call(one, "DELETE", "/api/instances/999", admin, None)
+        .await;
+    let delete_me = format!("/api/instances/{}", ids["delete-me"]);
+    assert_eq!(
+        api.call(one, "DELETE", &delete_me, admin, None).await.0,
+        200
+    );
+    // A destroy cancelled while it runs: 409 for the DELETE that waited on it.
+    let sleepy = ids["sleepy"];
+    let deleting = {
+        let service = api.service.clone();
+        tokio::spawn(async move {
+            let request = http::Request::delete(format!("/api/instances/{sleepy}"))
+                .header("x-jeto-key", "admin")
+                .body(Full::new(bytes::Bytes::new()))
+                .unwrap();
+            service.handle(request).await.status().as_u16()
+        })
+    };
+    let commands = "/api/instances/{id}/commands";
+    let sleepy_commands = format!("/api/instances/{sleepy}/commands");
+    let cid = loop {
+        let (_, list) = api
+            .call(commands, "GET", &sleepy_commands, admin, None)
+            .await;
+        if let Some(id) = list[0]["id"].as_u64() {
+            break id;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let command = "/api/instances/{id}/commands/{cid}";
+    let sleepy_command = format!("{sleepy_commands}/{cid}");
+    assert_eq!(
+        api.call(command, "DELETE", &sleepy_command, admin, None)
+            .await
+            .0,
+        200
+    );
+    let status = deleting.await.unwrap();
+    assert_eq!(status, 409);
+    api.seen
+        .entry((one.to_owned(), "delete".to_owned()))
+        .or_default()
+        .insert(status.to_string());
+
+    // Commands.
+    let ok_commands = format!("{ok}/commands");
+    api.call(commands, "GET", &format!("{ok_commands}?x=1"), admin, None)
+        .await;
+    api.call(commands, "GET", &ok_commands, None, None).await;
+    api.call(commands, "GET", "/api/instances/999/commands", admin, None)
+        .await;
+    let provision = r#"{"action": "provision", "machine": "web"}"#;
+    let (_, queued) = api
+        .call(commands, "POST", &ok_commands, admin, Some(provision))
+        .await;
+    api.call(commands, "POST", &ok_commands, limited, Some(provision))
+        .await;
+    api.call(
+        commands,
+        "POST",
+        &ok_commands,
+        admin,
+        Some(r#"{"action": "fly"}"#),
+    )
+    .await;
+    api.call(commands, "POST", &ok_commands, None, Some(provision))
+        .await;
+    api.call(
+        commands,
+        "POST",
+        "/api/instances/999/commands",
+        admin,
+        Some(provision),
+    )
+    .await;
+    api.call(commands, "POST", &ok_commands, admin, Some(&big))
+        .await;
+    send_as_text(&mut api, commands, &ok_commands).await;
+    let done = format!("{ok_commands}/{}", queued["command"]["id"]);
+    api.call(command, "GET", &done, admin, None).await;
+    api.call(command, "GET", &format!("{done}?x=1"), admin, None)
+        .await;
+    api.call(command, "GET", &done, None, None).await;
+    api.call(command, "GET", &format!("{ok_commands}/999"), admin, None)
+        .await;
+    jeto.command(
+        &jeto_core::access::Principal::admin("t"),
+        ids["ok"],
+        queued["command"]["id"].as_u64().unwrap(),
+    )
+    .unwrap()
+    .wait()
+    .await;
+    api.call(command, "DELETE", &done, admin, None).await; // 409: already ended
+    api.call(command, "DELETE", &done, limited, None).await;
+    api.call(command, "DELETE", &done, None, None).await;
+    api.call(command, "DELETE", &format!("{done}?x=1"), admin, None)
+        .await;
+    api.call(
+        command,
+        "DELETE",
+        &format!("{ok_commands}/999"),
+        admin,
+        None,
+    )
+    .await;
+    let console = "/api/instances/{id}/commands/{cid}/console";
+    api.call(console, "GET", &format!("{done}/console"), admin, None)
+        .await;
+    api.call(
+        console,
+        "GET",
+        &format!("{done}/console?follow=maybe"),
+        admin,
+        None,
+    )
+    .await;
+    api.call(console, "GET", &format!("{done}/console"), None, None)
+        .await;
+    api.call(
+        console,
+        "GET",
+        &format!("{ok_commands}/999/console"),
+        admin,
+        None,
+    )
+    .await;
+    // Last: a server that is stopping takes no command.
+    jeto.shutdown(Duration::from_secs(1)).await;
+    api.call(commands, "POST", &ok_commands, admin, Some(provision))
+        .await;
+
+    let doc: Value = serde_json::from_slice(&jeto_http::openapi::document()).unwrap();
+    let documented = documented(&doc);
+    let mut problems = Vec::new();
+    for (operation, statuses) in &documented {
+        let seen = api.seen.get(operation).cloned().unwrap_or_default();
+        let undocumented: Vec<_> = seen.difference(statuses).collect();
+        let unanswered: Vec<_> = statuses.difference(&seen).collect();
+        if !undocumented.is_empty() {
+            problems.push(format!(
+                "{operation:?} answered undocumented {undocumented:?}"
+            ));
+        }
+        if !unanswered.is_empty() {
+            problems.push(format!(
+                "{operation:?} documents {unanswered:?}, never answered"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// A body sent as text/plain: 415.
+async fn send_as_text(api: &mut Api, pattern: &str, path: &str) {
+    let request = http::Request::post(path)
+        .header("x-jeto-key", "admin")
+        .header("content-type", "text/plain")
+        .body(Full::new(bytes::Bytes::from_static(b"{}")))
+        .unwrap();
+    let status = api.service.handle(request).await.status().as_u16();
+    api.seen
+        .entry((pattern.to_owned(), "post".to_owned()))
+        .or_default()
+        .insert(status.to_string());
+}
