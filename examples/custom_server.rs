@@ -43,6 +43,7 @@ impl AccessPolicy for TeamPolicy {
             admin: false,
             hosts: [host].into(),
             instances: Default::default(),
+            projects: Default::default(),
             actions: Some(
                 [Action::Status, Action::Start, Action::Stop]
                     .map(Permission::Action)

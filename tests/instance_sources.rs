@@ -189,6 +189,7 @@ async fn non_admin_keys_may_not_clone_local_repositories() {
         admin: false,
         hosts: [s.host].into(),
         instances: Default::default(),
+        projects: Default::default(),
         actions: Some([Permission::Create].into()),
     };
     let err = s

@@ -13,16 +13,26 @@ use crate::{Action, Error};
 /// Something a key may be granted: an action, or creating instances.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Permission {
-    /// Creating instances (on granted hosts).
+    /// Creating instances (on granted hosts), from granted projects or folders inside
+    /// `instance_roots`.
     Create,
+    /// Creating instances from any git or archive URL. This gives away code execution as the
+    /// server's user: a source's `Vagrantfile` is Ruby that every vagrant command evaluates.
+    RunOwnVagrantfile,
     /// Running this action (`destroy` also covers deleting the instance).
     Action(Action),
+}
+
+impl Permission {
+    /// The wire name of [`Permission::RunOwnVagrantfile`].
+    pub const RUN_OWN_VAGRANTFILE: &'static str = "run_own_vagrantfile";
 }
 
 impl fmt::Display for Permission {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Permission::Create => f.write_str("create"),
+            Permission::RunOwnVagrantfile => f.write_str(Permission::RUN_OWN_VAGRANTFILE),
             Permission::Action(action) => f.write_str(action.as_str()),
         }
     }
@@ -32,12 +42,14 @@ impl FromStr for Permission {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self, Error> {
-        if s == "create" {
-            return Ok(Permission::Create);
+        match s {
+            "create" => return Ok(Permission::Create),
+            Permission::RUN_OWN_VAGRANTFILE => return Ok(Permission::RunOwnVagrantfile),
+            _ => {}
         }
         s.parse().map(Permission::Action).map_err(|_| {
             Error::invalid(format!(
-                "unknown action {s:?} in a token grant; expected create or one of: {}",
+                "unknown action {s:?} in a token grant; expected create, run_own_vagrantfile or one of: {}",
                 Action::wire_names()
             ))
         })
@@ -68,7 +80,11 @@ pub struct Principal {
     pub hosts: BTreeSet<u64>,
     /// These instances are visible.
     pub instances: BTreeSet<u64>,
-    /// Granted permissions; `None` means all of them.
+    /// Instances may be created from these projects.
+    #[serde(default)]
+    pub projects: BTreeSet<u64>,
+    /// Granted permissions; `None` means all of them but
+    /// [`Permission::RunOwnVagrantfile`], which must be named.
     pub actions: Option<BTreeSet<Permission>>,
 }
 
@@ -80,8 +96,14 @@ impl Principal {
             admin: true,
             hosts: BTreeSet::new(),
             instances: BTreeSet::new(),
+            projects: BTreeSet::new(),
             actions: None,
         }
+    }
+
+    /// Whether instances may be created from a project (visibility of the project).
+    pub fn can_use_project(&self, project_id: u64) -> bool {
+        self.admin || self.projects.contains(&project_id)
     }
 
     /// Whether an instance (by id and host) is visible.
@@ -96,11 +118,12 @@ impl Principal {
 
     /// Whether the permission is granted (visibility is checked separately).
     pub fn is_granted(&self, permission: Permission) -> bool {
-        self.admin
-            || self
-                .actions
-                .as_ref()
-                .is_none_or(|a| a.contains(&permission))
+        match &self.actions {
+            _ if self.admin => true,
+            Some(granted) => granted.contains(&permission),
+            // "All actions" never includes running code of the key's own choosing.
+            None => permission != Permission::RunOwnVagrantfile,
+        }
     }
 
     /// `Ok` when the instance is visible and the permission granted; `InstanceNotFound` when
@@ -146,7 +169,10 @@ pub struct TokenConfig {
     /// Instances that are visible.
     #[serde(default)]
     pub instances: BTreeSet<u64>,
-    /// Granted permissions; absent means all.
+    /// Projects instances may be created from.
+    #[serde(default)]
+    pub projects: BTreeSet<u64>,
+    /// Granted permissions; absent means all but `run_own_vagrantfile`.
     #[serde(default)]
     pub actions: Option<BTreeSet<Permission>>,
 }
@@ -166,6 +192,7 @@ impl TokenConfig {
             admin: true,
             hosts: BTreeSet::new(),
             instances: BTreeSet::new(),
+            projects: BTreeSet::new(),
             actions: None,
         }
     }
@@ -226,6 +253,7 @@ impl AccessPolicy for TokenPolicy {
             admin: t.admin,
             hosts: t.hosts.clone(),
             instances: t.instances.clone(),
+            projects: t.projects.clone(),
             actions: t.actions.clone(),
         })
     }
@@ -243,6 +271,7 @@ mod tests {
                 admin: true,
                 hosts: BTreeSet::new(),
                 instances: BTreeSet::new(),
+                projects: Default::default(),
                 actions: None,
             },
             TokenConfig {
@@ -251,6 +280,7 @@ mod tests {
                 admin: false,
                 hosts: [1].into(),
                 instances: [7].into(),
+                projects: Default::default(),
                 actions: Some(["status".parse().unwrap(), "start".parse().unwrap()].into()),
             },
         ])
@@ -302,11 +332,15 @@ mod tests {
             admin: false,
             hosts: BTreeSet::new(),
             instances: BTreeSet::new(),
+            projects: BTreeSet::new(),
             actions: None,
         }])
         .unwrap_err();
         assert!(err.to_string().contains("token \"x\""), "{err}");
         let err = "halt".parse::<Permission>().unwrap_err();
-        assert!(err.to_string().contains("create or one of"), "{err}");
+        assert!(
+            err.to_string().contains("run_own_vagrantfile or one of"),
+            "{err}"
+        );
     }
 }

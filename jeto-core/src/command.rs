@@ -109,4 +109,7 @@ pub struct Command {
     /// When it ended.
     #[serde(with = "time::serde::rfc3339::option")]
     pub finished_at: Option<OffsetDateTime>,
+    /// The name of the token (or principal) that asked for it.
+    #[serde(default)]
+    pub requested_by: Option<String>,
 }

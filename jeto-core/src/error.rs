@@ -49,6 +49,17 @@ pub enum Error {
         id: u64,
     },
 
+    /// Something the key may not see at all, answered as if it did not exist.
+    #[error("not found")]
+    NotVisible,
+
+    /// No project with this id, or one the key may not use.
+    #[error("project {id} not found")]
+    ProjectNotFound {
+        /// The id that was asked for.
+        id: u64,
+    },
+
     /// The instance has no machine of this name.
     #[error("instance {instance_id} has no machine {machine:?}; its machines: {known}")]
     MachineNotFound {
@@ -213,6 +224,8 @@ impl Error {
             Error::Forbidden { .. } => ErrorKind::Forbidden,
             Error::InstanceNotFound { .. }
             | Error::HostNotFound { .. }
+            | Error::ProjectNotFound { .. }
+            | Error::NotVisible
             | Error::MachineNotFound { .. }
             | Error::CommandNotFound { .. } => ErrorKind::NotFound,
             Error::Conflict { .. } => ErrorKind::Conflict,
@@ -233,6 +246,8 @@ impl Error {
             Error::Forbidden { .. } => "forbidden",
             Error::InstanceNotFound { .. } => "instance_not_found",
             Error::HostNotFound { .. } => "host_not_found",
+            Error::ProjectNotFound { .. } => "project_not_found",
+            Error::NotVisible => "not_found",
             Error::CommandNotFound { .. } => "command_not_found",
             Error::MachineNotFound { .. } => "machine_not_found",
             Error::Conflict { .. } => "conflict",

@@ -11,6 +11,9 @@ use crate::{Error, Result};
 /// The file name looked for in an instance folder.
 pub const JETO_JSON: &str = "jeto.json";
 
+/// The largest `jeto.json` read (1 MiB).
+pub const MAX_JETO_JSON: u64 = 1 << 20;
+
 /// Everything in an instance's `jeto.json`, as a JSON object (`{}` when the file is absent).
 ///
 /// `scripts` maps a script name to `{"command": "..."}`; top-level scalar values are passed to
@@ -33,11 +36,37 @@ impl JetoInfos {
     ///
     /// An unreadable file or invalid JSON is an [`Error::JetoInfos`] naming the file (with line
     /// and column for JSON errors).
+    ///
+    /// The file is opened without following a symbolic link (a link named `jeto.json` is an
+    /// error), so a folder cannot make Jeto read and show a file elsewhere.
     pub fn load(folder: &Path) -> Result<JetoInfos> {
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
         let path = folder.join(JETO_JSON);
-        match std::fs::read(&path) {
+        let read = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&path)
+            .and_then(|file| {
+                if !file.metadata()?.is_file() {
+                    return Err(std::io::Error::other("it is not a regular file"));
+                }
+                let mut bytes = Vec::new();
+                file.take(MAX_JETO_JSON + 1).read_to_end(&mut bytes)?;
+                if bytes.len() as u64 > MAX_JETO_JSON {
+                    return Err(std::io::Error::other(format!(
+                        "it is larger than {MAX_JETO_JSON} bytes"
+                    )));
+                }
+                Ok(bytes)
+            });
+        match read {
             Ok(bytes) => JetoInfos::parse(&bytes, &path),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(JetoInfos::default()),
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Err(Error::JetoInfos {
+                path,
+                source: "it is a symbolic link; jeto.json must be a regular file inside the instance folder".into(),
+            }),
             Err(e) => Err(Error::JetoInfos {
                 path,
                 source: e.into(),

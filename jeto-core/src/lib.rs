@@ -25,6 +25,7 @@
 
 pub mod access;
 mod action;
+pub mod audit;
 mod command;
 pub mod console;
 mod error;
@@ -32,6 +33,7 @@ pub mod history;
 mod host;
 mod instance;
 mod jeto_infos;
+mod project;
 mod provider;
 pub mod scheduler;
 pub mod service;
@@ -50,6 +52,7 @@ pub use error::{BoxError, Error, ErrorKind, Result};
 pub use host::{Host, HostParams};
 pub use instance::{Instance, Status};
 pub use jeto_infos::{JetoInfos, JETO_JSON};
+pub use project::Project;
 #[cfg(feature = "mock")]
 pub use provider::MockProvider;
 pub use provider::{

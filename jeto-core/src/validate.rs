@@ -5,22 +5,46 @@ use crate::{Action, ActionRequest, Error, Instance, Result};
 /// Longest instance name accepted.
 pub const MAX_NAME_LEN: usize = 128;
 
+/// Whether `c` is a Unicode format character (category Cf: bidi controls, zero-width
+/// characters, soft hyphen, tags...), which can make a name display as another.
+pub fn is_format_char(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x0600..=0x0605 | 0x061C | 0x06DD | 0x070F | 0x0890..=0x0891 | 0x08E2
+        | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F
+        | 0xFEFF | 0xFFF9..=0xFFFB | 0x110BD | 0x110CD | 0x13430..=0x1343F
+        | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A | 0xE0001 | 0xE0020..=0xE007F)
+}
+
+/// Checks free text such as an environment string: at most `max` characters, no control or
+/// format characters. `field` names it in the error.
+pub fn free_text(field: &str, text: &str, max: usize) -> Result<()> {
+    if text.chars().count() > max {
+        return Err(Error::invalid(format!(
+            "{field} is {} characters long; at most {max} are allowed",
+            text.chars().count()
+        )));
+    }
+    if let Some(c) = text.chars().find(|c| c.is_control() || is_format_char(*c)) {
+        return Err(Error::invalid(format!(
+            "{field} must not contain control or invisible formatting characters (found U+{:04X})",
+            c as u32
+        )));
+    }
+    Ok(())
+}
+
 /// Checks an instance name: non-empty, at most [`MAX_NAME_LEN`] characters, no control
-/// characters.
+/// or format characters (bidi overrides, zero-width characters).
+///
+/// ```
+/// assert!(jeto_core::validate::instance_name("web 1").is_ok());
+/// assert!(jeto_core::validate::instance_name("\u{202e}admin\u{200b}").is_err());
+/// ```
 pub fn instance_name(name: &str) -> Result<()> {
     if name.trim().is_empty() {
         return Err(Error::invalid("name must not be empty"));
     }
-    if name.chars().count() > MAX_NAME_LEN {
-        return Err(Error::invalid(format!(
-            "name is {} characters long; at most {MAX_NAME_LEN} are allowed",
-            name.chars().count()
-        )));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(Error::invalid("name must not contain control characters"));
-    }
-    Ok(())
+    free_text("name", name, MAX_NAME_LEN)
 }
 
 /// Checks a machine name as Vagrant allows it: letters, digits, `-`, `_` and `.`, not starting

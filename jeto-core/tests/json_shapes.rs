@@ -106,6 +106,7 @@ fn command_shape() {
         created_at: datetime!(2026-11-28 08:00:00 UTC),
         started_at: Some(datetime!(2026-11-28 08:00:01 UTC)),
         finished_at: None,
+        requested_by: Some("ci".into()),
     };
     assert_json_snapshot!(command);
     round_trip(&command);

@@ -189,6 +189,7 @@ async fn tokens_unknown_ungranted_forbidden_admin() {
             admin: false,
             hosts: Default::default(),
             instances: [1].into(),
+            projects: Default::default(),
             actions: Some(["status".parse().unwrap()].into()),
         },
     ])

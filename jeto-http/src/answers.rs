@@ -1,6 +1,7 @@
 //! The JSON bodies Jeto answers with, declared once: serialised by the handlers and described
 //! in the OpenAPI document from the same structs.
 
+use jeto_core::audit::AuditEntry;
 use jeto_core::{Command, InstanceView};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -53,4 +54,13 @@ pub struct Health {
     /// Always `ok` while the server answers.
     #[schema(example = "ok")]
     pub status: &'static str,
+}
+
+/// One page of `GET /api/audit`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuditPage {
+    /// Entries, newest first.
+    pub entries: Vec<AuditEntry>,
+    /// Pass as `before` for the next (older) page; `null` on the last page.
+    pub next_before: Option<u64>,
 }

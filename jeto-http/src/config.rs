@@ -7,7 +7,7 @@ use std::time::Duration;
 use jeto_core::access::TokenConfig;
 use jeto_core::scheduler::SchedulerConfig;
 use jeto_core::store::NewHost;
-use jeto_core::{HostParams, JetoConfig};
+use jeto_core::{HostParams, JetoConfig, Project};
 use jeto_vagrant::VagrantConfig;
 use serde::Deserialize;
 
@@ -41,6 +41,8 @@ pub struct ServerConfig {
     pub vagrant: VagrantConfig,
     /// Hosts, upserted into the store at start.
     pub hosts: Vec<HostSection>,
+    /// Projects (sources tenants may create instances from), upserted into the store at start.
+    pub projects: Vec<Project>,
     /// Access tokens. With none, an admin key is generated on first start.
     pub tokens: Vec<TokenConfig>,
 }
@@ -56,6 +58,7 @@ impl Default for ServerConfig {
             shutdown_grace_secs: 10,
             vagrant: VagrantConfig::default(),
             hosts: Vec::new(),
+            projects: Vec::new(),
             tokens: Vec::new(),
         }
     }

@@ -17,7 +17,7 @@ use utoipa::openapi::{ContentBuilder, HeaderBuilder, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
 use crate::answers::{CommandAnswer, Deleted, ErrorBody, Health};
-use crate::handlers::{commands, hosts, instances, meta};
+use crate::handlers::{audit, commands, hosts, instances, meta, projects};
 use crate::{ApiBody, MAX_BODY};
 
 /// The declaration the document is derived from.
@@ -36,6 +36,8 @@ use crate::{ApiBody, MAX_BODY};
         instances::delete,
         commands::list, commands::create, commands::get, commands::cancel, commands::console,
         hosts::list, hosts::create, hosts::get,
+        projects::list, projects::create, projects::get,
+        audit::list,
     ),
     components(schemas(ErrorBody, CommandAnswer, Deleted, Health)),
     security(("jetoKey" = []), ("bearer" = [])),
@@ -44,6 +46,8 @@ use crate::{ApiBody, MAX_BODY};
         (name = "instances", description = "Vagrant environments and their state"),
         (name = "commands", description = "Actions run on instances, their history and consoles"),
         (name = "hosts", description = "Vagrant providers and their settings"),
+        (name = "projects", description = "Admin-defined sources that keys which are not admin create instances from"),
+        (name = "audit", description = "Who did what (admin only)"),
         (name = "meta", description = "Liveness and this document"),
     )
 )]

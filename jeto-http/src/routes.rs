@@ -23,6 +23,25 @@ pub enum Route {
     Hosts,
     /// `/api/hosts/{id}`
     Host(u64),
+    /// `/api/projects`
+    Projects,
+    /// `/api/projects/{id}`
+    Project(u64),
+    /// `/api/audit`
+    Audit,
+}
+
+impl Route {
+    /// The instance the route is about, if any.
+    pub fn instance(self) -> Option<u64> {
+        match self {
+            Route::Instance(id)
+            | Route::Commands(id)
+            | Route::Command(id, _)
+            | Route::Console(id, _) => Some(id),
+            _ => None,
+        }
+    }
 }
 
 /// Every route: its path pattern and the methods it answers.
@@ -36,6 +55,9 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/instances/{id}/commands/{cid}/console", &["GET"]),
     ("/api/hosts", &["GET", "POST"]),
     ("/api/hosts/{id}", &["GET"]),
+    ("/api/projects", &["GET", "POST"]),
+    ("/api/projects/{id}", &["GET"]),
+    ("/api/audit", &["GET"]),
 ];
 
 /// Matches a path against [`ROUTES`]. Parameters must be positive integers; anything else
@@ -72,6 +94,9 @@ pub fn match_path(path: &str) -> Result<(Route, &'static [&'static str]), ApiErr
                 (6, [id, cid]) => Route::Console(*id, *cid),
                 (7, _) => Route::Hosts,
                 (8, [id]) => Route::Host(*id),
+                (9, _) => Route::Projects,
+                (10, [id]) => Route::Project(*id),
+                (11, _) => Route::Audit,
                 _ => unreachable!("ROUTES and this match list the same routes"),
             };
             return Ok((route, methods));

@@ -13,9 +13,10 @@ use http_body::Body;
 use jeto_core::Jeto;
 
 use crate::body::read_json;
-use crate::handlers::{commands, hosts, instances, meta};
+use crate::handlers::{audit, commands, hosts, instances, meta, projects};
 use crate::routes::{match_path, Route};
 use crate::{auth, openapi, ApiBody, ApiError, ListCache, Query};
+use jeto_core::audit::AuditEntry;
 
 /// Serves Jeto's routes (see [`crate::routes::ROUTES`]) over a [`Jeto`] service.
 ///
@@ -68,9 +69,35 @@ impl JetoService {
         let started = Instant::now();
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
-        let response = dispatch(&self.jeto, &self.lists, request)
-            .await
-            .unwrap_or_else(ApiError::into_response);
+        let mut asked = Asked::default();
+        let (response, outcome) = match dispatch(&self.jeto, &self.lists, request, &mut asked).await
+        {
+            Ok(response) => (response, "ok"),
+            Err(error) => {
+                let code = error.code;
+                (error.into_response(), code)
+            }
+        };
+        let status = response.status();
+        // Every mutating request and every denial.
+        if method != Method::GET || matches!(status.as_u16(), 401 | 403) {
+            let created = response
+                .headers()
+                .get(http::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .and_then(|l| l.strip_prefix("/api/instances/"))
+                .and_then(|l| l.split('/').next()?.parse().ok());
+            self.jeto.audit(AuditEntry {
+                id: 0,
+                time: time::OffsetDateTime::now_utc(),
+                principal: asked.principal,
+                method: method.to_string(),
+                route: path.clone(),
+                instance: asked.instance.or(created),
+                status: status.as_u16(),
+                outcome: outcome.to_owned(),
+            });
+        }
         tracing::info!(
             %method,
             path,
@@ -102,10 +129,18 @@ where
     }
 }
 
+/// Who asked about what, as far as [`dispatch`] got, for the audit log.
+#[derive(Debug, Default)]
+struct Asked {
+    principal: Option<String>,
+    instance: Option<u64>,
+}
+
 async fn dispatch<B>(
     jeto: &Jeto,
     lists: &ListCache,
     request: Request<B>,
+    asked: &mut Asked,
 ) -> Result<Response<ApiBody>, ApiError>
 where
     B: Body + Send,
@@ -129,7 +164,9 @@ where
         }
         _ => {}
     }
+    asked.instance = route.instance();
     let who = jeto.authenticate(auth::key(&parts.headers))?;
+    asked.principal = Some(who.name.clone());
     let method = parts.method.clone();
     match (route, method) {
         (Route::Instances, Method::GET) => {
@@ -181,6 +218,19 @@ where
             query(&[])?;
             hosts::get(jeto, &who, id)
         }
+        (Route::Projects, Method::GET) => {
+            query(&[])?;
+            projects::list(jeto, &who)
+        }
+        (Route::Projects, _) => {
+            query(&[])?;
+            projects::create(jeto, &who, read_json(&parts, body).await?)
+        }
+        (Route::Project(id), _) => {
+            query(&[])?;
+            projects::get(jeto, &who, id)
+        }
+        (Route::Audit, _) => audit::list(jeto, &who, &query(&["limit", "before"])?),
         (Route::Health | Route::OpenApi, _) => unreachable!("answered above"),
     }
 }

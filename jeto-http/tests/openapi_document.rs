@@ -173,6 +173,7 @@ async fn every_status_answered_is_documented_and_every_documented_status_is_answ
         admin: false,
         hosts: [1].into(),
         instances: BTreeSet::new(),
+        projects: Default::default(),
         actions: Some([Permission::Action(jeto_core::Action::Status)].into()),
     };
     let policy = TokenPolicy::new(vec![TokenConfig::admin("admin", "admin"), limited]).unwrap();
@@ -231,6 +232,54 @@ async fn every_status_answered_is_documented_and_every_documented_status_is_answ
     api.call(host, "GET", "/api/hosts/1?x=1", admin, None).await;
     api.call(host, "GET", "/api/hosts/1", None, None).await;
     api.call(host, "GET", "/api/hosts/9", admin, None).await;
+
+    // Projects and the audit log.
+    let projects = "/api/projects";
+    let project_body =
+        r#"{"name": "web", "git_url": "https://git.invalid/web.git", "references": ["main"]}"#;
+    assert_eq!(
+        api.call(projects, "POST", projects, admin, Some(project_body))
+            .await
+            .0,
+        201
+    );
+    api.call(projects, "POST", projects, limited, Some(project_body))
+        .await;
+    api.call(projects, "POST", projects, admin, Some(r#"{"name": "x"}"#))
+        .await;
+    api.call(
+        projects,
+        "POST",
+        projects,
+        admin,
+        Some(r#"{"name": "x", "git_url": "https://g.invalid/x", "hosts": [9]}"#),
+    )
+    .await;
+    api.call(projects, "POST", projects, None, Some(project_body))
+        .await;
+    api.call(projects, "POST", projects, admin, Some(&big))
+        .await;
+    send_as_text(&mut api, projects, projects).await;
+    api.call(projects, "GET", projects, admin, None).await;
+    api.call(projects, "GET", "/api/projects?x=1", admin, None)
+        .await;
+    api.call(projects, "GET", projects, None, None).await;
+    let project = "/api/projects/{id}";
+    api.call(project, "GET", "/api/projects/1", admin, None)
+        .await;
+    api.call(project, "GET", "/api/projects/1?x=1", admin, None)
+        .await;
+    api.call(project, "GET", "/api/projects/1", None, None)
+        .await;
+    api.call(project, "GET", "/api/projects/9", admin, None)
+        .await;
+    let audit = "/api/audit";
+    api.call(audit, "GET", "/api/audit?limit=5", admin, None)
+        .await;
+    api.call(audit, "GET", "/api/audit?limit=0", admin, None)
+        .await;
+    api.call(audit, "GET", audit, None, None).await;
+    api.call(audit, "GET", audit, limited, None).await;
 
     // Instances.
     let list = "/api/instances";

@@ -106,7 +106,8 @@ pub async fn prepare(
 async fn fetch(config: &VagrantConfig, url: &str, file: &Path) -> Result<u64, Error> {
     let what = format!("download of {url}");
     let mut child = tokio::process::Command::new(&config.curl_binary)
-        .args(["--silent", "--show-error", "--fail", "--location", "--max-redirs", "5"])
+        // --globoff: `{a,b}` and `[1-9]` in a URL are characters, never a list of requests.
+        .args(["--silent", "--show-error", "--fail", "--globoff", "--location", "--max-redirs", "5"])
         .args(["--proto", "=http,https,file", "--proto-redir", "=http,https"])
         .args(["--max-time", &config.download_timeout_secs.to_string()])
         .arg("--")

@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 
 use jeto_core::{Host, HostParams, Instance, JetoInfos};
 
@@ -199,4 +200,75 @@ impl Default for FakeVagrant {
     fn default() -> Self {
         FakeVagrant::new()
     }
+}
+
+/// Serves `files` (by name) over HTTP/1.0 on a loopback port; returns the base URL and a count
+/// of the requests received. Bodies have no Content-Length, so size caps must hold while reading.
+pub async fn serve(
+    files: std::collections::HashMap<String, Vec<u8>>,
+) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = requests.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let files = Arc::new(files);
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let files = files.clone();
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut request = vec![0u8; 4096];
+                let n = stream.read(&mut request).await.unwrap_or(0);
+                let line = String::from_utf8_lossy(&request[..n])
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_owned();
+                let path = line
+                    .split(' ')
+                    .nth(1)
+                    .unwrap_or("/")
+                    .trim_start_matches('/')
+                    .to_owned();
+                let response = match files.get(&path) {
+                    // No Content-Length: the size cap must hold while reading, not from a header.
+                    Some(body) => [b"HTTP/1.0 200 OK\r\n\r\n".as_slice(), body].concat(),
+                    None => b"HTTP/1.0 404 Not Found\r\n\r\n".to_vec(),
+                };
+                let _ = stream.write_all(&response).await;
+            });
+        }
+    });
+    (format!("http://{address}"), requests)
+}
+
+/// A tar.gz of (name, content) files; names are written raw, so `..` and `/x` can be tested.
+pub fn tar_gz(entries: &[(&str, &[u8])], links: &[(&str, &str)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for (name, content) in entries {
+        let mut header = tar::Header::new_gnu();
+        header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        header.set_size(content.len() as u64);
+        header.set_mode(0o644);
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_cksum();
+        builder.append(&header, *content).unwrap();
+    }
+    for (name, target) in links {
+        let mut header = tar::Header::new_gnu();
+        header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        header.as_old_mut().linkname[..target.len()].copy_from_slice(target.as_bytes());
+        header.set_size(0);
+        header.set_entry_type(tar::EntryType::Symlink);
+        header.set_cksum();
+        builder.append(&header, std::io::empty()).unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap()
 }

@@ -15,7 +15,7 @@ use crate::machine_readable::{
     console_text, parse_line, ssh_host_name, statuses, Line, Record, RunSummary,
 };
 use crate::runner::{ProcessEnd, ProcessRunner, ProcessSpec, TokioProcessRunner};
-use crate::{archive, git};
+use crate::{archive, folder_safety, git};
 use crate::{Error, VagrantConfig};
 
 /// How many lines of output an error keeps for context.
@@ -232,17 +232,19 @@ impl VagrantProvider {
                 )))
             }
         }
-        if missing {
-            Self::require_vagrantfile(folder)?;
-        }
+        // Also after a fetch: a new commit may bring a link that escapes.
+        Self::require_vagrantfile(folder)?;
         Ok(())
     }
 
-    /// A folder just made from a source must hold a Vagrantfile; otherwise it is removed.
+    /// A folder Jeto made must be a Vagrant project that keeps to itself (see
+    /// [`folder_safety`]); otherwise it is removed.
     fn require_vagrantfile(folder: &Path) -> jeto_core::Result<()> {
-        check_vagrant_folder(folder).inspect_err(|_| {
-            let _ = std::fs::remove_dir_all(folder);
-        })
+        check_vagrant_folder(folder)
+            .and_then(|()| folder_safety::check(folder))
+            .inspect_err(|_| {
+                let _ = std::fs::remove_dir_all(folder);
+            })
     }
 }
 

@@ -4,13 +4,11 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use jeto_core::{Action, ActionRequest, ConsoleSink, ErrorKind, InstanceSource, Provider};
-use jeto_vagrant::fixture::{git, FakeVagrant};
+use jeto_vagrant::fixture::{git, serve, tar_gz, FakeVagrant};
 use jeto_vagrant::{VagrantConfig, VagrantProvider};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A repository with `main` (tagged `v1.0`) and `feature`, each with its own `which` file.
 fn repository(root: &Path) -> String {
@@ -136,69 +134,6 @@ async fn sync_picks_up_a_new_commit() {
 }
 
 /// Serves fixed bodies on loopback, one request per connection.
-async fn serve(files: HashMap<String, Vec<u8>>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let files = Arc::new(files);
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else {
-                return;
-            };
-            let files = files.clone();
-            tokio::spawn(async move {
-                let mut request = vec![0u8; 4096];
-                let n = stream.read(&mut request).await.unwrap_or(0);
-                let line = String::from_utf8_lossy(&request[..n])
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .to_owned();
-                let path = line
-                    .split(' ')
-                    .nth(1)
-                    .unwrap_or("/")
-                    .trim_start_matches('/')
-                    .to_owned();
-                let response = match files.get(&path) {
-                    // No Content-Length: the size cap must hold while reading, not from a header.
-                    Some(body) => [b"HTTP/1.0 200 OK\r\n\r\n".as_slice(), body].concat(),
-                    None => b"HTTP/1.0 404 Not Found\r\n\r\n".to_vec(),
-                };
-                let _ = stream.write_all(&response).await;
-            });
-        }
-    });
-    format!("http://{address}")
-}
-
-/// A tar.gz of (name, content) files; names are written raw, so `..` and `/x` can be tested.
-fn tar_gz(entries: &[(&str, &[u8])], links: &[(&str, &str)]) -> Vec<u8> {
-    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
-        Vec::new(),
-        flate2::Compression::fast(),
-    ));
-    for (name, content) in entries {
-        let mut header = tar::Header::new_gnu();
-        header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
-        header.set_size(content.len() as u64);
-        header.set_mode(0o644);
-        header.set_entry_type(tar::EntryType::Regular);
-        header.set_cksum();
-        builder.append(&header, *content).unwrap();
-    }
-    for (name, target) in links {
-        let mut header = tar::Header::new_gnu();
-        header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
-        header.as_old_mut().linkname[..target.len()].copy_from_slice(target.as_bytes());
-        header.set_size(0);
-        header.set_entry_type(tar::EntryType::Symlink);
-        header.set_cksum();
-        builder.append(&header, std::io::empty()).unwrap();
-    }
-    builder.into_inner().unwrap().finish().unwrap()
-}
-
 fn zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for (name, content) in entries {
@@ -255,7 +190,7 @@ async fn archives_with_and_without_a_top_folder() {
             tar_gz(&[("Vagrantfile", vagrantfile)], &[]),
         ),
     ]);
-    let base = serve(files).await;
+    let base = serve(files).await.0;
     let tmp = tempfile::tempdir().unwrap();
     for name in [
         "flat.tar.gz",
@@ -334,7 +269,7 @@ async fn hostile_archives_are_rejected_and_nothing_is_written_outside() {
             tar_gz(&[("README", ok)], &[]),
         ),
     ]);
-    let base = serve(files).await;
+    let base = serve(files).await.0;
     let tmp = tempfile::tempdir().unwrap();
     let instances = tmp.path().join("instances");
     std::fs::create_dir_all(&instances).unwrap();
@@ -374,7 +309,9 @@ async fn hostile_archives_are_rejected_and_nothing_is_written_outside() {
 async fn sha256_is_checked_before_extraction() {
     let archive = tar_gz(&[("Vagrantfile", b"# ok\n")], &[]);
     let good = hex::encode(Sha256::digest(&archive));
-    let base = serve(HashMap::from([("a.tar.gz".to_owned(), archive)])).await;
+    let base = serve(HashMap::from([("a.tar.gz".to_owned(), archive)]))
+        .await
+        .0;
     let tmp = tempfile::tempdir().unwrap();
     let url = format!("{base}/a.tar.gz");
     let wrong = InstanceSource::Archive {

@@ -136,7 +136,12 @@ impl CommandScheduler {
     /// Queues `request` on `instance` (a snapshot taken now) and returns at once.
     ///
     /// The request must already be validated (see [`crate::validate`]).
-    pub fn submit(&self, instance: Instance, request: ActionRequest) -> Result<CommandHandle> {
+    pub fn submit(
+        &self,
+        instance: Instance,
+        request: ActionRequest,
+        requested_by: &str,
+    ) -> Result<CommandHandle> {
         let instance_id = instance.id;
         let cell = {
             let mut state = self.lock();
@@ -160,6 +165,7 @@ impl CommandScheduler {
                 created_at: OffsetDateTime::now_utc(),
                 started_at: None,
                 finished_at: None,
+                requested_by: Some(requested_by.to_owned()),
             };
             let cell =
                 CommandCell::new(command, ConsoleBuffer::new(self.inner.config.console_limit));

@@ -29,6 +29,11 @@ pub struct CreateInstance {
     /// An existing folder with a `Vagrantfile`.
     #[serde(default)]
     pub path: Option<String>,
+    /// A project (by id) to create the instance from, at `git_reference` (or the project's
+    /// default reference).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
+    pub project: Option<u64>,
     /// A git repository to clone (with `git_reference`).
     #[serde(default)]
     pub git_url: Option<String>,
@@ -60,10 +65,15 @@ impl CreateInstance {
 
     fn source(&self) -> Result<InstanceSource> {
         let git = self.git_url.is_some() || self.git_reference.is_some();
+        if self.project.is_some() {
+            return Err(Error::invalid(
+                "with \"project\", give only \"git_reference\" (or nothing for the project's default reference), not \"path\", \"git_url\" or \"archive_url\"",
+            ));
+        }
         let given = [self.path.is_some(), git, self.archive_url.is_some()];
         if given.iter().filter(|g| **g).count() != 1 {
             return Err(Error::invalid(
-                "give exactly one source: \"path\" (an existing folder), \"git_url\" with \"git_reference\", or \"archive_url\"",
+                "give exactly one source: \"project\" (with \"git_reference\"), \"path\" (an existing folder), \"git_url\" with \"git_reference\", or \"archive_url\"",
             ));
         }
         if let Some(path) = &self.path {
@@ -107,12 +117,7 @@ impl Jeto {
         request: &CreateInstance,
     ) -> Result<(InstanceSource, Host)> {
         validate::instance_name(&request.name)?;
-        if request.environment.chars().any(char::is_control) || request.environment.len() > 256 {
-            return Err(Error::invalid(
-                "environment must be at most 256 characters, without control characters",
-            ));
-        }
-        let source = request.source()?;
+        validate::free_text("environment", &request.environment, 256)?;
         let host = self
             .inner
             .store
@@ -125,7 +130,22 @@ impl Jeto {
                 action: "create".into(),
             });
         }
-        if !who.admin {
+        let source = match request.project {
+            Some(project) => self.project_source(who, request, project, &host)?,
+            None => request.source()?,
+        };
+        if request.project.is_none()
+            && !matches!(source, InstanceSource::Path(_))
+            && !who.is_granted(Permission::RunOwnVagrantfile)
+        {
+            return Err(Error::Forbidden {
+                action: format!(
+                    "create instances from a URL of its own choosing (its Vagrantfile would run on the server); create from a project instead (GET /api/projects), or ask an admin for the {} grant",
+                    Permission::RUN_OWN_VAGRANTFILE
+                ),
+            });
+        }
+        if !who.admin && request.project.is_none() {
             let remote = |url: &str| {
                 ["https://", "http://", "ssh://", "git@"]
                     .iter()
@@ -149,21 +169,95 @@ impl Jeto {
         Ok((source, host))
     }
 
+    /// The source of an instance of a project, checked against what `who` may use.
+    fn project_source(
+        &self,
+        who: &Principal,
+        request: &CreateInstance,
+        id: u64,
+        host: &Host,
+    ) -> Result<InstanceSource> {
+        if request.path.is_some() || request.git_url.is_some() || request.archive_url.is_some() {
+            return request.source(); // the error that names the fields
+        }
+        if !who.can_use_project(id) {
+            // The same answer whether or not the project exists.
+            return Err(Error::Forbidden {
+                action: format!("create instances from project {id}"),
+            });
+        }
+        let project = self
+            .inner
+            .store
+            .projects()?
+            .into_iter()
+            .find(|p| p.id == id)
+            .ok_or(Error::ProjectNotFound { id })?;
+        if !project.allows_host(host.id) {
+            return Err(Error::Forbidden {
+                action: format!(
+                    "create instances of project {} on host {}",
+                    project.name, host.name
+                ),
+            });
+        }
+        if let Some(url) = project.archive_url {
+            return Ok(InstanceSource::Archive {
+                url,
+                sha256: project.archive_sha256,
+            });
+        }
+        let reference = request
+            .git_reference
+            .clone()
+            .or_else(|| project.default_reference.clone())
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "project {} needs a \"git_reference\" matching one of: {}",
+                    project.name,
+                    project.references.join(", ")
+                ))
+            })?;
+        if !project.allows_reference(&reference) {
+            return Err(Error::Forbidden {
+                action: format!(
+                    "use reference {reference:?} of project {}; permitted: {}",
+                    project.name,
+                    if project.references.is_empty() {
+                        "its default reference only".to_owned()
+                    } else {
+                        project.references.join(", ")
+                    }
+                ),
+            });
+        }
+        Ok(InstanceSource::Git {
+            url: project.git_url.unwrap_or_default(),
+            reference,
+        })
+    }
+
     fn new_instance(
         request: &CreateInstance,
+        source: &InstanceSource,
         id: Option<u64>,
         path: &Path,
-        managed: bool,
         host: &Host,
     ) -> NewInstance {
+        let (git_url, git_reference, archive_url, archive_sha256) = match source.clone() {
+            InstanceSource::Git { url, reference } => (Some(url), Some(reference), None, None),
+            InstanceSource::Archive { url, sha256 } => (None, None, Some(url), sha256),
+            _ => (None, None, None, None),
+        };
+        let managed = !matches!(source, InstanceSource::Path(_));
         NewInstance {
             id,
             name: request.name.clone(),
             path: path.display().to_string(),
-            archive_url: request.archive_url.clone(),
-            git_reference: request.git_reference.clone(),
-            git_url: request.git_url.clone(),
-            archive_sha256: request.archive_sha256.clone(),
+            archive_url,
+            git_reference,
+            git_url,
+            archive_sha256,
             environment: request.environment.clone(),
             host_id: host.id,
             managed_folder: managed,
@@ -194,11 +288,13 @@ impl Jeto {
     ) -> Result<InstanceView> {
         let (source, host) = self.check_create(who, &request)?;
         let record = match &source {
-            InstanceSource::Path(_) => {
+            InstanceSource::Path(asked) => {
+                // Before anything else looks at the folder, so a refusal tells nothing of it.
+                self.check_root(who, asked)?;
                 let path = self.inner.provider.prepare(&source, Path::new("")).await?;
                 self.check_root(who, &path)?;
-                self.check_not_registered(&path)?;
-                let mut new = Self::new_instance(&request, None, &path, false, &host);
+                self.check_not_registered(who, &path)?;
+                let mut new = Self::new_instance(&request, &source, None, &path, &host);
                 new.jeto_infos = JetoInfos::load(&path)?;
                 self.inner.store.insert_instance(new)?
             }
@@ -210,7 +306,7 @@ impl Jeto {
                     let _ = std::fs::remove_dir_all(&path);
                     e
                 };
-                let mut new = Self::new_instance(&request, Some(id), &path, true, &host);
+                let mut new = Self::new_instance(&request, &source, Some(id), &path, &host);
                 new.jeto_infos = JetoInfos::load(&path).map_err(cleanup)?;
                 self.inner.store.insert_instance(new).map_err(cleanup)?
             }
@@ -238,17 +334,17 @@ impl Jeto {
         let target = self.managed_folder(id, &request.name)?;
         let record = self.inner.store.insert_instance(Self::new_instance(
             &request,
+            &source,
             Some(id),
             &target,
-            true,
             &host,
         ))?;
         let instance = self.instance_of(record.clone(), host);
-        let handle = match self
-            .inner
-            .scheduler
-            .submit(instance.clone(), ActionRequest::new(Action::Sync))
-        {
+        let handle = match self.inner.scheduler.submit(
+            instance.clone(),
+            ActionRequest::new(Action::Sync),
+            &who.name,
+        ) {
             Ok(handle) => handle,
             Err(error) => {
                 self.inner.store.remove_instance(id)?;
@@ -278,7 +374,7 @@ impl Jeto {
 
     /// One folder, one instance: two instances on one folder would run vagrant in it at once
     /// and fail on Vagrant's machine lock.
-    fn check_not_registered(&self, path: &Path) -> Result<()> {
+    fn check_not_registered(&self, who: &Principal, path: &Path) -> Result<()> {
         let path = path.display().to_string();
         match self
             .inner
@@ -287,34 +383,41 @@ impl Jeto {
             .into_iter()
             .find(|r| r.path == path)
         {
-            Some(existing) => Err(Error::Conflict {
+            Some(existing) if who.can_view(existing.id, existing.host_id) => Err(Error::Conflict {
                 message: format!(
                     "{path} is already registered as instance {}; one folder can hold one instance",
                     existing.id
+                ),
+            }),
+            Some(_) => Err(Error::Conflict {
+                message: format!(
+                    "{path} is already registered as an instance; one folder can hold one instance"
                 ),
             }),
             None => Ok(()),
         }
     }
 
+    /// For keys that are not admin: the folder must exist and lie inside `instance_roots`
+    /// (links resolved). Missing, not a folder and outside give one answer, naming nothing.
     fn check_root(&self, who: &Principal, path: &Path) -> Result<()> {
         if who.admin {
             return Ok(());
         }
-        let inside = self
-            .inner
-            .config
-            .instance_roots
-            .iter()
-            .any(|root| root.canonicalize().is_ok_and(|root| path.starts_with(root)));
+        let inside = path.canonicalize().is_ok_and(|path| {
+            path.is_dir()
+                && self
+                    .inner
+                    .config
+                    .instance_roots
+                    .iter()
+                    .any(|root| root.canonicalize().is_ok_and(|root| path.starts_with(root)))
+        });
         if inside {
             Ok(())
         } else {
             Err(Error::Forbidden {
-                action: format!(
-                    "register {} (non-admin keys may only register folders inside the instance_roots of the config)",
-                    path.display()
-                ),
+                action: "register this path: keys that are not admin may register only existing folders inside the server's instance_roots".into(),
             })
         }
     }

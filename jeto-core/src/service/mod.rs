@@ -13,12 +13,14 @@ pub use create::CreateInstance;
 use time::OffsetDateTime;
 
 use crate::access::{AccessPolicy, Permission, Principal, TokenPolicy};
+use crate::audit::{AuditEntry, AuditLimits, AuditLog};
 use crate::history::CommandHistory;
 use crate::scheduler::{CommandHandle, CommandScheduler, SchedulerConfig};
 use crate::status_cache::StatusCache;
 use crate::store::{InstanceRecord, InstanceStore, MemoryStore, NewHost};
 use crate::{
-    validate, Action, ActionRequest, Command, DynProvider, Error, Host, Instance, JetoInfos, Result,
+    validate, Action, ActionRequest, Command, DynProvider, Error, Host, Instance, JetoInfos,
+    Project, Result,
 };
 
 /// Settings of the service.
@@ -67,6 +69,7 @@ struct Inner {
     provider: DynProvider,
     status: Arc<StatusCache>,
     scheduler: CommandScheduler,
+    audit: Option<AuditLog>,
     config: JetoConfig,
 }
 
@@ -140,6 +143,10 @@ impl JetoBuilder {
             history,
             self.config.scheduler.clone(),
         )?;
+        let audit = match &self.config.data_dir {
+            Some(dir) => Some(AuditLog::open(dir, AuditLimits::default())?),
+            None => None,
+        };
         let policy = match self.policy {
             Some(policy) => policy,
             None => Arc::new(TokenPolicy::new(Vec::new())?),
@@ -151,6 +158,7 @@ impl JetoBuilder {
                 provider: self.provider,
                 status,
                 scheduler,
+                audit,
                 config: self.config,
             }),
         })
@@ -349,7 +357,7 @@ impl Jeto {
             }
         }
         tracing::info!(instance = id, principal = %who.name, action = %request.action, machine = ?request.machine, "command submitted");
-        self.inner.scheduler.submit(instance, request)
+        self.inner.scheduler.submit(instance, request, &who.name)
     }
 
     /// Runs an action and waits for it (the sync form): the finished command and the instance
@@ -380,7 +388,7 @@ impl Jeto {
         let command = self
             .inner
             .scheduler
-            .submit(instance, ActionRequest::new(Action::Destroy))?
+            .submit(instance, ActionRequest::new(Action::Destroy), &who.name)?
             .wait()
             .await;
         if command.status != crate::CommandStatus::Succeeded {
@@ -468,6 +476,71 @@ impl Jeto {
             )));
         }
         self.inner.store.put_host(host)
+    }
+
+    /// Appends to the audit log (kept under the data folder; without one, to the trace log).
+    pub fn audit(&self, entry: AuditEntry) {
+        tracing::info!(principal = ?entry.principal, method = %entry.method, route = %entry.route, status = entry.status, outcome = %entry.outcome, "audit");
+        if let Some(log) = &self.inner.audit {
+            if let Err(error) = log.record(entry) {
+                tracing::error!(%error, "could not write the audit log");
+            }
+        }
+    }
+
+    /// Up to `limit` audit entries older than `before`, newest first; admins only (others
+    /// are told there is no such thing).
+    pub fn audit_page(
+        &self,
+        who: &Principal,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>> {
+        if !who.admin {
+            return Err(Error::NotVisible);
+        }
+        Ok(self
+            .inner
+            .audit
+            .as_ref()
+            .map(|log| log.page(before, limit))
+            .unwrap_or_default())
+    }
+
+    /// The projects `who` may create instances from (all of them for admins).
+    pub fn projects(&self, who: &Principal) -> Result<Vec<Project>> {
+        Ok(self
+            .inner
+            .store
+            .projects()?
+            .into_iter()
+            .filter(|p| who.can_use_project(p.id))
+            .collect())
+    }
+
+    /// One project `who` may use.
+    pub fn project(&self, who: &Principal, id: u64) -> Result<Project> {
+        self.projects(who)?
+            .into_iter()
+            .find(|p| p.id == id)
+            .ok_or(Error::ProjectNotFound { id })
+    }
+
+    /// Creates (or, with a non-zero id, replaces) a project; admins only.
+    pub fn create_project(&self, who: &Principal, project: Project) -> Result<Project> {
+        if !who.admin {
+            return Err(Error::Forbidden {
+                action: "define projects".into(),
+            });
+        }
+        project.validate()?;
+        if let Some(hosts) = &project.hosts {
+            let known = self.inner.store.hosts()?;
+            if let Some(missing) = hosts.iter().find(|id| !known.iter().any(|h| h.id == **id)) {
+                return Err(Error::HostNotFound { id: *missing });
+            }
+        }
+        self.inner.store.put_project(project)
     }
 
     /// Stops accepting commands, stops running ones (recorded `interrupted`), waiting at most

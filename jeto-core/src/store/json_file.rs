@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use super::{write_atomically, InstanceRecord, InstanceStore, NewHost, NewInstance, Registry};
-use crate::{Error, Host, Result};
+use crate::{Error, Host, Project, Result};
 
 /// The file name inside the data folder.
 pub const REGISTRY_FILE: &str = "instances.json";
@@ -103,6 +103,14 @@ impl InstanceStore for JsonFileStore {
 
     fn put_host(&self, new: NewHost) -> Result<Host> {
         self.change(|r| r.put_host(new))
+    }
+
+    fn projects(&self) -> Result<Vec<Project>> {
+        Ok(self.lock().projects.clone())
+    }
+
+    fn put_project(&self, project: Project) -> Result<Project> {
+        self.change(|r| r.put_project(project))
     }
 
     fn version(&self) -> u64 {

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{InstanceRecord, InstanceStore, NewHost, NewInstance, Registry};
-use crate::{Host, Result};
+use crate::{Host, Project, Result};
 
 /// An [`InstanceStore`] in memory; clones share the same records.
 #[derive(Debug, Clone, Default)]
@@ -53,6 +53,14 @@ impl InstanceStore for MemoryStore {
 
     fn put_host(&self, new: NewHost) -> Result<Host> {
         Ok(self.lock().put_host(new))
+    }
+
+    fn projects(&self) -> Result<Vec<Project>> {
+        Ok(self.lock().projects.clone())
+    }
+
+    fn put_project(&self, project: Project) -> Result<Project> {
+        Ok(self.lock().put_project(project))
     }
 
     fn version(&self) -> u64 {

@@ -13,7 +13,7 @@ pub use atomic::write_atomically;
 pub use json_file::JsonFileStore;
 pub use memory::MemoryStore;
 
-use crate::{Host, HostParams, JetoInfos, Result};
+use crate::{Host, HostParams, JetoInfos, Project, Result};
 
 /// An instance as stored: everything but the live status, and the host by id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -144,6 +144,11 @@ pub trait InstanceStore: std::fmt::Debug + Send + Sync + 'static {
     fn hosts(&self) -> Result<Vec<Host>>;
     /// Stores a host: under its own id when given (replacing one with that id), else the next.
     fn put_host(&self, new: NewHost) -> Result<Host>;
+    /// All projects, by id.
+    fn projects(&self) -> Result<Vec<Project>>;
+    /// Stores a project: under its own id when not 0 (replacing one with that id), else the
+    /// next.
+    fn put_project(&self, project: Project) -> Result<Project>;
     /// A number that changes whenever anything in the store changes, so callers can cache
     /// what they derive from it.
     fn version(&self) -> u64;
@@ -158,6 +163,10 @@ struct Registry {
     #[serde(with = "records_as_list")]
     instances: BTreeMap<u64, InstanceRecord>,
     hosts: Vec<Host>,
+    #[serde(default)]
+    next_project_id: u64,
+    #[serde(default)]
+    projects: Vec<Project>,
     /// Bumped by every change; not stored.
     #[serde(skip)]
     version: u64,
@@ -229,6 +238,22 @@ impl Registry {
     fn remove_instance(&mut self, id: u64) -> Option<InstanceRecord> {
         self.version += 1;
         self.instances.remove(&id)
+    }
+
+    fn put_project(&mut self, mut project: Project) -> Project {
+        if project.id == 0 {
+            project.id = self.next_project_id.max(1);
+        }
+        self.next_project_id = self.next_project_id.max(project.id + 1);
+        self.version += 1;
+        match self.projects.iter_mut().find(|p| p.id == project.id) {
+            Some(slot) => *slot = project.clone(),
+            None => {
+                self.projects.push(project.clone());
+                self.projects.sort_by_key(|p| p.id);
+            }
+        }
+        project
     }
 
     fn put_host(&mut self, new: NewHost) -> Host {

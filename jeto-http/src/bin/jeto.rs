@@ -69,6 +69,7 @@ fn generated_admin(data_dir: &Path, listen: std::net::SocketAddr) -> Result<Toke
         admin: true,
         hosts: Default::default(),
         instances: Default::default(),
+        projects: Default::default(),
         actions: None,
     })
 }
@@ -83,6 +84,20 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
     let store = Arc::new(JsonFileStore::open(&config.data_dir).map_err(|e| e.to_string())?);
     for host in config.new_hosts() {
         store.put_host(host).map_err(|e| e.to_string())?;
+    }
+    for project in &config.projects {
+        if project.id == 0 {
+            return Err(format!(
+                "project {:?} in the config needs an id (tokens grant projects by id)",
+                project.name
+            ));
+        }
+        project
+            .validate()
+            .map_err(|e| format!("project {:?} in the config: {e}", project.name))?;
+        store
+            .put_project(project.clone())
+            .map_err(|e| e.to_string())?;
     }
     if store.hosts().map_err(|e| e.to_string())?.is_empty() {
         store

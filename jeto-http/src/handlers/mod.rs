@@ -1,9 +1,11 @@
 //! Route handlers, one module per area of the API.
 
+pub mod audit;
 pub mod commands;
 pub mod hosts;
 pub mod instances;
 pub mod meta;
+pub mod projects;
 
 use http::StatusCode;
 use jeto_core::{Action, ActionRequest, Command, CommandStatus};
@@ -39,6 +41,15 @@ pub struct CommandPath {
 #[into_params(parameter_in = Path)]
 pub struct HostPath {
     /// The host id (a positive integer).
+    #[param(minimum = 1)]
+    pub id: u64,
+}
+
+/// The `{id}` of a project route.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ProjectPath {
+    /// The project id (a positive integer).
     #[param(minimum = 1)]
     pub id: u64,
 }

@@ -1,0 +1,45 @@
+//! `/api/projects` and `/api/projects/{id}`: admin-defined sources tenants create from.
+
+use http::{Response, StatusCode};
+use jeto_core::access::Principal;
+use jeto_core::{Jeto, Project};
+
+use super::ProjectPath;
+use crate::answers::ErrorBody;
+use crate::{response, ApiBody, ApiError};
+
+type Answer = Result<Response<ApiBody>, ApiError>;
+
+/// `GET /api/projects`: the projects the key may create instances from.
+#[utoipa::path(operation_id = "listProjects", get, path = "/api/projects", tag = "projects",
+    summary = "The projects this key may create instances from (all, for admins)",
+    responses((status = 200, description = "The projects", body = Vec<Project>)))]
+pub fn list(jeto: &Jeto, who: &Principal) -> Answer {
+    Ok(response::json(StatusCode::OK, &jeto.projects(who)?))
+}
+
+/// `GET /api/projects/{id}`
+#[utoipa::path(operation_id = "getProject", get, path = "/api/projects/{id}", tag = "projects",
+    summary = "One project", params(ProjectPath),
+    responses((status = 200, description = "The project", body = Project)))]
+pub fn get(jeto: &Jeto, who: &Principal, id: u64) -> Answer {
+    Ok(response::json(StatusCode::OK, &jeto.project(who, id)?))
+}
+
+/// `POST /api/projects` (admin only): 201 with the project.
+#[utoipa::path(operation_id = "createProject", post, path = "/api/projects", tag = "projects",
+    summary = "Define a project (admin only)", request_body = Project,
+    responses(
+        (status = 201, description = "Created", body = Project,
+            headers(("Location" = String, description = "the project's URL"))),
+        (status = 403, description = "Only admin keys define projects", body = ErrorBody),
+        (status = 404, description = "A host named in `hosts` does not exist", body = ErrorBody),
+    ))]
+pub fn create(jeto: &Jeto, who: &Principal, body: Project) -> Answer {
+    let project = jeto.create_project(who, body)?;
+    Ok(response::created(
+        StatusCode::CREATED,
+        &format!("/api/projects/{}", project.id),
+        &project,
+    ))
+}

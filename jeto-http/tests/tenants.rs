@@ -1,0 +1,470 @@
+//! Untrusted keys stay in their box: each attack of a hostile tenant, black-box over TCP
+//! against the real `jeto` binary, and what an operator needs to see who did what.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+
+use common::{config_toml_with, ADMIN_KEY};
+use jeto_core::access::hash_key;
+use jeto_http::testing::{ServerProcess, TestClient};
+use jeto_vagrant::fixture::{git, serve, tar_gz, FakeVagrant};
+use serde_json::{json, Value};
+
+const TENANT_KEY: &str = "tenant-key-for-tests";
+
+struct Setup {
+    fake: FakeVagrant,
+    data: tempfile::TempDir,
+    server: ServerProcess,
+    admin: TestClient,
+    tenant: TestClient,
+    /// A git repository the project clones (branches `main` and `feature`, tag `v1`).
+    repository: String,
+}
+
+/// A Vagrantfile that leaves a marker file when Ruby evaluates it, then is a fixture instance.
+fn marking_vagrantfile(fake: &FakeVagrant, marker: &Path) -> String {
+    format!(
+        "File.write({marker:?}, \"evaluated\")\nrequire {plugin:?}\nVagrant.configure(\"2\") do |c|\n  c.vm.communicator = :jeto_fake\n  c.vm.synced_folder \".\", \"/vagrant\", disabled: true\nend\n",
+        marker = marker.display().to_string(),
+        plugin = fake.root().join("plugin/jeto_fake").display().to_string(),
+    )
+}
+
+fn setup() -> Setup {
+    let fake = FakeVagrant::new();
+    let data = tempfile::tempdir().unwrap();
+    let repo = data.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    std::fs::copy(fake.single().join("Vagrantfile"), repo.join("Vagrantfile")).unwrap();
+    let vagrantfile = std::fs::read_to_string(repo.join("Vagrantfile"))
+        .unwrap()
+        .replace(
+            "require_relative \"../plugin/jeto_fake\"",
+            &format!(
+                "require {:?}",
+                fake.root().join("plugin/jeto_fake").display().to_string()
+            ),
+        );
+    std::fs::write(repo.join("Vagrantfile"), vagrantfile).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "one"]);
+    git(&repo, &["tag", "v1"]);
+    git(&repo, &["branch", "feature"]);
+    let repository = repo.display().to_string();
+    let extra = format!(
+        r#"
+[[projects]]
+id = 1
+name = "web"
+git_url = {repository:?}
+references = ["main", "v*"]
+
+[[projects]]
+id = 2
+name = "secret"
+git_url = {repository:?}
+references = ["*"]
+
+[[tokens]]
+name = "tenant"
+key_sha256 = "{tenant}"
+hosts = [1]
+projects = [1]
+actions = ["create", "status", "start", "destroy"]
+"#,
+        tenant = hash_key(TENANT_KEY)
+    );
+    let config = data.path().join("jeto.toml");
+    std::fs::write(
+        &config,
+        config_toml_with(&fake, &data.path().join("data"), &extra),
+    )
+    .unwrap();
+    let server = ServerProcess::start(
+        env!("CARGO_BIN_EXE_jeto"),
+        &["--config", config.to_str().unwrap()],
+        &[],
+    );
+    let admin = TestClient::new(server.address, Some(ADMIN_KEY));
+    let tenant = TestClient::new(server.address, Some(TENANT_KEY));
+    Setup {
+        fake,
+        data,
+        server,
+        admin,
+        tenant,
+        repository,
+    }
+}
+
+/// Every byte of the data folder's registry must stay out of answers to a tenant.
+fn leaks_registry(s: &Setup, answer: &str) -> bool {
+    answer.contains("secret-value") || answer.contains("next_instance_id") || {
+        let _ = &s.data;
+        false
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenants_own_archive_or_repository_is_never_evaluated() {
+    let s = setup();
+    let marker = s.data.path().join("marker");
+    let archive = tar_gz(
+        &[(
+            "Vagrantfile",
+            marking_vagrantfile(&s.fake, &marker).as_bytes(),
+        )],
+        &[],
+    );
+    let (base, _) = serve(HashMap::from([("evil.tar.gz".to_owned(), archive)])).await;
+    let answer = s
+        .tenant
+        .post(
+            "/api/instances",
+            &json!({"name": "evil", "host": 1, "archive_url": format!("{base}/evil.tar.gz")}),
+        )
+        .await;
+    assert_eq!(answer.status, 403, "{}", answer.text());
+    assert!(
+        answer.text().contains("run_own_vagrantfile"),
+        "{}",
+        answer.text()
+    );
+    let answer = s
+        .tenant
+        .post(
+            "/api/instances",
+            &json!({"name": "evil", "host": 1, "git_url": "https://git.invalid/evil.git", "git_reference": "main"}),
+        )
+        .await;
+    assert_eq!(answer.status, 403, "{}", answer.text());
+    let instances = s.admin.get("/api/instances").await.json();
+    assert_eq!(instances, json!([]), "nothing was registered");
+    assert!(!marker.exists(), "the tenant's Vagrantfile ran");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_tricks_in_archives_and_repositories_are_refused() {
+    let s = setup();
+    let registry = s.data.path().join("data/instances.json");
+    // a/b/u -> ../.. then jeto.json -> a/b/u/../../<relative path to the registry>.
+    let vagrantfile = std::fs::read(s.fake.single().join("Vagrantfile")).unwrap();
+    let chained = tar_gz(
+        &[("Vagrantfile", &vagrantfile), ("a/b/keep", b"x")],
+        &[
+            ("a/b/u", "../.."),
+            ("jeto.json", "a/b/u/../../instances.json"),
+            ("data", "a/b/u/../../instances.json"),
+        ],
+    );
+    let (base, _) = serve(HashMap::from([("chain.tar.gz".to_owned(), chained)])).await;
+    let answer = s
+        .admin
+        .post(
+            "/api/instances",
+            &json!({"name": "chain", "host": 1, "archive_url": format!("{base}/chain.tar.gz")}),
+        )
+        .await;
+    assert_eq!(answer.status, 400, "{}", answer.text());
+    assert!(!leaks_registry(&s, &answer.text()), "{}", answer.text());
+    assert!(registry.exists());
+
+    // A repository whose jeto.json is an absolute link to the registry.
+    let repo = s.data.path().join("linked");
+    std::fs::create_dir(&repo).unwrap();
+    std::fs::copy(
+        s.fake.single().join("Vagrantfile"),
+        repo.join("Vagrantfile"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&registry, repo.join("jeto.json")).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "link"]);
+    let answer = s
+        .admin
+        .post(
+            "/api/instances",
+            &json!({"name": "linked", "host": 1, "git_url": repo.display().to_string(), "git_reference": "main"}),
+        )
+        .await;
+    assert_eq!(answer.status, 400, "{}", answer.text());
+    assert!(!leaks_registry(&s, &answer.text()), "{}", answer.text());
+    assert!(
+        answer.text().contains("jeto.json must be a regular file"),
+        "{}",
+        answer.text()
+    );
+    let left: Vec<_> = std::fs::read_dir(s.data.path().join("data/instances"))
+        .map(|d| d.collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "nothing is left behind: {left:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_tell_nothing_of_what_the_key_cannot_see() {
+    let s = setup();
+    let outside = s.data.path().join("not-a-vagrant-folder");
+    std::fs::create_dir(&outside).unwrap();
+    let mut answers = Vec::new();
+    for path in [
+        outside.display().to_string(),
+        "/nonexistent/folder".to_owned(),
+        s.data.path().join("jeto.toml").display().to_string(),
+    ] {
+        let answer = s
+            .tenant
+            .post(
+                "/api/instances",
+                &json!({"name": "x", "host": 1, "path": path}),
+            )
+            .await;
+        answers.push((answer.status, answer.json()["error"].clone()));
+    }
+    assert_eq!(answers[0].0, 403);
+    assert!(answers.iter().all(|a| *a == answers[0]), "{answers:?}");
+
+    // A link inside the roots that points out: refused without naming its target.
+    let link = s.fake.root().join("out");
+    std::os::unix::fs::symlink(s.data.path(), &link).unwrap();
+    let answer = s
+        .tenant
+        .post(
+            "/api/instances",
+            &json!({"name": "x", "host": 1, "path": link.display().to_string()}),
+        )
+        .await;
+    assert_eq!((answer.status, answer.json()["error"].clone()), answers[0]);
+    assert!(!answer.text().contains(&s.data.path().display().to_string()));
+
+    // A folder registered on a host the tenant cannot see: 409 without the id.
+    let hidden = s
+        .admin
+        .post(
+            "/api/instances",
+            &json!({"name": "hidden", "host": 2, "path": s.fake.single().display().to_string()}),
+        )
+        .await;
+    assert_eq!(hidden.status, 201, "{}", hidden.text());
+    let id = hidden.json()["id"].to_string();
+    let answer = s
+        .tenant
+        .post(
+            "/api/instances",
+            &json!({"name": "mine", "host": 1, "path": s.fake.single().display().to_string()}),
+        )
+        .await;
+    assert_eq!(answer.status, 409, "{}", answer.text());
+    assert!(
+        !answer.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("instance {id}")),
+        "{}",
+        answer.text()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_glob_url_makes_at_most_one_request_and_spoofed_names_are_refused() {
+    let s = setup();
+    let (base, requests) = serve(HashMap::new()).await;
+    let glob = format!("{base}/{{a,b,c,d}}/[1-9].tar.gz");
+    let answer = s
+        .tenant
+        .post(
+            "/api/instances",
+            &json!({"name": "g", "host": 1, "archive_url": glob}),
+        )
+        .await;
+    assert_eq!(answer.status, 403);
+    assert_eq!(requests.load(Ordering::SeqCst), 0);
+    let answer = s
+        .admin
+        .post(
+            "/api/instances",
+            &json!({"name": "g", "host": 1, "archive_url": glob}),
+        )
+        .await;
+    assert_eq!(answer.status, 400, "{}", answer.text());
+    assert!(
+        requests.load(Ordering::SeqCst) <= 1,
+        "{} requests",
+        requests.load(Ordering::SeqCst)
+    );
+
+    for name in [
+        "\u{202e}nimda",
+        "admin\u{200b}",
+        "a\u{2066}b",
+        "soft\u{ad}hyphen",
+    ] {
+        let answer = s
+            .admin
+            .post(
+                "/api/instances",
+                &json!({"name": name, "host": 1, "path": s.fake.single().display().to_string()}),
+            )
+            .await;
+        assert_eq!(answer.status, 400, "{name:?}: {}", answer.text());
+        assert!(
+            answer.text().contains("formatting characters"),
+            "{}",
+            answer.text()
+        );
+        let answer = s
+            .admin
+            .post(
+                "/api/hosts",
+                &json!({"name": name, "provider": "jeto_fake"}),
+            )
+            .await;
+        assert_eq!(answer.status, 400, "{name:?}: {}", answer.text());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_create_from_granted_projects_at_permitted_references() {
+    let s = setup();
+    let projects = s.tenant.get("/api/projects").await.json();
+    assert_eq!(projects.as_array().unwrap().len(), 1, "{projects}");
+    assert_eq!(projects[0]["name"], "web");
+    assert_eq!(s.tenant.get("/api/projects/2").await.status, 404);
+
+    let created = s
+        .tenant
+        .post(
+            "/api/instances",
+            &json!({"name": "web", "host": 1, "project": 1, "gitReference": "main"}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    assert_eq!(created.json()["git_url"], s.repository.as_str());
+    let tagged = s
+        .tenant
+        .post(
+            "/api/instances",
+            &json!({"name": "web-v1", "host": 1, "project": 1, "git_reference": "v1"}),
+        )
+        .await;
+    assert_eq!(tagged.status, 201, "{}", tagged.text());
+    for (project, reference) in [
+        (1, "feature"),
+        (1, "main/../feature"),
+        (2, "main"),
+        (99, "main"),
+    ] {
+        let answer = s
+            .tenant
+            .post(
+                "/api/instances",
+                &json!({"name": "no", "host": 1, "project": project, "git_reference": reference}),
+            )
+            .await;
+        assert_eq!(
+            answer.status,
+            403,
+            "project {project} at {reference}: {}",
+            answer.text()
+        );
+    }
+    let answer = s
+        .tenant
+        .post(
+            "/api/projects",
+            &json!({"name": "mine", "git_url": "https://git.invalid/x.git"}),
+        )
+        .await;
+    assert_eq!(answer.status, 403);
+    let defined = s
+        .admin
+        .post(
+            "/api/projects",
+            &json!({"name": "lab", "git_url": s.repository, "references": ["main"], "hosts": [1]}),
+        )
+        .await;
+    assert_eq!(defined.status, 201, "{}", defined.text());
+    assert_eq!(defined.header("location"), Some("/api/projects/3"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_say_who_asked_and_the_audit_log_pages_every_change_and_denial() {
+    let s = setup();
+    let created = s
+        .tenant
+        .post(
+            "/api/instances",
+            &json!({"name": "web", "host": 1, "project": 1, "git_reference": "main"}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let id = created.json()["id"].as_u64().unwrap();
+    let started = s
+        .tenant
+        .post(&format!("/api/instances/{id}"), &json!({"state": "start"}))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text());
+    assert_eq!(started.json()["command"]["requested_by"], "tenant");
+    let denied = s
+        .tenant
+        .post(&format!("/api/instances/{id}"), &json!({"state": "reload"}))
+        .await;
+    assert_eq!(denied.status, 403);
+    let deleted = s.tenant.delete(&format!("/api/instances/{id}")).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text());
+    assert_eq!(deleted.json()["command"]["requested_by"], "tenant");
+    let unknown = TestClient::new(s.server.address, Some("wrong-key"));
+    assert_eq!(unknown.get("/api/instances").await.status, 401);
+
+    assert_eq!(s.tenant.get("/api/audit").await.status, 404);
+    let page = s.admin.get("/api/audit?limit=100").await.json();
+    let entries = page["entries"].as_array().unwrap();
+    let line = |method: &str, route: &str, status: u64| {
+        entries
+            .iter()
+            .find(|e| e["method"] == method && e["route"] == route && e["status"] == status)
+    };
+    let create = line("POST", "/api/instances", 201).expect("the create");
+    assert_eq!(create["principal"], "tenant");
+    assert_eq!(create["instance"], id);
+    let route = format!("/api/instances/{id}");
+    assert!(line("POST", &route, 200).is_some(), "the action: {page}");
+    assert_eq!(
+        line("POST", &route, 403).expect("the denial")["outcome"],
+        "forbidden"
+    );
+    assert!(line("DELETE", &route, 200).is_some(), "the delete");
+    let anonymous = line("GET", "/api/instances", 401).expect("the unknown key");
+    assert_eq!(anonymous["principal"], Value::Null);
+    assert!(
+        line("GET", "/api/audit", 404).is_none(),
+        "reads are not audited"
+    );
+
+    // Paging: two at a time, newest first, down to the first entry.
+    let mut seen = Vec::new();
+    let mut next = String::from("/api/audit?limit=2");
+    loop {
+        let page = s.admin.get(&next).await.json();
+        seen.extend(
+            page["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["id"].as_u64().unwrap()),
+        );
+        match page["next_before"].as_u64() {
+            Some(before) => next = format!("/api/audit?limit=2&before={before}"),
+            None => break,
+        }
+    }
+    let ids: Vec<u64> = entries.iter().map(|e| e["id"].as_u64().unwrap()).collect();
+    assert_eq!(seen, ids);
+    assert!(seen.windows(2).all(|w| w[0] > w[1]));
+    assert!(s.data.path().join("data/audit.jsonl").exists());
+}
