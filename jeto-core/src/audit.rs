@@ -79,8 +79,7 @@ impl AuditLog {
         };
         std::fs::create_dir_all(dir).map_err(storage)?;
         let last = (0..=limits.keep_files)
-            .map(|n| read_file(&file_name(dir, n)))
-            .find_map(|entries| entries.last().map(|e| e.id))
+            .find_map(|n| last_id(&file_name(dir, n)))
             .unwrap_or(0);
         let path = file_name(dir, 0);
         let file = OpenOptions::new()
@@ -88,7 +87,12 @@ impl AuditLog {
             .append(true)
             .open(&path)
             .map_err(storage)?;
-        let size = file.metadata().map_err(storage)?.len();
+        let mut size = file.metadata().map_err(storage)?.len();
+        if size > 0 && !ends_with_newline(&path) {
+            // A line cut short by a crash: end it, or the next entry would be glued to it.
+            (&file).write_all(b"\n").map_err(storage)?;
+            size += 1;
+        }
         Ok(AuditLog {
             dir: dir.to_owned(),
             limits,
@@ -163,6 +167,35 @@ fn file_name(dir: &Path, n: usize) -> PathBuf {
     }
 }
 
+fn ends_with_newline(path: &Path) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut last = [0u8; 1];
+    File::open(path)
+        .and_then(|mut f| {
+            f.seek(SeekFrom::End(-1))?;
+            f.read_exact(&mut last)
+        })
+        .is_ok_and(|()| last[0] == b'\n')
+}
+
+/// The id of the last whole entry of a file, reading only its end (start-up should not read
+/// megabytes of history); the whole file only when no entry ends in its last 64 KiB.
+fn last_id(path: &Path) -> Option<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    let mut tail = Vec::new();
+    file.seek(SeekFrom::Start(len.saturating_sub(64 << 10)))
+        .ok()?;
+    file.read_to_end(&mut tail).ok()?;
+    let from_tail = tail
+        .split(|b| *b == b'\n')
+        .rev()
+        .find_map(|line| serde_json::from_slice::<AuditEntry>(line).ok())
+        .map(|e| e.id);
+    from_tail.or_else(|| read_file(path).last().map(|e| e.id))
+}
+
 /// The entries of one file; a line cut short by a crash is skipped.
 fn read_file(path: &Path) -> Vec<AuditEntry> {
     let Ok(file) = File::open(path) else {
@@ -204,6 +237,13 @@ mod tests {
             log.record(entry(&format!("/api/{n}"))).unwrap();
         }
         drop(log);
+        // A line cut short by a crash: skipped, and the ids go on after the last whole one.
+        let mut current = OpenOptions::new()
+            .append(true)
+            .open(dir.path().join(AUDIT_FILE))
+            .unwrap();
+        current.write_all(b"{\"id\": 99, \"ti").unwrap();
+        drop(current);
         let log = AuditLog::open(dir.path(), limits).unwrap();
         log.record(entry("/api/last")).unwrap();
         let newest = log.page(None, 3);

@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{config_toml_with, ADMIN_KEY};
+use common::{start_server_with, ADMIN_KEY};
 use http_body_util::BodyExt;
 use jeto_http::testing::{ServerProcess, TestClient};
 use jeto_vagrant::fixture::FakeVagrant;
@@ -32,17 +32,9 @@ async fn start() -> Server {
         "[[hosts]]\nid = 3\nname = \"hang\"\nprovider = \"jeto_fake\"\nparams = {{ JETO_FAKE_UP = \"hang\", JETO_FAKE_PIDFILE = {:?} }}\n\n[[hosts]]\nid = 4\nname = \"slow\"\nprovider = \"jeto_fake\"\nparams = {{ JETO_FAKE_UP = \"slow\" }}\n",
         pids.display().to_string()
     );
+    let process = start_server_with(&fake, data.path(), &extra);
+    // Where start_server_with wrote it, for the restarts below.
     let config = data.path().join("jeto.toml");
-    std::fs::write(
-        &config,
-        config_toml_with(&fake, &data.path().join("data"), &extra),
-    )
-    .unwrap();
-    let process = ServerProcess::start(
-        env!("CARGO_BIN_EXE_jeto"),
-        &["--config", config.to_str().unwrap()],
-        &[],
-    );
     let admin = TestClient::new(process.address, Some(ADMIN_KEY));
     for (name, host, folder) in [("multi", 1, fake.multi()), ("single", 3, fake.single())] {
         let created = admin

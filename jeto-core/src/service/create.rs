@@ -65,11 +65,6 @@ impl CreateInstance {
 
     fn source(&self) -> Result<InstanceSource> {
         let git = self.git_url.is_some() || self.git_reference.is_some();
-        if self.project.is_some() {
-            return Err(Error::invalid(
-                "with \"project\", give only \"git_reference\" (or nothing for the project's default reference), not \"path\", \"git_url\" or \"archive_url\"",
-            ));
-        }
         let given = [self.path.is_some(), git, self.archive_url.is_some()];
         if given.iter().filter(|g| **g).count() != 1 {
             return Err(Error::invalid(
@@ -132,35 +127,12 @@ impl Jeto {
         }
         let source = match request.project {
             Some(project) => self.project_source(who, request, project, &host)?,
-            None => request.source()?,
-        };
-        if request.project.is_none()
-            && !matches!(source, InstanceSource::Path(_))
-            && !who.is_granted(Permission::RunOwnVagrantfile)
-        {
-            return Err(Error::Forbidden {
-                action: format!(
-                    "create instances from a URL of its own choosing (its Vagrantfile would run on the server); create from a project instead (GET /api/projects), or ask an admin for the {} grant",
-                    Permission::RUN_OWN_VAGRANTFILE
-                ),
-            });
-        }
-        if !who.admin && request.project.is_none() {
-            let remote = |url: &str| {
-                ["https://", "http://", "ssh://", "git@"]
-                    .iter()
-                    .any(|p| url.starts_with(p))
-            };
-            let url = match &source {
-                InstanceSource::Git { url, .. } | InstanceSource::Archive { url, .. } => Some(url),
-                _ => None,
-            };
-            if url.is_some_and(|url| !remote(url)) {
-                return Err(Error::Forbidden {
-                    action: "create instances from local files (non-admin keys may use http, https and ssh URLs)".into(),
-                });
+            None => {
+                let source = request.source()?;
+                check_own_source(who, &source)?;
+                source
             }
-        }
+        };
         if !matches!(source, InstanceSource::Path(_)) && self.inner.config.data_dir.is_none() {
             return Err(Error::invalid(
                 "this server has no data folder to clone or extract instances into; register a path instead",
@@ -178,7 +150,9 @@ impl Jeto {
         host: &Host,
     ) -> Result<InstanceSource> {
         if request.path.is_some() || request.git_url.is_some() || request.archive_url.is_some() {
-            return request.source(); // the error that names the fields
+            return Err(Error::invalid(
+                "with \"project\", give only \"git_reference\" (or nothing for the project's default reference), not \"path\", \"git_url\" or \"archive_url\"",
+            ));
         }
         if !who.can_use_project(id) {
             // The same answer whether or not the project exists.
@@ -421,6 +395,33 @@ impl Jeto {
             })
         }
     }
+}
+
+/// A source the caller chose itself (not a project's): a path is checked later against
+/// `instance_roots`; a URL needs [`Permission::RunOwnVagrantfile`], and keys that are not
+/// admin never get local files (`file://` URLs, local repositories).
+fn check_own_source(who: &Principal, source: &InstanceSource) -> Result<()> {
+    let url = match source {
+        InstanceSource::Git { url, .. } | InstanceSource::Archive { url, .. } => url,
+        _ => return Ok(()),
+    };
+    if !who.is_granted(Permission::RunOwnVagrantfile) {
+        return Err(Error::Forbidden {
+            action: format!(
+                "create instances from a URL of its own choosing (its Vagrantfile would run on the server); create from a project instead (GET /api/projects), or ask an admin for the {} grant",
+                Permission::RUN_OWN_VAGRANTFILE
+            ),
+        });
+    }
+    let remote = ["https://", "http://", "ssh://", "git@"]
+        .iter()
+        .any(|p| url.starts_with(p));
+    if !who.admin && !remote {
+        return Err(Error::Forbidden {
+            action: "create instances from local files (non-admin keys may use http, https and ssh URLs)".into(),
+        });
+    }
+    Ok(())
 }
 
 /// A file-name-safe slug of an instance name.

@@ -7,7 +7,7 @@ use jeto_core::{Action, Command, Jeto};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{command_location, CommandPath, InstancePath};
+use super::{command_location, CommandPath, IdPath};
 use crate::answers::{CommandAnswer, ErrorBody};
 use crate::{response, ApiBody, ApiError, Query};
 
@@ -16,7 +16,7 @@ type Answer = Result<Response<ApiBody>, ApiError>;
 /// `GET /api/instances/{id}/commands`: newest first.
 #[utoipa::path(operation_id = "listCommands", get, path = "/api/instances/{id}/commands", tag = "commands",
     summary = "The commands of an instance, newest first",
-    params(InstancePath),
+    params(IdPath),
     responses((status = 200, description = "The commands", body = Vec<Command>)))]
 pub fn list(jeto: &Jeto, who: &Principal, id: u64) -> Answer {
     Ok(response::json(StatusCode::OK, &jeto.commands(who, id)?))
@@ -46,7 +46,7 @@ pub struct CommandRequest {
 /// `POST /api/instances/{id}/commands`: always async, 202 with the queued command.
 #[utoipa::path(operation_id = "createCommand", post, path = "/api/instances/{id}/commands", tag = "commands",
     summary = "Queue an action (always async)",
-    params(InstancePath), request_body = CommandRequest,
+    params(IdPath), request_body = CommandRequest,
     responses(
         (status = 202, description = "Queued", body = CommandAnswer,
             headers(("Location" = String, description = "the command's URL"))),

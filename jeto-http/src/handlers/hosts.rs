@@ -7,7 +7,7 @@ use jeto_core::{Host, HostParams, Jeto};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::HostPath;
+use super::IdPath;
 use crate::answers::ErrorBody;
 use crate::{response, ApiBody, ApiError};
 
@@ -23,7 +23,7 @@ pub fn list(jeto: &Jeto, who: &Principal) -> Answer {
 
 /// `GET /api/hosts/{id}`
 #[utoipa::path(operation_id = "getHost", get, path = "/api/hosts/{id}", tag = "hosts", summary = "One host",
-    params(HostPath),
+    params(IdPath),
     responses((status = 200, description = "The host", body = Host)))]
 pub fn get(jeto: &Jeto, who: &Principal, id: u64) -> Answer {
     Ok(response::json(StatusCode::OK, &jeto.host(who, id)?))

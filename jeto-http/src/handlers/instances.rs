@@ -10,8 +10,7 @@ use jeto_core::{Action, Jeto};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::InstancePath;
-use super::{command_failure, command_location, wire_request, CommandFailure};
+use super::{command_failure, command_location, wire_request, CommandFailure, IdPath};
 use crate::answers::{CommandAnswer, Deleted, ErrorBody};
 use crate::{response, ApiBody, ApiError, ListCache, Query};
 
@@ -65,7 +64,7 @@ pub async fn create(jeto: &Jeto, who: &Principal, request: CreateInstance) -> An
 /// `GET /api/instances/{id}[?max_age=SECONDS]`
 #[utoipa::path(operation_id = "getInstance", get, path = "/api/instances/{id}", tag = "instances",
     summary = "One instance with detailed status and jeto_infos",
-    params(InstancePath,
+    params(IdPath,
         ("max_age" = Option<u64>, Query, description = "oldest acceptable status in seconds (default from the config); 0 reads it now")),
     responses((status = 200, description = "The instance", body = InstanceView)))]
 pub async fn get(jeto: &Jeto, who: &Principal, id: u64, query: &Query) -> Answer {
@@ -101,7 +100,7 @@ pub struct StateRequest {
 /// `POST /api/instances/{id}`: change the state of an instance.
 #[utoipa::path(operation_id = "changeState", post, path = "/api/instances/{id}", tag = "instances",
     summary = "Change the state of an instance (the original Jeto call)",
-    params(InstancePath), request_body = StateRequest,
+    params(IdPath), request_body = StateRequest,
     responses(
         (status = 200, description = "Done (sync): the command and the instance after it", body = CommandAnswer),
         (status = 202, description = "Queued (async)", body = CommandAnswer,
@@ -140,7 +139,7 @@ pub async fn post_state(jeto: &Jeto, who: &Principal, id: u64, body: StateReques
 /// `DELETE /api/instances/{id}`: destroy the machines, then forget the instance.
 #[utoipa::path(operation_id = "deleteInstance", delete, path = "/api/instances/{id}", tag = "instances",
     summary = "vagrant destroy --force, then forget the instance (and remove a folder Jeto made)",
-    params(InstancePath),
+    params(IdPath),
     responses(
         (status = 200, description = "Destroyed and forgotten", body = Deleted),
         (status = 403, description = "destroy not granted to this key", body = ErrorBody),

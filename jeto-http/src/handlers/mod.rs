@@ -15,11 +15,11 @@ use utoipa::{IntoParams, IntoResponses};
 use crate::answers::ErrorBody;
 use crate::ApiError;
 
-/// The `{id}` of an instance route.
+/// The `{id}` of an instance, host or project route.
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Path)]
-pub struct InstancePath {
-    /// The instance id (a positive integer).
+pub struct IdPath {
+    /// The id (a positive integer).
     #[param(minimum = 1)]
     pub id: u64,
 }
@@ -34,24 +34,6 @@ pub struct CommandPath {
     /// The command id (a positive integer).
     #[param(minimum = 1)]
     pub cid: u64,
-}
-
-/// The `{id}` of a host route.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Path)]
-pub struct HostPath {
-    /// The host id (a positive integer).
-    #[param(minimum = 1)]
-    pub id: u64,
-}
-
-/// The `{id}` of a project route.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Path)]
-pub struct ProjectPath {
-    /// The project id (a positive integer).
-    #[param(minimum = 1)]
-    pub id: u64,
 }
 
 /// The answers of a synchronous command that did not succeed (see [`command_failure`]); each

@@ -4,7 +4,7 @@ use http::{Response, StatusCode};
 use jeto_core::access::Principal;
 use jeto_core::{Jeto, Project};
 
-use super::ProjectPath;
+use super::IdPath;
 use crate::answers::ErrorBody;
 use crate::{response, ApiBody, ApiError};
 
@@ -20,7 +20,7 @@ pub fn list(jeto: &Jeto, who: &Principal) -> Answer {
 
 /// `GET /api/projects/{id}`
 #[utoipa::path(operation_id = "getProject", get, path = "/api/projects/{id}", tag = "projects",
-    summary = "One project", params(ProjectPath),
+    summary = "One project", params(IdPath),
     responses((status = 200, description = "The project", body = Project)))]
 pub fn get(jeto: &Jeto, who: &Principal, id: u64) -> Answer {
     Ok(response::json(StatusCode::OK, &jeto.project(who, id)?))

@@ -21,8 +21,17 @@ pub fn start_server(
     fake: &FakeVagrant,
     data: &std::path::Path,
 ) -> jeto_http::testing::ServerProcess {
+    start_server_with(fake, data, "")
+}
+
+/// [`start_server`] over [`config_toml_with`] `extra`.
+pub fn start_server_with(
+    fake: &FakeVagrant,
+    data: &std::path::Path,
+    extra: &str,
+) -> jeto_http::testing::ServerProcess {
     let config = data.join("jeto.toml");
-    std::fs::write(&config, config_toml(fake, &data.join("data"))).unwrap();
+    std::fs::write(&config, config_toml_with(fake, &data.join("data"), extra)).unwrap();
     jeto_http::testing::ServerProcess::start(
         env!("CARGO_BIN_EXE_jeto"),
         &["--config", config.to_str().unwrap()],
