@@ -55,20 +55,22 @@ async fn main() -> Result<(), jeto_core::Error> {
     }
 
     // Async: submit, then follow the console while it runs.
-    let handle = jeto.submit(
-        &me,
-        id,
-        ActionRequest::new(Action::RunScript)
-            .on("www")
-            .script("hello"),
-    )?;
-    let mut console = handle.follow();
+    let handle = jeto
+        .submit(
+            &me,
+            id,
+            ActionRequest::new(Action::RunScript)
+                .on("www")
+                .script("hello"),
+        )
+        .await?;
+    let mut console = handle.follow()?;
     while let Some(chunk) = console.next_chunk().await {
         print!("  console: {chunk}");
     }
     println!("runScript hello: {}", handle.wait().await.status.as_str());
 
-    let destroyed = jeto.delete_instance(&me, id).await?;
+    let destroyed = jeto.delete_instance(&me, id, false).await?;
     println!(
         "delete: {}; instances left: {}",
         destroyed.status.as_str(),

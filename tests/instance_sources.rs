@@ -108,7 +108,7 @@ async fn git_instance_lives_in_the_data_folder_and_goes_with_delete() {
         "{}",
         command.console
     );
-    let deleted = s.jeto.delete_instance(&admin, id).await.unwrap();
+    let deleted = s.jeto.delete_instance(&admin, id, false).await.unwrap();
     assert_eq!(
         deleted.status,
         CommandStatus::Succeeded,

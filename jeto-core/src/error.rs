@@ -159,6 +159,16 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// A bound was reached (queued commands, console followers): the request is refused
+    /// whole, and may be sent again after `retry_after`.
+    #[error("{message}")]
+    LimitReached {
+        /// Which bound, what holds it, and the config key that sets it.
+        message: String,
+        /// When trying again may succeed.
+        retry_after: Duration,
+    },
+
     /// The server is shutting down and accepts no new commands.
     #[error("the server is shutting down; retry against the restarted server")]
     ShuttingDown,
@@ -194,6 +204,8 @@ pub enum ErrorKind {
     Unavailable,
     /// A time limit was reached (HTTP 504).
     Timeout,
+    /// A bound on queued work was reached; retry later (HTTP 429).
+    LimitReached,
     /// A fault inside Jeto (HTTP 500).
     Internal,
 }
@@ -203,6 +215,22 @@ impl Error {
     pub fn invalid(message: impl Into<String>) -> Self {
         Error::InvalidRequest {
             message: message.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::LimitReached`].
+    pub fn limit(message: impl Into<String>, retry_after: Duration) -> Self {
+        Error::LimitReached {
+            message: message.into(),
+            retry_after,
+        }
+    }
+
+    /// How long to wait before retrying, for errors that say so.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::LimitReached { retry_after, .. } => Some(*retry_after),
+            _ => None,
         }
     }
 
@@ -234,6 +262,7 @@ impl Error {
             Error::PrepareFailed { .. } => ErrorKind::InvalidRequest,
             Error::ProviderUnavailable { .. } | Error::ShuttingDown => ErrorKind::Unavailable,
             Error::Timeout { .. } => ErrorKind::Timeout,
+            Error::LimitReached { .. } => ErrorKind::LimitReached,
             Error::Storage { .. } | Error::Provider { .. } => ErrorKind::Internal,
         }
     }
@@ -257,6 +286,7 @@ impl Error {
             Error::ActionFailed { .. } => "action_failed",
             Error::PrepareFailed { .. } => "prepare_failed",
             Error::Timeout { .. } => "timeout",
+            Error::LimitReached { .. } => "limit_reached",
             Error::Storage { .. } => "storage_error",
             Error::ShuttingDown => "shutting_down",
             Error::Provider { .. } => "provider_error",

@@ -35,6 +35,7 @@ mod instance;
 mod jeto_infos;
 mod project;
 mod provider;
+mod provider_slots;
 pub mod scheduler;
 pub mod service;
 pub mod status_cache;
@@ -58,4 +59,5 @@ pub use provider::MockProvider;
 pub use provider::{
     check_vagrant_folder, ConsoleSink, DynProvider, InstanceSource, Outcome, Provider,
 };
+pub use provider_slots::ProviderSlots;
 pub use service::{InstanceView, Jeto, JetoConfig};

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::{DynProvider, Instance, Status};
+use crate::{DynProvider, Instance, ProviderSlots, Status};
 
 /// The status of an instance as last read.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -63,20 +63,23 @@ impl Entry {
     }
 }
 
-/// Caches each instance's status; concurrent reads of one instance share one provider call.
+/// Caches each instance's status; concurrent reads of one instance share one provider call,
+/// and every provider call (status and IP lookups) takes one of the [`ProviderSlots`].
 #[derive(Debug)]
 pub struct StatusCache {
     provider: DynProvider,
+    slots: ProviderSlots,
     entries: Mutex<HashMap<u64, Arc<Entry>>>,
     /// Bumped whenever a snapshot changes or is invalidated.
     version: AtomicU64,
 }
 
 impl StatusCache {
-    /// A cache reading through `provider`.
-    pub fn new(provider: DynProvider) -> Self {
+    /// A cache reading through `provider`, one call per slot of `slots`.
+    pub fn new(provider: DynProvider, slots: ProviderSlots) -> Self {
         StatusCache {
             provider,
+            slots,
             entries: Mutex::new(HashMap::new()),
             version: AtomicU64::new(0),
         }
@@ -142,8 +145,11 @@ impl StatusCache {
     }
 
     async fn read(&self, instance: &Instance, entry: &Entry) -> StatusSnapshot {
+        let slot = self.slots.acquire().await;
+        // Started once a slot was free: waiting in line is not age.
         let started = Instant::now();
         let result = self.provider.status(instance).await;
+        drop(slot);
         let checked_at = Some(OffsetDateTime::now_utc());
         let mut statuses = match result {
             Ok(statuses) => statuses,
@@ -163,9 +169,11 @@ impl StatusCache {
             .filter(|s| s.is_running() && !known.contains_key(&s.name))
             .map(|s| {
                 let provider = self.provider.clone();
+                let slots = self.slots.clone();
                 let instance = instance.clone();
                 let machine = s.name.clone();
                 tokio::spawn(async move {
+                    let _slot = slots.acquire().await;
                     let ip = provider.ip(&instance, &machine).await;
                     (machine, ip)
                 })

@@ -33,6 +33,8 @@ async fn setup(
     let config = JetoConfig {
         scheduler: SchedulerConfig {
             max_concurrent,
+            // Tests queue more than the default bound on one instance at once.
+            max_queued_per_instance: 64,
             ..SchedulerConfig::default()
         },
         ..JetoConfig::default()
@@ -75,6 +77,7 @@ async fn commands_on_one_instance_never_overlap_and_keep_submission_order() {
             tokio::spawn(async move {
                 let handle = jeto
                     .submit(&admin, 1, ActionRequest::new(Action::Start).on(&m))
+                    .await
                     .unwrap();
                 (handle.id(), m, handle)
             })
@@ -112,6 +115,7 @@ async fn commands_on_several_instances_overlap_up_to_the_bound() {
             handles.push(
                 s.jeto
                     .submit(&s.admin, id, ActionRequest::new(action))
+                    .await
                     .unwrap(),
             );
         }
@@ -261,17 +265,23 @@ async fn tokens_unknown_ungranted_forbidden_admin() {
     );
     let err = jeto
         .submit(&ci, 2, ActionRequest::new(Action::Status))
+        .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
     let err = jeto
         .submit(&ci, 1, ActionRequest::new(Action::Start))
+        .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Forbidden, "{err}");
     assert!(jeto
         .submit(&ci, 1, ActionRequest::new(Action::Status))
+        .await
         .is_ok());
     assert_eq!(
-        jeto.delete_instance(&ci, 1).await.unwrap_err().kind(),
+        jeto.delete_instance(&ci, 1, false)
+            .await
+            .unwrap_err()
+            .kind(),
         ErrorKind::Forbidden
     );
     assert!(
@@ -296,12 +306,14 @@ async fn cancel_queued_and_running_commands() {
                 .on("default")
                 .script("slow"),
         )
+        .await
         .unwrap();
     let queued = s
         .jeto
         .submit(&s.admin, 1, ActionRequest::new(Action::Stop))
+        .await
         .unwrap();
-    let mut follower = slow.follow();
+    let mut follower = slow.follow().unwrap();
     assert_eq!(follower.next_chunk().await.as_deref(), Some("started\n"));
     assert_eq!(queued.snapshot().status, CommandStatus::Queued);
 
@@ -353,7 +365,11 @@ async fn rejected_requests_start_nothing() {
         ActionRequest::new(Action::Start).on("a b"),
         ActionRequest::new(Action::Start).script("hello"),
     ] {
-        let err = s.jeto.submit(&s.admin, 1, request.clone()).unwrap_err();
+        let err = s
+            .jeto
+            .submit(&s.admin, 1, request.clone())
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{request:?}");
     }
     assert!(s.jeto.commands(&s.admin, 1).unwrap().is_empty());
@@ -435,13 +451,15 @@ async fn restart_brings_running_commands_back_interrupted() {
                 .on("default")
                 .script("slow"),
         )
+        .await
         .unwrap();
-    slow.follow().next_chunk().await;
+    slow.follow().unwrap().next_chunk().await;
     assert_eq!(slow.snapshot().status, CommandStatus::Running);
     first.shutdown(Duration::from_secs(5)).await;
     assert_eq!(
         first
             .submit(&admin, id, ActionRequest::new(Action::Stop))
+            .await
             .unwrap_err()
             .kind(),
         ErrorKind::Unavailable,
@@ -483,8 +501,9 @@ async fn a_crash_while_running_is_seen_as_interrupted_after_restart() {
                 .on("default")
                 .script("slow"),
         )
+        .await
         .unwrap();
-    slow.follow().next_chunk().await;
+    slow.follow().unwrap().next_chunk().await;
     // No shutdown: what is on disk now is what a crash would leave.
     let second = persistent(data.path(), &provider);
     let command = second.command(&admin, id, slow.id()).unwrap().snapshot();

@@ -46,6 +46,9 @@ pub struct Deleted {
     pub command: Command,
     /// The id of the instance that was forgotten.
     pub deleted: u64,
+    /// Whether it was forgotten although `destroy` failed (`?force=true`); its machines may
+    /// still exist.
+    pub forced: bool,
 }
 
 /// The answer to `GET /api/health`.

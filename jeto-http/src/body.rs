@@ -94,7 +94,13 @@ where
         ));
     }
     let collected = Limited::new(body, MAX_BODY).collect().await.map_err(|e| {
-        if e.downcast_ref::<LengthLimitError>().is_some() {
+        if let Some(timeout) = e.downcast_ref::<crate::BodyReadTimeout>() {
+            ApiError::new(
+                http::StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                timeout.to_string(),
+            )
+        } else if e.downcast_ref::<LengthLimitError>().is_some() {
             ApiError::new(
                 http::StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",

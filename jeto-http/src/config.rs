@@ -9,6 +9,8 @@ use jeto_core::scheduler::SchedulerConfig;
 use jeto_core::store::NewHost;
 use jeto_core::{HostParams, JetoConfig, Project};
 use jeto_vagrant::VagrantConfig;
+
+use crate::ServerLimits;
 use serde::Deserialize;
 
 /// The whole config file. Every key is optional; an unknown key is an error that names it.
@@ -33,10 +35,22 @@ pub struct ServerConfig {
     pub instance_roots: Vec<PathBuf>,
     /// Default oldest acceptable status, in seconds.
     pub status_max_age_secs: u64,
-    /// Commands kept per instance.
+    /// Commands kept per instance, unfinished ones included.
     pub history_limit: usize,
+    /// Commands waiting to run on one instance (429 beyond).
+    pub max_queued_per_instance: usize,
+    /// Commands waiting to run that one key submitted, all instances together (429 beyond).
+    pub max_queued_per_key: usize,
+    /// Clients following one command's console at once (429 beyond).
+    pub max_followers_per_command: usize,
+    /// Clients following consoles at once, in all (429 beyond).
+    pub max_followers: usize,
+    /// Bytes of console output kept per command (the oldest are dropped).
+    pub console_limit_bytes: usize,
     /// Seconds in-flight requests and running commands get at shutdown.
     pub shutdown_grace_secs: u64,
+    /// Connection limits and timeouts (the `[server]` table).
+    pub server: ServerLimits,
     /// How vagrant is run (the `[vagrant]` table).
     pub vagrant: VagrantConfig,
     /// Hosts, upserted into the store at start.
@@ -49,13 +63,20 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
+        let scheduler = SchedulerConfig::default();
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 7878)),
             data_dir: PathBuf::from("jeto-data"),
             instance_roots: Vec::new(),
             status_max_age_secs: 10,
-            history_limit: 100,
+            history_limit: scheduler.history_limit,
+            max_queued_per_instance: scheduler.max_queued_per_instance,
+            max_queued_per_key: scheduler.max_queued_per_key,
+            max_followers_per_command: scheduler.max_followers_per_command,
+            max_followers: scheduler.max_followers,
+            console_limit_bytes: scheduler.console_limit,
             shutdown_grace_secs: 10,
+            server: ServerLimits::default(),
             vagrant: VagrantConfig::default(),
             hosts: Vec::new(),
             projects: Vec::new(),
@@ -93,11 +114,19 @@ impl ServerConfig {
             status_max_age: Duration::from_secs(self.status_max_age_secs),
             instance_roots: self.instance_roots.clone(),
             data_dir: Some(self.data_dir.clone()),
-            scheduler: SchedulerConfig {
-                max_concurrent: self.vagrant.max_concurrent.max(1),
-                history_limit: self.history_limit.max(1),
-                ..SchedulerConfig::default()
-            },
+            scheduler: self.scheduler_config(),
+        }
+    }
+
+    fn scheduler_config(&self) -> SchedulerConfig {
+        SchedulerConfig {
+            max_concurrent: self.vagrant.max_concurrent.max(1),
+            history_limit: self.history_limit.max(1),
+            console_limit: self.console_limit_bytes,
+            max_queued_per_instance: self.max_queued_per_instance.max(1),
+            max_queued_per_key: self.max_queued_per_key.max(1),
+            max_followers_per_command: self.max_followers_per_command.max(1),
+            max_followers: self.max_followers.max(1),
         }
     }
 

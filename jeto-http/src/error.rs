@@ -104,6 +104,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::ActionFailed => StatusCode::BAD_GATEWAY,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        ErrorKind::LimitReached => StatusCode::TOO_MANY_REQUESTS,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -115,6 +116,12 @@ impl From<Error> for ApiError {
             tracing::error!(error = %error, source = ?std::error::Error::source(&error), "request failed");
         }
         let mut api = ApiError::new(status, error.code(), error.to_string());
+        if let Some(after) = error.retry_after() {
+            // Whole seconds, at least one: what `Retry-After` can say.
+            let seconds = after.as_secs().max(1);
+            api.headers
+                .push((header::RETRY_AFTER, HeaderValue::from(seconds)));
+        }
         if status == StatusCode::UNAUTHORIZED {
             api.headers
                 .push((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));

@@ -26,6 +26,7 @@ pub mod auth;
 mod body;
 #[cfg(feature = "server")]
 pub mod config;
+mod connection;
 mod error;
 pub mod handlers;
 mod list_cache;
@@ -39,8 +40,9 @@ mod service;
 pub mod testing;
 
 pub use body::{read_json, ApiBody, MAX_BODY};
+pub use connection::BodyReadTimeout;
 pub use error::{status_of, ApiError};
 pub use list_cache::ListCache;
 pub use query::Query;
-pub use serve::serve;
+pub use serve::{serve, serve_with, ServerLimits};
 pub use service::JetoService;

@@ -1,19 +1,79 @@
-//! Serving a [`JetoService`] on a TCP listener with hyper-util, with graceful shutdown.
+//! Serving a [`JetoService`] on a TCP listener with hyper, bounded: HTTP/1.1 only, a cap on
+//! open connections, header, idle, body and write timeouts, and graceful shutdown.
 
+use std::convert::Infallible;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use serde::Deserialize;
+use tokio::net::{TcpListener, TcpStream};
 
+use crate::connection::{Connections, TimedBody, TrackedBody, TrackedIo};
 use crate::JetoService;
 
-/// Serves `service` on `listener` until `shutdown` completes; then stops accepting, stops the
-/// running commands (recorded `interrupted`) and lets in-flight requests finish for at most
-/// `grace`.
+/// Limits of the HTTP server: the `[server]` table of the config file. Every one has a
+/// default; see the README's "Limits" section.
+///
+/// ```
+/// let limits: jeto_http::ServerLimits = toml::from_str("max_connections = 64").unwrap();
+/// assert_eq!(limits.max_connections, 64);
+/// assert_eq!(limits.header_read_timeout_secs, 10);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ServerLimits {
+    /// Seconds a client has to send a whole request head: from the connection's start, or
+    /// from the first byte of a later request.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a kept-alive connection may wait for its next request.
+    pub idle_timeout_secs: u64,
+    /// Seconds a client has to send a request body, once its head is read (408 after).
+    pub body_read_timeout_secs: u64,
+    /// Seconds an answer may wait for the client to read (a console follower that stops
+    /// reading is dropped after this).
+    pub write_timeout_secs: u64,
+    /// Connections open at once. When full, the connection idle the longest is closed to make
+    /// room; with none idle, a new one is answered 503. Also held below the file-descriptor
+    /// limit minus `reserved_fds`.
+    pub max_connections: usize,
+    /// File descriptors kept free of connections, for vagrant processes, the store and logs.
+    pub reserved_fds: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            body_read_timeout_secs: 30,
+            write_timeout_secs: 30,
+            max_connections: 1024,
+            reserved_fds: 128,
+        }
+    }
+}
+
+impl ServerLimits {
+    /// The connection cap in effect: `max_connections`, held below the soft limit on open
+    /// files minus `reserved_fds`.
+    pub fn effective_max_connections(&self) -> usize {
+        let fd_room = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .map(|(soft, _)| usize::try_from(soft).unwrap_or(usize::MAX))
+            .unwrap_or(usize::MAX)
+            .saturating_sub(self.reserved_fds);
+        self.max_connections.min(fd_room).max(1)
+    }
+}
+
+/// Serves `service` on `listener` with the default [`ServerLimits`] until `shutdown`
+/// completes; then stops accepting, stops the running commands (recorded `interrupted`) and
+/// lets in-flight requests finish for at most `grace`.
 ///
 /// ```no_run
 /// # async fn demo(jeto: jeto_core::Jeto) -> std::io::Result<()> {
@@ -29,31 +89,70 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) {
-    let builder = auto::Builder::new(TokioExecutor::new());
+    serve_with(listener, service, shutdown, grace, ServerLimits::default()).await
+}
+
+/// [`serve`] with these limits.
+pub async fn serve_with(
+    listener: TcpListener,
+    service: JetoService,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+    limits: ServerLimits,
+) {
+    let max = limits.effective_max_connections();
+    tracing::info!(max_connections = max, "accepting connections");
+    let limits = Arc::new(limits);
+    let connections = Arc::new(Connections::default());
     let graceful = GracefulShutdown::new();
+    let mut builder = http1::Builder::new();
+    builder.keep_alive(true);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(accepted) => accepted,
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
                     Err(error) => {
-                        // Out of file descriptors and the like: wait a little and go on.
-                        tracing::warn!(%error, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        out_of_files(&error, &connections).await;
                         continue;
                     }
                 };
+                if connections.len() >= max && !connections.evict_idlest() {
+                    refuse(stream, max);
+                    continue;
+                }
                 let _ = stream.set_nodelay(true);
-                let connection = builder.serve_connection_with_upgrades(
-                    TokioIo::new(stream),
-                    TowerToHyperService::new(service.clone()),
-                );
-                let connection = graceful.watch(connection.into_owned());
+                let (id, activity) = connections.add();
+                let service = service.clone();
+                let body_timeout = Duration::from_secs(limits.body_read_timeout_secs);
+                let serving = {
+                    let activity = activity.clone();
+                    service_fn(move |request: http::Request<hyper::body::Incoming>| {
+                        let in_flight = activity.begin();
+                        let service = service.clone();
+                        async move {
+                            let request = request.map(|body| TimedBody::new(body, body_timeout));
+                            let response = service.handle(request).await;
+                            Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, in_flight)))
+                        }
+                    })
+                };
+                let io = TokioIo::new(TrackedIo::new(stream, activity.clone()));
+                let connection = graceful.watch(builder.serve_connection(io, serving));
+                let (connections, limits) = (connections.clone(), limits.clone());
                 tokio::spawn(async move {
-                    if let Err(error) = connection.await {
-                        tracing::debug!(%peer, %error, "connection ended with an error");
+                    tokio::select! {
+                        result = connection => {
+                            if let Err(error) = result {
+                                tracing::debug!(%error, "connection ended with an error");
+                            }
+                        }
+                        reason = activity.watchdog(&limits) => {
+                            tracing::debug!(reason, "connection closed");
+                        }
                     }
+                    connections.remove(id);
                 });
             }
             () = &mut shutdown => break,
@@ -68,4 +167,32 @@ pub async fn serve(
     {
         tracing::warn!("some connections were still open at the end of the grace period");
     }
+}
+
+/// After a failed accept: out of file descriptors, close the idlest connection and pause a
+/// little, so the loop never spins; other errors concern one connection only.
+async fn out_of_files(error: &std::io::Error, connections: &Connections) {
+    let errno = error.raw_os_error();
+    if errno == Some(nix::errno::Errno::EMFILE as i32)
+        || errno == Some(nix::errno::Errno::ENFILE as i32)
+    {
+        let evicted = connections.evict_idlest();
+        tracing::warn!(%error, evicted, "out of file descriptors; raise the open-files limit or lower max_connections");
+        tokio::time::sleep(Duration::from_millis(if evicted { 10 } else { 100 })).await;
+    } else {
+        tracing::debug!(%error, "accept failed");
+    }
+}
+
+/// Answers a connection there is no room for with a 503, without reading it.
+fn refuse(stream: TcpStream, max: usize) {
+    let body = format!(
+        r#"{{"error":{{"code":"too_many_connections","message":"the server already has {max} connections open, all busy (max_connections); retry shortly"}}}}"#
+    );
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    // A fresh socket's send buffer takes this at once; if not, closing is answer enough.
+    let _ = stream.try_write(answer.as_bytes());
 }

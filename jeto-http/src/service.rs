@@ -183,17 +183,14 @@ where
             query(&[])?;
             instances::post_state(jeto, &who, id, read_json(&parts, body).await?).await
         }
-        (Route::Instance(id), _) => {
-            query(&[])?;
-            instances::delete(jeto, &who, id).await
-        }
+        (Route::Instance(id), _) => instances::delete(jeto, &who, id, &query(&["force"])?).await,
         (Route::Commands(id), Method::GET) => {
             query(&[])?;
             commands::list(jeto, &who, id)
         }
         (Route::Commands(id), _) => {
             query(&[])?;
-            commands::create(jeto, &who, id, read_json(&parts, body).await?)
+            commands::create(jeto, &who, id, read_json(&parts, body).await?).await
         }
         (Route::Command(id, cid), Method::GET) => {
             query(&[])?;

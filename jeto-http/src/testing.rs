@@ -158,17 +158,23 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `binary serve ARGS...` and waits until it prints where it listens.
     pub fn start(binary: impl AsRef<Path>, args: &[&str], envs: &[(&str, &str)]) -> ServerProcess {
-        let binary = binary.as_ref();
-        let mut child = Command::new(binary)
-            .arg("serve")
-            .args(args)
-            // Quiet unless a test asks for logs with its own RUST_LOG.
-            .env("RUST_LOG", "warn")
-            .envs(envs.iter().copied())
+        let mut command = Command::new(binary.as_ref());
+        command.arg("serve").args(args).envs(envs.iter().copied());
+        ServerProcess::spawn(command)
+    }
+
+    /// Starts `command` (a `jeto serve`, possibly behind a launcher that execs it, such as
+    /// `prlimit`) and waits until it prints where it listens.
+    pub fn spawn(mut command: Command) -> ServerProcess {
+        // Quiet unless a test asks for logs with its own RUST_LOG.
+        if std::env::var_os("RUST_LOG").is_none() {
+            command.env("RUST_LOG", "warn");
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+            .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         let mut banner = Vec::new();
@@ -203,13 +209,28 @@ impl ServerProcess {
 
     /// The resident set size, in KiB, from /proc.
     pub fn rss_kib(&self) -> u64 {
+        self.memory_kib("VmRSS:")
+    }
+
+    /// The peak resident set size so far, in KiB, from /proc.
+    pub fn peak_rss_kib(&self) -> u64 {
+        self.memory_kib("VmHWM:")
+    }
+
+    fn memory_kib(&self, field: &str) -> u64 {
         let status =
             std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .unwrap_or(0)
+    }
+
+    /// Kills the process outright (SIGKILL), as a crash would, and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Sends SIGTERM and waits for the process to exit; returns whether it exited cleanly.

@@ -47,7 +47,7 @@ impl Provider for FaultyProvider {
                 1,
                 jeto_core::CommandError::message("it broke"),
             )),
-            "sleepy" => {
+            "sleepy" | "queue" => {
                 tokio::time::sleep(Duration::from_secs(30)).await;
                 self.0.run(instance, request, console).await
             }
@@ -153,6 +153,7 @@ async fn every_status_answered_is_documented_and_every_documented_status_is_answ
         "slow",
         "broken",
         "sleepy",
+        "queue",
         "delete-me",
     ] {
         let folder = folders.path().join(name);
@@ -392,6 +393,19 @@ async fn every_status_answered_is_documented_and_every_documented_status_is_answ
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
+    // While it is being deleted, the instance takes no new command.
+    assert_eq!(
+        api.call(
+            commands,
+            "POST",
+            &sleepy_commands,
+            admin,
+            Some(r#"{"action": "provision"}"#)
+        )
+        .await
+        .0,
+        409
+    );
     let command = "/api/instances/{id}/commands/{cid}";
     let sleepy_command = format!("{sleepy_commands}/{cid}");
     assert_eq!(
@@ -441,6 +455,36 @@ async fn every_status_answered_is_documented_and_every_documented_status_is_answ
     api.call(commands, "POST", &ok_commands, admin, Some(&big))
         .await;
     send_as_text(&mut api, commands, &ok_commands).await;
+    // A full queue: one running for 30 s, 16 waiting, the next one refused.
+    let queue_commands = format!("/api/instances/{}/commands", ids["queue"]);
+    let mut statuses = Vec::new();
+    for _ in 0..18 {
+        let (status, _) = api
+            .call(commands, "POST", &queue_commands, admin, Some(provision))
+            .await;
+        statuses.push(status);
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 202).count(), 17);
+    assert_eq!(statuses.last(), Some(&429));
+    // Eight followers of the running one, and a ninth refused.
+    let (_, running) = api
+        .call(commands, "GET", &queue_commands, admin, None)
+        .await;
+    let running = running.as_array().unwrap().last().unwrap()["id"].clone();
+    let follow = format!("{queue_commands}/{running}/console?follow=true");
+    let mut followers = Vec::new();
+    for _ in 0..8 {
+        let request = http::Request::get(&follow)
+            .header("x-jeto-key", "admin")
+            .body(Full::new(bytes::Bytes::new()))
+            .unwrap();
+        let response = api.service.handle(request).await;
+        assert_eq!(response.status(), 200);
+        followers.push(response);
+    }
+    let console = "/api/instances/{id}/commands/{cid}/console";
+    assert_eq!(api.call(console, "GET", &follow, admin, None).await.0, 429);
+    drop(followers);
     let done = format!("{ok_commands}/{}", queued["command"]["id"]);
     api.call(command, "GET", &done, admin, None).await;
     api.call(command, "GET", &format!("{done}?x=1"), admin, None)
@@ -469,7 +513,6 @@ async fn every_status_answered_is_documented_and_every_documented_status_is_answ
         None,
     )
     .await;
-    let console = "/api/instances/{id}/commands/{cid}/console";
     api.call(console, "GET", &format!("{done}/console"), admin, None)
         .await;
     api.call(

@@ -6,11 +6,14 @@ use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Component, Path, PathBuf};
 use std::process::Stdio;
+use std::time::Duration;
 
 use jeto_core::{ConsoleSink, Error};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
+use crate::process_records::ProcessRecords;
+use crate::runner::GroupKiller;
 use crate::VagrantConfig;
 
 /// Most entries an archive may hold.
@@ -48,6 +51,7 @@ fn invalid(message: impl Into<String>) -> Error {
 /// failure removes everything it wrote.
 pub async fn prepare(
     config: &VagrantConfig,
+    records: Option<&ProcessRecords>,
     url: &str,
     sha256: Option<&str>,
     target: &Path,
@@ -69,7 +73,7 @@ pub async fn prepare(
     let staging = target.with_file_name(format!(".{name}.extracting"));
     let result = async {
         console.line(&format!("downloading {url}"));
-        let bytes = fetch(config, url, &download).await?;
+        let bytes = fetch(config, records, url, &download).await?;
         console.line(&format!("downloaded {bytes} bytes"));
         if let Some(expected) = sha256 {
             check_sha256(&download, expected)?;
@@ -103,7 +107,12 @@ pub async fn prepare(
 }
 
 /// Runs curl (argv, no shell) and writes its output to `file`, stopping at the size cap.
-async fn fetch(config: &VagrantConfig, url: &str, file: &Path) -> Result<u64, Error> {
+async fn fetch(
+    config: &VagrantConfig,
+    records: Option<&ProcessRecords>,
+    url: &str,
+    file: &Path,
+) -> Result<u64, Error> {
     let what = format!("download of {url}");
     let mut child = tokio::process::Command::new(&config.curl_binary)
         // --globoff: `{a,b}` and `[1-9]` in a URL are characters, never a list of requests.
@@ -115,6 +124,7 @@ async fn fetch(config: &VagrantConfig, url: &str, file: &Path) -> Result<u64, Er
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| Error::ProviderUnavailable {
@@ -124,6 +134,11 @@ async fn fetch(config: &VagrantConfig, url: &str, file: &Path) -> Result<u64, Er
             ),
             source: Some(e.into()),
         })?;
+    let mut killer = GroupKiller::new(
+        child.id(),
+        Duration::from_secs(config.kill_grace_secs),
+        records,
+    );
     let mut stdout = child.stdout.take().expect("piped");
     let mut stderr = child.stderr.take().expect("piped");
     let mut out = File::create(file)
@@ -157,6 +172,7 @@ async fn fetch(config: &VagrantConfig, url: &str, file: &Path) -> Result<u64, Er
         what: what.clone(),
         message: e.to_string(),
     })?;
+    killer.disarm();
     if !status.success() {
         return Err(Error::PrepareFailed {
             what,

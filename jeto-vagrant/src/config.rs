@@ -34,6 +34,9 @@ pub struct VagrantConfig {
     pub archive_max_bytes: u64,
     /// Largest total size of an archive's extracted files, in bytes.
     pub archive_max_extracted_bytes: u64,
+    /// Longest output line kept, in bytes; the rest of a longer line is dropped (the console
+    /// says so), so memory stays bounded whatever a process prints.
+    pub max_line_bytes: usize,
 }
 
 impl Default for VagrantConfig {
@@ -50,6 +53,7 @@ impl Default for VagrantConfig {
             download_timeout_secs: 600,
             archive_max_bytes: 512 << 20,
             archive_max_extracted_bytes: 2 << 30,
+            max_line_bytes: crate::runner::DEFAULT_MAX_LINE,
         }
     }
 }

@@ -25,10 +25,12 @@ pub mod fixture;
 pub mod folder_safety;
 pub mod git;
 pub mod machine_readable;
+mod process_records;
 mod provider;
 pub mod runner;
 
 pub use config::VagrantConfig;
 pub use error::{Error, Result};
+pub use process_records::ProcessRecords;
 pub use provider::VagrantProvider;
 pub use runner::{ProcessEnd, ProcessRunner, ProcessSpec, TokioProcessRunner};

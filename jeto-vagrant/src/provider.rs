@@ -14,12 +14,29 @@ use jeto_core::{
 use crate::machine_readable::{
     console_text, parse_line, ssh_host_name, statuses, Line, Record, RunSummary,
 };
+use crate::process_records::ProcessRecords;
 use crate::runner::{ProcessEnd, ProcessRunner, ProcessSpec, TokioProcessRunner};
 use crate::{archive, folder_safety, git};
 use crate::{Error, VagrantConfig};
 
 /// How many lines of output an error keeps for context.
 const TAIL_LINES: usize = 20;
+/// How many bytes of each of those lines.
+const TAIL_LINE_BYTES: usize = 1024;
+/// The most records or raw lines kept from one run for the caller to read.
+const MAX_KEPT: usize = 10_000;
+
+/// What of a run's output is kept for the caller to read (beyond the console, the error and
+/// its context): only what the call reads, so memory stays bounded whatever vagrant prints.
+#[derive(Debug, Clone, Copy)]
+enum Keep {
+    /// Nothing: the console has it.
+    Nothing,
+    /// Records of these types.
+    Records(&'static [&'static str]),
+    /// Raw (non-record) lines.
+    Raw,
+}
 
 /// Runs instances with the real `vagrant` CLI, one process per call, arguments as argv (never a
 /// shell), in the instance folder, with `--machine-readable` output parsed as it streams.
@@ -40,6 +57,7 @@ const TAIL_LINES: usize = 20;
 pub struct VagrantProvider {
     config: VagrantConfig,
     runner: Arc<dyn ProcessRunner>,
+    records: Option<Arc<ProcessRecords>>,
 }
 
 /// What one vagrant run produced, folded as it streamed.
@@ -54,15 +72,39 @@ struct Collected {
 impl VagrantProvider {
     /// A provider spawning real processes.
     pub fn new(config: VagrantConfig) -> Self {
-        let runner = TokioProcessRunner {
-            kill_grace: std::time::Duration::from_secs(config.kill_grace_secs),
-        };
+        let runner = Self::tokio_runner(&config, None);
         Self::with_runner(config, Arc::new(runner))
+    }
+
+    fn tokio_runner(
+        config: &VagrantConfig,
+        records: Option<Arc<ProcessRecords>>,
+    ) -> TokioProcessRunner {
+        TokioProcessRunner {
+            kill_grace: std::time::Duration::from_secs(config.kill_grace_secs),
+            max_line: config.max_line_bytes.max(1024),
+            records,
+        }
     }
 
     /// A provider running processes through `runner` (e.g. canned output in tests).
     pub fn with_runner(config: VagrantConfig, runner: Arc<dyn ProcessRunner>) -> Self {
-        VagrantProvider { config, runner }
+        VagrantProvider {
+            config,
+            runner,
+            records: None,
+        }
+    }
+
+    /// The same provider, spawning real processes whose groups are recorded in `records`
+    /// while they run (see [`ProcessRecords`]), so a crash leaves none behind.
+    pub fn with_records(self, records: Arc<ProcessRecords>) -> Self {
+        let runner = Self::tokio_runner(&self.config, Some(records.clone()));
+        VagrantProvider {
+            runner: Arc::new(runner),
+            records: Some(records),
+            config: self.config,
+        }
     }
 
     /// The settings in use.
@@ -123,6 +165,7 @@ impl VagrantProvider {
         args: Vec<OsString>,
         timeout: std::time::Duration,
         console: Option<&ConsoleSink>,
+        keep: Keep,
     ) -> jeto_core::Result<(ProcessEnd, Collected)> {
         check_vagrant_folder(instance.folder())?;
         let sub_command = args
@@ -149,15 +192,27 @@ impl VagrantProvider {
             }
             let mut c = collected.lock().unwrap_or_else(|e| e.into_inner());
             c.summary.observe(&line);
-            if let Some(text) = text {
+            if let Some(mut text) = text {
+                if text.len() > TAIL_LINE_BYTES {
+                    let mut cut = TAIL_LINE_BYTES;
+                    while !text.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    text.truncate(cut);
+                }
                 c.tail.push(text);
                 if c.tail.len() > TAIL_LINES {
                     c.tail.remove(0);
                 }
             }
-            match line {
-                Line::Record(record) => c.records.push(record),
-                Line::Raw(text) => c.raw.push(text),
+            match (keep, line) {
+                (Keep::Records(kinds), Line::Record(record))
+                    if c.records.len() < MAX_KEPT && kinds.contains(&record.kind.as_str()) =>
+                {
+                    c.records.push(record)
+                }
+                (Keep::Raw, Line::Raw(text)) if c.raw.len() < MAX_KEPT => c.raw.push(text),
+                _ => {}
             }
         };
         tracing::debug!(cwd = %spec.cwd.display(), args = ?spec.args, "running vagrant");
@@ -222,7 +277,7 @@ impl VagrantProvider {
                 git::sync(&self.config, self.runner.as_ref(), url, reference, folder, console).await?
             }
             (_, _, Some(url)) if missing => {
-                archive::prepare(&self.config, url, instance.archive_sha256.as_deref(), folder, console).await?
+                archive::prepare(&self.config, self.records.as_deref(), url, instance.archive_sha256.as_deref(), folder, console).await?
             }
             (_, _, Some(_)) => console.line("archive instances are extracted once; nothing to sync"),
             _ => {
@@ -273,6 +328,7 @@ impl Provider for VagrantProvider {
                 vec!["status".into()],
                 self.config.status_timeout(),
                 None,
+                Keep::Records(&["state", "provider-name", "metadata"]),
             )
             .await?;
         if end != ProcessEnd::Exited(0) {
@@ -308,6 +364,7 @@ impl Provider for VagrantProvider {
                 args,
                 self.config.command_timeout(),
                 Some(&console),
+                Keep::Nothing,
             )
             .await?;
         let error = || {
@@ -334,7 +391,15 @@ impl Provider for VagrantProvider {
         validate::machine_name(machine)?;
         let timeout = self.config.status_timeout();
         let args = vec!["ssh-config".into(), machine.into()];
-        let (end, collected) = self.vagrant(instance, args, timeout, None).await?;
+        let (end, collected) = self
+            .vagrant(
+                instance,
+                args,
+                timeout,
+                None,
+                Keep::Records(&["ssh-config"]),
+            )
+            .await?;
         if end != ProcessEnd::Exited(0) {
             let not_ready = collected
                 .summary
@@ -356,7 +421,9 @@ impl Provider for VagrantProvider {
         // Loopback (a NAT'd machine, as with virtualbox): ask the machine itself.
         let request = ActionRequest::new(Action::RunScript).on(machine);
         let args = Self::arguments(&request, Some("hostname -I"));
-        let (end, collected) = self.vagrant(instance, args, timeout, None).await?;
+        let (end, collected) = self
+            .vagrant(instance, args, timeout, None, Keep::Raw)
+            .await?;
         if end != ProcessEnd::Exited(0) {
             return Err(Self::failed(instance, Action::Status, end, collected));
         }
@@ -393,7 +460,15 @@ impl Provider for VagrantProvider {
                 .await?
             }
             InstanceSource::Archive { url, sha256 } => {
-                archive::prepare(&self.config, url, sha256.as_deref(), target, &console).await?
+                archive::prepare(
+                    &self.config,
+                    self.records.as_deref(),
+                    url,
+                    sha256.as_deref(),
+                    target,
+                    &console,
+                )
+                .await?
             }
             other => {
                 return Err(jeto_core::Error::invalid(format!(

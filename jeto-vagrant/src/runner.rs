@@ -14,6 +14,11 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
+use crate::process_records::{ProcessRecords, RecordGuard};
+
+/// The default longest output line handed on; the rest of a longer line is dropped.
+pub const DEFAULT_MAX_LINE: usize = 64 * 1024;
+
 /// A process to run: program, arguments (never through a shell), folder and environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessSpec {
@@ -71,36 +76,67 @@ impl<R: ProcessRunner + ?Sized> ProcessRunner for Arc<R> {
 ///
 /// On timeout, or when the run's future is dropped (a cancelled command), the whole group gets
 /// SIGTERM and, after `kill_grace`, SIGKILL, so no `ruby` or `ssh` child keeps Vagrant's
-/// machine lock.
+/// machine lock. With [`ProcessRecords`], each group is recorded while it runs, so a server
+/// killed outright kills it at its next start. Output lines longer than `max_line` bytes are
+/// cut, so memory stays bounded whatever a process prints.
 #[derive(Debug, Clone)]
 pub struct TokioProcessRunner {
     /// Time between SIGTERM and SIGKILL.
     pub kill_grace: Duration,
+    /// The longest line handed on, in bytes.
+    pub max_line: usize,
+    /// Where running groups are recorded, if anywhere.
+    pub records: Option<Arc<ProcessRecords>>,
 }
 
 impl Default for TokioProcessRunner {
     fn default() -> Self {
         TokioProcessRunner {
             kill_grace: Duration::from_secs(10),
+            max_line: DEFAULT_MAX_LINE,
+            records: None,
         }
     }
 }
 
 /// Kills a process group when dropped, unless disarmed: the guarantee behind cancellation.
-struct GroupKiller {
-    pgid: Option<Pid>,
-    grace: Duration,
+/// Its record is removed once the group is gone.
+pub(crate) struct GroupKiller {
+    pub(crate) pgid: Option<Pid>,
+    pub(crate) grace: Duration,
+    pub(crate) record: Option<RecordGuard>,
 }
 
 impl GroupKiller {
-    fn kill_now(&mut self) {
+    /// A killer for the group led by the just-spawned `pid`, recorded in `records`.
+    pub(crate) fn new(
+        pid: Option<u32>,
+        grace: Duration,
+        records: Option<&ProcessRecords>,
+    ) -> GroupKiller {
+        GroupKiller {
+            pgid: pid.map(|id| Pid::from_raw(id as i32)),
+            grace,
+            record: pid.and_then(|pid| records.map(|r| r.record(pid))),
+        }
+    }
+
+    /// The group ended by itself: nothing to kill, the record goes.
+    pub(crate) fn disarm(&mut self) {
+        self.pgid = None;
+        self.record = None;
+    }
+
+    pub(crate) fn kill_now(&mut self) {
         let Some(pgid) = self.pgid.take() else { return };
+        let record = self.record.take();
         if killpg(pgid, Signal::SIGTERM).is_err() {
             return; // The group is already gone.
         }
         let grace = self.grace;
         // Drop cannot await, and the group must die even if the runtime is going away.
         std::thread::spawn(move || {
+            let _record = record;
             let step = Duration::from_millis(50);
             let mut waited = Duration::ZERO;
             while waited < grace {
@@ -122,20 +158,46 @@ impl Drop for GroupKiller {
     }
 }
 
-async fn read_lines(stream: impl AsyncRead + Unpin, on_line: LineCallback<'_>) {
-    let mut reader = BufReader::new(stream);
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {
-                while matches!(buf.last(), Some(b'\n' | b'\r')) {
-                    buf.pop();
-                }
-                on_line(&String::from_utf8_lossy(&buf));
-            }
+/// Hands each line of `stream` to `on_line`, keeping at most `max` bytes of a line (the rest
+/// is dropped and the line says so): memory stays bounded whatever is printed.
+async fn read_lines(stream: impl AsyncRead + Unpin, on_line: LineCallback<'_>, max: usize) {
+    let mut reader = BufReader::with_capacity(64 * 1024, stream);
+    let mut line = Vec::new();
+    let mut cut = false;
+    let emit = |line: &mut Vec<u8>, cut: bool| {
+        while matches!(line.last(), Some(b'\r')) {
+            line.pop();
         }
+        let text = String::from_utf8_lossy(line);
+        if cut {
+            on_line(&format!("{text} [jeto: line cut at {max} bytes]"));
+        } else {
+            on_line(&text);
+        }
+        line.clear();
+    };
+    loop {
+        let (consumed, ended) = match reader.fill_buf().await {
+            Ok([]) | Err(_) => break,
+            Ok(available) => {
+                let newline = available.iter().position(|b| *b == b'\n');
+                let part = &available[..newline.unwrap_or(available.len())];
+                let room = max.saturating_sub(line.len());
+                if part.len() > room {
+                    cut = true;
+                }
+                line.extend_from_slice(&part[..part.len().min(room)]);
+                (newline.map_or(part.len(), |i| i + 1), newline.is_some())
+            }
+        };
+        reader.consume(consumed);
+        if ended {
+            emit(&mut line, cut);
+            cut = false;
+        }
+    }
+    if !line.is_empty() || cut {
+        emit(&mut line, cut);
     }
 }
 
@@ -156,14 +218,14 @@ impl ProcessRunner for TokioProcessRunner {
             .process_group(0)
             .kill_on_drop(true)
             .spawn()?;
-        let mut killer = GroupKiller {
-            pgid: child.id().map(|id| Pid::from_raw(id as i32)),
-            grace: self.kill_grace,
-        };
+        let mut killer = GroupKiller::new(child.id(), self.kill_grace, self.records.as_deref());
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
         let output = async {
-            tokio::join!(read_lines(stdout, on_line), read_lines(stderr, on_line));
+            tokio::join!(
+                read_lines(stdout, on_line, self.max_line),
+                read_lines(stderr, on_line, self.max_line)
+            );
         };
         tokio::pin!(output);
         let deadline = tokio::time::sleep(spec.timeout);
@@ -197,7 +259,7 @@ impl ProcessRunner for TokioProcessRunner {
             let _ =
                 tokio::time::timeout(self.kill_grace + Duration::from_secs(1), &mut output).await;
         }
-        killer.pgid = None;
+        killer.disarm();
         use std::os::unix::process::ExitStatusExt;
         Ok(match (status.code(), status.signal()) {
             (Some(code), _) => ProcessEnd::Exited(code),

@@ -1,12 +1,34 @@
 //! The live state of one command ([`CommandCell`]) and the handles callers hold on it:
 //! [`CommandHandle`] to read or wait, [`ConsoleFollower`] to follow the console.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::watch;
 
 use crate::console::ConsoleBuffer;
-use crate::{Command, CommandStatus};
+use crate::{Command, CommandStatus, Error, Result};
+
+/// The most a follower takes in one chunk, so a follower holds little whatever the console.
+const MAX_CHUNK: usize = 16 * 1024;
+
+/// The follower bounds, shared by all commands: at most `per_command` on one, `total` in all.
+#[derive(Debug)]
+pub(super) struct FollowerLimits {
+    per_command: usize,
+    total: usize,
+    following: AtomicUsize,
+}
+
+impl FollowerLimits {
+    pub(super) fn new(per_command: usize, total: usize) -> Self {
+        FollowerLimits {
+            per_command: per_command.max(1),
+            total: total.max(1),
+            following: AtomicUsize::new(0),
+        }
+    }
+}
 
 /// Why a command was told to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +45,8 @@ pub(super) struct CommandCell {
     /// Bumped on every change (status or console), for waiters and followers.
     pub(super) changed: watch::Sender<()>,
     pub(super) stop: watch::Sender<Stop>,
+    limits: Arc<FollowerLimits>,
+    followers: AtomicUsize,
 }
 
 #[derive(Debug)]
@@ -32,11 +56,17 @@ pub(super) struct CellState {
 }
 
 impl CommandCell {
-    pub(super) fn new(command: Command, console: ConsoleBuffer) -> Arc<Self> {
+    pub(super) fn new(
+        command: Command,
+        console: ConsoleBuffer,
+        limits: Arc<FollowerLimits>,
+    ) -> Arc<Self> {
         Arc::new(CommandCell {
             state: Mutex::new(CellState { command, console }),
             changed: watch::Sender::new(()),
             stop: watch::Sender::new(Stop::Keep),
+            limits,
+            followers: AtomicUsize::new(0),
         })
     }
 
@@ -97,13 +127,40 @@ impl CommandHandle {
     }
 
     /// Follows the console output from its start until the command ends.
-    pub fn follow(&self) -> ConsoleFollower {
-        ConsoleFollower {
-            cell: self.cell.clone(),
-            changed: self.cell.changed.subscribe(),
+    ///
+    /// [`Error::LimitReached`] when the command already has `max_followers_per_command`
+    /// followers or the server `max_followers` in all; the slot is freed when the follower is
+    /// dropped.
+    pub fn follow(&self) -> Result<ConsoleFollower> {
+        let cell = &self.cell;
+        let limits = &cell.limits;
+        let per_command = cell.followers.fetch_add(1, Ordering::AcqRel);
+        let total = limits.following.fetch_add(1, Ordering::AcqRel);
+        // Built now, so dropping it on refusal gives both counts back.
+        let follower = ConsoleFollower {
+            cell: cell.clone(),
+            changed: cell.changed.subscribe(),
             position: 0,
             done: false,
+        };
+        if per_command >= limits.per_command {
+            return Err(Error::limit(
+                format!(
+                    "command {} already has {per_command} console followers, the bound max_followers_per_command; read the console without follow=true, or later",
+                    self.id()
+                ),
+                std::time::Duration::from_secs(5),
+            ));
         }
+        if total >= limits.total {
+            return Err(Error::limit(
+                format!(
+                    "the server already streams {total} consoles, the bound max_followers; read the console without follow=true, or later"
+                ),
+                std::time::Duration::from_secs(5),
+            ));
+        }
+        Ok(follower)
     }
 }
 
@@ -126,9 +183,13 @@ impl ConsoleFollower {
             self.changed.borrow_and_update();
             let (chunk, finished) = {
                 let state = self.cell.lock();
-                let chunk = state.console.since(self.position).to_owned();
-                self.position = state.console.end();
-                (chunk, state.command.status.is_finished())
+                let available = state.console.since(self.position);
+                let cut = floor_boundary(available, MAX_CHUNK);
+                let chunk = available[..cut].to_owned();
+                let rest = available.len() - cut;
+                self.position = state.console.end() - rest as u64;
+                // Finished only once everything was handed out.
+                (chunk, state.command.status.is_finished() && rest == 0)
             };
             self.done = finished;
             if !chunk.is_empty() {
@@ -139,4 +200,23 @@ impl ConsoleFollower {
             }
         }
     }
+}
+
+impl Drop for ConsoleFollower {
+    fn drop(&mut self) {
+        self.cell.followers.fetch_sub(1, Ordering::AcqRel);
+        self.cell.limits.following.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The largest char boundary of `s` at or below `max` (all of `s` when it is shorter).
+fn floor_boundary(s: &str, max: usize) -> usize {
+    if s.len() <= max {
+        return s.len();
+    }
+    let mut index = max;
+    while index > 0 && !s.is_char_boundary(index) {
+        index -= 1;
+    }
+    index
 }

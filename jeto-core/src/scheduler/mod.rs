@@ -1,16 +1,16 @@
 //! [`CommandScheduler`]: every action becomes a command; commands on one instance run one at a
 //! time in submission order, commands on different instances in parallel up to a bound.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use time::OffsetDateTime;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 
 mod command_cell;
 
-use command_cell::{CellState, CommandCell, Stop};
+use command_cell::{CellState, CommandCell, FollowerLimits, Stop};
 pub use command_cell::{CommandHandle, ConsoleFollower};
 
 use crate::console::{ConsoleBuffer, DEFAULT_CONSOLE_LIMIT};
@@ -18,18 +18,31 @@ use crate::history::{interrupt, CommandHistory};
 use crate::status_cache::StatusCache;
 use crate::{
     Action, ActionRequest, Command, CommandError, CommandStatus, ConsoleSink, DynProvider, Error,
-    ErrorKind, Instance, Outcome, Result,
+    ErrorKind, Instance, Outcome, ProviderSlots, Result,
 };
+
+/// What a caller told to come back later is told to wait.
+const RETRY_AFTER: Duration = Duration::from_secs(10);
 
 /// Limits of the scheduler.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchedulerConfig {
-    /// Commands running at once over all instances.
+    /// Provider calls (with vagrant: processes) at once over all instances: commands, status
+    /// reads, IP lookups and creations together.
     pub max_concurrent: usize,
-    /// Commands kept per instance (the oldest finished ones are dropped first).
+    /// Commands kept per instance, queued and running ones included (the oldest finished ones
+    /// are dropped first; a submission that would need to drop an unfinished one is refused).
     pub history_limit: usize,
     /// Bytes of console output kept per command.
     pub console_limit: usize,
+    /// Commands waiting to run on one instance; beyond it submissions are refused (429).
+    pub max_queued_per_instance: usize,
+    /// Commands waiting to run that one key submitted, over all instances.
+    pub max_queued_per_key: usize,
+    /// Clients following the console of one command at once.
+    pub max_followers_per_command: usize,
+    /// Clients following consoles at once, all commands together.
+    pub max_followers: usize,
 }
 
 impl Default for SchedulerConfig {
@@ -38,16 +51,46 @@ impl Default for SchedulerConfig {
             max_concurrent: 2,
             history_limit: 100,
             console_limit: DEFAULT_CONSOLE_LIMIT,
+            max_queued_per_instance: 16,
+            max_queued_per_key: 64,
+            max_followers_per_command: 8,
+            max_followers: 256,
         }
     }
+}
+
+/// What kind of submission [`CommandScheduler::enqueue`] makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Enqueue {
+    /// Any command on an open instance.
+    Normal,
+    /// The `sync` creating an instance's folder.
+    Creation,
+    /// The `destroy` of an instance being deleted (its lane is closed).
+    Destroy,
+}
+
+/// A command waiting for its turn.
+#[derive(Debug)]
+struct Pending {
+    cell: Arc<CommandCell>,
+    instance: Instance,
+    request: ActionRequest,
+    /// Who submitted it (the per-key bound counts it until it leaves the queue).
+    by: String,
 }
 
 /// An instance's commands: all kept ones (oldest first), and those waiting to run.
 #[derive(Debug, Default)]
 struct Lane {
     commands: VecDeque<Arc<CommandCell>>,
-    pending: VecDeque<(Arc<CommandCell>, Instance, ActionRequest)>,
+    pending: VecDeque<Pending>,
     worker: bool,
+    /// Being deleted (or deleted): no new command is accepted.
+    closed: bool,
+    /// The command creating the instance (its `sync`), while it has not ended: when it fails,
+    /// what was queued behind it is cancelled rather than run on a folder that is not there.
+    creating: Option<u64>,
     /// Serialises writes of this lane's history, so a later snapshot is written last.
     persist: Arc<Mutex<()>>,
 }
@@ -55,17 +98,32 @@ struct Lane {
 #[derive(Debug)]
 struct State {
     lanes: HashMap<u64, Lane>,
+    /// Queued (not yet started) commands per submitting key.
+    queued_by: HashMap<String, usize>,
     next_id: u64,
     reserved: u64,
     shutting_down: bool,
+}
+
+impl State {
+    /// One command of `by` left the queue.
+    fn dequeued(&mut self, by: &str) {
+        if let Some(count) = self.queued_by.get_mut(by) {
+            *count -= 1;
+            if *count == 0 {
+                self.queued_by.remove(by);
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
 struct Inner {
     provider: DynProvider,
     status: Arc<StatusCache>,
-    permits: Arc<Semaphore>,
+    slots: ProviderSlots,
     history: CommandHistory,
+    followers: Arc<FollowerLimits>,
     config: SchedulerConfig,
     state: Mutex<State>,
 }
@@ -80,45 +138,55 @@ pub struct CommandScheduler {
 
 impl CommandScheduler {
     /// A scheduler over `provider`, loading earlier commands from `history` (those that were
-    /// queued or running come back `interrupted`).
+    /// queued or running come back `interrupted`; only the newest `history_limit` are kept).
+    /// Each provider call takes one of `slots`.
     pub fn new(
         provider: DynProvider,
         status: Arc<StatusCache>,
+        slots: ProviderSlots,
         history: CommandHistory,
         config: SchedulerConfig,
     ) -> Result<Self> {
         let loaded = history.load()?;
-        let lanes = loaded
-            .commands
-            .into_iter()
-            .map(|(instance_id, commands)| {
-                let commands = commands
-                    .into_iter()
-                    .map(|mut command| {
-                        let console = ConsoleBuffer::restore(
-                            std::mem::take(&mut command.console),
-                            command.console_truncated,
-                            config.console_limit,
-                        );
-                        CommandCell::new(command, console)
-                    })
-                    .collect();
-                (
-                    instance_id,
-                    Lane {
-                        commands,
-                        ..Lane::default()
-                    },
-                )
-            })
-            .collect();
+        let followers = Arc::new(FollowerLimits::new(
+            config.max_followers_per_command,
+            config.max_followers,
+        ));
+        let limit = config.history_limit.max(1);
+        let mut lanes = HashMap::new();
+        for (instance_id, mut commands) in loaded.commands {
+            if commands.len() > limit {
+                commands.drain(..commands.len() - limit);
+                history.save(instance_id, &commands)?;
+            }
+            let commands = commands
+                .into_iter()
+                .map(|mut command| {
+                    let console = ConsoleBuffer::restore(
+                        std::mem::take(&mut command.console),
+                        command.console_truncated,
+                        config.console_limit,
+                    );
+                    CommandCell::new(command, console, followers.clone())
+                })
+                .collect();
+            lanes.insert(
+                instance_id,
+                Lane {
+                    commands,
+                    ..Lane::default()
+                },
+            );
+        }
         Ok(CommandScheduler {
             inner: Arc::new(Inner {
                 provider,
                 status,
-                permits: Arc::new(Semaphore::new(config.max_concurrent.max(1))),
+                slots,
                 history,
+                followers,
                 state: Mutex::new(State {
+                    queued_by: HashMap::new(),
                     lanes,
                     next_id: loaded.next_id,
                     reserved: loaded.next_id,
@@ -133,55 +201,249 @@ impl CommandScheduler {
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues `request` on `instance` (a snapshot taken now) and returns at once.
+    /// Queues `request` on `instance` (a snapshot taken now) and returns once the queued
+    /// command is recorded.
     ///
-    /// The request must already be validated (see [`crate::validate`]).
-    pub fn submit(
+    /// The request must already be validated (see [`crate::validate`]). Refused with
+    /// [`Error::LimitReached`] beyond the queue bounds, and with [`Error::Conflict`] while the
+    /// instance is being deleted.
+    pub async fn submit(
         &self,
         instance: Instance,
         request: ActionRequest,
         requested_by: &str,
     ) -> Result<CommandHandle> {
         let instance_id = instance.id;
-        let cell = {
-            let mut state = self.lock();
-            if state.shutting_down {
-                return Err(Error::ShuttingDown);
+        let handle = self.enqueue(instance, request, requested_by, Enqueue::Normal)?;
+        self.persist(instance_id).await;
+        Ok(handle)
+    }
+
+    fn enqueue(
+        &self,
+        instance: Instance,
+        request: ActionRequest,
+        requested_by: &str,
+        mode: Enqueue,
+    ) -> Result<CommandHandle> {
+        let instance_id = instance.id;
+        let config = &self.inner.config;
+        let mut state = self.lock();
+        if state.shutting_down {
+            return Err(Error::ShuttingDown);
+        }
+        let lane = state.lanes.entry(instance_id).or_default();
+        if lane.closed && mode != Enqueue::Destroy {
+            return Err(Error::Conflict {
+                message: format!(
+                    "instance {instance_id} is being deleted and accepts no new command"
+                ),
+            });
+        }
+        if lane.pending.len() >= config.max_queued_per_instance.max(1) {
+            return Err(Error::limit(
+                format!(
+                    "instance {instance_id} already has {} commands waiting ({}); the bound is max_queued_per_instance = {}: wait for them to run or cancel some",
+                    lane.pending.len(),
+                    summary(lane.pending.iter().map(|p| p.request.action)),
+                    config.max_queued_per_instance
+                ),
+                RETRY_AFTER,
+            ));
+        }
+        let limit = config.history_limit.max(1);
+        let unfinished = lane
+            .commands
+            .iter()
+            .filter(|c| !c.status().is_finished())
+            .count();
+        if unfinished >= limit {
+            return Err(Error::limit(
+                format!(
+                    "instance {instance_id} already keeps {unfinished} unfinished commands, its whole history_limit ({limit}); wait for them to end"
+                ),
+                RETRY_AFTER,
+            ));
+        }
+        let by_key = state.queued_by.get(requested_by).copied().unwrap_or(0);
+        if by_key >= config.max_queued_per_key.max(1) {
+            let mut per_instance: BTreeMap<u64, usize> = BTreeMap::new();
+            for (id, lane) in &state.lanes {
+                let mine = lane.pending.iter().filter(|p| p.by == requested_by).count();
+                if mine > 0 {
+                    per_instance.insert(*id, mine);
+                }
             }
-            let id = state.next_id;
-            state.reserved = self.inner.history.reserve(id, state.reserved)?;
-            state.next_id += 1;
-            let command = Command {
-                id,
-                instance_id,
-                action: request.action,
-                machine: request.machine.clone(),
-                script: request.script.clone(),
-                status: CommandStatus::Queued,
-                exit_code: None,
-                error: None,
-                console: String::new(),
-                console_truncated: false,
-                created_at: OffsetDateTime::now_utc(),
-                started_at: None,
-                finished_at: None,
-                requested_by: Some(requested_by.to_owned()),
-            };
-            let cell =
-                CommandCell::new(command, ConsoleBuffer::new(self.inner.config.console_limit));
-            let limit = self.inner.config.history_limit.max(1);
-            let lane = state.lanes.entry(instance_id).or_default();
-            lane.commands.push_back(cell.clone());
-            prune(lane, limit);
-            lane.pending.push_back((cell.clone(), instance, request));
-            if !lane.worker {
-                lane.worker = true;
-                tokio::spawn(self.clone().work(instance_id));
-            }
-            cell
+            let listed: Vec<String> = per_instance
+                .iter()
+                .map(|(id, n)| format!("{n} on instance {id}"))
+                .collect();
+            return Err(Error::limit(
+                format!(
+                    "key {requested_by:?} already has {by_key} commands waiting ({}); the bound is max_queued_per_key = {}: wait for them to run or cancel some",
+                    listed.join(", "),
+                    config.max_queued_per_key
+                ),
+                RETRY_AFTER,
+            ));
+        }
+        let id = state.next_id;
+        state.reserved = self.inner.history.reserve(id, state.reserved)?;
+        state.next_id += 1;
+        let command = Command {
+            id,
+            instance_id,
+            action: request.action,
+            machine: request.machine.clone(),
+            script: request.script.clone(),
+            status: CommandStatus::Queued,
+            exit_code: None,
+            error: None,
+            console: String::new(),
+            console_truncated: false,
+            created_at: OffsetDateTime::now_utc(),
+            started_at: None,
+            finished_at: None,
+            requested_by: Some(requested_by.to_owned()),
         };
-        self.persist(instance_id);
+        let cell = CommandCell::new(
+            command,
+            ConsoleBuffer::new(config.console_limit),
+            self.inner.followers.clone(),
+        );
+        *state.queued_by.entry(requested_by.to_owned()).or_default() += 1;
+        let lane = state.lanes.entry(instance_id).or_default();
+        lane.commands.push_back(cell.clone());
+        prune(lane, limit);
+        lane.pending.push_back(Pending {
+            cell: cell.clone(),
+            instance,
+            request,
+            by: requested_by.to_owned(),
+        });
+        if mode == Enqueue::Creation {
+            lane.creating = Some(id);
+        }
+        if !lane.worker {
+            lane.worker = true;
+            tokio::spawn(self.clone().work(instance_id));
+        }
         Ok(CommandHandle { cell })
+    }
+
+    /// Queues the `sync` that creates a registered instance's folder; if it does not succeed,
+    /// the instance is closed and everything queued behind it ends `cancelled`.
+    pub async fn submit_creation(
+        &self,
+        instance: Instance,
+        requested_by: &str,
+    ) -> Result<CommandHandle> {
+        let instance_id = instance.id;
+        let handle = self.enqueue(
+            instance,
+            ActionRequest::new(Action::Sync),
+            requested_by,
+            Enqueue::Creation,
+        )?;
+        self.persist(instance_id).await;
+        Ok(handle)
+    }
+
+    /// After a creation's `sync` ended without success: closes the lane and cancels what
+    /// waits in it.
+    fn creation_failed(&self, instance_id: u64) {
+        let cancelled: Vec<Arc<CommandCell>> = {
+            let mut state = self.lock();
+            let state = &mut *state;
+            let Some(lane) = state.lanes.get_mut(&instance_id) else {
+                return;
+            };
+            lane.closed = true;
+            let pending: Vec<Pending> = lane.pending.drain(..).collect();
+            for p in &pending {
+                state.dequeued(&p.by);
+            }
+            pending.into_iter().map(|p| p.cell).collect()
+        };
+        for cell in cancelled {
+            cell.update(|state| {
+                if state.command.status == CommandStatus::Queued {
+                    state.command.status = CommandStatus::Cancelled;
+                    state.command.finished_at = Some(OffsetDateTime::now_utc());
+                    state.command.error = Some(CommandError::message(
+                        "cancelled: the instance's creation failed, and the instance is removed",
+                    ));
+                }
+            });
+        }
+    }
+
+    /// Refuses new commands on an instance about to be deleted; [`Error::Conflict`] when it
+    /// already is being deleted. The commands queued before still run first.
+    pub fn close(&self, instance_id: u64) -> Result<()> {
+        let mut state = self.lock();
+        let lane = state.lanes.entry(instance_id).or_default();
+        if lane.closed {
+            return Err(Error::Conflict {
+                message: format!("instance {instance_id} is already being deleted"),
+            });
+        }
+        lane.closed = true;
+        Ok(())
+    }
+
+    /// Accepts commands again on an instance whose deletion did not happen, or on a new
+    /// instance that got the id of a deleted one.
+    pub fn reopen(&self, instance_id: u64) {
+        if let Some(lane) = self.lock().lanes.get_mut(&instance_id) {
+            lane.closed = false;
+        }
+    }
+
+    /// Runs `destroy` on a closed instance (see [`close`](CommandScheduler::close)) and waits
+    /// for it.
+    pub async fn destroy_closed(&self, instance: Instance, requested_by: &str) -> Result<Command> {
+        let instance_id = instance.id;
+        let handle = self.enqueue(
+            instance,
+            ActionRequest::new(Action::Destroy),
+            requested_by,
+            Enqueue::Destroy,
+        )?;
+        self.persist(instance_id).await;
+        Ok(handle.wait().await)
+    }
+
+    /// A command that did not need to run (e.g. `destroy` of a folder that is gone), recorded
+    /// as succeeded with `note` as its console, under a fresh id. It is not kept.
+    pub fn skipped(
+        &self,
+        instance_id: u64,
+        action: Action,
+        requested_by: &str,
+        note: &str,
+    ) -> Result<Command> {
+        let mut state = self.lock();
+        let id = state.next_id;
+        state.reserved = self.inner.history.reserve(id, state.reserved)?;
+        state.next_id += 1;
+        let now = OffsetDateTime::now_utc();
+        Ok(Command {
+            id,
+            instance_id,
+            action,
+            machine: None,
+            script: None,
+            status: CommandStatus::Succeeded,
+            exit_code: Some(0),
+            error: None,
+            console: format!("{note}\n"),
+            console_truncated: false,
+            created_at: now,
+            started_at: Some(now),
+            finished_at: Some(now),
+            requested_by: Some(requested_by.to_owned()),
+        })
     }
 
     /// The commands of an instance, newest first.
@@ -242,13 +504,63 @@ impl CommandScheduler {
         }
         handle.cell.stop.send_replace(Stop::Cancel);
         if was_queued {
-            self.persist(instance_id);
+            let mut state = self.lock();
+            let state = &mut *state;
+            if let Some(lane) = state.lanes.get_mut(&instance_id) {
+                if let Some(index) = lane
+                    .pending
+                    .iter()
+                    .position(|p| Arc::ptr_eq(&p.cell, &handle.cell))
+                {
+                    let pending = lane.pending.remove(index).expect("found above");
+                    state.dequeued(&pending.by);
+                }
+            }
+        }
+        if was_queued {
+            self.persist(instance_id).await;
         }
         Ok(handle.wait().await)
     }
 
-    /// Forgets an instance's commands (after the instance is deleted).
-    pub fn forget(&self, instance_id: u64) -> Result<()> {
+    /// Forgets an instance's commands (after the instance is deleted): queued ones end
+    /// `cancelled`, running ones are stopped, and everyone waiting on them is woken. The
+    /// instance stays closed to new commands until [`reopen`](CommandScheduler::reopen).
+    pub async fn forget(&self, instance_id: u64) -> Result<()> {
+        let lane = {
+            let mut state = self.lock();
+            let lane = state.lanes.insert(
+                instance_id,
+                Lane {
+                    closed: true,
+                    ..Lane::default()
+                },
+            );
+            if let Some(lane) = &lane {
+                for pending in &lane.pending {
+                    state.dequeued(&pending.by);
+                }
+            }
+            lane
+        };
+        for cell in lane.iter().flat_map(|lane| lane.commands.iter()) {
+            cell.update(|state| {
+                if state.command.status == CommandStatus::Queued {
+                    state.command.status = CommandStatus::Cancelled;
+                    state.command.finished_at = Some(OffsetDateTime::now_utc());
+                    state.command.error =
+                        Some(CommandError::message("cancelled: the instance was deleted"));
+                }
+            });
+            cell.stop.send_replace(Stop::Cancel);
+        }
+        let history = self.inner.history.clone();
+        blocking(move || history.remove(instance_id)).await
+    }
+
+    /// Drops an instance's finished commands at start-up, before anything runs (see
+    /// [`forget`](CommandScheduler::forget) for a live instance).
+    pub(crate) fn discard(&self, instance_id: u64) -> Result<()> {
         self.lock().lanes.remove(&instance_id);
         self.inner.history.remove(instance_id)
     }
@@ -293,7 +605,7 @@ impl CommandScheduler {
         }
         let lanes: Vec<u64> = self.lock().lanes.keys().copied().collect();
         for instance_id in lanes {
-            self.persist(instance_id);
+            self.persist(instance_id).await;
         }
     }
 
@@ -306,14 +618,32 @@ impl CommandScheduler {
                     return;
                 };
                 match lane.pending.pop_front() {
-                    Some(next) => next,
+                    Some(next) => {
+                        state.dequeued(&next.by);
+                        next
+                    }
                     None => {
                         lane.worker = false;
                         return;
                     }
                 }
             };
-            self.run_one(next.0, next.1, next.2).await;
+            let id = next.cell.lock().command.id;
+            let cell = next.cell.clone();
+            self.run_one(next.cell, next.instance, next.request).await;
+            let creation = {
+                let mut state = self.lock();
+                state
+                    .lanes
+                    .get_mut(&instance_id)
+                    .filter(|lane| lane.creating == Some(id))
+                    .map(|lane| lane.creating = None)
+                    .is_some()
+            };
+            if creation && cell.status() != CommandStatus::Succeeded {
+                self.creation_failed(instance_id);
+                self.persist(instance_id).await;
+            }
         }
     }
 
@@ -325,9 +655,14 @@ impl CommandScheduler {
                 let _ = stop.wait_for(|s| *s != Stop::Keep).await;
             }
         };
-        let permit = tokio::select! {
-            permit = self.inner.permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
-            () = stopped(&mut stop) => return,
+        // A status read takes its slot in the status cache, where reads are shared.
+        let slot = if request.action == Action::Status {
+            None
+        } else {
+            tokio::select! {
+                slot = self.inner.slots.acquire() => Some(slot),
+                () = stopped(&mut stop) => return,
+            }
         };
         let started = cell.update(|state| {
             let queued = state.command.status == CommandStatus::Queued;
@@ -340,7 +675,7 @@ impl CommandScheduler {
         if !started {
             return;
         }
-        self.persist(instance.id);
+        self.persist(instance.id).await;
         let sink = ConsoleSink::new({
             let cell = cell.clone();
             move |line: &str| cell.update(|state| state.console.push_line(line))
@@ -349,13 +684,13 @@ impl CommandScheduler {
             result = self.execute(&instance, &request, sink) => Some(result),
             () = stopped(&mut stop) => None,
         };
-        drop(permit);
+        drop(slot);
         // Invalidate before waiters wake, so the status they read is from after the command.
         if request.action != Action::Status {
             self.inner.status.invalidate(instance.id);
         }
         cell.update(|state| finish(state, result, *stop.borrow()));
-        self.persist(instance.id);
+        self.persist(instance.id).await;
     }
 
     async fn execute(
@@ -385,8 +720,19 @@ impl CommandScheduler {
         })
     }
 
-    /// Writes an instance's commands; a failure is logged, the commands stay in memory.
-    fn persist(&self, instance_id: u64) {
+    /// Writes an instance's commands (on a blocking thread); a failure is logged, the
+    /// commands stay in memory.
+    async fn persist(&self, instance_id: u64) {
+        let scheduler = self.clone();
+        blocking(move || {
+            scheduler.persist_now(instance_id);
+            Ok(())
+        })
+        .await
+        .ok();
+    }
+
+    fn persist_now(&self, instance_id: u64) {
         let Some(lock) = self
             .lock()
             .lanes
@@ -405,6 +751,28 @@ impl CommandScheduler {
             tracing::error!(instance_id, %error, "could not persist the command history");
         }
     }
+}
+
+/// Runs file work on tokio's blocking threads, off the async workers.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::storage("a file task", e))?
+}
+
+/// `3 start, 1 stop`: what a queue holds, for people.
+fn summary(actions: impl Iterator<Item = Action>) -> String {
+    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for action in actions {
+        *counts.entry(action.as_str()).or_default() += 1;
+    }
+    counts
+        .iter()
+        .map(|(action, n)| format!("{n} {action}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Drops the oldest finished commands beyond `limit`.

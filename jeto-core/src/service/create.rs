@@ -9,7 +9,7 @@ use super::{InstanceView, Jeto};
 use crate::access::{Permission, Principal};
 use crate::scheduler::CommandHandle;
 use crate::store::NewInstance;
-use crate::{validate, Action, ActionRequest, Error, Host, InstanceSource, JetoInfos, Result};
+use crate::{validate, Error, Host, InstanceSource, JetoInfos, Result};
 
 /// A request to register an instance: a name, a host, an environment and exactly one source.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -268,23 +268,33 @@ impl Jeto {
                 let path = self.inner.provider.prepare(&source, Path::new("")).await?;
                 self.check_root(who, &path)?;
                 self.check_not_registered(who, &path)?;
-                let mut new = Self::new_instance(&request, &source, None, &path, &host);
-                new.jeto_infos = JetoInfos::load(&path)?;
-                self.inner.store.insert_instance(new)?
+                self.insert(Self::new_instance(&request, &source, None, &path, &host))
+                    .await?
             }
             _ => {
                 let id = self.inner.store.reserve_instance_id()?;
                 let target = self.managed_folder(id, &request.name)?;
-                let path = self.inner.provider.prepare(&source, &target).await?;
+                let path = {
+                    let _slot = self.inner.slots.acquire().await;
+                    self.inner.provider.prepare(&source, &target).await?
+                };
                 let cleanup = |e: Error| {
                     let _ = std::fs::remove_dir_all(&path);
                     e
                 };
-                let mut new = Self::new_instance(&request, &source, Some(id), &path, &host);
-                new.jeto_infos = JetoInfos::load(&path).map_err(cleanup)?;
-                self.inner.store.insert_instance(new).map_err(cleanup)?
+                self.insert(Self::new_instance(
+                    &request,
+                    &source,
+                    Some(id),
+                    &path,
+                    &host,
+                ))
+                .await
+                .map_err(cleanup)?
             }
         };
+        // A store may hand out the id of a deleted instance again.
+        self.inner.scheduler.reopen(record.id);
         tracing::info!(instance = record.id, principal = %who.name, path = %record.path, "instance created");
         let snapshot = self.inner.status.last_known(record.id);
         Ok(self.view(who, self.instance_of(record, host), snapshot))
@@ -314,14 +324,16 @@ impl Jeto {
             &host,
         ))?;
         let instance = self.instance_of(record.clone(), host);
-        let handle = match self.inner.scheduler.submit(
-            instance.clone(),
-            ActionRequest::new(Action::Sync),
-            &who.name,
-        ) {
+        self.inner.scheduler.reopen(id);
+        let handle = match self
+            .inner
+            .scheduler
+            .submit_creation(instance.clone(), &who.name)
+            .await
+        {
             Ok(handle) => handle,
             Err(error) => {
-                self.inner.store.remove_instance(id)?;
+                self.forget_instance(id, Some(record.path.clone())).await?;
                 return Err(error);
             }
         };
@@ -330,15 +342,14 @@ impl Jeto {
             let command = watched.wait().await;
             if command.status == crate::CommandStatus::Succeeded {
                 let mut record = record;
-                if let Err(error) = jeto.refresh_infos(&mut record) {
+                if let Err(error) = jeto.refresh_infos(&mut record).await {
                     tracing::warn!(instance = id, %error, "jeto.json of the new instance");
                 }
             } else {
                 tracing::warn!(instance = id, error = ?command.error, "creation failed; removing the instance");
-                let _ = jeto.inner.store.remove_instance(id);
-                jeto.inner.status.remove(id);
-                let _ = jeto.inner.scheduler.forget(id);
-                let _ = std::fs::remove_dir_all(&record.path);
+                if let Err(error) = jeto.forget_instance(id, Some(record.path.clone())).await {
+                    tracing::error!(instance = id, %error, "could not remove the failed instance");
+                }
             }
         });
         tracing::info!(instance = id, principal = %who.name, "instance registered; preparing its folder");

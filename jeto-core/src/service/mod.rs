@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod create;
+mod recovery;
 
 use serde::{Deserialize, Serialize};
 
@@ -15,12 +16,12 @@ use time::OffsetDateTime;
 use crate::access::{AccessPolicy, Permission, Principal, TokenPolicy};
 use crate::audit::{AuditEntry, AuditLimits, AuditLog};
 use crate::history::CommandHistory;
-use crate::scheduler::{CommandHandle, CommandScheduler, SchedulerConfig};
+use crate::scheduler::{blocking, CommandHandle, CommandScheduler, SchedulerConfig};
 use crate::status_cache::StatusCache;
 use crate::store::{InstanceRecord, InstanceStore, MemoryStore, NewHost};
 use crate::{
     validate, Action, ActionRequest, Command, DynProvider, Error, Host, Instance, JetoInfos,
-    Project, Result,
+    Project, ProviderSlots, Result,
 };
 
 /// Settings of the service.
@@ -69,6 +70,7 @@ struct Inner {
     provider: DynProvider,
     status: Arc<StatusCache>,
     scheduler: CommandScheduler,
+    slots: ProviderSlots,
     audit: Option<AuditLog>,
     config: JetoConfig,
 }
@@ -136,10 +138,12 @@ impl JetoBuilder {
     pub fn build(self) -> Result<Jeto> {
         let history =
             CommandHistory::new(self.config.data_dir.as_ref().map(|d| d.join("commands")))?;
-        let status = Arc::new(StatusCache::new(self.provider.clone()));
+        let slots = ProviderSlots::new(self.config.scheduler.max_concurrent);
+        let status = Arc::new(StatusCache::new(self.provider.clone(), slots.clone()));
         let scheduler = CommandScheduler::new(
             self.provider.clone(),
             status.clone(),
+            slots.clone(),
             history,
             self.config.scheduler.clone(),
         )?;
@@ -151,17 +155,20 @@ impl JetoBuilder {
             Some(policy) => policy,
             None => Arc::new(TokenPolicy::new(Vec::new())?),
         };
-        Ok(Jeto {
+        let jeto = Jeto {
             inner: Arc::new(Inner {
                 store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
                 policy,
                 provider: self.provider,
                 status,
                 scheduler,
+                slots,
                 audit,
                 config: self.config,
             }),
-        })
+        };
+        jeto.recover()?;
+        Ok(jeto)
     }
 }
 
@@ -236,14 +243,30 @@ impl Jeto {
         }
     }
 
-    /// Re-reads `jeto.json` of an instance, storing it when it changed.
-    fn refresh_infos(&self, record: &mut InstanceRecord) -> Result<()> {
-        let infos = JetoInfos::load(Path::new(&record.path))?;
-        if infos != record.jeto_infos {
-            record.jeto_infos = infos;
-            self.inner.store.update_instance(record.clone())?;
-        }
+    /// Re-reads `jeto.json` of an instance, storing it when it changed (on a blocking
+    /// thread: both touch the disk).
+    async fn refresh_infos(&self, record: &mut InstanceRecord) -> Result<()> {
+        let (store, mut fresh) = (self.inner.store.clone(), record.clone());
+        *record = blocking(move || {
+            let infos = JetoInfos::load(Path::new(&fresh.path))?;
+            if infos != fresh.jeto_infos {
+                fresh.jeto_infos = infos;
+                store.update_instance(fresh.clone())?;
+            }
+            Ok(fresh)
+        })
+        .await?;
         Ok(())
+    }
+
+    /// Stores a new instance, reading its `jeto.json` first, on a blocking thread.
+    async fn insert(&self, mut new: crate::store::NewInstance) -> Result<InstanceRecord> {
+        let store = self.inner.store.clone();
+        blocking(move || {
+            new.jeto_infos = JetoInfos::load(Path::new(&new.path))?;
+            store.insert_instance(new)
+        })
+        .await
     }
 
     fn view(
@@ -279,17 +302,15 @@ impl Jeto {
             })
             .collect();
         if refresh {
-            let limit = Arc::new(tokio::sync::Semaphore::new(
-                self.inner.config.scheduler.max_concurrent.max(2),
-            ));
+            // The provider slots bound the processes; this bounds the tasks waiting for them.
+            let in_flight = self.inner.config.scheduler.max_concurrent.max(1) * 2;
             let mut reads = tokio::task::JoinSet::new();
             for instance in &visible {
-                let (status, instance, limit) =
-                    (self.inner.status.clone(), instance.clone(), limit.clone());
-                reads.spawn(async move {
-                    let _permit = limit.acquire_owned().await;
-                    status.get(&instance, Duration::ZERO).await
-                });
+                if reads.len() >= in_flight {
+                    reads.join_next().await;
+                }
+                let (status, instance) = (self.inner.status.clone(), instance.clone());
+                reads.spawn(async move { status.get(&instance, Duration::ZERO).await });
             }
             while reads.join_next().await.is_some() {}
         }
@@ -317,7 +338,7 @@ impl Jeto {
         let snapshot = self.inner.status.get(&instance, max_age).await;
         // jeto.json is read again along with the status, so a cached answer does no I/O.
         if snapshot.checked_at != before {
-            match self.refresh_infos(&mut record) {
+            match self.refresh_infos(&mut record).await {
                 Ok(()) => instance.jeto_infos = record.jeto_infos,
                 Err(error) => {
                     tracing::warn!(instance = id, %error, "keeping the last good jeto.json")
@@ -327,8 +348,8 @@ impl Jeto {
         Ok(self.view(who, instance, snapshot))
     }
 
-    /// Queues an action on an instance and returns at once (the `async` form).
-    pub fn submit(
+    /// Queues an action on an instance and returns once it is recorded (the `async` form).
+    pub async fn submit(
         &self,
         who: &Principal,
         id: u64,
@@ -341,7 +362,7 @@ impl Jeto {
             Permission::Action(request.action),
         )?;
         if request.action == Action::RunScript {
-            self.refresh_infos(&mut record)?;
+            self.refresh_infos(&mut record).await?;
         }
         let instance = self.instance_of(record.clone(), self.host_of(&record)?);
         validate::action_request(&instance, &request)?;
@@ -357,7 +378,10 @@ impl Jeto {
             }
         }
         tracing::info!(instance = id, principal = %who.name, action = %request.action, machine = ?request.machine, "command submitted");
-        self.inner.scheduler.submit(instance, request, &who.name)
+        self.inner
+            .scheduler
+            .submit(instance, request, &who.name)
+            .await
     }
 
     /// Runs an action and waits for it (the sync form): the finished command and the instance
@@ -368,16 +392,37 @@ impl Jeto {
         id: u64,
         request: ActionRequest,
     ) -> Result<(Command, InstanceView)> {
-        let handle = self.submit(who, id, request)?;
+        let handle = self.submit(who, id, request).await?;
         let command = handle.wait().await;
-        let view = self.instance(who, id, None).await?;
+        let view = match self.instance(who, id, None).await {
+            Err(Error::InstanceNotFound { .. }) => {
+                // Deleted while the command waited (a failed creation, a DELETE).
+                return Err(Error::Conflict {
+                    message: format!(
+                        "command {} ended {}{}; instance {id} was deleted meanwhile",
+                        command.id,
+                        command.status.as_str(),
+                        command
+                            .error
+                            .as_ref()
+                            .map(|e| format!(" ({e})"))
+                            .unwrap_or_default()
+                    ),
+                });
+            }
+            other => other?,
+        };
         Ok((command, view))
     }
 
     /// Destroys every machine of an instance (`vagrant destroy --force`), then forgets the
-    /// instance and removes a folder Jeto made. When destroy fails the instance stays and the
-    /// failed command says why.
-    pub async fn delete_instance(&self, who: &Principal, id: u64) -> Result<Command> {
+    /// instance and removes a folder Jeto made. From the moment it is called the instance
+    /// accepts no new command (commands queued before run first).
+    ///
+    /// When destroy fails the instance stays and the failed command says why, unless `force`
+    /// is set: then the instance is forgotten anyway (its machines may be left running). A
+    /// folder that no longer exists has nothing to destroy, and is not a failure.
+    pub async fn delete_instance(&self, who: &Principal, id: u64, force: bool) -> Result<Command> {
         let record = self.record(who, id)?;
         who.check(
             record.id,
@@ -385,25 +430,61 @@ impl Jeto {
             Permission::Action(Action::Destroy),
         )?;
         let instance = self.instance_of(record.clone(), self.host_of(&record)?);
-        let command = self
-            .inner
-            .scheduler
-            .submit(instance, ActionRequest::new(Action::Destroy), &who.name)?
-            .wait()
-            .await;
-        if command.status != crate::CommandStatus::Succeeded {
+        self.inner.scheduler.close(id)?;
+        let command = if Path::new(&record.path).is_dir() {
+            match self
+                .inner
+                .scheduler
+                .destroy_closed(instance, &who.name)
+                .await
+            {
+                Ok(command) => command,
+                Err(error) => {
+                    self.inner.scheduler.reopen(id);
+                    return Err(error);
+                }
+            }
+        } else {
+            self.inner.scheduler.skipped(
+                id,
+                Action::Destroy,
+                &who.name,
+                &format!("{} no longer exists: nothing to destroy", record.path),
+            )?
+        };
+        if command.status != crate::CommandStatus::Succeeded && !force {
+            self.inner.scheduler.reopen(id);
             return Ok(command);
         }
-        self.inner.store.remove_instance(id)?;
-        self.inner.status.remove(id);
-        self.inner.scheduler.forget(id)?;
-        if record.managed_folder {
-            if let Err(error) = std::fs::remove_dir_all(&record.path) {
-                tracing::warn!(instance = id, path = %record.path, %error, "could not remove the instance folder");
-            }
+        if command.status != crate::CommandStatus::Succeeded {
+            tracing::warn!(instance = id, principal = %who.name, "destroy failed; forgetting the instance anyway (force)");
         }
+        self.forget_instance(id, record.managed_folder.then(|| record.path.clone()))
+            .await?;
         tracing::info!(instance = id, principal = %who.name, "instance deleted");
         Ok(command)
+    }
+
+    /// Removes an instance from the store, the status cache and the scheduler (waking
+    /// everyone waiting on its commands), and removes `folder` (one Jeto made).
+    async fn forget_instance(&self, id: u64, folder: Option<String>) -> Result<()> {
+        let store = self.inner.store.clone();
+        blocking(move || store.remove_instance(id)).await?;
+        self.inner.status.remove(id);
+        self.inner.scheduler.forget(id).await?;
+        if let Some(folder) = folder {
+            blocking(move || {
+                match std::fs::remove_dir_all(&folder) {
+                    Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                        tracing::warn!(instance = id, path = %folder, %error, "could not remove the instance folder");
+                    }
+                    _ => {}
+                }
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(())
     }
 
     /// The commands of an instance, newest first.

@@ -13,7 +13,7 @@ use jeto_core::store::{InstanceStore, JsonFileStore, NewHost};
 use jeto_core::Jeto;
 use jeto_http::config::ServerConfig;
 use jeto_http::JetoService;
-use jeto_vagrant::VagrantProvider;
+use jeto_vagrant::{ProcessRecords, VagrantProvider};
 
 /// Drive Vagrant environments over a REST API.
 #[derive(Debug, Parser)]
@@ -37,7 +37,7 @@ enum Commands {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
-    /// Print the key_sha256 of a key read from standard input, for a [[tokens]] entry.
+    /// Print the key_sha256 of a key read from standard input, for a `[[tokens]]` entry.
     HashKey,
 }
 
@@ -119,7 +119,26 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
         config.tokens.clone()
     };
     let policy = TokenPolicy::new(tokens).map_err(|e| e.to_string())?;
-    let jeto = Jeto::builder(Arc::new(VagrantProvider::new(config.vagrant.clone())))
+    // Before anything runs: kill what a server killed outright left running.
+    let (records, killed) = ProcessRecords::open(
+        config.data_dir.join("processes"),
+        Duration::from_secs(config.vagrant.kill_grace_secs),
+    )
+    .map_err(|e| {
+        format!(
+            "cannot use {}: {e}",
+            config.data_dir.join("processes").display()
+        )
+    })?;
+    if killed > 0 {
+        tracing::warn!(
+            killed,
+            "killed process groups left running by an earlier run"
+        );
+    }
+    let records = Arc::new(records);
+    let provider = VagrantProvider::new(config.vagrant.clone()).with_records(records.clone());
+    let jeto = Jeto::builder(Arc::new(provider))
         .store(store)
         .policy(Arc::new(policy))
         .config(config.jeto_config())
@@ -134,15 +153,41 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
             _ = term.recv() => {}
         }
     };
-    jeto_http::serve(
+    jeto_http::serve_with(
         listener,
         JetoService::new(jeto),
         shutdown,
         Duration::from_secs(config.shutdown_grace_secs),
+        config.server.clone(),
     )
     .await;
+    // Stopped commands have their process groups killed on other threads: wait for them, so
+    // none outlives the server.
+    let grace = Duration::from_secs(config.vagrant.kill_grace_secs + 1);
+    let left = tokio::task::spawn_blocking(move || records.wait_until_none(grace))
+        .await
+        .unwrap_or(0);
+    if left > 0 {
+        tracing::warn!(
+            left,
+            "process groups still dying at exit; the next start kills them"
+        );
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Raises the soft limit on open files to the hard one: connections and vagrant processes
+/// both need descriptors, and the connection cap is held below the limit.
+fn raise_open_files_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            if let Err(error) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                tracing::warn!(%error, soft, hard, "could not raise the open-files limit");
+            }
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -157,6 +202,7 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
+    raise_open_files_limit();
     let result = match cli.command {
         Commands::HashKey => {
             let mut key = String::new();

@@ -51,12 +51,15 @@ pub struct CommandRequest {
         (status = 202, description = "Queued", body = CommandAnswer,
             headers(("Location" = String, description = "the command's URL"))),
         (status = 403, description = "Action not granted to this key", body = ErrorBody),
+        (status = 409, description = "The instance is being deleted", body = ErrorBody),
+        (status = 429, description = "Too many commands queued on the instance or by this key (see Retry-After)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "seconds to wait"))),
         (status = 503, description = "The server is shutting down", body = ErrorBody),
     ))]
-pub fn create(jeto: &Jeto, who: &Principal, id: u64, body: CommandRequest) -> Answer {
+pub async fn create(jeto: &Jeto, who: &Principal, id: u64, body: CommandRequest) -> Answer {
     let action: Action = body.action.parse()?;
     let request = super::wire_request(action, body.machine, body.script);
-    let command = jeto.submit(who, id, request)?.snapshot();
+    let command = jeto.submit(who, id, request).await?.snapshot();
     let location = command_location(&command);
     let body = CommandAnswer {
         command,
@@ -100,14 +103,17 @@ pub async fn cancel(jeto: &Jeto, who: &Principal, id: u64, cid: u64) -> Answer {
     params(CommandPath,
         ("follow" = Option<bool>, Query, description = "stream the output until the command ends")),
     responses((status = 200, description = "The console output (streamed with follow)",
-        body = String, content_type = "text/plain")))]
+        body = String, content_type = "text/plain"),
+        (status = 429, description = "Too many followers of this command or in all (see Retry-After)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "seconds to wait")))))]
 pub fn console(jeto: &Jeto, who: &Principal, id: u64, cid: u64, query: &Query) -> Answer {
     let handle = jeto.command(who, id, cid)?;
     if !query.flag("follow")? {
         return Ok(response::text(ApiBody::full(handle.snapshot().console)));
     }
-    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
-    let mut follower = handle.follow();
+    // Followers take at most 16 KiB a chunk: a few chunks in flight bound each one's memory.
+    let mut follower = handle.follow()?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(2);
     tokio::spawn(async move {
         while let Some(chunk) = follower.next_chunk().await {
             if tx.send(Bytes::from(chunk)).await.is_err() {

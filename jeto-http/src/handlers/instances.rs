@@ -117,7 +117,7 @@ pub async fn post_state(jeto: &Jeto, who: &Principal, id: u64, body: StateReques
     }
     let request = wire_request(action, body.machine, body.script);
     if body.run_async {
-        let command = jeto.submit(who, id, request)?.snapshot();
+        let command = jeto.submit(who, id, request).await?.snapshot();
         let location = command_location(&command);
         let body = CommandAnswer {
             command,
@@ -139,22 +139,27 @@ pub async fn post_state(jeto: &Jeto, who: &Principal, id: u64, body: StateReques
 /// `DELETE /api/instances/{id}`: destroy the machines, then forget the instance.
 #[utoipa::path(operation_id = "deleteInstance", delete, path = "/api/instances/{id}", tag = "instances",
     summary = "vagrant destroy --force, then forget the instance (and remove a folder Jeto made)",
-    params(IdPath),
+    description = "From the call on, the instance accepts no new command (409). A folder that no longer exists has nothing to destroy. With `force=true`, the instance is forgotten even when destroy fails (its machines may be left running).",
+    params(IdPath,
+        ("force" = Option<bool>, Query, description = "forget the instance even when destroy fails")),
     responses(
         (status = 200, description = "Destroyed and forgotten", body = Deleted),
         (status = 403, description = "destroy not granted to this key", body = ErrorBody),
         CommandFailure,
     ))]
-pub async fn delete(jeto: &Jeto, who: &Principal, id: u64) -> Answer {
-    let command = jeto.delete_instance(who, id).await?;
-    if let Some(error) = command_failure(&command) {
-        return Err(error);
+pub async fn delete(jeto: &Jeto, who: &Principal, id: u64, query: &Query) -> Answer {
+    let force = query.flag("force")?;
+    let command = jeto.delete_instance(who, id, force).await?;
+    let forced = command.status != jeto_core::CommandStatus::Succeeded;
+    if forced && !force {
+        if let Some(error) = command_failure(&command) {
+            return Err(error);
+        }
     }
-    Ok(response::json(
-        StatusCode::OK,
-        &Deleted {
-            command,
-            deleted: id,
-        },
-    ))
+    let body = Deleted {
+        command,
+        deleted: id,
+        forced,
+    };
+    Ok(response::json(StatusCode::OK, &body))
 }

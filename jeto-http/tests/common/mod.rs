@@ -39,6 +39,27 @@ pub fn start_server_with(
     )
 }
 
+/// [`start_server_with`], with `top` (top-level keys such as `history_limit = 5`) at the
+/// start of the file, where TOML reads them as top-level keys.
+pub fn start_server_top(
+    fake: &FakeVagrant,
+    data: &std::path::Path,
+    top: &str,
+    extra: &str,
+) -> jeto_http::testing::ServerProcess {
+    let config = data.join("jeto.toml");
+    let toml = format!(
+        "{top}\n{}",
+        config_toml_with(fake, &data.join("data"), extra)
+    );
+    std::fs::write(&config, toml).unwrap();
+    jeto_http::testing::ServerProcess::start(
+        env!("CARGO_BIN_EXE_jeto"),
+        &["--config", config.to_str().unwrap()],
+        &[],
+    )
+}
+
 /// [`config_toml`] with more TOML appended (more `[[hosts]]`, say).
 pub fn config_toml_with(fake: &FakeVagrant, data_dir: &std::path::Path, extra: &str) -> String {
     let config = fake.config();
