@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use jeto_core::access::TokenConfig;
+use jeto_core::audit::AuditLimits;
 use jeto_core::scheduler::SchedulerConfig;
 use jeto_core::store::NewHost;
 use jeto_core::{HostParams, JetoConfig, Project};
@@ -47,6 +48,10 @@ pub struct ServerConfig {
     pub max_followers: usize,
     /// Bytes of console output kept per command (the oldest are dropped).
     pub console_limit_bytes: usize,
+    /// Size at which the audit log file is rotated.
+    pub audit_file_bytes: u64,
+    /// Rotated audit log files kept (older ones are deleted).
+    pub audit_files: usize,
     /// Seconds in-flight requests and running commands get at shutdown.
     pub shutdown_grace_secs: u64,
     /// Connection limits and timeouts (the `[server]` table).
@@ -75,6 +80,8 @@ impl Default for ServerConfig {
             max_followers_per_command: scheduler.max_followers_per_command,
             max_followers: scheduler.max_followers,
             console_limit_bytes: scheduler.console_limit,
+            audit_file_bytes: AuditLimits::default().max_file_bytes,
+            audit_files: AuditLimits::default().keep_files,
             shutdown_grace_secs: 10,
             server: ServerLimits::default(),
             vagrant: VagrantConfig::default(),
@@ -115,6 +122,10 @@ impl ServerConfig {
             instance_roots: self.instance_roots.clone(),
             data_dir: Some(self.data_dir.clone()),
             scheduler: self.scheduler_config(),
+            audit: AuditLimits {
+                max_file_bytes: self.audit_file_bytes.max(4096),
+                keep_files: self.audit_files,
+            },
         }
     }
 

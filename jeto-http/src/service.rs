@@ -87,7 +87,7 @@ impl JetoService {
                 .and_then(|l| l.to_str().ok())
                 .and_then(|l| l.strip_prefix("/api/instances/"))
                 .and_then(|l| l.split('/').next()?.parse().ok());
-            self.jeto.audit(AuditEntry {
+            let entry = AuditEntry {
                 id: 0,
                 time: time::OffsetDateTime::now_utc(),
                 principal: asked.principal,
@@ -96,7 +96,15 @@ impl JetoService {
                 instance: asked.instance.or(created),
                 status: status.as_u16(),
                 outcome: outcome.to_owned(),
-            });
+            };
+            // Written before the answer leaves, off the async workers.
+            let jeto = self.jeto.clone();
+            if tokio::task::spawn_blocking(move || jeto.audit(entry))
+                .await
+                .is_err()
+            {
+                tracing::error!("the audit writer task failed");
+            }
         }
         tracing::info!(
             %method,

@@ -15,8 +15,9 @@ pub struct VagrantConfig {
     pub binary: PathBuf,
     /// Variables exported to every vagrant process, before the host's and the instance's.
     pub env: BTreeMap<String, String>,
-    /// Vagrant commands at once, all instances together. The provider does not limit itself:
-    /// the server hands this to its command scheduler.
+    /// Provider processes at once (vagrant, git, curl), all instances and all kinds of call
+    /// together: commands, status reads, IP lookups, creations. The provider does not limit
+    /// itself: the server hands this to jeto-core's `ProviderSlots`.
     pub max_concurrent: usize,
     /// Time limit of `vagrant status`, in seconds.
     pub status_timeout_secs: u64,

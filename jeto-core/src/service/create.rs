@@ -272,7 +272,7 @@ impl Jeto {
                     .await?
             }
             _ => {
-                let id = self.inner.store.reserve_instance_id()?;
+                let id = self.stored(|store| store.reserve_instance_id()).await?;
                 let target = self.managed_folder(id, &request.name)?;
                 let path = {
                     let _slot = self.inner.slots.acquire().await;
@@ -314,15 +314,10 @@ impl Jeto {
                 "async creation is for git and archive sources; a path is registered at once",
             ));
         }
-        let id = self.inner.store.reserve_instance_id()?;
+        let id = self.stored(|store| store.reserve_instance_id()).await?;
         let target = self.managed_folder(id, &request.name)?;
-        let record = self.inner.store.insert_instance(Self::new_instance(
-            &request,
-            &source,
-            Some(id),
-            &target,
-            &host,
-        ))?;
+        let new = Self::new_instance(&request, &source, Some(id), &target, &host);
+        let record = self.stored(move |store| store.insert_instance(new)).await?;
         let instance = self.instance_of(record.clone(), host);
         self.inner.scheduler.reopen(id);
         let handle = match self

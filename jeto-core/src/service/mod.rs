@@ -35,6 +35,8 @@ pub struct JetoConfig {
     pub data_dir: Option<PathBuf>,
     /// Scheduler limits.
     pub scheduler: SchedulerConfig,
+    /// Size and rotation of the audit log (under `data_dir`).
+    pub audit: AuditLimits,
 }
 
 impl Default for JetoConfig {
@@ -44,6 +46,7 @@ impl Default for JetoConfig {
             instance_roots: Vec::new(),
             data_dir: None,
             scheduler: SchedulerConfig::default(),
+            audit: AuditLimits::default(),
         }
     }
 }
@@ -148,7 +151,7 @@ impl JetoBuilder {
             self.config.scheduler.clone(),
         )?;
         let audit = match &self.config.data_dir {
-            Some(dir) => Some(AuditLog::open(dir, AuditLimits::default())?),
+            Some(dir) => Some(AuditLog::open(dir, self.config.audit)?),
             None => None,
         };
         let policy = match self.policy {
@@ -257,6 +260,15 @@ impl Jeto {
         })
         .await?;
         Ok(())
+    }
+
+    /// Runs `work` on the store on a blocking thread: stores write (and fsync) files.
+    async fn stored<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&dyn InstanceStore) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let store = self.inner.store.clone();
+        blocking(move || work(store.as_ref())).await
     }
 
     /// Stores a new instance, reading its `jeto.json` first, on a blocking thread.
@@ -468,8 +480,7 @@ impl Jeto {
     /// Removes an instance from the store, the status cache and the scheduler (waking
     /// everyone waiting on its commands), and removes `folder` (one Jeto made).
     async fn forget_instance(&self, id: u64, folder: Option<String>) -> Result<()> {
-        let store = self.inner.store.clone();
-        blocking(move || store.remove_instance(id)).await?;
+        self.stored(move |store| store.remove_instance(id)).await?;
         self.inner.status.remove(id);
         self.inner.scheduler.forget(id).await?;
         if let Some(folder) = folder {
