@@ -26,6 +26,7 @@ async fn main() {
     let jeto = Jeto::builder(Arc::new(VagrantProvider::new(config.clone())))
         .policy(Arc::new(policy))
         .build()
+        .await
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();

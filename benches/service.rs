@@ -24,6 +24,7 @@ fn service(runtime: &tokio::runtime::Runtime, instances: usize) -> JetoService {
         let jeto = Jeto::builder(Arc::new(provider.clone()))
             .policy(Arc::new(policy))
             .build()
+            .await
             .unwrap();
         let admin = Principal::admin("bench");
         let host = jeto
@@ -36,6 +37,7 @@ fn service(runtime: &tokio::runtime::Runtime, instances: usize) -> JetoService {
                     params: [("A", "1")].into_iter().collect(),
                 },
             )
+            .await
             .unwrap();
         for i in 0..instances {
             let path = format!("/srv/bench/{i}");

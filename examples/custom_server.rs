@@ -89,18 +89,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_instance("/srv/data", &["default"]);
     let jeto = Jeto::builder(Arc::new(provider))
         .policy(Arc::new(TeamPolicy))
-        .build()?;
+        .build()
+        .await?;
     let ops = Principal::admin("setup");
     for (team, path) in TEAMS.iter().zip(["/srv/web", "/srv/data"]) {
-        let host = jeto.create_host(
-            &ops,
-            NewHost {
-                id: None,
-                name: team.to_string(),
-                provider: "memory".into(),
-                params: Default::default(),
-            },
-        )?;
+        let host = jeto
+            .create_host(
+                &ops,
+                NewHost {
+                    id: None,
+                    name: team.to_string(),
+                    provider: "memory".into(),
+                    params: Default::default(),
+                },
+            )
+            .await?;
         let request = CreateInstance::from_path(team.to_string(), host.id, path);
         jeto.create_instance(&ops, request).await?;
     }

@@ -15,10 +15,14 @@ use jeto_vagrant::VagrantProvider;
 #[tokio::main]
 async fn main() -> Result<(), jeto_core::Error> {
     let fake = FakeVagrant::new();
-    let jeto = Jeto::builder(Arc::new(VagrantProvider::new(fake.config()))).build()?;
+    let jeto = Jeto::builder(Arc::new(VagrantProvider::new(fake.config())))
+        .build()
+        .await?;
     // Embedders that authenticate on their own act as a principal of their choice.
     let me = Principal::admin("embedder");
-    let host = jeto.create_host(&me, NewHost::new("fake", "jeto_fake"))?;
+    let host = jeto
+        .create_host(&me, NewHost::new("fake", "jeto_fake"))
+        .await?;
     let web = jeto
         .create_instance(
             &me,

@@ -6,23 +6,24 @@ use std::time::Duration;
 
 use jeto_core::access::Principal;
 use jeto_core::service::CreateInstance;
-use jeto_core::store::{JsonFileStore, NewHost};
+use jeto_core::store::{NewHost, SqliteStore};
 use jeto_core::{Action, ActionRequest, CommandStatus, Jeto, JetoConfig};
 use jeto_vagrant::fixture::FakeVagrant;
 use jeto_vagrant::{VagrantConfig, VagrantProvider};
 
-fn service(fake: &FakeVagrant, data: &std::path::Path) -> Jeto {
+async fn service(fake: &FakeVagrant, data: &std::path::Path) -> Jeto {
     let config = VagrantConfig {
         binary: fake.counting_binary(),
         ..fake.config()
     };
     Jeto::builder(Arc::new(VagrantProvider::new(config)))
-        .store(Arc::new(JsonFileStore::open(data).unwrap()))
+        .store(Arc::new(SqliteStore::open(data).unwrap()))
         .config(JetoConfig {
             data_dir: Some(data.to_owned()),
             ..JetoConfig::default()
         })
         .build()
+        .await
         .unwrap()
 }
 
@@ -30,10 +31,11 @@ fn service(fake: &FakeVagrant, data: &std::path::Path) -> Jeto {
 async fn concurrent_fresh_status_reads_share_one_vagrant_process() {
     let fake = FakeVagrant::new();
     let data = tempfile::tempdir().unwrap();
-    let jeto = service(&fake, data.path());
+    let jeto = service(&fake, data.path()).await;
     let me = Principal::admin("test");
     let host = jeto
         .create_host(&me, NewHost::new("fake", "jeto_fake"))
+        .await
         .unwrap();
     let request = CreateInstance::from_path("web", host.id, fake.multi().display().to_string());
     let id = jeto
@@ -70,9 +72,10 @@ async fn commands_and_their_console_survive_a_restart() {
     let data = tempfile::tempdir().unwrap();
     let me = Principal::admin("test");
     let (id, script_id) = {
-        let jeto = service(&fake, data.path());
+        let jeto = service(&fake, data.path()).await;
         let host = jeto
             .create_host(&me, NewHost::new("fake", "jeto_fake"))
+            .await
             .unwrap();
         let request =
             CreateInstance::from_path("single", host.id, fake.single().display().to_string());
@@ -90,7 +93,7 @@ async fn commands_and_their_console_survive_a_restart() {
             started.status,
             CommandStatus::Succeeded,
             "{}",
-            started.console
+            started.console.as_deref().unwrap_or_default()
         );
         assert_eq!(view.instance.status[0].status, "running");
         let (script, _) = jeto
@@ -103,17 +106,17 @@ async fn commands_and_their_console_survive_a_restart() {
             )
             .await
             .unwrap();
-        assert_eq!(script.console, "hello-from-jeto\n");
+        assert_eq!(script.console.as_deref(), Some("hello-from-jeto\n"));
         jeto.shutdown(Duration::from_secs(5)).await;
         (id, script.id)
     };
-    let jeto = service(&fake, data.path());
-    let script = jeto.command(&me, id, script_id).unwrap().snapshot();
+    let jeto = service(&fake, data.path()).await;
+    let script = jeto.command(&me, id, script_id).await.unwrap().snapshot();
     assert_eq!(
         (script.status, script.exit_code),
         (CommandStatus::Succeeded, Some(0))
     );
-    assert_eq!(script.console, "hello-from-jeto\n");
+    assert_eq!(script.console.as_deref(), Some("hello-from-jeto\n"));
     let view = jeto.instance(&me, id, Some(Duration::ZERO)).await.unwrap();
     assert_eq!(
         view.instance.status[0].status, "running",

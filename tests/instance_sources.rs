@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use jeto_core::access::{Permission, Principal};
 use jeto_core::service::CreateInstance;
-use jeto_core::store::{InstanceStore, JsonFileStore, NewHost};
+use jeto_core::store::{NewHost, SqliteStore, Store};
 use jeto_core::{Action, CommandStatus, ErrorKind, Jeto, JetoConfig};
 use jeto_vagrant::fixture::{git, FakeVagrant};
 use jeto_vagrant::VagrantProvider;
 
 struct Setup {
     jeto: Jeto,
-    store: Arc<JsonFileStore>,
+    store: Arc<SqliteStore>,
     data: tempfile::TempDir,
     url: String,
     host: u64,
@@ -22,7 +22,7 @@ struct Setup {
 }
 
 /// A repository whose Vagrantfile loads the test plugin, and a service over a data folder.
-fn setup() -> Setup {
+async fn setup() -> Setup {
     let fake = FakeVagrant::new();
     let repo = fake.root().join("repo");
     std::fs::create_dir_all(&repo).unwrap();
@@ -41,7 +41,7 @@ fn setup() -> Setup {
     git(&repo, &["add", "."]);
     git(&repo, &["commit", "-qm", "one"]);
     let data = tempfile::tempdir().unwrap();
-    let store = Arc::new(JsonFileStore::open(data.path()).unwrap());
+    let store = Arc::new(SqliteStore::open(data.path()).unwrap());
     let jeto = Jeto::builder(Arc::new(VagrantProvider::new(fake.config())))
         .store(store.clone())
         .config(JetoConfig {
@@ -49,9 +49,11 @@ fn setup() -> Setup {
             ..JetoConfig::default()
         })
         .build()
+        .await
         .unwrap();
     let host = jeto
         .create_host(&Principal::admin("t"), NewHost::new("fake", "jeto_fake"))
+        .await
         .unwrap()
         .id;
     Setup {
@@ -86,7 +88,7 @@ fn instance_folders(s: &Setup) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn git_instance_lives_in_the_data_folder_and_goes_with_delete() {
-    let s = setup();
+    let s = setup().await;
     let admin = Principal::admin("t");
     let view = s
         .jeto
@@ -106,25 +108,25 @@ async fn git_instance_lives_in_the_data_folder_and_goes_with_delete() {
         command.status,
         CommandStatus::Succeeded,
         "{}",
-        command.console
+        command.console.as_deref().unwrap_or_default()
     );
     let deleted = s.jeto.delete_instance(&admin, id, false).await.unwrap();
     assert_eq!(
         deleted.status,
         CommandStatus::Succeeded,
         "{}",
-        deleted.console
+        deleted.console.as_deref().unwrap_or_default()
     );
     assert!(
         instance_folders(&s).is_empty(),
         "the Jeto-made folder is removed"
     );
-    assert!(s.store.instances().unwrap().is_empty());
+    assert!(s.store.instances().await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_clone_leaves_nothing_on_disk_or_in_the_store() {
-    let s = setup();
+    let s = setup().await;
     let err = s
         .jeto
         .create_instance(&Principal::admin("t"), git_request(&s, "no-such-branch"))
@@ -137,12 +139,12 @@ async fn a_failed_clone_leaves_nothing_on_disk_or_in_the_store() {
         "{:?}",
         instance_folders(&s)
     );
-    assert!(s.store.instances().unwrap().is_empty());
+    assert!(s.store.instances().await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn async_creation_clones_in_a_command_and_cleans_up_on_failure() {
-    let s = setup();
+    let s = setup().await;
     let admin = Principal::admin("t");
     let (view, handle) = s
         .jeto
@@ -154,7 +156,7 @@ async fn async_creation_clones_in_a_command_and_cleans_up_on_failure() {
         (command.action, command.status),
         (Action::Sync, CommandStatus::Succeeded),
         "{}",
-        command.console
+        command.console.as_deref().unwrap_or_default()
     );
     assert!(Path::new(&view.instance.path).join("Vagrantfile").exists());
 
@@ -166,12 +168,22 @@ async fn async_creation_clones_in_a_command_and_cleans_up_on_failure() {
     let command = handle.wait().await;
     assert_eq!(command.status, CommandStatus::Failed);
     assert!(
-        command.console.contains("nope"),
+        command
+            .console
+            .as_deref()
+            .unwrap_or_default()
+            .contains("nope"),
         "the console says why: {}",
-        command.console
+        command.console.as_deref().unwrap_or_default()
     );
     let gone = async {
-        while s.store.instance(failed.instance.id).unwrap().is_some() {
+        while s
+            .store
+            .instance(failed.instance.id)
+            .await
+            .unwrap()
+            .is_some()
+        {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     };
@@ -183,7 +195,7 @@ async fn async_creation_clones_in_a_command_and_cleans_up_on_failure() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn non_admin_keys_may_not_clone_local_repositories() {
-    let s = setup();
+    let s = setup().await;
     let user = Principal {
         name: "user".into(),
         admin: false,

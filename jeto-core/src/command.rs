@@ -96,8 +96,14 @@ pub struct Command {
     pub exit_code: Option<i32>,
     /// Why it failed, when it did.
     pub error: Option<CommandError>,
-    /// The console output (stdout and stderr, interleaved as read), at most the last 1 MiB.
-    pub console: String,
+    /// The console output (stdout and stderr, interleaved as read), at most its last
+    /// `console_limit_bytes`. Absent from lists of commands: read it from the command or its
+    /// `/console`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console: Option<String>,
+    /// The size of the kept console output, in bytes.
+    #[serde(default)]
+    pub console_bytes: u64,
     /// Whether the start of the console output was dropped to stay within the bound.
     pub console_truncated: bool,
     /// When it was submitted.
@@ -112,4 +118,22 @@ pub struct Command {
     /// The name of the token (or principal) that asked for it.
     #[serde(default)]
     pub requested_by: Option<String>,
+}
+
+impl Command {
+    /// Marks a command that will never finish because the server stopped.
+    pub(crate) fn interrupt(&mut self) {
+        self.status = CommandStatus::Interrupted;
+        self.finished_at = Some(OffsetDateTime::now_utc());
+        self.error = Some(CommandError::message(
+            "the server stopped before this command finished; run it again if it is still needed",
+        ));
+    }
+
+    /// Marks a queued command that will never run.
+    pub(crate) fn cancel(&mut self, why: &str) {
+        self.status = CommandStatus::Cancelled;
+        self.finished_at = Some(OffsetDateTime::now_utc());
+        self.error = Some(CommandError::message(why));
+    }
 }

@@ -45,6 +45,17 @@ impl ConsoleBuffer {
         }
     }
 
+    /// Appends raw text (already made of lines) and keeps at most its last `limit` bytes: how
+    /// a store keeps a console that arrives in pieces.
+    pub fn append(&mut self, text: &str, limit: usize) {
+        self.text.push_str(text);
+        if self.text.len() > limit {
+            let cut = ceil_char_boundary(&self.text, self.text.len() - limit);
+            self.text.drain(..cut);
+            self.dropped += cut as u64;
+        }
+    }
+
     /// Whether text was dropped from the front.
     pub fn is_truncated(&self) -> bool {
         self.dropped > 0

@@ -29,7 +29,6 @@ pub mod audit;
 mod command;
 pub mod console;
 mod error;
-pub mod history;
 mod host;
 mod instance;
 mod jeto_infos;
@@ -46,6 +45,8 @@ pub mod validate;
 pub mod conformance;
 #[cfg(feature = "testing")]
 pub mod memory;
+#[cfg(feature = "testing")]
+pub mod store_conformance;
 
 pub use action::{Action, ActionRequest};
 pub use command::{Command, CommandError, CommandStatus};

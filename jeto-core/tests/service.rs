@@ -8,7 +8,7 @@ use jeto_core::access::{hash_key, Principal, TokenConfig, TokenPolicy};
 use jeto_core::memory::InMemoryProvider;
 use jeto_core::scheduler::SchedulerConfig;
 use jeto_core::service::CreateInstance;
-use jeto_core::store::{JsonFileStore, NewHost};
+use jeto_core::store::{NewHost, Page, SqliteStore};
 use jeto_core::{Action, ActionRequest, CommandStatus, ErrorKind, Jeto, JetoConfig};
 
 const SCRIPTS: &str = r#"{"scripts": {"slow": {"command": "echo started; sleep 30; echo done"}, "hello": {"command": "echo hello"}}}"#;
@@ -42,10 +42,12 @@ async fn setup(
     let jeto = Jeto::builder(Arc::new(provider.clone()))
         .config(config)
         .build()
+        .await
         .unwrap();
     let admin = Principal::admin("test");
     let host = jeto
         .create_host(&admin, NewHost::new("mem", "memory"))
+        .await
         .unwrap();
     for i in 0..instances {
         let folder = dir.path().join(format!("i{i}"));
@@ -201,6 +203,7 @@ async fn tokens_unknown_ungranted_forbidden_admin() {
     let jeto = Jeto::builder(Arc::new(provider.clone()))
         .policy(Arc::new(policy))
         .build()
+        .await
         .unwrap();
     let admin = jeto.authenticate(Some("admin-key")).unwrap();
     assert!(admin.admin);
@@ -222,6 +225,7 @@ async fn tokens_unknown_ungranted_forbidden_admin() {
                 params: [("SECRET", "s")].into_iter().collect(),
             },
         )
+        .await
         .unwrap();
     for i in 1..=2 {
         let folder = dir.path().join(format!("i{i}"));
@@ -322,7 +326,7 @@ async fn cancel_queued_and_running_commands() {
     let cancelled = s.jeto.cancel(&s.admin, 1, slow.id()).await.unwrap();
     assert_eq!(cancelled.status, CommandStatus::Cancelled);
     assert!(cancelled.started_at.is_some() && cancelled.finished_at.is_some());
-    assert!(!cancelled.console.contains("done"));
+    assert!(!cancelled.console.unwrap().contains("done"));
     assert_eq!(
         follower.next_chunk().await,
         None,
@@ -372,7 +376,12 @@ async fn rejected_requests_start_nothing() {
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{request:?}");
     }
-    assert!(s.jeto.commands(&s.admin, 1).unwrap().is_empty());
+    assert!(s
+        .jeto
+        .commands(&s.admin, 1, Page::ALL)
+        .await
+        .unwrap()
+        .is_empty());
     assert!(s.provider.stats().runs.is_empty());
     for bad in ["", &"x".repeat(129)] {
         let request = CreateInstance::from_path(bad, 1, "/x");
@@ -388,15 +397,16 @@ async fn rejected_requests_start_nothing() {
 }
 
 /// Builds a service over the data folder, as the server does at start.
-fn persistent(dir: &std::path::Path, provider: &InMemoryProvider) -> Jeto {
+async fn persistent(dir: &std::path::Path, provider: &InMemoryProvider) -> Jeto {
     let config = JetoConfig {
         data_dir: Some(dir.to_owned()),
         ..JetoConfig::default()
     };
     Jeto::builder(Arc::new(provider.clone()))
-        .store(Arc::new(JsonFileStore::open(dir).unwrap()))
+        .store(Arc::new(SqliteStore::open(dir).unwrap()))
         .config(config)
         .build()
+        .await
         .unwrap()
 }
 
@@ -411,9 +421,10 @@ async fn persistent_instance() -> (tempfile::TempDir, InMemoryProvider, Jeto, u6
     let provider =
         InMemoryProvider::new().with_instance(folder.display().to_string(), &["default"]);
     let admin = Principal::admin("test");
-    let first = persistent(data.path(), &provider);
+    let first = persistent(data.path(), &provider).await;
     let host = first
         .create_host(&admin, NewHost::new("h", "memory"))
+        .await
         .unwrap();
     let request = CreateInstance::from_path("p", host.id, folder.display().to_string());
     let id = first
@@ -466,17 +477,22 @@ async fn restart_brings_running_commands_back_interrupted() {
         "no new commands while shutting down"
     );
 
-    let second = persistent(data.path(), &provider);
-    let commands = second.commands(&admin, id).unwrap();
+    let second = persistent(data.path(), &provider).await;
+    let commands = second.commands(&admin, id, Page::ALL).await.unwrap();
     let by_id = |cid| commands.iter().find(|c| c.id == cid).unwrap().clone();
     assert_eq!(by_id(slow.id()).status, CommandStatus::Interrupted);
-    assert!(by_id(slow.id()).console.contains("started"));
+    let (jeto, who) = (&second, &admin);
+    let console = |cid| async move {
+        let command = jeto.command(who, id, cid).await.unwrap().snapshot();
+        command.console.unwrap()
+    };
+    assert!(console(slow.id()).await.contains("started"));
     let hello_again = by_id(hello.id);
     assert_eq!(
         (hello_again.status, hello_again.exit_code),
         (CommandStatus::Succeeded, Some(0))
     );
-    assert_eq!(hello_again.console, "hello\n");
+    assert_eq!(console(hello.id).await, "hello\n");
     assert_eq!(by_id(started.id).status, CommandStatus::Succeeded);
     let (next, _) = second
         .run(&admin, id, ActionRequest::new(Action::Stop))
@@ -505,8 +521,12 @@ async fn a_crash_while_running_is_seen_as_interrupted_after_restart() {
         .unwrap();
     slow.follow().unwrap().next_chunk().await;
     // No shutdown: what is on disk now is what a crash would leave.
-    let second = persistent(data.path(), &provider);
-    let command = second.command(&admin, id, slow.id()).unwrap().snapshot();
+    let second = persistent(data.path(), &provider).await;
+    let command = second
+        .command(&admin, id, slow.id())
+        .await
+        .unwrap()
+        .snapshot();
     assert_eq!(command.status, CommandStatus::Interrupted);
     assert!(command.error.unwrap().message.contains("server stopped"));
 }

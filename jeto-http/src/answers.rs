@@ -39,6 +39,17 @@ pub struct CommandAnswer {
     pub instance: Option<InstanceView>,
 }
 
+/// A command in a list: everything but its console, and where to read that.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ListedCommand {
+    /// The command (without `console`; `console_bytes` says how long it is).
+    #[serde(flatten)]
+    pub command: Command,
+    /// Where its console is read, whole or followed (`?follow=true`).
+    #[schema(example = "/api/instances/1/commands/7/console")]
+    pub console_url: String,
+}
+
 /// The answer to `DELETE /api/instances/{id}`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Deleted {

@@ -13,7 +13,7 @@
 //! let policy = TokenPolicy::new(vec![TokenConfig::admin("admin", "secret")])?;
 //! let jeto = Jeto::builder(Arc::new(VagrantProvider::new(VagrantConfig::default())))
 //!     .policy(Arc::new(policy))
-//!     .build()?;
+//!     .build().await?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:7878").await?;
 //! jeto_http::serve(listener, jeto_http::JetoService::new(jeto), async {
 //!     let _ = tokio::signal::ctrl_c().await;

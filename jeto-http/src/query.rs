@@ -61,7 +61,7 @@ impl Query {
                 }
                 v.parse().map_err(|_| {
                     ApiError::bad_request(format!(
-                        "{name} must be a whole number of seconds (0 or more), not {v:?}"
+                        "{name} must be a whole number (0 or more), not {v:?}"
                     ))
                 })
             })

@@ -30,7 +30,7 @@ use jeto_core::audit::AuditEntry;
 /// use jeto_core::{memory::InMemoryProvider, Jeto};
 /// use jeto_http::JetoService;
 ///
-/// let jeto = Jeto::builder(Arc::new(InMemoryProvider::new())).build().unwrap();
+/// let jeto = Jeto::builder(Arc::new(InMemoryProvider::new())).build().await.unwrap();
 /// let service = JetoService::new(jeto);
 /// let request = http::Request::get("/api/health").body(Empty::<bytes::Bytes>::new()).unwrap();
 /// let response = service.handle(request).await;
@@ -193,8 +193,7 @@ where
         }
         (Route::Instance(id), _) => instances::delete(jeto, &who, id, &query(&["force"])?).await,
         (Route::Commands(id), Method::GET) => {
-            query(&[])?;
-            commands::list(jeto, &who, id)
+            commands::list(jeto, &who, id, &query(&["limit", "before"])?).await
         }
         (Route::Commands(id), _) => {
             query(&[])?;
@@ -202,38 +201,38 @@ where
         }
         (Route::Command(id, cid), Method::GET) => {
             query(&[])?;
-            commands::get(jeto, &who, id, cid)
+            commands::get(jeto, &who, id, cid).await
         }
         (Route::Command(id, cid), _) => {
             query(&[])?;
             commands::cancel(jeto, &who, id, cid).await
         }
         (Route::Console(id, cid), _) => {
-            commands::console(jeto, &who, id, cid, &query(&["follow"])?)
+            commands::console(jeto, &who, id, cid, &query(&["follow"])?).await
         }
         (Route::Hosts, Method::GET) => {
             query(&[])?;
-            hosts::list(jeto, &who)
+            hosts::list(jeto, &who).await
         }
         (Route::Hosts, _) => {
             query(&[])?;
-            hosts::create(jeto, &who, read_json(&parts, body).await?)
+            hosts::create(jeto, &who, read_json(&parts, body).await?).await
         }
         (Route::Host(id), _) => {
             query(&[])?;
-            hosts::get(jeto, &who, id)
+            hosts::get(jeto, &who, id).await
         }
         (Route::Projects, Method::GET) => {
             query(&[])?;
-            projects::list(jeto, &who)
+            projects::list(jeto, &who).await
         }
         (Route::Projects, _) => {
             query(&[])?;
-            projects::create(jeto, &who, read_json(&parts, body).await?)
+            projects::create(jeto, &who, read_json(&parts, body).await?).await
         }
         (Route::Project(id), _) => {
             query(&[])?;
-            projects::get(jeto, &who, id)
+            projects::get(jeto, &who, id).await
         }
         (Route::Audit, _) => audit::list(jeto, &who, &query(&["limit", "before"])?),
         (Route::Health | Route::OpenApi, _) => unreachable!("answered above"),

@@ -43,6 +43,7 @@ async fn the_cached_list_follows_every_change() {
     let jeto = Jeto::builder(Arc::new(provider))
         .policy(Arc::new(policy))
         .build()
+        .await
         .unwrap();
     let service = JetoService::new(jeto);
     assert_eq!(

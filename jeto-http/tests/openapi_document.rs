@@ -185,6 +185,7 @@ async fn every_status_answered_is_documented_and_every_documented_status_is_answ
             ..JetoConfig::default()
         })
         .build()
+        .await
         .unwrap();
     let mut api = Api {
         service: JetoService::new(jeto.clone()),
@@ -497,6 +498,7 @@ async fn every_status_answered_is_documented_and_every_documented_status_is_answ
         ids["ok"],
         queued["command"]["id"].as_u64().unwrap(),
     )
+    .await
     .unwrap()
     .wait()
     .await;

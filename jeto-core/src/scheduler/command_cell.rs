@@ -53,6 +53,8 @@ pub(super) struct CommandCell {
 pub(super) struct CellState {
     pub(super) command: Command,
     pub(super) console: ConsoleBuffer,
+    /// The command has ended and that is recorded in the store: waiters are answered then.
+    pub(super) settled: bool,
 }
 
 impl CommandCell {
@@ -62,7 +64,11 @@ impl CommandCell {
         limits: Arc<FollowerLimits>,
     ) -> Arc<Self> {
         Arc::new(CommandCell {
-            state: Mutex::new(CellState { command, console }),
+            state: Mutex::new(CellState {
+                command,
+                console,
+                settled: false,
+            }),
             changed: watch::Sender::new(()),
             stop: watch::Sender::new(Stop::Keep),
             limits,
@@ -82,11 +88,17 @@ impl CommandCell {
 
     pub(super) fn snapshot(&self) -> Command {
         let state = self.lock();
+        let console = state.console.text().to_owned();
         Command {
-            console: state.console.text().to_owned(),
+            console_bytes: console.len() as u64,
+            console: Some(console),
             console_truncated: state.console.is_truncated(),
             ..state.command.clone()
         }
+    }
+
+    pub(super) fn id(&self) -> u64 {
+        self.lock().command.id
     }
 
     pub(super) fn status(&self) -> CommandStatus {
@@ -103,7 +115,7 @@ pub struct CommandHandle {
 impl CommandHandle {
     /// The command's id.
     pub fn id(&self) -> u64 {
-        self.cell.lock().command.id
+        self.cell.id()
     }
 
     /// The command as it is now, console included.
@@ -111,13 +123,13 @@ impl CommandHandle {
         self.cell.snapshot()
     }
 
-    /// Waits until the command has finished and returns it. Dropping this future does not
-    /// cancel the command.
+    /// Waits until the command has finished (and that is recorded) and returns it. Dropping
+    /// this future does not cancel the command.
     pub async fn wait(&self) -> Command {
         let mut changed = self.cell.changed.subscribe();
         loop {
             changed.borrow_and_update();
-            if self.cell.status().is_finished() {
+            if self.cell.lock().settled {
                 return self.cell.snapshot();
             }
             if changed.changed().await.is_err() {

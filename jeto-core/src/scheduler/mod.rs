@@ -1,24 +1,26 @@
 //! [`CommandScheduler`]: every action becomes a command; commands on one instance run one at a
-//! time in submission order, commands on different instances in parallel up to a bound.
+//! time in submission order, and every provider call takes one of the [`ProviderSlots`].
+//! Commands are recorded in the [`Store`] as they are queued, start, stream output and end;
+//! only queued and running ones are kept in memory.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use time::OffsetDateTime;
-use tokio::sync::watch;
 
 mod command_cell;
+mod worker;
 
-use command_cell::{CellState, CommandCell, FollowerLimits, Stop};
+use command_cell::{CommandCell, FollowerLimits, Stop};
 pub use command_cell::{CommandHandle, ConsoleFollower};
 
 use crate::console::{ConsoleBuffer, DEFAULT_CONSOLE_LIMIT};
-use crate::history::{interrupt, CommandHistory};
 use crate::status_cache::StatusCache;
+use crate::store::{Page, Store};
 use crate::{
-    Action, ActionRequest, Command, CommandError, CommandStatus, ConsoleSink, DynProvider, Error,
-    ErrorKind, Instance, Outcome, ProviderSlots, Result,
+    Action, ActionRequest, Command, CommandStatus, DynProvider, Error, Instance, ProviderSlots,
+    Result,
 };
 
 /// What a caller told to come back later is told to wait.
@@ -80,10 +82,10 @@ struct Pending {
     by: String,
 }
 
-/// An instance's commands: all kept ones (oldest first), and those waiting to run.
+/// An instance's live commands: the unfinished ones (oldest first) and those waiting to run.
 #[derive(Debug, Default)]
 struct Lane {
-    commands: VecDeque<Arc<CommandCell>>,
+    live: VecDeque<Arc<CommandCell>>,
     pending: VecDeque<Pending>,
     worker: bool,
     /// Being deleted (or deleted): no new command is accepted.
@@ -91,17 +93,17 @@ struct Lane {
     /// The command creating the instance (its `sync`), while it has not ended: when it fails,
     /// what was queued behind it is cancelled rather than run on a folder that is not there.
     creating: Option<u64>,
-    /// Serialises writes of this lane's history, so a later snapshot is written last.
-    persist: Arc<Mutex<()>>,
+    /// Submissions checked against the bounds and being recorded.
+    reserved: usize,
+    /// Taken by a submission while it is recorded, so ids follow the order of the queue.
+    submitting: Arc<tokio::sync::Mutex<()>>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct State {
     lanes: HashMap<u64, Lane>,
-    /// Queued (not yet started) commands per submitting key.
+    /// Queued (not yet started) commands per submitting key, reserved ones included.
     queued_by: HashMap<String, usize>,
-    next_id: u64,
-    reserved: u64,
     shutting_down: bool,
 }
 
@@ -122,79 +124,60 @@ struct Inner {
     provider: DynProvider,
     status: Arc<StatusCache>,
     slots: ProviderSlots,
-    history: CommandHistory,
+    store: Arc<dyn Store>,
     followers: Arc<FollowerLimits>,
     config: SchedulerConfig,
     state: Mutex<State>,
 }
 
-/// Runs commands through a provider: one at a time per instance, in submission order, and up
-/// to [`SchedulerConfig::max_concurrent`] over all instances; records every command with its
-/// console output, and persists them through a [`CommandHistory`].
+/// Runs commands through a provider: one at a time per instance, in submission order, one
+/// [`ProviderSlots`] slot per provider call; records every command and its console output in
+/// the [`Store`] (the output as it streams, at least every second).
 #[derive(Debug, Clone)]
 pub struct CommandScheduler {
     inner: Arc<Inner>,
 }
 
 impl CommandScheduler {
-    /// A scheduler over `provider`, loading earlier commands from `history` (those that were
-    /// queued or running come back `interrupted`; only the newest `history_limit` are kept).
-    /// Each provider call takes one of `slots`.
+    /// A scheduler over `provider` recording in `store`. Call
+    /// [`recover`](CommandScheduler::recover) once before submitting.
     pub fn new(
         provider: DynProvider,
         status: Arc<StatusCache>,
         slots: ProviderSlots,
-        history: CommandHistory,
+        store: Arc<dyn Store>,
         config: SchedulerConfig,
-    ) -> Result<Self> {
-        let loaded = history.load()?;
-        let followers = Arc::new(FollowerLimits::new(
-            config.max_followers_per_command,
-            config.max_followers,
-        ));
-        let limit = config.history_limit.max(1);
-        let mut lanes = HashMap::new();
-        for (instance_id, mut commands) in loaded.commands {
-            if commands.len() > limit {
-                commands.drain(..commands.len() - limit);
-                history.save(instance_id, &commands)?;
-            }
-            let commands = commands
-                .into_iter()
-                .map(|mut command| {
-                    let console = ConsoleBuffer::restore(
-                        std::mem::take(&mut command.console),
-                        command.console_truncated,
-                        config.console_limit,
-                    );
-                    CommandCell::new(command, console, followers.clone())
-                })
-                .collect();
-            lanes.insert(
-                instance_id,
-                Lane {
-                    commands,
-                    ..Lane::default()
-                },
-            );
-        }
-        Ok(CommandScheduler {
+    ) -> Self {
+        CommandScheduler {
             inner: Arc::new(Inner {
                 provider,
                 status,
                 slots,
-                history,
-                followers,
-                state: Mutex::new(State {
-                    queued_by: HashMap::new(),
-                    lanes,
-                    next_id: loaded.next_id,
-                    reserved: loaded.next_id,
-                    shutting_down: false,
-                }),
+                store,
+                followers: Arc::new(FollowerLimits::new(
+                    config.max_followers_per_command,
+                    config.max_followers,
+                )),
                 config,
+                state: Mutex::new(State::default()),
             }),
-        })
+        }
+    }
+
+    /// At start: commands a previous run left queued or running become `interrupted`, and
+    /// every instance keeps at most `history_limit` commands.
+    pub async fn recover(&self) -> Result<()> {
+        let interrupted = self.inner.store.interrupt_unfinished().await?;
+        if interrupted > 0 {
+            tracing::warn!(
+                interrupted,
+                "commands the previous run left unfinished are recorded as interrupted"
+            );
+        }
+        self.inner
+            .store
+            .prune_commands(self.inner.config.history_limit.max(1))
+            .await
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -213,13 +196,23 @@ impl CommandScheduler {
         request: ActionRequest,
         requested_by: &str,
     ) -> Result<CommandHandle> {
-        let instance_id = instance.id;
-        let handle = self.enqueue(instance, request, requested_by, Enqueue::Normal)?;
-        self.persist(instance_id).await;
-        Ok(handle)
+        self.enqueue(instance, request, requested_by, Enqueue::Normal)
+            .await
     }
 
-    fn enqueue(
+    /// Queues the `sync` that creates a registered instance's folder; if it does not succeed,
+    /// the instance is closed and everything queued behind it ends `cancelled`.
+    pub async fn submit_creation(
+        &self,
+        instance: Instance,
+        requested_by: &str,
+    ) -> Result<CommandHandle> {
+        let request = ActionRequest::new(Action::Sync);
+        self.enqueue(instance, request, requested_by, Enqueue::Creation)
+            .await
+    }
+
+    async fn enqueue(
         &self,
         instance: Instance,
         request: ActionRequest,
@@ -227,6 +220,84 @@ impl CommandScheduler {
         mode: Enqueue,
     ) -> Result<CommandHandle> {
         let instance_id = instance.id;
+        let config = &self.inner.config;
+        let turn = self
+            .lock()
+            .lanes
+            .entry(instance_id)
+            .or_default()
+            .submitting
+            .clone();
+        let _turn = turn.lock().await;
+        self.reserve(instance_id, requested_by, mode)?;
+        let command = Command {
+            id: 0,
+            instance_id,
+            action: request.action,
+            machine: request.machine.clone(),
+            script: request.script.clone(),
+            status: CommandStatus::Queued,
+            exit_code: None,
+            error: None,
+            console: None,
+            console_bytes: 0,
+            console_truncated: false,
+            created_at: OffsetDateTime::now_utc(),
+            started_at: None,
+            finished_at: None,
+            requested_by: Some(requested_by.to_owned()),
+        };
+        let recorded = self
+            .inner
+            .store
+            .insert_command(command, config.history_limit.max(1))
+            .await;
+        let mut state = self.lock();
+        let state = &mut *state;
+        let lane = state.lanes.entry(instance_id).or_default();
+        // The lane may have been forgotten meanwhile (a fresh one then has nothing reserved).
+        lane.reserved = lane.reserved.saturating_sub(1);
+        let deleted = lane.closed && mode != Enqueue::Destroy;
+        let command = match recorded {
+            Ok(command) if !deleted => command,
+            Ok(mut command) => {
+                state.dequeued(requested_by);
+                command.cancel("cancelled: the instance was deleted");
+                let store = self.inner.store.clone();
+                tokio::spawn(async move { store.update_command(&command).await });
+                return Err(Error::Conflict {
+                    message: format!("instance {instance_id} was deleted meanwhile"),
+                });
+            }
+            Err(error) => {
+                state.dequeued(requested_by);
+                return Err(error);
+            }
+        };
+        let cell = CommandCell::new(
+            command,
+            ConsoleBuffer::new(config.console_limit),
+            self.inner.followers.clone(),
+        );
+        if mode == Enqueue::Creation {
+            lane.creating = Some(cell.id());
+        }
+        lane.live.push_back(cell.clone());
+        lane.pending.push_back(Pending {
+            cell: cell.clone(),
+            instance,
+            request,
+            by: requested_by.to_owned(),
+        });
+        if !lane.worker {
+            lane.worker = true;
+            tokio::spawn(self.clone().work(instance_id));
+        }
+        Ok(CommandHandle { cell })
+    }
+
+    /// Checks a submission against the bounds and counts it as queued.
+    fn reserve(&self, instance_id: u64, requested_by: &str, mode: Enqueue) -> Result<()> {
         let config = &self.inner.config;
         let mut state = self.lock();
         if state.shutting_down {
@@ -240,11 +311,11 @@ impl CommandScheduler {
                 ),
             });
         }
-        if lane.pending.len() >= config.max_queued_per_instance.max(1) {
+        let waiting = lane.pending.len() + lane.reserved;
+        if waiting >= config.max_queued_per_instance.max(1) {
             return Err(Error::limit(
                 format!(
-                    "instance {instance_id} already has {} commands waiting ({}); the bound is max_queued_per_instance = {}: wait for them to run or cancel some",
-                    lane.pending.len(),
+                    "instance {instance_id} already has {waiting} commands waiting ({}); the bound is max_queued_per_instance = {}: wait for them to run or cancel some",
                     summary(lane.pending.iter().map(|p| p.request.action)),
                     config.max_queued_per_instance
                 ),
@@ -252,15 +323,11 @@ impl CommandScheduler {
             ));
         }
         let limit = config.history_limit.max(1);
-        let unfinished = lane
-            .commands
-            .iter()
-            .filter(|c| !c.status().is_finished())
-            .count();
+        let unfinished = lane.live.len() + lane.reserved;
         if unfinished >= limit {
             return Err(Error::limit(
                 format!(
-                    "instance {instance_id} already keeps {unfinished} unfinished commands, its whole history_limit ({limit}); wait for them to end"
+                    "instance {instance_id} already has {unfinished} unfinished commands, its whole history_limit ({limit}); wait for them to end"
                 ),
                 RETRY_AFTER,
             ));
@@ -287,95 +354,9 @@ impl CommandScheduler {
                 RETRY_AFTER,
             ));
         }
-        let id = state.next_id;
-        state.reserved = self.inner.history.reserve(id, state.reserved)?;
-        state.next_id += 1;
-        let command = Command {
-            id,
-            instance_id,
-            action: request.action,
-            machine: request.machine.clone(),
-            script: request.script.clone(),
-            status: CommandStatus::Queued,
-            exit_code: None,
-            error: None,
-            console: String::new(),
-            console_truncated: false,
-            created_at: OffsetDateTime::now_utc(),
-            started_at: None,
-            finished_at: None,
-            requested_by: Some(requested_by.to_owned()),
-        };
-        let cell = CommandCell::new(
-            command,
-            ConsoleBuffer::new(config.console_limit),
-            self.inner.followers.clone(),
-        );
+        state.lanes.entry(instance_id).or_default().reserved += 1;
         *state.queued_by.entry(requested_by.to_owned()).or_default() += 1;
-        let lane = state.lanes.entry(instance_id).or_default();
-        lane.commands.push_back(cell.clone());
-        prune(lane, limit);
-        lane.pending.push_back(Pending {
-            cell: cell.clone(),
-            instance,
-            request,
-            by: requested_by.to_owned(),
-        });
-        if mode == Enqueue::Creation {
-            lane.creating = Some(id);
-        }
-        if !lane.worker {
-            lane.worker = true;
-            tokio::spawn(self.clone().work(instance_id));
-        }
-        Ok(CommandHandle { cell })
-    }
-
-    /// Queues the `sync` that creates a registered instance's folder; if it does not succeed,
-    /// the instance is closed and everything queued behind it ends `cancelled`.
-    pub async fn submit_creation(
-        &self,
-        instance: Instance,
-        requested_by: &str,
-    ) -> Result<CommandHandle> {
-        let instance_id = instance.id;
-        let handle = self.enqueue(
-            instance,
-            ActionRequest::new(Action::Sync),
-            requested_by,
-            Enqueue::Creation,
-        )?;
-        self.persist(instance_id).await;
-        Ok(handle)
-    }
-
-    /// After a creation's `sync` ended without success: closes the lane and cancels what
-    /// waits in it.
-    fn creation_failed(&self, instance_id: u64) {
-        let cancelled: Vec<Arc<CommandCell>> = {
-            let mut state = self.lock();
-            let state = &mut *state;
-            let Some(lane) = state.lanes.get_mut(&instance_id) else {
-                return;
-            };
-            lane.closed = true;
-            let pending: Vec<Pending> = lane.pending.drain(..).collect();
-            for p in &pending {
-                state.dequeued(&p.by);
-            }
-            pending.into_iter().map(|p| p.cell).collect()
-        };
-        for cell in cancelled {
-            cell.update(|state| {
-                if state.command.status == CommandStatus::Queued {
-                    state.command.status = CommandStatus::Cancelled;
-                    state.command.finished_at = Some(OffsetDateTime::now_utc());
-                    state.command.error = Some(CommandError::message(
-                        "cancelled: the instance's creation failed, and the instance is removed",
-                    ));
-                }
-            });
-        }
+        Ok(())
     }
 
     /// Refuses new commands on an instance about to be deleted; [`Error::Conflict`] when it
@@ -403,33 +384,25 @@ impl CommandScheduler {
     /// Runs `destroy` on a closed instance (see [`close`](CommandScheduler::close)) and waits
     /// for it.
     pub async fn destroy_closed(&self, instance: Instance, requested_by: &str) -> Result<Command> {
-        let instance_id = instance.id;
-        let handle = self.enqueue(
-            instance,
-            ActionRequest::new(Action::Destroy),
-            requested_by,
-            Enqueue::Destroy,
-        )?;
-        self.persist(instance_id).await;
+        let request = ActionRequest::new(Action::Destroy);
+        let handle = self
+            .enqueue(instance, request, requested_by, Enqueue::Destroy)
+            .await?;
         Ok(handle.wait().await)
     }
 
-    /// A command that did not need to run (e.g. `destroy` of a folder that is gone), recorded
-    /// as succeeded with `note` as its console, under a fresh id. It is not kept.
-    pub fn skipped(
+    /// Records a command that did not need to run (e.g. `destroy` of a folder that is gone)
+    /// as succeeded, with `note` as its console.
+    pub async fn skipped(
         &self,
         instance_id: u64,
         action: Action,
         requested_by: &str,
         note: &str,
     ) -> Result<Command> {
-        let mut state = self.lock();
-        let id = state.next_id;
-        state.reserved = self.inner.history.reserve(id, state.reserved)?;
-        state.next_id += 1;
         let now = OffsetDateTime::now_utc();
-        Ok(Command {
-            id,
+        let command = Command {
+            id: 0,
             instance_id,
             action,
             machine: None,
@@ -437,39 +410,59 @@ impl CommandScheduler {
             status: CommandStatus::Succeeded,
             exit_code: Some(0),
             error: None,
-            console: format!("{note}\n"),
+            console: None,
+            console_bytes: 0,
             console_truncated: false,
             created_at: now,
             started_at: Some(now),
             finished_at: Some(now),
             requested_by: Some(requested_by.to_owned()),
-        })
-    }
-
-    /// The commands of an instance, newest first.
-    pub fn commands(&self, instance_id: u64) -> Vec<Command> {
-        let cells: Vec<_> = match self.lock().lanes.get(&instance_id) {
-            Some(lane) => lane.commands.iter().rev().cloned().collect(),
-            None => Vec::new(),
         };
-        cells.iter().map(|c| c.snapshot()).collect()
+        let store = &self.inner.store;
+        let limit = self.inner.config.history_limit.max(1);
+        let mut command = store.insert_command(command, limit).await?;
+        let console = format!("{note}\n");
+        store
+            .append_console(command.id, &console, self.inner.config.console_limit)
+            .await?;
+        command.console_bytes = console.len() as u64;
+        command.console = Some(console);
+        Ok(command)
     }
 
-    /// One command of an instance.
-    pub fn command(&self, instance_id: u64, command_id: u64) -> Result<CommandHandle> {
-        self.lock()
+    /// A page of the commands of an instance, newest first, without consoles.
+    pub async fn commands(&self, instance_id: u64, page: Page) -> Result<Vec<Command>> {
+        self.inner.store.commands(instance_id, page).await
+    }
+
+    /// One command of an instance: live while it is queued or running, else as recorded.
+    pub async fn command(&self, instance_id: u64, command_id: u64) -> Result<CommandHandle> {
+        let live = self
+            .lock()
             .lanes
             .get(&instance_id)
-            .and_then(|lane| {
-                lane.commands
-                    .iter()
-                    .find(|c| c.lock().command.id == command_id)
-            })
-            .map(|cell| CommandHandle { cell: cell.clone() })
-            .ok_or(Error::CommandNotFound {
-                instance_id,
-                command_id,
-            })
+            .and_then(|lane| lane.live.iter().find(|c| c.id() == command_id).cloned());
+        if let Some(cell) = live {
+            return Ok(CommandHandle { cell });
+        }
+        let not_found = Error::CommandNotFound {
+            instance_id,
+            command_id,
+        };
+        let mut command = self
+            .inner
+            .store
+            .command(instance_id, command_id)
+            .await?
+            .ok_or(not_found)?;
+        let console = ConsoleBuffer::restore(
+            command.console.take().unwrap_or_default(),
+            command.console_truncated,
+            self.inner.config.console_limit,
+        );
+        let cell = CommandCell::new(command, console, self.inner.followers.clone());
+        cell.update(|state| state.settled = true);
+        Ok(CommandHandle { cell })
     }
 
     /// Whether a command of the instance is queued or running.
@@ -477,19 +470,17 @@ impl CommandScheduler {
         self.lock()
             .lanes
             .get(&instance_id)
-            .is_some_and(|lane| lane.commands.iter().any(|c| !c.status().is_finished()))
+            .is_some_and(|lane| !lane.live.is_empty())
     }
 
     /// Cancels a command: a queued one never starts; a running one is stopped (its process
     /// tree killed) and ends `cancelled`. Returns the command once it has ended.
     pub async fn cancel(&self, instance_id: u64, command_id: u64) -> Result<Command> {
-        let handle = self.command(instance_id, command_id)?;
+        let handle = self.command(instance_id, command_id).await?;
         let was_queued = handle.cell.update(|state| {
             let queued = state.command.status == CommandStatus::Queued;
             if queued {
-                state.command.status = CommandStatus::Cancelled;
-                state.command.finished_at = Some(OffsetDateTime::now_utc());
-                state.command.error = Some(CommandError::message("cancelled before it started"));
+                state.command.cancel("cancelled before it started");
             }
             queued
         });
@@ -504,29 +495,29 @@ impl CommandScheduler {
         }
         handle.cell.stop.send_replace(Stop::Cancel);
         if was_queued {
-            let mut state = self.lock();
-            let state = &mut *state;
-            if let Some(lane) = state.lanes.get_mut(&instance_id) {
-                if let Some(index) = lane
-                    .pending
-                    .iter()
-                    .position(|p| Arc::ptr_eq(&p.cell, &handle.cell))
-                {
-                    let pending = lane.pending.remove(index).expect("found above");
+            {
+                let mut state = self.lock();
+                let removed = state.lanes.get_mut(&instance_id).and_then(|lane| {
+                    lane.live.retain(|c| !Arc::ptr_eq(c, &handle.cell));
+                    let index = lane
+                        .pending
+                        .iter()
+                        .position(|p| Arc::ptr_eq(&p.cell, &handle.cell))?;
+                    lane.pending.remove(index)
+                });
+                if let Some(pending) = removed {
                     state.dequeued(&pending.by);
                 }
             }
-        }
-        if was_queued {
-            self.persist(instance_id).await;
+            self.settle(&handle.cell).await;
         }
         Ok(handle.wait().await)
     }
 
-    /// Forgets an instance's commands (after the instance is deleted): queued ones end
+    /// Forgets an instance's live commands (after the instance is deleted): queued ones end
     /// `cancelled`, running ones are stopped, and everyone waiting on them is woken. The
     /// instance stays closed to new commands until [`reopen`](CommandScheduler::reopen).
-    pub async fn forget(&self, instance_id: u64) -> Result<()> {
+    pub fn forget(&self, instance_id: u64) {
         let lane = {
             let mut state = self.lock();
             let lane = state.lanes.insert(
@@ -543,26 +534,20 @@ impl CommandScheduler {
             }
             lane
         };
-        for cell in lane.iter().flat_map(|lane| lane.commands.iter()) {
+        for cell in lane.iter().flat_map(|lane| lane.live.iter()) {
             cell.update(|state| {
                 if state.command.status == CommandStatus::Queued {
-                    state.command.status = CommandStatus::Cancelled;
-                    state.command.finished_at = Some(OffsetDateTime::now_utc());
-                    state.command.error =
-                        Some(CommandError::message("cancelled: the instance was deleted"));
+                    state.command.cancel("cancelled: the instance was deleted");
+                    state.settled = true;
                 }
             });
             cell.stop.send_replace(Stop::Cancel);
         }
-        let history = self.inner.history.clone();
-        blocking(move || history.remove(instance_id)).await
     }
 
-    /// Drops an instance's finished commands at start-up, before anything runs (see
-    /// [`forget`](CommandScheduler::forget) for a live instance).
-    pub(crate) fn discard(&self, instance_id: u64) -> Result<()> {
+    /// Drops what is known of an instance at start-up, before anything runs.
+    pub(crate) fn discard(&self, instance_id: u64) {
         self.lock().lanes.remove(&instance_id);
-        self.inner.history.remove(instance_id)
     }
 
     /// Stops accepting commands, stops every queued and running one (they end
@@ -574,16 +559,20 @@ impl CommandScheduler {
             state
                 .lanes
                 .values()
-                .flat_map(|lane| lane.commands.iter().cloned())
-                .filter(|c| !c.status().is_finished())
+                .flat_map(|lane| lane.live.iter().cloned())
                 .collect()
         };
         for cell in &cells {
-            cell.update(|state| {
-                if state.command.status == CommandStatus::Queued {
-                    interrupt(&mut state.command);
+            let queued = cell.update(|state| {
+                let queued = state.command.status == CommandStatus::Queued;
+                if queued {
+                    state.command.interrupt();
                 }
+                queued
             });
+            if queued {
+                self.settle(cell).await;
+            }
             cell.stop.send_replace(Stop::Shutdown);
         }
         let all = async {
@@ -596,160 +585,30 @@ impl CommandScheduler {
                 "commands still running at the shutdown deadline are recorded as interrupted"
             );
             for cell in &cells {
-                cell.update(|state| {
-                    if !state.command.status.is_finished() {
-                        interrupt(&mut state.command);
+                let changed = cell.update(|state| {
+                    let running = !state.command.status.is_finished();
+                    if running {
+                        state.command.interrupt();
                     }
+                    running
                 });
-            }
-        }
-        let lanes: Vec<u64> = self.lock().lanes.keys().copied().collect();
-        for instance_id in lanes {
-            self.persist(instance_id).await;
-        }
-    }
-
-    /// Runs the pending commands of one instance, in order, until there are none.
-    async fn work(self, instance_id: u64) {
-        loop {
-            let next = {
-                let mut state = self.lock();
-                let Some(lane) = state.lanes.get_mut(&instance_id) else {
-                    return;
-                };
-                match lane.pending.pop_front() {
-                    Some(next) => {
-                        state.dequeued(&next.by);
-                        next
-                    }
-                    None => {
-                        lane.worker = false;
-                        return;
-                    }
+                if changed {
+                    self.settle(cell).await;
                 }
-            };
-            let id = next.cell.lock().command.id;
-            let cell = next.cell.clone();
-            self.run_one(next.cell, next.instance, next.request).await;
-            let creation = {
-                let mut state = self.lock();
-                state
-                    .lanes
-                    .get_mut(&instance_id)
-                    .filter(|lane| lane.creating == Some(id))
-                    .map(|lane| lane.creating = None)
-                    .is_some()
-            };
-            if creation && cell.status() != CommandStatus::Succeeded {
-                self.creation_failed(instance_id);
-                self.persist(instance_id).await;
             }
         }
     }
 
-    async fn run_one(&self, cell: Arc<CommandCell>, instance: Instance, request: ActionRequest) {
-        let mut stop = cell.stop.subscribe();
-        let stopped = |stop: &mut watch::Receiver<Stop>| {
-            let mut stop = stop.clone();
-            async move {
-                let _ = stop.wait_for(|s| *s != Stop::Keep).await;
-            }
-        };
-        // A status read takes its slot in the status cache, where reads are shared.
-        let slot = if request.action == Action::Status {
-            None
-        } else {
-            tokio::select! {
-                slot = self.inner.slots.acquire() => Some(slot),
-                () = stopped(&mut stop) => return,
-            }
-        };
-        let started = cell.update(|state| {
-            let queued = state.command.status == CommandStatus::Queued;
-            if queued {
-                state.command.status = CommandStatus::Running;
-                state.command.started_at = Some(OffsetDateTime::now_utc());
-            }
-            queued
+    /// Records a cell's state in the store, then marks it settled (waiters wake then, so what
+    /// they are told is on disk). A failure is logged; the state stays in memory.
+    async fn settle(&self, cell: &Arc<CommandCell>) {
+        let command = cell.snapshot();
+        if let Err(error) = self.inner.store.update_command(&command).await {
+            tracing::error!(command = command.id, %error, "could not record a command");
+        }
+        cell.update(|state| {
+            state.settled = state.command.status.is_finished();
         });
-        if !started {
-            return;
-        }
-        self.persist(instance.id).await;
-        let sink = ConsoleSink::new({
-            let cell = cell.clone();
-            move |line: &str| cell.update(|state| state.console.push_line(line))
-        });
-        let result = tokio::select! {
-            result = self.execute(&instance, &request, sink) => Some(result),
-            () = stopped(&mut stop) => None,
-        };
-        drop(slot);
-        // Invalidate before waiters wake, so the status they read is from after the command.
-        if request.action != Action::Status {
-            self.inner.status.invalidate(instance.id);
-        }
-        cell.update(|state| finish(state, result, *stop.borrow()));
-        self.persist(instance.id).await;
-    }
-
-    async fn execute(
-        &self,
-        instance: &Instance,
-        request: &ActionRequest,
-        sink: ConsoleSink,
-    ) -> Result<Outcome> {
-        if request.action != Action::Status {
-            return self.inner.provider.run(instance, request, sink).await;
-        }
-        let snapshot = self.inner.status.get(instance, Duration::ZERO).await;
-        for s in &snapshot.statuses {
-            sink.line(&format!(
-                "{:<25} {} ({}){}",
-                s.name,
-                s.status,
-                s.provider.as_deref().unwrap_or(&instance.host.provider),
-                s.ip.as_deref()
-                    .map(|ip| format!(" {ip}"))
-                    .unwrap_or_default()
-            ));
-        }
-        Ok(match snapshot.error {
-            Some(error) => Outcome::failure(1, CommandError::message(error)),
-            None => Outcome::success(),
-        })
-    }
-
-    /// Writes an instance's commands (on a blocking thread); a failure is logged, the
-    /// commands stay in memory.
-    async fn persist(&self, instance_id: u64) {
-        let scheduler = self.clone();
-        blocking(move || {
-            scheduler.persist_now(instance_id);
-            Ok(())
-        })
-        .await
-        .ok();
-    }
-
-    fn persist_now(&self, instance_id: u64) {
-        let Some(lock) = self
-            .lock()
-            .lanes
-            .get(&instance_id)
-            .map(|l| l.persist.clone())
-        else {
-            return;
-        };
-        let _ordered = lock.lock().unwrap_or_else(|e| e.into_inner());
-        let cells: Vec<_> = match self.lock().lanes.get(&instance_id) {
-            Some(lane) => lane.commands.iter().cloned().collect(),
-            None => return,
-        };
-        let commands: Vec<Command> = cells.iter().map(|c| c.snapshot()).collect();
-        if let Err(error) = self.inner.history.save(instance_id, &commands) {
-            tracing::error!(instance_id, %error, "could not persist the command history");
-        }
     }
 }
 
@@ -773,56 +632,4 @@ fn summary(actions: impl Iterator<Item = Action>) -> String {
         .map(|(action, n)| format!("{n} {action}"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Drops the oldest finished commands beyond `limit`.
-fn prune(lane: &mut Lane, limit: usize) {
-    while lane.commands.len() > limit {
-        match lane.commands.iter().position(|c| c.status().is_finished()) {
-            Some(index) => {
-                lane.commands.remove(index);
-            }
-            None => break,
-        }
-    }
-}
-
-fn finish(state: &mut CellState, result: Option<Result<Outcome>>, stop: Stop) {
-    let command = &mut state.command;
-    command.finished_at = Some(OffsetDateTime::now_utc());
-    match result {
-        None if stop == Stop::Shutdown => interrupt(command),
-        None => {
-            command.status = CommandStatus::Cancelled;
-            command.error = Some(CommandError::message(
-                "cancelled while running; its processes were killed",
-            ));
-        }
-        Some(Ok(outcome)) => {
-            let success = outcome.is_success();
-            let code = outcome.exit_code;
-            command.exit_code = Some(code);
-            command.status = if success {
-                CommandStatus::Succeeded
-            } else {
-                CommandStatus::Failed
-            };
-            command.error = outcome.error.or_else(|| {
-                (!success).then(|| CommandError::message(format!("exited with code {code}")))
-            });
-        }
-        Some(Err(error)) => {
-            command.status = if error.kind() == ErrorKind::Timeout {
-                CommandStatus::TimedOut
-            } else {
-                CommandStatus::Failed
-            };
-            state.console.push_line(&format!("jeto: {error}"));
-            // The class names Jeto as the origin, with the error's stable code.
-            command.error = Some(CommandError {
-                class: Some(format!("jeto::{}", error.code())),
-                message: error.to_string(),
-            });
-        }
-    }
 }

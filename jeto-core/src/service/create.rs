@@ -106,7 +106,7 @@ impl CreateInstance {
 
 impl Jeto {
     /// Checks a creation request and what `who` may create; returns the source and host.
-    fn check_create(
+    async fn check_create(
         &self,
         who: &Principal,
         request: &CreateInstance,
@@ -116,7 +116,8 @@ impl Jeto {
         let host = self
             .inner
             .store
-            .hosts()?
+            .hosts()
+            .await?
             .into_iter()
             .find(|h| h.id == request.host && who.can_use_host(h.id))
             .ok_or(Error::HostNotFound { id: request.host })?;
@@ -126,7 +127,7 @@ impl Jeto {
             });
         }
         let source = match request.project {
-            Some(project) => self.project_source(who, request, project, &host)?,
+            Some(project) => self.project_source(who, request, project, &host).await?,
             None => {
                 let source = request.source()?;
                 check_own_source(who, &source)?;
@@ -142,7 +143,7 @@ impl Jeto {
     }
 
     /// The source of an instance of a project, checked against what `who` may use.
-    fn project_source(
+    async fn project_source(
         &self,
         who: &Principal,
         request: &CreateInstance,
@@ -163,7 +164,8 @@ impl Jeto {
         let project = self
             .inner
             .store
-            .projects()?
+            .projects()
+            .await?
             .into_iter()
             .find(|p| p.id == id)
             .ok_or(Error::ProjectNotFound { id })?;
@@ -260,19 +262,19 @@ impl Jeto {
         who: &Principal,
         request: CreateInstance,
     ) -> Result<InstanceView> {
-        let (source, host) = self.check_create(who, &request)?;
+        let (source, host) = self.check_create(who, &request).await?;
         let record = match &source {
             InstanceSource::Path(asked) => {
                 // Before anything else looks at the folder, so a refusal tells nothing of it.
                 self.check_root(who, asked)?;
                 let path = self.inner.provider.prepare(&source, Path::new("")).await?;
                 self.check_root(who, &path)?;
-                self.check_not_registered(who, &path)?;
+                self.check_not_registered(who, &path).await?;
                 self.insert(Self::new_instance(&request, &source, None, &path, &host))
                     .await?
             }
             _ => {
-                let id = self.stored(|store| store.reserve_instance_id()).await?;
+                let id = self.inner.store.reserve_instance_id().await?;
                 let target = self.managed_folder(id, &request.name)?;
                 let path = {
                     let _slot = self.inner.slots.acquire().await;
@@ -308,16 +310,16 @@ impl Jeto {
         who: &Principal,
         request: CreateInstance,
     ) -> Result<(InstanceView, CommandHandle)> {
-        let (source, host) = self.check_create(who, &request)?;
+        let (source, host) = self.check_create(who, &request).await?;
         if matches!(source, InstanceSource::Path(_)) {
             return Err(Error::invalid(
                 "async creation is for git and archive sources; a path is registered at once",
             ));
         }
-        let id = self.stored(|store| store.reserve_instance_id()).await?;
+        let id = self.inner.store.reserve_instance_id().await?;
         let target = self.managed_folder(id, &request.name)?;
         let new = Self::new_instance(&request, &source, Some(id), &target, &host);
-        let record = self.stored(move |store| store.insert_instance(new)).await?;
+        let record = self.inner.store.insert_instance(new).await?;
         let instance = self.instance_of(record.clone(), host);
         self.inner.scheduler.reopen(id);
         let handle = match self
@@ -354,12 +356,13 @@ impl Jeto {
 
     /// One folder, one instance: two instances on one folder would run vagrant in it at once
     /// and fail on Vagrant's machine lock.
-    fn check_not_registered(&self, who: &Principal, path: &Path) -> Result<()> {
+    async fn check_not_registered(&self, who: &Principal, path: &Path) -> Result<()> {
         let path = path.display().to_string();
         match self
             .inner
             .store
-            .instances()?
+            .instances()
+            .await?
             .into_iter()
             .find(|r| r.path == path)
         {

@@ -15,10 +15,9 @@ use time::OffsetDateTime;
 
 use crate::access::{AccessPolicy, Permission, Principal, TokenPolicy};
 use crate::audit::{AuditEntry, AuditLimits, AuditLog};
-use crate::history::CommandHistory;
 use crate::scheduler::{blocking, CommandHandle, CommandScheduler, SchedulerConfig};
 use crate::status_cache::StatusCache;
-use crate::store::{InstanceRecord, InstanceStore, MemoryStore, NewHost};
+use crate::store::{InstanceRecord, MemoryStore, NewHost, Page, Store};
 use crate::{
     validate, Action, ActionRequest, Command, DynProvider, Error, Host, Instance, JetoInfos,
     Project, ProviderSlots, Result,
@@ -31,7 +30,7 @@ pub struct JetoConfig {
     pub status_max_age: Duration,
     /// Folders inside which non-admin keys may register instance paths.
     pub instance_roots: Vec<PathBuf>,
-    /// Where command history and Jeto-made instance folders live; `None` keeps nothing.
+    /// Where the audit log and Jeto-made instance folders live; `None` keeps neither.
     pub data_dir: Option<PathBuf>,
     /// Scheduler limits.
     pub scheduler: SchedulerConfig,
@@ -68,7 +67,7 @@ pub struct InstanceView {
 
 #[derive(Debug)]
 struct Inner {
-    store: Arc<dyn InstanceStore>,
+    store: Arc<dyn Store>,
     policy: Arc<dyn AccessPolicy>,
     provider: DynProvider,
     status: Arc<StatusCache>,
@@ -90,7 +89,7 @@ struct Inner {
 /// use jeto_core::{service::CreateInstance, store::NewHost};
 ///
 /// let provider = InMemoryProvider::new().with_instance("/srv/app", &["web"]);
-/// let jeto = Jeto::builder(Arc::new(provider)).build()?;
+/// let jeto = Jeto::builder(Arc::new(provider)).build().await?;
 /// let admin = Principal::admin("me");
 /// let host = jeto.create_host(&admin, NewHost::new("local", "memory"))?;
 /// let created = jeto.create_instance(&admin, CreateInstance {
@@ -113,14 +112,14 @@ pub struct Jeto {
 #[derive(Debug)]
 pub struct JetoBuilder {
     provider: DynProvider,
-    store: Option<Arc<dyn InstanceStore>>,
+    store: Option<Arc<dyn Store>>,
     policy: Option<Arc<dyn AccessPolicy>>,
     config: JetoConfig,
 }
 
 impl JetoBuilder {
-    /// Where instances are kept (default: in memory).
-    pub fn store(mut self, store: Arc<dyn InstanceStore>) -> Self {
+    /// Where instances and commands are kept (default: in memory).
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
         self
     }
@@ -137,19 +136,20 @@ impl JetoBuilder {
         self
     }
 
-    /// Loads the command history (when there is a data folder) and makes the service.
-    pub fn build(self) -> Result<Jeto> {
-        let history =
-            CommandHistory::new(self.config.data_dir.as_ref().map(|d| d.join("commands")))?;
+    /// Makes the service, after cleaning what a previous run left unfinished in the store and
+    /// the data folder (see the README's crash recovery).
+    pub async fn build(self) -> Result<Jeto> {
+        let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
         let slots = ProviderSlots::new(self.config.scheduler.max_concurrent);
         let status = Arc::new(StatusCache::new(self.provider.clone(), slots.clone()));
         let scheduler = CommandScheduler::new(
             self.provider.clone(),
             status.clone(),
             slots.clone(),
-            history,
+            store.clone(),
             self.config.scheduler.clone(),
-        )?;
+        );
+        scheduler.recover().await?;
         let audit = match &self.config.data_dir {
             Some(dir) => Some(AuditLog::open(dir, self.config.audit)?),
             None => None,
@@ -160,7 +160,7 @@ impl JetoBuilder {
         };
         let jeto = Jeto {
             inner: Arc::new(Inner {
-                store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
+                store,
                 policy,
                 provider: self.provider,
                 status,
@@ -170,7 +170,7 @@ impl JetoBuilder {
                 config: self.config,
             }),
         };
-        jeto.recover()?;
+        jeto.recover().await?;
         Ok(jeto)
     }
 }
@@ -209,17 +209,18 @@ impl Jeto {
             .ok_or(Error::Unauthenticated)
     }
 
-    fn record(&self, who: &Principal, id: u64) -> Result<InstanceRecord> {
-        match self.inner.store.instance(id)? {
+    async fn record(&self, who: &Principal, id: u64) -> Result<InstanceRecord> {
+        match self.inner.store.instance(id).await? {
             Some(record) if who.can_view(record.id, record.host_id) => Ok(record),
             _ => Err(Error::InstanceNotFound { id }),
         }
     }
 
-    fn host_of(&self, record: &InstanceRecord) -> Result<Host> {
+    async fn host_of(&self, record: &InstanceRecord) -> Result<Host> {
         self.inner
             .store
-            .hosts()?
+            .hosts()
+            .await?
             .into_iter()
             .find(|h| h.id == record.host_id)
             .ok_or_else(|| {
@@ -249,36 +250,18 @@ impl Jeto {
     /// Re-reads `jeto.json` of an instance, storing it when it changed (on a blocking
     /// thread: both touch the disk).
     async fn refresh_infos(&self, record: &mut InstanceRecord) -> Result<()> {
-        let (store, mut fresh) = (self.inner.store.clone(), record.clone());
-        *record = blocking(move || {
-            let infos = JetoInfos::load(Path::new(&fresh.path))?;
-            if infos != fresh.jeto_infos {
-                fresh.jeto_infos = infos;
-                store.update_instance(fresh.clone())?;
-            }
-            Ok(fresh)
-        })
-        .await?;
+        let infos = load_infos(&record.path).await?;
+        if infos != record.jeto_infos {
+            record.jeto_infos = infos;
+            self.inner.store.update_instance(record.clone()).await?;
+        }
         Ok(())
     }
 
-    /// Runs `work` on the store on a blocking thread: stores write (and fsync) files.
-    async fn stored<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&dyn InstanceStore) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        let store = self.inner.store.clone();
-        blocking(move || work(store.as_ref())).await
-    }
-
-    /// Stores a new instance, reading its `jeto.json` first, on a blocking thread.
+    /// Stores a new instance, reading its `jeto.json` first.
     async fn insert(&self, mut new: crate::store::NewInstance) -> Result<InstanceRecord> {
-        let store = self.inner.store.clone();
-        blocking(move || {
-            new.jeto_infos = JetoInfos::load(Path::new(&new.path))?;
-            store.insert_instance(new)
-        })
-        .await
+        new.jeto_infos = load_infos(&new.path).await?;
+        self.inner.store.insert_instance(new).await
     }
 
     fn view(
@@ -301,11 +284,12 @@ impl Jeto {
     /// The instances `who` may see, with their last known status; with `refresh`, every
     /// status is read again (several at a time).
     pub async fn instances(&self, who: &Principal, refresh: bool) -> Result<Vec<InstanceView>> {
-        let hosts = self.inner.store.hosts()?;
+        let hosts = self.inner.store.hosts().await?;
         let visible: Vec<Instance> = self
             .inner
             .store
-            .instances()?
+            .instances()
+            .await?
             .into_iter()
             .filter(|r| who.can_view(r.id, r.host_id))
             .filter_map(|r| {
@@ -343,8 +327,8 @@ impl Jeto {
         id: u64,
         max_age: Option<Duration>,
     ) -> Result<InstanceView> {
-        let mut record = self.record(who, id)?;
-        let mut instance = self.instance_of(record.clone(), self.host_of(&record)?);
+        let mut record = self.record(who, id).await?;
+        let mut instance = self.instance_of(record.clone(), self.host_of(&record).await?);
         let max_age = max_age.unwrap_or(self.inner.config.status_max_age);
         let before = self.inner.status.last_known(id).checked_at;
         let snapshot = self.inner.status.get(&instance, max_age).await;
@@ -367,7 +351,7 @@ impl Jeto {
         id: u64,
         request: ActionRequest,
     ) -> Result<CommandHandle> {
-        let mut record = self.record(who, id)?;
+        let mut record = self.record(who, id).await?;
         who.check(
             record.id,
             record.host_id,
@@ -376,7 +360,7 @@ impl Jeto {
         if request.action == Action::RunScript {
             self.refresh_infos(&mut record).await?;
         }
-        let instance = self.instance_of(record.clone(), self.host_of(&record)?);
+        let instance = self.instance_of(record.clone(), self.host_of(&record).await?);
         validate::action_request(&instance, &request)?;
         if let Some(machine) = &request.machine {
             let known = self.inner.status.last_known(id).statuses;
@@ -435,13 +419,13 @@ impl Jeto {
     /// is set: then the instance is forgotten anyway (its machines may be left running). A
     /// folder that no longer exists has nothing to destroy, and is not a failure.
     pub async fn delete_instance(&self, who: &Principal, id: u64, force: bool) -> Result<Command> {
-        let record = self.record(who, id)?;
+        let record = self.record(who, id).await?;
         who.check(
             record.id,
             record.host_id,
             Permission::Action(Action::Destroy),
         )?;
-        let instance = self.instance_of(record.clone(), self.host_of(&record)?);
+        let instance = self.instance_of(record.clone(), self.host_of(&record).await?);
         self.inner.scheduler.close(id)?;
         let command = if Path::new(&record.path).is_dir() {
             match self
@@ -457,12 +441,15 @@ impl Jeto {
                 }
             }
         } else {
-            self.inner.scheduler.skipped(
-                id,
-                Action::Destroy,
-                &who.name,
-                &format!("{} no longer exists: nothing to destroy", record.path),
-            )?
+            self.inner
+                .scheduler
+                .skipped(
+                    id,
+                    Action::Destroy,
+                    &who.name,
+                    &format!("{} no longer exists: nothing to destroy", record.path),
+                )
+                .await?
         };
         if command.status != crate::CommandStatus::Succeeded && !force {
             self.inner.scheduler.reopen(id);
@@ -480,9 +467,9 @@ impl Jeto {
     /// Removes an instance from the store, the status cache and the scheduler (waking
     /// everyone waiting on its commands), and removes `folder` (one Jeto made).
     async fn forget_instance(&self, id: u64, folder: Option<String>) -> Result<()> {
-        self.stored(move |store| store.remove_instance(id)).await?;
+        self.inner.store.remove_instance(id).await?;
         self.inner.status.remove(id);
-        self.inner.scheduler.forget(id).await?;
+        self.inner.scheduler.forget(id);
         if let Some(folder) = folder {
             blocking(move || {
                 match std::fs::remove_dir_all(&folder) {
@@ -498,25 +485,31 @@ impl Jeto {
         Ok(())
     }
 
-    /// The commands of an instance, newest first.
-    pub fn commands(&self, who: &Principal, id: u64) -> Result<Vec<Command>> {
-        self.record(who, id)?;
-        Ok(self.inner.scheduler.commands(id))
+    /// A page of the commands of an instance, newest first, without their consoles.
+    pub async fn commands(&self, who: &Principal, id: u64, page: Page) -> Result<Vec<Command>> {
+        self.record(who, id).await?;
+        self.inner.scheduler.commands(id, page).await
     }
 
-    /// One command of an instance.
-    pub fn command(&self, who: &Principal, id: u64, command_id: u64) -> Result<CommandHandle> {
-        self.record(who, id)?;
-        self.inner.scheduler.command(id, command_id)
+    /// One command of an instance, with its console.
+    pub async fn command(
+        &self,
+        who: &Principal,
+        id: u64,
+        command_id: u64,
+    ) -> Result<CommandHandle> {
+        self.record(who, id).await?;
+        self.inner.scheduler.command(id, command_id).await
     }
 
     /// Cancels a queued or running command (needs the permission of its action).
     pub async fn cancel(&self, who: &Principal, id: u64, command_id: u64) -> Result<Command> {
-        let record = self.record(who, id)?;
+        let record = self.record(who, id).await?;
         let action = self
             .inner
             .scheduler
-            .command(id, command_id)?
+            .command(id, command_id)
+            .await?
             .snapshot()
             .action;
         who.check(record.id, record.host_id, Permission::Action(action))?;
@@ -524,11 +517,12 @@ impl Jeto {
     }
 
     /// The hosts `who` may use (params redacted for non-admins).
-    pub fn hosts(&self, who: &Principal) -> Result<Vec<Host>> {
+    pub async fn hosts(&self, who: &Principal) -> Result<Vec<Host>> {
         Ok(self
             .inner
             .store
-            .hosts()?
+            .hosts()
+            .await?
             .into_iter()
             .filter(|h| who.can_use_host(h.id))
             .map(|h| if who.admin { h } else { h.redacted() })
@@ -536,15 +530,16 @@ impl Jeto {
     }
 
     /// One host.
-    pub fn host(&self, who: &Principal, id: u64) -> Result<Host> {
-        self.hosts(who)?
+    pub async fn host(&self, who: &Principal, id: u64) -> Result<Host> {
+        self.hosts(who)
+            .await?
             .into_iter()
             .find(|h| h.id == id)
             .ok_or(Error::HostNotFound { id })
     }
 
     /// Creates (or, with an id, replaces) a host; admins only.
-    pub fn create_host(&self, who: &Principal, host: NewHost) -> Result<Host> {
+    pub async fn create_host(&self, who: &Principal, host: NewHost) -> Result<Host> {
         if !who.admin {
             return Err(Error::Forbidden {
                 action: "create hosts".into(),
@@ -567,7 +562,7 @@ impl Jeto {
                 "param {key:?} is not a valid environment variable name (letters, digits and '_', not starting with a digit)"
             )));
         }
-        self.inner.store.put_host(host)
+        self.inner.store.put_host(host).await
     }
 
     /// Appends to the audit log (kept under the data folder; without one, to the trace log).
@@ -600,26 +595,28 @@ impl Jeto {
     }
 
     /// The projects `who` may create instances from (all of them for admins).
-    pub fn projects(&self, who: &Principal) -> Result<Vec<Project>> {
+    pub async fn projects(&self, who: &Principal) -> Result<Vec<Project>> {
         Ok(self
             .inner
             .store
-            .projects()?
+            .projects()
+            .await?
             .into_iter()
             .filter(|p| who.can_use_project(p.id))
             .collect())
     }
 
     /// One project `who` may use.
-    pub fn project(&self, who: &Principal, id: u64) -> Result<Project> {
-        self.projects(who)?
+    pub async fn project(&self, who: &Principal, id: u64) -> Result<Project> {
+        self.projects(who)
+            .await?
             .into_iter()
             .find(|p| p.id == id)
             .ok_or(Error::ProjectNotFound { id })
     }
 
     /// Creates (or, with a non-zero id, replaces) a project; admins only.
-    pub fn create_project(&self, who: &Principal, project: Project) -> Result<Project> {
+    pub async fn create_project(&self, who: &Principal, project: Project) -> Result<Project> {
         if !who.admin {
             return Err(Error::Forbidden {
                 action: "define projects".into(),
@@ -627,12 +624,12 @@ impl Jeto {
         }
         project.validate()?;
         if let Some(hosts) = &project.hosts {
-            let known = self.inner.store.hosts()?;
+            let known = self.inner.store.hosts().await?;
             if let Some(missing) = hosts.iter().find(|id| !known.iter().any(|h| h.id == **id)) {
                 return Err(Error::HostNotFound { id: *missing });
             }
         }
-        self.inner.store.put_project(project)
+        self.inner.store.put_project(project).await
     }
 
     /// Stops accepting commands, stops running ones (recorded `interrupted`), waiting at most
@@ -640,6 +637,12 @@ impl Jeto {
     pub async fn shutdown(&self, deadline: Duration) {
         self.inner.scheduler.shutdown(deadline).await;
     }
+}
+
+/// Reads an instance's `jeto.json` on a blocking thread.
+async fn load_infos(path: &str) -> Result<JetoInfos> {
+    let path = PathBuf::from(path);
+    blocking(move || JetoInfos::load(&path)).await
 }
 
 fn is_env_name(key: &str) -> bool {

@@ -13,13 +13,17 @@ impl Jeto {
     /// clones or extracts, never finished, and nothing succeeded since), then every file in
     /// `<data dir>/instances` that no instance owns: partial clones, half-extracted archives,
     /// downloads.
-    pub(super) fn recover(&self) -> Result<()> {
+    pub(super) async fn recover(&self) -> Result<()> {
         let store = &self.inner.store;
-        for record in store.instances()? {
+        for record in store.instances().await? {
             if !record.managed_folder {
                 continue;
             }
-            let commands = self.inner.scheduler.commands(record.id);
+            let commands = self
+                .inner
+                .scheduler
+                .commands(record.id, crate::store::Page::ALL)
+                .await?;
             let interrupted_creation = commands.last().is_some_and(|first| {
                 first.action == Action::Sync && first.status == CommandStatus::Interrupted
             }) && !commands
@@ -27,8 +31,8 @@ impl Jeto {
                 .any(|c| c.status == CommandStatus::Succeeded);
             if interrupted_creation {
                 tracing::warn!(instance = record.id, path = %record.path, "the server stopped while this instance was being created; removing it");
-                store.remove_instance(record.id)?;
-                self.inner.scheduler.discard(record.id)?;
+                store.remove_instance(record.id).await?;
+                self.inner.scheduler.discard(record.id);
                 remove(Path::new(&record.path))?;
             }
         }
@@ -42,7 +46,8 @@ impl Jeto {
             Err(e) => return Err(Error::storage(format!("reading {}", folder.display()), e)),
         };
         let owned: HashSet<OsString> = store
-            .instances()?
+            .instances()
+            .await?
             .into_iter()
             .filter(|r| r.managed_folder)
             .filter_map(|r| Path::new(&r.path).file_name().map(|n| n.to_owned()))

@@ -1,14 +1,26 @@
-//! [`MemoryStore`]: records in memory, for tests and embedders that keep nothing.
+//! [`MemoryStore`]: everything in memory, for tests and embedders that keep nothing.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{InstanceRecord, InstanceStore, NewHost, NewInstance, Registry};
-use crate::{Host, Project, Result};
+use async_trait::async_trait;
 
-/// An [`InstanceStore`] in memory; clones share the same records.
+use super::{InstanceRecord, NewHost, NewInstance, Page, Registry, Store};
+use crate::console::ConsoleBuffer;
+use crate::{Command, Error, Host, Project, Result};
+
+/// A [`Store`] in memory; clones share the same records.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
-    registry: Arc<Mutex<Registry>>,
+    data: Arc<Mutex<Data>>,
+}
+
+#[derive(Debug, Default)]
+struct Data {
+    registry: Registry,
+    /// Every command by id (ids grow with submission, so by id is by submission).
+    commands: BTreeMap<u64, (Command, ConsoleBuffer)>,
+    next_command_id: u64,
 }
 
 impl MemoryStore {
@@ -17,53 +29,173 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, Registry> {
-        self.registry.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Data> {
+        self.data.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-impl InstanceStore for MemoryStore {
-    fn instances(&self) -> Result<Vec<InstanceRecord>> {
-        Ok(self.lock().instances())
+impl Data {
+    fn prune(&mut self, instance_id: u64, keep: usize) {
+        let ids: Vec<u64> = self
+            .commands
+            .values()
+            .filter(|(c, _)| c.instance_id == instance_id)
+            .map(|(c, _)| c.id)
+            .collect();
+        let mut excess = ids.len().saturating_sub(keep);
+        for id in ids {
+            if excess == 0 {
+                break;
+            }
+            if self.commands[&id].0.status.is_finished() {
+                self.commands.remove(&id);
+                excess -= 1;
+            }
+        }
+    }
+}
+
+/// A command as listed: no console, its size instead.
+fn listed(command: &Command, console: &ConsoleBuffer) -> Command {
+    Command {
+        console: None,
+        console_bytes: console.text().len() as u64,
+        console_truncated: console.is_truncated(),
+        ..command.clone()
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn instances(&self) -> Result<Vec<InstanceRecord>> {
+        Ok(self.lock().registry.instances())
     }
 
-    fn instance(&self, id: u64) -> Result<Option<InstanceRecord>> {
-        Ok(self.lock().instance(id))
+    async fn instance(&self, id: u64) -> Result<Option<InstanceRecord>> {
+        Ok(self.lock().registry.instance(id))
     }
 
-    fn insert_instance(&self, new: NewInstance) -> Result<InstanceRecord> {
-        Ok(self.lock().insert_instance(new))
+    async fn insert_instance(&self, new: NewInstance) -> Result<InstanceRecord> {
+        let mut data = self.lock();
+        if let Some(id) = new.id.filter(|id| data.registry.instances.contains_key(id)) {
+            return Err(Error::Conflict {
+                message: format!("instance {id} already exists"),
+            });
+        }
+        Ok(data.registry.insert_instance(new))
     }
 
-    fn reserve_instance_id(&self) -> Result<u64> {
-        Ok(self.lock().reserve_instance_id())
+    async fn reserve_instance_id(&self) -> Result<u64> {
+        Ok(self.lock().registry.reserve_instance_id())
     }
 
-    fn update_instance(&self, record: InstanceRecord) -> Result<bool> {
-        Ok(self.lock().update_instance(record))
+    async fn update_instance(&self, record: InstanceRecord) -> Result<bool> {
+        Ok(self.lock().registry.update_instance(record))
     }
 
-    fn remove_instance(&self, id: u64) -> Result<Option<InstanceRecord>> {
-        Ok(self.lock().remove_instance(id))
+    async fn remove_instance(&self, id: u64) -> Result<Option<InstanceRecord>> {
+        let mut data = self.lock();
+        data.commands.retain(|_, (c, _)| c.instance_id != id);
+        Ok(data.registry.remove_instance(id))
     }
 
-    fn hosts(&self) -> Result<Vec<Host>> {
-        Ok(self.lock().hosts.clone())
+    async fn hosts(&self) -> Result<Vec<Host>> {
+        Ok(self.lock().registry.hosts.clone())
     }
 
-    fn put_host(&self, new: NewHost) -> Result<Host> {
-        Ok(self.lock().put_host(new))
+    async fn put_host(&self, new: NewHost) -> Result<Host> {
+        Ok(self.lock().registry.put_host(new))
     }
 
-    fn projects(&self) -> Result<Vec<Project>> {
-        Ok(self.lock().projects.clone())
+    async fn projects(&self) -> Result<Vec<Project>> {
+        Ok(self.lock().registry.projects.clone())
     }
 
-    fn put_project(&self, project: Project) -> Result<Project> {
-        Ok(self.lock().put_project(project))
+    async fn put_project(&self, project: Project) -> Result<Project> {
+        Ok(self.lock().registry.put_project(project))
     }
 
     fn version(&self) -> u64 {
-        self.lock().version
+        self.lock().registry.version
+    }
+
+    async fn insert_command(&self, mut command: Command, keep: usize) -> Result<Command> {
+        let mut data = self.lock();
+        if data.registry.instance(command.instance_id).is_none() {
+            return Err(Error::InstanceNotFound {
+                id: command.instance_id,
+            });
+        }
+        let id = data.next_command_id.max(1);
+        data.next_command_id = id + 1;
+        command.id = id;
+        command.console = None;
+        command.console_bytes = 0;
+        command.console_truncated = false;
+        data.commands
+            .insert(id, (command.clone(), ConsoleBuffer::new(usize::MAX)));
+        data.prune(command.instance_id, keep.max(1));
+        Ok(command)
+    }
+
+    async fn update_command(&self, command: &Command) -> Result<()> {
+        if let Some((stored, _)) = self.lock().commands.get_mut(&command.id) {
+            *stored = Command {
+                console: None,
+                ..command.clone()
+            };
+        }
+        Ok(())
+    }
+
+    async fn append_console(&self, command_id: u64, text: &str, limit: usize) -> Result<()> {
+        if let Some((_, console)) = self.lock().commands.get_mut(&command_id) {
+            console.append(text, limit);
+        }
+        Ok(())
+    }
+
+    async fn commands(&self, instance_id: u64, page: Page) -> Result<Vec<Command>> {
+        Ok(self
+            .lock()
+            .commands
+            .range(..page.before.unwrap_or(u64::MAX))
+            .rev()
+            .filter(|(_, (c, _))| c.instance_id == instance_id)
+            .take(page.limit)
+            .map(|(_, (c, console))| listed(c, console))
+            .collect())
+    }
+
+    async fn command(&self, instance_id: u64, command_id: u64) -> Result<Option<Command>> {
+        Ok(self
+            .lock()
+            .commands
+            .get(&command_id)
+            .filter(|(c, _)| c.instance_id == instance_id)
+            .map(|(c, console)| Command {
+                console: Some(console.text().to_owned()),
+                ..listed(c, console)
+            }))
+    }
+
+    async fn interrupt_unfinished(&self) -> Result<usize> {
+        let mut count = 0;
+        for (command, _) in self.lock().commands.values_mut() {
+            if !command.status.is_finished() {
+                command.interrupt();
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+
+    async fn prune_commands(&self, keep: usize) -> Result<()> {
+        let mut data = self.lock();
+        let instances: Vec<u64> = data.registry.instances.keys().copied().collect();
+        for id in instances {
+            data.prune(id, keep.max(1));
+        }
+        Ok(())
     }
 }

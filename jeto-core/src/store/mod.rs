@@ -1,19 +1,25 @@
-//! Where instances and hosts are kept: the [`InstanceStore`] trait, an in-memory store, and the
-//! embedded default, a JSON file replaced atomically.
+//! Where Jeto keeps its data: the async [`Store`] trait, [`MemoryStore`] for tests and
+//! embedders that keep nothing, and the embedded default [`SqliteStore`] (feature `sqlite`),
+//! one SQLite database holding instances, hosts, projects, commands and their consoles.
 
 mod atomic;
-mod json_file;
+#[cfg(feature = "sqlite")]
+mod import;
 mod memory;
+mod registry;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
-use std::collections::BTreeMap;
-
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 pub use atomic::write_atomically;
-pub use json_file::JsonFileStore;
 pub use memory::MemoryStore;
+pub(crate) use registry::Registry;
+#[cfg(feature = "sqlite")]
+pub use sqlite::{SqliteStore, DATABASE_FILE};
 
-use crate::{Host, HostParams, JetoInfos, Project, Result};
+use crate::{Command, Host, HostParams, JetoInfos, Project, Result};
 
 /// An instance as stored: everything but the live status, and the host by id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,7 +81,7 @@ pub struct NewInstance {
 }
 
 impl NewInstance {
-    fn with_id(self, id: u64) -> InstanceRecord {
+    pub(crate) fn with_id(self, id: u64) -> InstanceRecord {
         InstanceRecord {
             id,
             name: self.name,
@@ -119,160 +125,78 @@ impl NewHost {
     }
 }
 
-/// Keeps instance and host records. Ids are positive and never reused, also after removals
-/// (and, for persistent stores, restarts).
+/// Which commands of an instance to list: newest first, older than `before` when given, at
+/// most `limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// Only commands with a smaller id.
+    pub before: Option<u64>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+impl Page {
+    /// Every command, newest first.
+    pub const ALL: Page = Page {
+        before: None,
+        limit: usize::MAX,
+    };
+}
+
+/// Keeps Jeto's data: instances, hosts and projects, and every instance's commands with their
+/// consoles. Async at its interface; an implementation never blocks the async workers.
 ///
 /// # Contract
 ///
-/// A call that returns `Ok` is durable for a persistent store: a crash after it returns
-/// loses nothing. A failed call changes nothing.
-pub trait InstanceStore: std::fmt::Debug + Send + Sync + 'static {
+/// - Ids (instances, hosts, projects, commands) are positive and never reused, also after
+///   removals and, for persistent stores, restarts.
+/// - A call that returns `Ok` is durable for a persistent store: a crash after it returns loses
+///   nothing. A failed call changes nothing.
+/// - An instance's commands keep their submission (id) order; listing them carries no console
+///   (`console` is `None`, `console_bytes` says how much there is), reading one carries it.
+/// - Run against [`crate::store_conformance`] (feature `testing`).
+#[async_trait]
+pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     /// All instances, by id.
-    fn instances(&self) -> Result<Vec<InstanceRecord>>;
+    async fn instances(&self) -> Result<Vec<InstanceRecord>>;
     /// One instance.
-    fn instance(&self, id: u64) -> Result<Option<InstanceRecord>>;
+    async fn instance(&self, id: u64) -> Result<Option<InstanceRecord>>;
     /// Stores a new instance under its reserved id or the next one.
-    fn insert_instance(&self, new: NewInstance) -> Result<InstanceRecord>;
+    async fn insert_instance(&self, new: NewInstance) -> Result<InstanceRecord>;
     /// Takes the next id for an instance that will be inserted later (e.g. once its folder is
     /// cloned); an id reserved and never used is not handed out again.
-    fn reserve_instance_id(&self) -> Result<u64>;
+    async fn reserve_instance_id(&self) -> Result<u64>;
     /// Replaces an existing instance; `false` when there is none with that id.
-    fn update_instance(&self, record: InstanceRecord) -> Result<bool>;
-    /// Forgets an instance, returning it.
-    fn remove_instance(&self, id: u64) -> Result<Option<InstanceRecord>>;
+    async fn update_instance(&self, record: InstanceRecord) -> Result<bool>;
+    /// Forgets an instance and its commands, returning it.
+    async fn remove_instance(&self, id: u64) -> Result<Option<InstanceRecord>>;
     /// All hosts, by id.
-    fn hosts(&self) -> Result<Vec<Host>>;
+    async fn hosts(&self) -> Result<Vec<Host>>;
     /// Stores a host: under its own id when given (replacing one with that id), else the next.
-    fn put_host(&self, new: NewHost) -> Result<Host>;
+    async fn put_host(&self, new: NewHost) -> Result<Host>;
     /// All projects, by id.
-    fn projects(&self) -> Result<Vec<Project>>;
+    async fn projects(&self) -> Result<Vec<Project>>;
     /// Stores a project: under its own id when not 0 (replacing one with that id), else the
     /// next.
-    fn put_project(&self, project: Project) -> Result<Project>;
-    /// A number that changes whenever anything in the store changes, so callers can cache
-    /// what they derive from it.
+    async fn put_project(&self, project: Project) -> Result<Project>;
+    /// A number that changes whenever an instance, host or project changes, so callers can
+    /// cache what they derive from them.
     fn version(&self) -> u64;
-}
 
-/// The data both stores keep, with their id counters. Instances are indexed by id and
-/// written as a list.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-struct Registry {
-    next_instance_id: u64,
-    next_host_id: u64,
-    #[serde(with = "records_as_list")]
-    instances: BTreeMap<u64, InstanceRecord>,
-    hosts: Vec<Host>,
-    #[serde(default)]
-    next_project_id: u64,
-    #[serde(default)]
-    projects: Vec<Project>,
-    /// Bumped by every change; not stored.
-    #[serde(skip)]
-    version: u64,
-}
-
-mod records_as_list {
-    use std::collections::BTreeMap;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    use super::InstanceRecord;
-
-    pub fn serialize<S: Serializer>(
-        map: &BTreeMap<u64, InstanceRecord>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        s.collect_seq(map.values())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<BTreeMap<u64, InstanceRecord>, D::Error> {
-        let list = Vec::<InstanceRecord>::deserialize(d)?;
-        Ok(list.into_iter().map(|r| (r.id, r)).collect())
-    }
-}
-
-impl Registry {
-    fn instances(&self) -> Vec<InstanceRecord> {
-        self.instances.values().cloned().collect()
-    }
-
-    fn instance(&self, id: u64) -> Option<InstanceRecord> {
-        self.instances.get(&id).cloned()
-    }
-
-    fn reserve_instance_id(&mut self) -> u64 {
-        let id = self.next_instance_id.max(1);
-        self.next_instance_id = id + 1;
-        self.version += 1;
-        id
-    }
-
-    fn insert_instance(&mut self, new: NewInstance) -> InstanceRecord {
-        let id = match new.id {
-            Some(id) => {
-                self.next_instance_id = self.next_instance_id.max(id + 1);
-                id
-            }
-            None => self.reserve_instance_id(),
-        };
-        let record = new.with_id(id);
-        self.instances.insert(id, record.clone());
-        self.version += 1;
-        record
-    }
-
-    fn update_instance(&mut self, record: InstanceRecord) -> bool {
-        self.version += 1;
-        match self.instances.get_mut(&record.id) {
-            Some(slot) => {
-                *slot = record;
-                true
-            }
-            None => false,
-        }
-    }
-
-    fn remove_instance(&mut self, id: u64) -> Option<InstanceRecord> {
-        self.version += 1;
-        self.instances.remove(&id)
-    }
-
-    fn put_project(&mut self, mut project: Project) -> Project {
-        if project.id == 0 {
-            project.id = self.next_project_id.max(1);
-        }
-        self.next_project_id = self.next_project_id.max(project.id + 1);
-        self.version += 1;
-        match self.projects.iter_mut().find(|p| p.id == project.id) {
-            Some(slot) => *slot = project.clone(),
-            None => {
-                self.projects.push(project.clone());
-                self.projects.sort_by_key(|p| p.id);
-            }
-        }
-        project
-    }
-
-    fn put_host(&mut self, new: NewHost) -> Host {
-        let id = new.id.unwrap_or_else(|| self.next_host_id.max(1));
-        self.next_host_id = self.next_host_id.max(id + 1);
-        self.version += 1;
-        let host = Host {
-            id,
-            name: new.name,
-            provider: new.provider,
-            params: new.params,
-        };
-        match self.hosts.iter_mut().find(|h| h.id == id) {
-            Some(slot) => *slot = host.clone(),
-            None => {
-                self.hosts.push(host.clone());
-                self.hosts.sort_by_key(|h| h.id);
-            }
-        }
-        host
-    }
+    /// Stores a new command of an existing instance under the next command id (its `id` and
+    /// console are ignored), then drops that instance's oldest finished commands beyond `keep`.
+    async fn insert_command(&self, command: Command, keep: usize) -> Result<Command>;
+    /// Records a command's new state (status, times, exit code, error); its console is kept.
+    async fn update_command(&self, command: &Command) -> Result<()>;
+    /// Appends output to a command's console, keeping its last `limit` bytes.
+    async fn append_console(&self, command_id: u64, text: &str, limit: usize) -> Result<()>;
+    /// A page of an instance's commands, newest first, without consoles.
+    async fn commands(&self, instance_id: u64, page: Page) -> Result<Vec<Command>>;
+    /// One command of an instance, with its console.
+    async fn command(&self, instance_id: u64, command_id: u64) -> Result<Option<Command>>;
+    /// At start: every command still queued or running (the previous run stopped before it
+    /// ended) becomes `interrupted`. Returns how many.
+    async fn interrupt_unfinished(&self) -> Result<usize>;
+    /// Drops each instance's oldest finished commands beyond `keep`.
+    async fn prune_commands(&self, keep: usize) -> Result<()>;
 }

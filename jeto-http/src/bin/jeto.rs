@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use jeto_core::access::{hash_key, TokenConfig, TokenPolicy};
-use jeto_core::store::{InstanceStore, JsonFileStore, NewHost};
+use jeto_core::store::{NewHost, SqliteStore, Store};
 use jeto_core::Jeto;
 use jeto_http::config::ServerConfig;
 use jeto_http::JetoService;
@@ -81,9 +81,9 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
             config.data_dir.display()
         )
     })?;
-    let store = Arc::new(JsonFileStore::open(&config.data_dir).map_err(|e| e.to_string())?);
+    let store = Arc::new(SqliteStore::open(&config.data_dir).map_err(|e| e.to_string())?);
     for host in config.new_hosts() {
-        store.put_host(host).map_err(|e| e.to_string())?;
+        store.put_host(host).await.map_err(|e| e.to_string())?;
     }
     for project in &config.projects {
         if project.id == 0 {
@@ -97,9 +97,10 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
             .map_err(|e| format!("project {:?} in the config: {e}", project.name))?;
         store
             .put_project(project.clone())
+            .await
             .map_err(|e| e.to_string())?;
     }
-    if store.hosts().map_err(|e| e.to_string())?.is_empty() {
+    if store.hosts().await.map_err(|e| e.to_string())?.is_empty() {
         store
             .put_host(NewHost {
                 id: Some(1),
@@ -107,6 +108,7 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
                 provider: "virtualbox".into(),
                 params: Default::default(),
             })
+            .await
             .map_err(|e| e.to_string())?;
     }
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -143,6 +145,7 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
         .policy(Arc::new(policy))
         .config(config.jeto_config())
         .build()
+        .await
         .map_err(|e| e.to_string())?;
     println!("jeto listening on http://{address}");
     let shutdown = async {

@@ -3,23 +3,50 @@
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use jeto_core::access::Principal;
+use jeto_core::store::Page;
 use jeto_core::{Action, Command, Jeto};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::{command_location, CommandPath, IdPath};
-use crate::answers::{CommandAnswer, ErrorBody};
+use crate::answers::{CommandAnswer, ErrorBody, ListedCommand};
 use crate::{response, ApiBody, ApiError, Query};
 
 type Answer = Result<Response<ApiBody>, ApiError>;
 
-/// `GET /api/instances/{id}/commands`: newest first.
+/// Commands per page when `limit` is not given, and the most one page holds.
+const DEFAULT_LIMIT: u64 = 100;
+const MAX_LIMIT: u64 = 1000;
+
+/// `GET /api/instances/{id}/commands[?limit=N&before=ID]`: newest first, without consoles.
 #[utoipa::path(operation_id = "listCommands", get, path = "/api/instances/{id}/commands", tag = "commands",
-    summary = "The commands of an instance, newest first",
-    params(IdPath),
-    responses((status = 200, description = "The commands", body = Vec<Command>)))]
-pub fn list(jeto: &Jeto, who: &Principal, id: u64) -> Answer {
-    Ok(response::json(StatusCode::OK, &jeto.commands(who, id)?))
+    summary = "The commands of an instance, newest first, without their consoles",
+    params(IdPath,
+        ("limit" = Option<u64>, Query, description = "commands per page (default 100, at most 1000)"),
+        ("before" = Option<u64>, Query, description = "only commands with a smaller id (the id of the last one of the previous page)"),
+    ),
+    responses((status = 200, description = "The commands; each console is read from its `console_url`", body = Vec<ListedCommand>)))]
+pub async fn list(jeto: &Jeto, who: &Principal, id: u64, query: &Query) -> Answer {
+    let limit = query.number("limit")?.unwrap_or(DEFAULT_LIMIT);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(ApiError::bad_request(format!(
+            "limit must be between 1 and {MAX_LIMIT}"
+        )));
+    }
+    let page = Page {
+        before: query.number("before")?,
+        limit: limit as usize,
+    };
+    let listed: Vec<ListedCommand> = jeto
+        .commands(who, id, page)
+        .await?
+        .into_iter()
+        .map(|command| ListedCommand {
+            console_url: format!("{}/console", command_location(&command)),
+            command,
+        })
+        .collect();
+    Ok(response::json(StatusCode::OK, &listed))
 }
 
 /// The body of `POST /api/instances/{id}/commands`.
@@ -73,10 +100,10 @@ pub async fn create(jeto: &Jeto, who: &Principal, id: u64, body: CommandRequest)
     summary = "One command with its console output",
     params(CommandPath),
     responses((status = 200, description = "The command", body = Command)))]
-pub fn get(jeto: &Jeto, who: &Principal, id: u64, cid: u64) -> Answer {
+pub async fn get(jeto: &Jeto, who: &Principal, id: u64, cid: u64) -> Answer {
     Ok(response::json(
         StatusCode::OK,
-        &jeto.command(who, id, cid)?.snapshot(),
+        &jeto.command(who, id, cid).await?.snapshot(),
     ))
 }
 
@@ -106,10 +133,11 @@ pub async fn cancel(jeto: &Jeto, who: &Principal, id: u64, cid: u64) -> Answer {
         body = String, content_type = "text/plain"),
         (status = 429, description = "Too many followers of this command or in all (see Retry-After)", body = ErrorBody,
             headers(("Retry-After" = u64, description = "seconds to wait")))))]
-pub fn console(jeto: &Jeto, who: &Principal, id: u64, cid: u64, query: &Query) -> Answer {
-    let handle = jeto.command(who, id, cid)?;
+pub async fn console(jeto: &Jeto, who: &Principal, id: u64, cid: u64, query: &Query) -> Answer {
+    let handle = jeto.command(who, id, cid).await?;
     if !query.flag("follow")? {
-        return Ok(response::text(ApiBody::full(handle.snapshot().console)));
+        let console = handle.snapshot().console.unwrap_or_default();
+        return Ok(response::text(ApiBody::full(console)));
     }
     // Followers take at most 16 KiB a chunk: a few chunks in flight bound each one's memory.
     let mut follower = handle.follow()?;

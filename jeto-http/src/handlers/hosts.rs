@@ -17,16 +17,16 @@ type Answer = Result<Response<ApiBody>, ApiError>;
 #[utoipa::path(operation_id = "listHosts", get, path = "/api/hosts", tag = "hosts",
     summary = "The hosts this key may use (params redacted for keys that are not admin)",
     responses((status = 200, description = "The hosts", body = Vec<Host>)))]
-pub fn list(jeto: &Jeto, who: &Principal) -> Answer {
-    Ok(response::json(StatusCode::OK, &jeto.hosts(who)?))
+pub async fn list(jeto: &Jeto, who: &Principal) -> Answer {
+    Ok(response::json(StatusCode::OK, &jeto.hosts(who).await?))
 }
 
 /// `GET /api/hosts/{id}`
 #[utoipa::path(operation_id = "getHost", get, path = "/api/hosts/{id}", tag = "hosts", summary = "One host",
     params(IdPath),
     responses((status = 200, description = "The host", body = Host)))]
-pub fn get(jeto: &Jeto, who: &Principal, id: u64) -> Answer {
-    Ok(response::json(StatusCode::OK, &jeto.host(who, id)?))
+pub async fn get(jeto: &Jeto, who: &Principal, id: u64) -> Answer {
+    Ok(response::json(StatusCode::OK, &jeto.host(who, id).await?))
 }
 
 /// The body of `POST /api/hosts`.
@@ -53,16 +53,14 @@ pub struct CreateHost {
             headers(("Location" = String, description = "the host's URL"))),
         (status = 403, description = "Only admin keys create hosts", body = ErrorBody),
     ))]
-pub fn create(jeto: &Jeto, who: &Principal, body: CreateHost) -> Answer {
-    let host = jeto.create_host(
-        who,
-        NewHost {
-            id: None,
-            name: body.name,
-            provider: body.provider,
-            params: body.params,
-        },
-    )?;
+pub async fn create(jeto: &Jeto, who: &Principal, body: CreateHost) -> Answer {
+    let new = NewHost {
+        id: None,
+        name: body.name,
+        provider: body.provider,
+        params: body.params,
+    };
+    let host = jeto.create_host(who, new).await?;
     Ok(response::created(
         StatusCode::CREATED,
         &format!("/api/hosts/{}", host.id),

@@ -110,7 +110,10 @@ pub fn command_failure(command: &Command) -> Option<ApiError> {
         CommandStatus::Cancelled => (
             StatusCode::CONFLICT,
             "cancelled",
-            format!("{} was cancelled", command.action),
+            match detail.as_str() {
+                "" => format!("{} was cancelled", command.action),
+                why => format!("{} was not completed: {why}", command.action),
+            },
         ),
         CommandStatus::Interrupted => (StatusCode::SERVICE_UNAVAILABLE, "interrupted", detail),
     };

@@ -14,16 +14,19 @@ type Answer = Result<Response<ApiBody>, ApiError>;
 #[utoipa::path(operation_id = "listProjects", get, path = "/api/projects", tag = "projects",
     summary = "The projects this key may create instances from (all, for admins)",
     responses((status = 200, description = "The projects", body = Vec<Project>)))]
-pub fn list(jeto: &Jeto, who: &Principal) -> Answer {
-    Ok(response::json(StatusCode::OK, &jeto.projects(who)?))
+pub async fn list(jeto: &Jeto, who: &Principal) -> Answer {
+    Ok(response::json(StatusCode::OK, &jeto.projects(who).await?))
 }
 
 /// `GET /api/projects/{id}`
 #[utoipa::path(operation_id = "getProject", get, path = "/api/projects/{id}", tag = "projects",
     summary = "One project", params(IdPath),
     responses((status = 200, description = "The project", body = Project)))]
-pub fn get(jeto: &Jeto, who: &Principal, id: u64) -> Answer {
-    Ok(response::json(StatusCode::OK, &jeto.project(who, id)?))
+pub async fn get(jeto: &Jeto, who: &Principal, id: u64) -> Answer {
+    Ok(response::json(
+        StatusCode::OK,
+        &jeto.project(who, id).await?,
+    ))
 }
 
 /// `POST /api/projects` (admin only): 201 with the project.
@@ -35,8 +38,8 @@ pub fn get(jeto: &Jeto, who: &Principal, id: u64) -> Answer {
         (status = 403, description = "Only admin keys define projects", body = ErrorBody),
         (status = 404, description = "A host named in `hosts` does not exist", body = ErrorBody),
     ))]
-pub fn create(jeto: &Jeto, who: &Principal, body: Project) -> Answer {
-    let project = jeto.create_project(who, body)?;
+pub async fn create(jeto: &Jeto, who: &Principal, body: Project) -> Answer {
+    let project = jeto.create_project(who, body).await?;
     Ok(response::created(
         StatusCode::CREATED,
         &format!("/api/projects/{}", project.id),

@@ -1,0 +1,179 @@
+//! The import of the JSON files earlier versions kept (`instances.json`, `commands/*.json`,
+//! `commands/sequence`) into a new SQLite database, once.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection};
+
+use super::sqlite::to_json;
+use super::Registry;
+use crate::{Command, Error, Result};
+
+/// The registry file of earlier versions.
+const REGISTRY_FILE: &str = "instances.json";
+/// The folder of command histories of earlier versions.
+const COMMANDS_DIR: &str = "commands";
+/// What the imported files are renamed with.
+const IMPORTED: &str = ".imported";
+
+fn storage(context: &str) -> impl FnOnce(rusqlite::Error) -> Error + '_ {
+    move |e| Error::storage(context.to_owned(), e)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::storage(format!("reading {}", path.display()), e))
+}
+
+fn corrupt(path: &Path, e: impl Into<crate::BoxError>) -> Error {
+    Error::storage(
+        format!(
+            "{} cannot be imported (fix it, or move it away to start without it)",
+            path.display()
+        ),
+        e,
+    )
+}
+
+/// Imports the JSON files in `data_dir` into `connection` when there are some and the
+/// database is empty, in one transaction; then renames them `*.imported`. Files left by an
+/// import that committed but did not rename them are only renamed.
+pub(super) fn import_json_files(connection: &mut Connection, data_dir: &Path) -> Result<()> {
+    let registry_file = data_dir.join(REGISTRY_FILE);
+    let commands_dir = data_dir.join(COMMANDS_DIR);
+    if !registry_file.exists() && !commands_dir.is_dir() {
+        return Ok(());
+    }
+    let empty: bool = connection
+        .query_row(
+            "SELECT NOT EXISTS (SELECT 1 FROM instances) AND NOT EXISTS (SELECT 1 FROM hosts) AND NOT EXISTS (SELECT 1 FROM projects) AND NOT EXISTS (SELECT 1 FROM commands)",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(storage("checking whether the database is empty"))?;
+    if empty {
+        let summary = import(connection, &registry_file, &commands_dir)?;
+        tracing::warn!(
+            instances = summary.0,
+            hosts = summary.1,
+            commands = summary.2,
+            "imported the JSON files of an earlier version into the database; the files are kept with an .imported suffix"
+        );
+    } else {
+        tracing::warn!("JSON files of an earlier version were already imported; renaming them");
+    }
+    for path in [registry_file, commands_dir] {
+        if path.exists() {
+            let mut renamed: PathBuf = path.clone().into_os_string().into();
+            renamed.as_mut_os_string().push(IMPORTED);
+            std::fs::rename(&path, &renamed).map_err(|e| {
+                Error::storage(format!("renaming {} after its import", path.display()), e)
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// The import itself: (instances, hosts, commands) imported.
+fn import(
+    connection: &mut Connection,
+    registry_file: &Path,
+    commands_dir: &Path,
+) -> Result<(usize, usize, usize)> {
+    let registry: Registry = if registry_file.exists() {
+        serde_json::from_slice(&read(registry_file)?).map_err(|e| corrupt(registry_file, e))?
+    } else {
+        Registry::default()
+    };
+    let tx = connection
+        .transaction()
+        .map_err(storage("starting the import"))?;
+    for record in registry.instances.values() {
+        tx.execute(
+            "INSERT INTO instances (id, body) VALUES (?1, ?2)",
+            params![record.id, to_json(record)?],
+        )
+        .map_err(storage("importing an instance"))?;
+    }
+    for host in &registry.hosts {
+        tx.execute(
+            "INSERT INTO hosts (id, body) VALUES (?1, ?2)",
+            params![host.id, to_json(host)?],
+        )
+        .map_err(storage("importing a host"))?;
+    }
+    for project in &registry.projects {
+        tx.execute(
+            "INSERT INTO projects (id, body) VALUES (?1, ?2)",
+            params![project.id, to_json(project)?],
+        )
+        .map_err(storage("importing a project"))?;
+    }
+    let mut next_command = 1;
+    let mut commands = 0;
+    if commands_dir.is_dir() {
+        let sequence = commands_dir.join("sequence");
+        if sequence.exists() {
+            let text = read(&sequence)?;
+            next_command = String::from_utf8_lossy(&text)
+                .trim()
+                .parse()
+                .map_err(|e| corrupt(&sequence, e))?;
+        }
+        let entries = std::fs::read_dir(commands_dir)
+            .map_err(|e| Error::storage(format!("reading {}", commands_dir.display()), e))?;
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("json"))
+            .collect();
+        files.sort();
+        for file in files {
+            let list: Vec<Command> =
+                serde_json::from_slice(&read(&file)?).map_err(|e| corrupt(&file, e))?;
+            for command in list {
+                next_command = next_command.max(command.id + 1);
+                if !registry.instances.contains_key(&command.instance_id) {
+                    continue; // The history of an instance deleted meanwhile.
+                }
+                let console = command.console.clone().unwrap_or_default();
+                let body = crate::Command {
+                    console: None,
+                    ..command.clone()
+                };
+                tx.execute(
+                    "INSERT INTO commands (id, instance_id, finished, body, console_bytes, console_dropped) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![
+                        command.id,
+                        command.instance_id,
+                        command.status.is_finished(),
+                        to_json(&body)?,
+                        console.len() as u64,
+                        command.console_truncated
+                    ],
+                )
+                .map_err(storage("importing a command"))?;
+                if !console.is_empty() {
+                    tx.execute(
+                        "INSERT INTO console_chunks (command_id, seq, text) VALUES (?1, 0, ?2)",
+                        params![command.id, console],
+                    )
+                    .map_err(storage("importing a console"))?;
+                }
+                commands += 1;
+            }
+        }
+    }
+    for (name, next) in [
+        ("instance", registry.next_instance_id),
+        ("host", registry.next_host_id),
+        ("project", registry.next_project_id),
+        ("command", next_command),
+    ] {
+        tx.execute(
+            "INSERT INTO counters (name, next) VALUES (?1, ?2)",
+            params![name, next.max(1)],
+        )
+        .map_err(storage("importing the id counters"))?;
+    }
+    tx.commit().map_err(storage("committing the import"))?;
+    Ok((registry.instances.len(), registry.hosts.len(), commands))
+}

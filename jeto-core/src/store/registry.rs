@@ -1,0 +1,133 @@
+//! [`Registry`]: instances, hosts and projects with their id counters, in memory. The memory
+//! store keeps its records here; the SQLite store keeps a copy of its tables here, so the reads
+//! every request makes never touch the disk.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{InstanceRecord, NewHost, NewInstance};
+use crate::{Host, Project};
+
+/// Instances, hosts and projects with their id counters; instances indexed by id (and read
+/// from the JSON files of earlier versions, where they were a list).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Registry {
+    pub(crate) next_instance_id: u64,
+    pub(crate) next_host_id: u64,
+    #[serde(with = "records_as_list")]
+    pub(crate) instances: BTreeMap<u64, InstanceRecord>,
+    pub(crate) hosts: Vec<Host>,
+    #[serde(default)]
+    pub(crate) next_project_id: u64,
+    #[serde(default)]
+    pub(crate) projects: Vec<Project>,
+    /// Bumped by every change; not stored.
+    #[serde(skip)]
+    pub(crate) version: u64,
+}
+
+mod records_as_list {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::InstanceRecord;
+
+    pub fn serialize<S: Serializer>(
+        map: &BTreeMap<u64, InstanceRecord>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(map.values())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<u64, InstanceRecord>, D::Error> {
+        let list = Vec::<InstanceRecord>::deserialize(d)?;
+        Ok(list.into_iter().map(|r| (r.id, r)).collect())
+    }
+}
+
+impl Registry {
+    pub(crate) fn instances(&self) -> Vec<InstanceRecord> {
+        self.instances.values().cloned().collect()
+    }
+
+    pub(crate) fn instance(&self, id: u64) -> Option<InstanceRecord> {
+        self.instances.get(&id).cloned()
+    }
+
+    pub(crate) fn reserve_instance_id(&mut self) -> u64 {
+        let id = self.next_instance_id.max(1);
+        self.next_instance_id = id + 1;
+        self.version += 1;
+        id
+    }
+
+    pub(crate) fn insert_instance(&mut self, new: NewInstance) -> InstanceRecord {
+        let id = match new.id {
+            Some(id) => {
+                self.next_instance_id = self.next_instance_id.max(id + 1);
+                id
+            }
+            None => self.reserve_instance_id(),
+        };
+        let record = new.with_id(id);
+        self.instances.insert(id, record.clone());
+        self.version += 1;
+        record
+    }
+
+    pub(crate) fn update_instance(&mut self, record: InstanceRecord) -> bool {
+        self.version += 1;
+        match self.instances.get_mut(&record.id) {
+            Some(slot) => {
+                *slot = record;
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn remove_instance(&mut self, id: u64) -> Option<InstanceRecord> {
+        self.version += 1;
+        self.instances.remove(&id)
+    }
+
+    pub(crate) fn put_project(&mut self, mut project: Project) -> Project {
+        if project.id == 0 {
+            project.id = self.next_project_id.max(1);
+        }
+        self.next_project_id = self.next_project_id.max(project.id + 1);
+        self.version += 1;
+        match self.projects.iter_mut().find(|p| p.id == project.id) {
+            Some(slot) => *slot = project.clone(),
+            None => {
+                self.projects.push(project.clone());
+                self.projects.sort_by_key(|p| p.id);
+            }
+        }
+        project
+    }
+
+    pub(crate) fn put_host(&mut self, new: NewHost) -> Host {
+        let id = new.id.unwrap_or_else(|| self.next_host_id.max(1));
+        self.next_host_id = self.next_host_id.max(id + 1);
+        self.version += 1;
+        let host = Host {
+            id,
+            name: new.name,
+            provider: new.provider,
+            params: new.params,
+        };
+        match self.hosts.iter_mut().find(|h| h.id == id) {
+            Some(slot) => *slot = host.clone(),
+            None => {
+                self.hosts.push(host.clone());
+                self.hosts.sort_by_key(|h| h.id);
+            }
+        }
+        host
+    }
+}

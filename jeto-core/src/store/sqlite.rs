@@ -1,0 +1,697 @@
+//! [`SqliteStore`]: the embedded default store, one SQLite database in the data folder.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use super::{InstanceRecord, NewHost, NewInstance, Page, Registry, Store};
+use crate::{Command, Error, Host, Project, Result};
+
+/// The database file inside the data folder.
+pub const DATABASE_FILE: &str = "jeto.sqlite3";
+
+/// The schema, one step per version (`PRAGMA user_version` says how many are applied). Rows
+/// are the serde JSON of the one Rust type each holds; columns exist for what is queried.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE counters (name TEXT PRIMARY KEY, next INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE hosts (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE projects (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE instances (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE commands (
+    id INTEGER PRIMARY KEY,
+    instance_id INTEGER NOT NULL REFERENCES instances(id) ON DELETE CASCADE,
+    finished INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    console_bytes INTEGER NOT NULL DEFAULT 0,
+    console_dropped INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX commands_of_instance ON commands(instance_id, id);
+CREATE TABLE console_chunks (
+    command_id INTEGER NOT NULL REFERENCES commands(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    PRIMARY KEY (command_id, seq)
+) WITHOUT ROWID;
+"#];
+
+/// Read connections kept open between reads.
+const IDLE_READERS: usize = 4;
+
+/// A [`Store`] in `<data dir>/jeto.sqlite3`: WAL mode, `synchronous = FULL` (a call that
+/// returned is on disk), foreign keys on, the schema migrated at open.
+///
+/// Writes go through one connection, readers through their own (WAL lets them run alongside
+/// the writer), every call on tokio's blocking threads. Instances, hosts and projects are also
+/// kept in memory, so the reads every request makes never touch the disk.
+///
+/// On its first open over a data folder written by an earlier version (`instances.json` and
+/// `commands/*.json`), it imports those files in one transaction and renames them with an
+/// `.imported` suffix.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use jeto_core::store::{NewHost, SqliteStore, Store};
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = SqliteStore::open(dir.path()).unwrap();
+/// let host = store.put_host(NewHost::new("local", "virtualbox")).await.unwrap();
+/// drop(store);
+/// let again = SqliteStore::open(dir.path()).unwrap();
+/// assert_eq!(again.hosts().await.unwrap(), vec![host]);
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    registry: Mutex<Registry>,
+}
+
+fn storage(context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error {
+    let context = context.into();
+    move |e| Error::storage(context, e)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn connect(path: &Path) -> Result<Connection> {
+    let what = || format!("opening {}", path.display());
+    let connection = Connection::open(path).map_err(storage(what()))?;
+    connection
+        .execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+        )
+        .map_err(storage(what()))?;
+    Ok(connection)
+}
+
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::storage("encoding a row", e))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(table: &str, text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| {
+        Error::storage(
+            format!("a row of table {table} is corrupt (restore the database from a backup)"),
+            e,
+        )
+    })
+}
+
+/// Reads and bumps a counter; the id returned is never handed out again.
+fn take_id(tx: &Transaction, name: &str, at_least: u64) -> Result<u64> {
+    let next: u64 = tx
+        .query_row("SELECT next FROM counters WHERE name = ?1", [name], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(storage("reading an id counter"))?
+        .unwrap_or(1);
+    let id = next.max(at_least).max(1);
+    raise_counter(tx, name, id + 1)?;
+    Ok(id)
+}
+
+fn raise_counter(tx: &Transaction, name: &str, next: u64) -> Result<()> {
+    tx.execute(
+        "INSERT INTO counters (name, next) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET next = max(next, excluded.next)",
+        params![name, next],
+    )
+    .map_err(storage("writing an id counter"))?;
+    Ok(())
+}
+
+/// A command row as listed: the body with the console columns, no console text.
+fn listed_command(body: &str, bytes: u64, dropped: bool) -> Result<Command> {
+    let mut command: Command = from_json("commands", body)?;
+    command.console = None;
+    command.console_bytes = bytes;
+    command.console_truncated = dropped;
+    Ok(command)
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating) the database in `data_dir`; see the type's docs for the
+    /// import of earlier JSON files.
+    pub fn open(data_dir: &Path) -> Result<SqliteStore> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            Error::storage(
+                format!("creating the data folder {}", data_dir.display()),
+                e,
+            )
+        })?;
+        let path = data_dir.join(DATABASE_FILE);
+        let mut writer = connect(&path)?;
+        migrate(&mut writer, &path)?;
+        super::import::import_json_files(&mut writer, data_dir)?;
+        let registry = load_registry(&writer)?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path,
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+                registry: Mutex::new(registry),
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    fn registry(&self) -> MutexGuard<'_, Registry> {
+        lock(&self.inner.registry)
+    }
+
+    /// Runs `change` in a write transaction on a blocking thread; once it is committed, `apply`
+    /// brings the in-memory registry along (under the writer lock, so in commit order).
+    async fn write<T: Send + 'static>(
+        &self,
+        change: impl FnOnce(&Transaction, &Registry) -> Result<T> + Send + 'static,
+        apply: impl FnOnce(&mut Registry, &T) + Send + 'static,
+    ) -> Result<T> {
+        let inner = self.inner.clone();
+        crate::scheduler::blocking(move || {
+            let mut writer = lock(&inner.writer);
+            let tx = writer
+                .transaction()
+                .map_err(storage("starting a transaction"))?;
+            let result = {
+                let registry = lock(&inner.registry);
+                change(&tx, &registry)?
+            };
+            tx.commit().map_err(storage("committing a transaction"))?;
+            apply(&mut lock(&inner.registry), &result);
+            Ok(result)
+        })
+        .await
+    }
+
+    /// Runs `query` on a read connection on a blocking thread.
+    async fn read<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let inner = self.inner.clone();
+        crate::scheduler::blocking(move || {
+            let connection = lock(&inner.readers).pop();
+            let connection = match connection {
+                Some(connection) => connection,
+                None => connect(&inner.path)?,
+            };
+            let result = query(&connection);
+            let mut idle = lock(&inner.readers);
+            if idle.len() < IDLE_READERS {
+                idle.push(connection);
+            }
+            result
+        })
+        .await
+    }
+}
+
+fn migrate(connection: &mut Connection, path: &Path) -> Result<()> {
+    let version: usize = connection
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(storage(format!(
+            "reading the schema version of {}",
+            path.display()
+        )))?;
+    if version > MIGRATIONS.len() {
+        return Err(Error::storage(
+            format!("{} was written by a newer Jeto", path.display()),
+            format!(
+                "schema version {version}, this build knows up to {}",
+                MIGRATIONS.len()
+            ),
+        ));
+    }
+    for (index, step) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = connection
+            .transaction()
+            .map_err(storage("starting a migration"))?;
+        tx.execute_batch(step).map_err(storage(format!(
+            "migrating {} to version {}",
+            path.display(),
+            index + 1
+        )))?;
+        tx.pragma_update(None, "user_version", index + 1)
+            .map_err(storage("recording the schema version"))?;
+        tx.commit().map_err(storage("committing a migration"))?;
+    }
+    Ok(())
+}
+
+fn load_registry(connection: &Connection) -> Result<Registry> {
+    let mut registry = Registry::default();
+    let rows = |table: &str| -> Result<Vec<String>> {
+        let mut statement = connection
+            .prepare(&format!("SELECT body FROM {table} ORDER BY id"))
+            .map_err(storage(format!("reading {table}")))?;
+        let bodies = statement
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(storage(format!("reading {table}")))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(storage(format!("reading {table}")));
+        bodies
+    };
+    for body in rows("instances")? {
+        let record: InstanceRecord = from_json("instances", &body)?;
+        registry.instances.insert(record.id, record);
+    }
+    for body in rows("hosts")? {
+        registry.hosts.push(from_json("hosts", &body)?);
+    }
+    for body in rows("projects")? {
+        registry.projects.push(from_json("projects", &body)?);
+    }
+    let counter = |name: &str| -> Result<u64> {
+        Ok(connection
+            .query_row("SELECT next FROM counters WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(storage("reading an id counter"))?
+            .unwrap_or(1))
+    };
+    registry.next_instance_id = counter("instance")?;
+    registry.next_host_id = counter("host")?;
+    registry.next_project_id = counter("project")?;
+    Ok(registry)
+}
+
+/// Drops the instance's oldest finished commands beyond `keep`.
+fn prune(tx: &Transaction, instance_id: u64, keep: usize) -> Result<()> {
+    let count: i64 = tx
+        .query_row(
+            "SELECT count(*) FROM commands WHERE instance_id = ?1",
+            [instance_id],
+            |r| r.get(0),
+        )
+        .map_err(storage("counting commands"))?;
+    let excess = count - keep.max(1) as i64;
+    if excess > 0 {
+        tx.execute(
+            "DELETE FROM commands WHERE id IN (SELECT id FROM commands WHERE instance_id = ?1 AND finished = 1 ORDER BY id LIMIT ?2)",
+            params![instance_id, excess],
+        )
+        .map_err(storage("dropping old commands"))?;
+    }
+    Ok(())
+}
+
+/// Keeps the last `limit` bytes of a command's console: whole chunks are dropped from the
+/// front, then the oldest remaining one is cut (at a character boundary).
+fn trim_console(tx: &Transaction, command_id: u64, limit: u64) -> Result<()> {
+    let err = || storage("trimming a console");
+    loop {
+        let total: u64 = tx
+            .query_row(
+                "SELECT console_bytes FROM commands WHERE id = ?1",
+                [command_id],
+                |r| r.get(0),
+            )
+            .map_err(err())?;
+        if total <= limit {
+            return Ok(());
+        }
+        let (seq, text): (i64, String) = tx
+            .query_row(
+                "SELECT seq, text FROM console_chunks WHERE command_id = ?1 ORDER BY seq LIMIT 1",
+                [command_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(err())?;
+        let excess = (total - limit) as usize;
+        let removed = if excess >= text.len() {
+            tx.execute(
+                "DELETE FROM console_chunks WHERE command_id = ?1 AND seq = ?2",
+                params![command_id, seq],
+            )
+            .map_err(err())?;
+            text.len()
+        } else {
+            let mut cut = excess;
+            while !text.is_char_boundary(cut) {
+                cut += 1;
+            }
+            tx.execute(
+                "UPDATE console_chunks SET text = ?3 WHERE command_id = ?1 AND seq = ?2",
+                params![command_id, seq, &text[cut..]],
+            )
+            .map_err(err())?;
+            cut
+        };
+        tx.execute(
+            "UPDATE commands SET console_bytes = console_bytes - ?2, console_dropped = 1 WHERE id = ?1",
+            params![command_id, removed as u64],
+        )
+        .map_err(err())?;
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn instances(&self) -> Result<Vec<InstanceRecord>> {
+        Ok(self.registry().instances())
+    }
+
+    async fn instance(&self, id: u64) -> Result<Option<InstanceRecord>> {
+        Ok(self.registry().instance(id))
+    }
+
+    async fn insert_instance(&self, new: NewInstance) -> Result<InstanceRecord> {
+        self.write(
+            move |tx, registry| {
+                let id = match new.id {
+                    Some(id) => {
+                        raise_counter(tx, "instance", id + 1)?;
+                        id
+                    }
+                    None => take_id(tx, "instance", registry.next_instance_id)?,
+                };
+                let record = new.with_id(id);
+                tx.execute(
+                    "INSERT INTO instances (id, body) VALUES (?1, ?2)",
+                    params![id, to_json(&record)?],
+                )
+                .map_err(storage(format!("storing instance {id}")))?;
+                Ok(record)
+            },
+            |registry, record| {
+                registry.next_instance_id = registry.next_instance_id.max(record.id + 1);
+                registry.instances.insert(record.id, record.clone());
+                registry.version += 1;
+            },
+        )
+        .await
+    }
+
+    async fn reserve_instance_id(&self) -> Result<u64> {
+        self.write(
+            |tx, registry| take_id(tx, "instance", registry.next_instance_id),
+            |registry, id| registry.next_instance_id = registry.next_instance_id.max(id + 1),
+        )
+        .await
+    }
+
+    async fn update_instance(&self, record: InstanceRecord) -> Result<bool> {
+        self.write(
+            move |tx, _| {
+                let changed = tx
+                    .execute(
+                        "UPDATE instances SET body = ?2 WHERE id = ?1",
+                        params![record.id, to_json(&record)?],
+                    )
+                    .map_err(storage(format!("updating instance {}", record.id)))?;
+                Ok((changed > 0).then_some(record))
+            },
+            |registry, record| {
+                if let Some(record) = record {
+                    registry.update_instance(record.clone());
+                }
+            },
+        )
+        .await
+        .map(|record| record.is_some())
+    }
+
+    async fn remove_instance(&self, id: u64) -> Result<Option<InstanceRecord>> {
+        let removed = self.registry().instance(id);
+        self.write(
+            move |tx, _| {
+                tx.execute("DELETE FROM instances WHERE id = ?1", [id])
+                    .map_err(storage(format!("removing instance {id}")))?;
+                Ok(())
+            },
+            move |registry, ()| {
+                registry.remove_instance(id);
+            },
+        )
+        .await?;
+        Ok(removed)
+    }
+
+    async fn hosts(&self) -> Result<Vec<Host>> {
+        Ok(self.registry().hosts.clone())
+    }
+
+    async fn put_host(&self, new: NewHost) -> Result<Host> {
+        self.write(
+            move |tx, registry| {
+                let id = match new.id {
+                    Some(id) => {
+                        raise_counter(tx, "host", id + 1)?;
+                        id
+                    }
+                    None => take_id(tx, "host", registry.next_host_id)?,
+                };
+                let host = Host {
+                    id,
+                    name: new.name,
+                    provider: new.provider,
+                    params: new.params,
+                };
+                tx.execute(
+                    "INSERT INTO hosts (id, body) VALUES (?1, ?2) ON CONFLICT(id) DO UPDATE SET body = excluded.body",
+                    params![id, to_json(&host)?],
+                )
+                .map_err(storage(format!("storing host {id}")))?;
+                Ok(host)
+            },
+            |registry, host| {
+                registry.put_host(NewHost {
+                    id: Some(host.id),
+                    name: host.name.clone(),
+                    provider: host.provider.clone(),
+                    params: host.params.clone(),
+                });
+            },
+        )
+        .await
+    }
+
+    async fn projects(&self) -> Result<Vec<Project>> {
+        Ok(self.registry().projects.clone())
+    }
+
+    async fn put_project(&self, mut project: Project) -> Result<Project> {
+        self.write(
+            move |tx, registry| {
+                if project.id == 0 {
+                    project.id = take_id(tx, "project", registry.next_project_id)?;
+                } else {
+                    raise_counter(tx, "project", project.id + 1)?;
+                }
+                tx.execute(
+                    "INSERT INTO projects (id, body) VALUES (?1, ?2) ON CONFLICT(id) DO UPDATE SET body = excluded.body",
+                    params![project.id, to_json(&project)?],
+                )
+                .map_err(storage(format!("storing project {}", project.id)))?;
+                Ok(project)
+            },
+            |registry, project| {
+                registry.put_project(project.clone());
+            },
+        )
+        .await
+    }
+
+    fn version(&self) -> u64 {
+        self.registry().version
+    }
+
+    async fn insert_command(&self, mut command: Command, keep: usize) -> Result<Command> {
+        let instance_id = command.instance_id;
+        self.write(
+            move |tx, registry| {
+                if registry.instance(instance_id).is_none() {
+                    return Err(Error::InstanceNotFound { id: instance_id });
+                }
+                command.id = take_id(tx, "command", 1)?;
+                command.console = None;
+                command.console_bytes = 0;
+                command.console_truncated = false;
+                tx.execute(
+                    "INSERT INTO commands (id, instance_id, finished, body) VALUES (?1, ?2, ?3, ?4)",
+                    params![
+                        command.id,
+                        instance_id,
+                        command.status.is_finished(),
+                        to_json(&command)?
+                    ],
+                )
+                .map_err(storage(format!("storing a command of instance {instance_id}")))?;
+                prune(tx, instance_id, keep)?;
+                Ok(command)
+            },
+            |_, _| {},
+        )
+        .await
+    }
+
+    async fn update_command(&self, command: &Command) -> Result<()> {
+        let command = Command {
+            console: None,
+            ..command.clone()
+        };
+        self.write(
+            move |tx, _| {
+                tx.execute(
+                    "UPDATE commands SET body = ?2, finished = ?3 WHERE id = ?1",
+                    params![command.id, to_json(&command)?, command.status.is_finished()],
+                )
+                .map_err(storage(format!("updating command {}", command.id)))?;
+                Ok(())
+            },
+            |_, _| {},
+        )
+        .await
+    }
+
+    async fn append_console(&self, command_id: u64, text: &str, limit: usize) -> Result<()> {
+        if text.is_empty() {
+            return Ok(());
+        }
+        let text = text.to_owned();
+        let limit = limit.max(1) as u64;
+        self.write(
+            move |tx, _| {
+                let err = || storage(format!("appending to the console of command {command_id}"));
+                let exists = tx
+                    .query_row("SELECT 1 FROM commands WHERE id = ?1", [command_id], |_| {
+                        Ok(())
+                    })
+                    .optional()
+                    .map_err(err())?
+                    .is_some();
+                if !exists {
+                    return Ok(()); // Dropped from the history meanwhile.
+                }
+                tx.execute(
+                    "INSERT INTO console_chunks (command_id, seq, text) VALUES (?1, (SELECT coalesce(max(seq) + 1, 0) FROM console_chunks WHERE command_id = ?1), ?2)",
+                    params![command_id, text],
+                )
+                .map_err(err())?;
+                tx.execute(
+                    "UPDATE commands SET console_bytes = console_bytes + ?2 WHERE id = ?1",
+                    params![command_id, text.len() as u64],
+                )
+                .map_err(err())?;
+                trim_console(tx, command_id, limit)
+            },
+            |_, _| {},
+        )
+        .await
+    }
+
+    async fn commands(&self, instance_id: u64, page: Page) -> Result<Vec<Command>> {
+        let before = page.before.unwrap_or(i64::MAX as u64).min(i64::MAX as u64);
+        let limit = page.limit.min(i64::MAX as usize) as i64;
+        self.read(move |connection| {
+            let err = || storage(format!("reading the commands of instance {instance_id}"));
+            let mut statement = connection
+                .prepare_cached(
+                    "SELECT body, console_bytes, console_dropped FROM commands WHERE instance_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
+                )
+                .map_err(err())?;
+            let rows = statement
+                .query_map(params![instance_id, before, limit], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?, r.get::<_, bool>(2)?))
+                })
+                .map_err(err())?;
+            let mut commands = Vec::new();
+            for row in rows {
+                let (body, bytes, dropped) = row.map_err(err())?;
+                commands.push(listed_command(&body, bytes, dropped)?);
+            }
+            Ok(commands)
+        })
+        .await
+    }
+
+    async fn command(&self, instance_id: u64, command_id: u64) -> Result<Option<Command>> {
+        self.read(move |connection| {
+            let err = || storage(format!("reading command {command_id}"));
+            let row = connection
+                .query_row(
+                    "SELECT body, console_bytes, console_dropped FROM commands WHERE id = ?1 AND instance_id = ?2",
+                    params![command_id, instance_id],
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?, r.get::<_, bool>(2)?)),
+                )
+                .optional()
+                .map_err(err())?;
+            let Some((body, bytes, dropped)) = row else {
+                return Ok(None);
+            };
+            let mut command = listed_command(&body, bytes, dropped)?;
+            let mut statement = connection
+                .prepare_cached("SELECT text FROM console_chunks WHERE command_id = ?1 ORDER BY seq")
+                .map_err(err())?;
+            let mut console = String::with_capacity(bytes as usize);
+            for chunk in statement
+                .query_map([command_id], |r| r.get::<_, String>(0))
+                .map_err(err())?
+            {
+                console.push_str(&chunk.map_err(err())?);
+            }
+            command.console = Some(console);
+            Ok(Some(command))
+        })
+        .await
+    }
+
+    async fn interrupt_unfinished(&self) -> Result<usize> {
+        self.write(
+            |tx, _| {
+                let err = || storage("marking unfinished commands interrupted");
+                let unfinished: Vec<(u64, String)> = {
+                    let mut statement = tx
+                        .prepare("SELECT id, body FROM commands WHERE finished = 0")
+                        .map_err(err())?;
+                    let rows = statement
+                        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .map_err(err())?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                        .map_err(err())?;
+                    rows
+                };
+                for (id, body) in &unfinished {
+                    let mut command: Command = from_json("commands", body)?;
+                    command.interrupt();
+                    tx.execute(
+                        "UPDATE commands SET body = ?2, finished = 1 WHERE id = ?1",
+                        params![id, to_json(&command)?],
+                    )
+                    .map_err(err())?;
+                }
+                Ok(unfinished.len())
+            },
+            |_, _| {},
+        )
+        .await
+    }
+
+    async fn prune_commands(&self, keep: usize) -> Result<()> {
+        self.write(
+            move |tx, registry| {
+                for id in registry.instances.keys() {
+                    prune(tx, *id, keep)?;
+                }
+                Ok(())
+            },
+            |_, _| {},
+        )
+        .await
+    }
+}
