@@ -121,6 +121,28 @@ pub struct Command {
 }
 
 impl Command {
+    /// A command for `request` on an instance, queued now by `requested_by`; its id is given
+    /// when a [`Store`](crate::store::Store) records it.
+    pub fn queued(instance_id: u64, request: &crate::ActionRequest, requested_by: &str) -> Self {
+        Command {
+            id: 0,
+            instance_id,
+            action: request.action,
+            machine: request.machine.clone(),
+            script: request.script.clone(),
+            status: CommandStatus::Queued,
+            exit_code: None,
+            error: None,
+            console: None,
+            console_bytes: 0,
+            console_truncated: false,
+            created_at: OffsetDateTime::now_utc(),
+            started_at: None,
+            finished_at: None,
+            requested_by: Some(requested_by.to_owned()),
+        }
+    }
+
     /// Marks a command that will never finish because the server stopped.
     pub(crate) fn interrupt(&mut self) {
         self.status = CommandStatus::Interrupted;

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::store::{NewHost, NewInstance, Page, Store};
-use crate::{Action, Command, CommandStatus, ErrorKind, Project};
+use crate::{Action, ActionRequest, Command, CommandStatus, ErrorKind, Project};
 
 /// Runs every check, in order, on stores from `open`; `persistent` stores are also checked
 /// across a reopen.
@@ -33,6 +33,7 @@ pub async fn run_all(open: impl Fn() -> Arc<dyn Store>, persistent: bool) {
     commands_page_newest_first_without_consoles(store.as_ref()).await;
     consoles_keep_their_last_bytes(store.as_ref()).await;
     unfinished_commands_become_interrupted(store.as_ref()).await;
+    the_audit_log_is_bounded_and_pages_newest_first(store.as_ref()).await;
     if persistent {
         let before = snapshot(store.as_ref()).await;
         drop(store);
@@ -64,31 +65,23 @@ fn instance(name: &str) -> NewInstance {
 
 fn command(instance_id: u64, status: CommandStatus) -> Command {
     Command {
-        id: 0,
-        instance_id,
-        action: Action::Start,
-        machine: None,
-        script: None,
         status,
-        exit_code: None,
-        error: None,
-        console: None,
-        console_bytes: 0,
-        console_truncated: false,
-        created_at: OffsetDateTime::now_utc(),
-        started_at: None,
-        finished_at: None,
-        requested_by: Some("conformance".into()),
+        ..Command::queued(
+            instance_id,
+            &ActionRequest::new(Action::Start),
+            "conformance",
+        )
     }
 }
 
 /// Everything a store holds, comparable.
 async fn snapshot(store: &dyn Store) -> String {
     let mut text = format!(
-        "{:?}\n{:?}\n{:?}\n",
+        "{:?}\n{:?}\n{:?}\n{:?}\n",
         store.instances().await.unwrap(),
         store.hosts().await.unwrap(),
-        store.projects().await.unwrap()
+        store.projects().await.unwrap(),
+        store.audit(None, usize::MAX).await.unwrap()
     );
     for record in store.instances().await.unwrap() {
         for listed in store.commands(record.id, Page::ALL).await.unwrap() {
@@ -108,8 +101,10 @@ pub async fn ids_are_never_reused(store: &dyn Store) {
         .insert_command(command(b.id, CommandStatus::Succeeded), 10)
         .await;
     let first = first.unwrap();
+    assert_eq!(store.instance_at(&a.path).await.unwrap(), Some(a.clone()));
     store.remove_instance(b.id).await.unwrap();
     assert!(store.instance(b.id).await.unwrap().is_none());
+    assert!(store.instance_at(&b.path).await.unwrap().is_none());
     let reserved = store.reserve_instance_id().await.unwrap();
     assert!(
         reserved > b.id,
@@ -355,4 +350,36 @@ pub async fn unfinished_commands_become_interrupted(store: &dyn Store) {
     assert!(read.finished_at.is_some() && read.error.is_some());
     let untouched = store.command(id, done.id).await.unwrap().unwrap();
     assert_eq!(untouched.status, CommandStatus::Succeeded);
+}
+
+/// Audit entries get growing ids, the oldest beyond `keep` go, pages are newest first.
+pub async fn the_audit_log_is_bounded_and_pages_newest_first(store: &dyn Store) {
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let entry = crate::audit::AuditEntry {
+            id: 0,
+            time: OffsetDateTime::now_utc(),
+            principal: Some("conformance".into()),
+            method: "POST".into(),
+            route: format!("/api/instances/{i}"),
+            instance: Some(i),
+            status: 200,
+            outcome: "ok".into(),
+        };
+        ids.push(store.append_audit(entry, 3).await.unwrap().id);
+    }
+    assert!(
+        ids.windows(2).all(|w| w[1] > w[0]),
+        "audit ids grow: {ids:?}"
+    );
+    let kept = store.audit(None, 10).await.unwrap();
+    let kept_ids: Vec<u64> = kept.iter().map(|e| e.id).collect();
+    assert_eq!(
+        kept_ids,
+        [ids[4], ids[3], ids[2]],
+        "the newest 3, newest first"
+    );
+    let older = store.audit(Some(ids[3]), 10).await.unwrap();
+    assert_eq!(older.len(), 1);
+    assert_eq!(older[0].route, "/api/instances/2");
 }

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
 use jeto_core::store::{NewInstance, Page, SqliteStore, Store};
-use jeto_core::{Action, CommandStatus};
+use jeto_core::{Action, ActionRequest, CommandStatus};
 
 const ROUNDS: usize = 25;
 
@@ -42,23 +42,8 @@ fn child(dir: &str) -> ! {
                 .expect("insert");
             writeln!(out, "instance {}", record.id).unwrap();
             out.flush().unwrap();
-            let queued = jeto_core::Command {
-                id: 0,
-                instance_id: record.id,
-                action: Action::Start,
-                machine: None,
-                script: None,
-                status: CommandStatus::Queued,
-                exit_code: None,
-                error: None,
-                console: None,
-                console_bytes: 0,
-                console_truncated: false,
-                created_at: time::OffsetDateTime::now_utc(),
-                started_at: None,
-                finished_at: None,
-                requested_by: Some("crash".into()),
-            };
+            let request = ActionRequest::new(Action::Start);
+            let queued = jeto_core::Command::queued(record.id, &request, "crash");
             let mut command = store.insert_command(queued, 10).await.expect("command");
             store
                 .append_console(command.id, &format!("output of {}\n", command.id), 1 << 20)

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use jeto_core::access::TokenConfig;
-use jeto_core::audit::AuditLimits;
+use jeto_core::audit::DEFAULT_AUDIT_ENTRIES;
 use jeto_core::scheduler::SchedulerConfig;
 use jeto_core::store::NewHost;
 use jeto_core::{HostParams, JetoConfig, Project};
@@ -48,10 +48,8 @@ pub struct ServerConfig {
     pub max_followers: usize,
     /// Bytes of console output kept per command (the oldest are dropped).
     pub console_limit_bytes: usize,
-    /// Size at which the audit log file is rotated.
-    pub audit_file_bytes: u64,
-    /// Rotated audit log files kept (older ones are deleted).
-    pub audit_files: usize,
+    /// Audit entries kept (the oldest are dropped).
+    pub audit_entries: usize,
     /// Seconds in-flight requests and running commands get at shutdown.
     pub shutdown_grace_secs: u64,
     /// Connection limits and timeouts (the `[server]` table).
@@ -80,8 +78,7 @@ impl Default for ServerConfig {
             max_followers_per_command: scheduler.max_followers_per_command,
             max_followers: scheduler.max_followers,
             console_limit_bytes: scheduler.console_limit,
-            audit_file_bytes: AuditLimits::default().max_file_bytes,
-            audit_files: AuditLimits::default().keep_files,
+            audit_entries: DEFAULT_AUDIT_ENTRIES,
             shutdown_grace_secs: 10,
             server: ServerLimits::default(),
             vagrant: VagrantConfig::default(),
@@ -122,10 +119,7 @@ impl ServerConfig {
             instance_roots: self.instance_roots.clone(),
             data_dir: Some(self.data_dir.clone()),
             scheduler: self.scheduler_config(),
-            audit: AuditLimits {
-                max_file_bytes: self.audit_file_bytes.max(4096),
-                keep_files: self.audit_files,
-            },
+            audit_entries: self.audit_entries.max(1),
         }
     }
 

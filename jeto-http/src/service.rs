@@ -97,14 +97,8 @@ impl JetoService {
                 status: status.as_u16(),
                 outcome: outcome.to_owned(),
             };
-            // Written before the answer leaves, off the async workers.
-            let jeto = self.jeto.clone();
-            if tokio::task::spawn_blocking(move || jeto.audit(entry))
-                .await
-                .is_err()
-            {
-                tracing::error!("the audit writer task failed");
-            }
+            // Recorded before the answer leaves.
+            self.jeto.audit(entry).await;
         }
         tracing::info!(
             %method,
@@ -234,7 +228,7 @@ where
             query(&[])?;
             projects::get(jeto, &who, id).await
         }
-        (Route::Audit, _) => audit::list(jeto, &who, &query(&["limit", "before"])?),
+        (Route::Audit, _) => audit::list(jeto, &who, &query(&["limit", "before"])?).await,
         (Route::Health | Route::OpenApi, _) => unreachable!("answered above"),
     }
 }

@@ -7,21 +7,10 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{start_server_top, ADMIN_KEY};
+use common::{register, start_server_top, ADMIN_KEY};
 use jeto_http::testing::TestClient;
 use jeto_vagrant::fixture::FakeVagrant;
 use serde_json::json;
-
-async fn register(admin: &TestClient, name: &str, host: u64, folder: &Path) -> u64 {
-    let created = admin
-        .post(
-            "/api/instances",
-            &json!({"name": name, "host": host, "path": folder.display().to_string()}),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.text());
-    created.json()["id"].as_u64().unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_script_printing_200_mb_keeps_the_server_under_64_mib_above_its_start() {

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{start_server_with, ADMIN_KEY};
+use common::{register, start_server_with, ADMIN_KEY};
 use jeto_http::testing::{ServerProcess, TestClient};
 use jeto_vagrant::fixture::FakeVagrant;
 use serde_json::json;
@@ -75,13 +75,7 @@ async fn sigkill_during_a_slow_up_leaves_no_process_and_the_next_start_succeeds(
     );
     let mut server = start_server_with(&fake, data.path(), &extra);
     let admin = TestClient::new(server.address, Some(ADMIN_KEY));
-    let created = admin
-        .post(
-            "/api/instances",
-            &json!({"name": "slow", "host": 3, "path": fake.single().display().to_string()}),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.text());
+    register(&admin, "slow", 3, &fake.single()).await;
     let queued = admin
         .post(
             "/api/instances/1",
@@ -180,13 +174,7 @@ async fn a_command_submitted_while_delete_destroys_is_refused() {
     let extra = "[[hosts]]\nid = 4\nname = \"slow\"\nprovider = \"jeto_fake\"\nparams = { JETO_FAKE_UP = \"slow\" }\n";
     let server = start_server_with(&fake, data.path(), extra);
     let admin = TestClient::new(server.address, Some(ADMIN_KEY));
-    let created = admin
-        .post(
-            "/api/instances",
-            &json!({"name": "race", "host": 4, "path": fake.single().display().to_string()}),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.text());
+    register(&admin, "race", 4, &fake.single()).await;
     // A slow start runs; DELETE queues its destroy behind it.
     let start = admin
         .post(
@@ -282,14 +270,7 @@ async fn delete_of_a_folder_removed_by_hand_succeeds_and_force_forgets_a_failing
     let admin = TestClient::new(server.address, Some(ADMIN_KEY));
 
     let gone_folder = fake.another_single("removed");
-    let created = admin
-        .post(
-            "/api/instances",
-            &json!({"name": "removed", "host": 1, "path": gone_folder.display().to_string()}),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.text());
-    let id = created.json()["id"].as_u64().unwrap();
+    let id = register(&admin, "removed", 1, &gone_folder).await;
     std::fs::remove_dir_all(&gone_folder).unwrap();
     let deleted = admin.delete(&format!("/api/instances/{id}")).await;
     assert_eq!(deleted.status, 200, "{}", deleted.text());
@@ -301,14 +282,7 @@ async fn delete_of_a_folder_removed_by_hand_succeeds_and_force_forgets_a_failing
 
     // A Vagrantfile that breaks after registration: destroy fails.
     let broken = fake.another_single("broken");
-    let created = admin
-        .post(
-            "/api/instances",
-            &json!({"name": "broken", "host": 1, "path": broken.display().to_string()}),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.text());
-    let id = created.json()["id"].as_u64().unwrap();
+    let id = register(&admin, "broken", 1, &broken).await;
     std::fs::write(broken.join("Vagrantfile"), "this is not ruby (\n").unwrap();
     let failed = admin.delete(&format!("/api/instances/{id}")).await;
     assert_eq!(failed.status, 502, "{}", failed.text());

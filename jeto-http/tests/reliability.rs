@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{start_server_with, ADMIN_KEY};
+use common::{register, start_server_with, ADMIN_KEY};
 use http_body_util::BodyExt;
 use jeto_http::testing::{ServerProcess, TestClient};
 use jeto_vagrant::fixture::FakeVagrant;
@@ -37,13 +37,7 @@ async fn start() -> Server {
     let config = data.path().join("jeto.toml");
     let admin = TestClient::new(process.address, Some(ADMIN_KEY));
     for (name, host, folder) in [("multi", 1, fake.multi()), ("single", 3, fake.single())] {
-        let created = admin
-            .post(
-                "/api/instances",
-                &json!({"name": name, "host": host, "path": folder.display().to_string()}),
-            )
-            .await;
-        assert_eq!(created.status, 201, "{}", created.text());
+        register(&admin, name, host, &folder).await;
     }
     Server {
         process,

@@ -8,7 +8,7 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{config_toml_with, start_server_top, start_server_with, ADMIN_KEY};
+use common::{config_toml_with, register, start_server_top, start_server_with, ADMIN_KEY};
 use jeto_http::testing::{ServerProcess, TestClient};
 use jeto_vagrant::fixture::FakeVagrant;
 use serde_json::json;
@@ -141,13 +141,7 @@ async fn with_256_file_descriptors_and_400_idle_sockets_held_an_admin_is_still_s
         .expect("an admin request is answered while 400 idle sockets are held");
     assert_eq!(answered.status, 200, "{}", answered.text());
     // Vagrant can still be spawned (descriptors were kept for it).
-    let created = admin
-        .post(
-            "/api/instances",
-            &json!({"name": "fd", "host": 1, "path": fake.single().display().to_string()}),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.text());
+    register(&admin, "fd", 1, &fake.single()).await;
     let status = admin.get("/api/instances/1?max_age=0").await;
     assert_eq!(status.status, 200, "{}", status.text());
     assert_eq!(
@@ -209,13 +203,7 @@ async fn followers_are_capped_and_one_that_stops_reading_is_dropped() {
         SHORT_TIMEOUTS,
     );
     let admin = TestClient::new(server.address, Some(ADMIN_KEY));
-    let created = admin
-        .post(
-            "/api/instances",
-            &json!({"name": "flood", "host": 1, "path": folder.display().to_string()}),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.text());
+    register(&admin, "flood", 1, &folder).await;
     let started = admin
         .post("/api/instances/1", &json!({"state": "start"}))
         .await;

@@ -92,9 +92,9 @@ actions = ["create", "status", "start", "destroy"]
     }
 }
 
-/// Whether an answer carries anything of the data folder's registry (host params, counters).
+/// Whether an answer carries anything of the data folder's database (host params, its header).
 fn leaks_registry(answer: &str) -> bool {
-    answer.contains("secret-value") || answer.contains("next_instance_id")
+    answer.contains("secret-value") || answer.contains("SQLite format")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -138,15 +138,15 @@ async fn a_tenants_own_archive_or_repository_is_never_evaluated() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn link_tricks_in_archives_and_repositories_are_refused() {
     let s = setup();
-    let registry = s.data.path().join("data/instances.json");
+    let registry = s.data.path().join("data/jeto.sqlite3");
     // a/b/u -> ../.. then jeto.json -> a/b/u/../../<relative path to the registry>.
     let vagrantfile = std::fs::read(s.fake.single().join("Vagrantfile")).unwrap();
     let chained = tar_gz(
         &[("Vagrantfile", &vagrantfile), ("a/b/keep", b"x")],
         &[
             ("a/b/u", "../.."),
-            ("jeto.json", "a/b/u/../../instances.json"),
-            ("data", "a/b/u/../../instances.json"),
+            ("jeto.json", "a/b/u/../../jeto.sqlite3"),
+            ("data", "a/b/u/../../jeto.sqlite3"),
         ],
     );
     let (base, _) = serve(HashMap::from([("chain.tar.gz".to_owned(), chained)])).await;
@@ -453,5 +453,5 @@ async fn commands_say_who_asked_and_the_audit_log_pages_every_change_and_denial(
     let ids: Vec<u64> = entries.iter().map(|e| e["id"].as_u64().unwrap()).collect();
     assert_eq!(seen, ids);
     assert!(seen.windows(2).all(|w| w[0] > w[1]));
-    assert!(s.data.path().join("data/audit.jsonl").exists());
+    assert!(s.data.path().join("data/jeto.sqlite3").exists());
 }

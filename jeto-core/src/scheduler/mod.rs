@@ -230,23 +230,7 @@ impl CommandScheduler {
             .clone();
         let _turn = turn.lock().await;
         self.reserve(instance_id, requested_by, mode)?;
-        let command = Command {
-            id: 0,
-            instance_id,
-            action: request.action,
-            machine: request.machine.clone(),
-            script: request.script.clone(),
-            status: CommandStatus::Queued,
-            exit_code: None,
-            error: None,
-            console: None,
-            console_bytes: 0,
-            console_truncated: false,
-            created_at: OffsetDateTime::now_utc(),
-            started_at: None,
-            finished_at: None,
-            requested_by: Some(requested_by.to_owned()),
-        };
+        let command = Command::queued(instance_id, &request, requested_by);
         let recorded = self
             .inner
             .store
@@ -402,21 +386,11 @@ impl CommandScheduler {
     ) -> Result<Command> {
         let now = OffsetDateTime::now_utc();
         let command = Command {
-            id: 0,
-            instance_id,
-            action,
-            machine: None,
-            script: None,
             status: CommandStatus::Succeeded,
             exit_code: Some(0),
-            error: None,
-            console: None,
-            console_bytes: 0,
-            console_truncated: false,
-            created_at: now,
             started_at: Some(now),
             finished_at: Some(now),
-            requested_by: Some(requested_by.to_owned()),
+            ..Command::queued(instance_id, &ActionRequest::new(action), requested_by)
         };
         let store = &self.inner.store;
         let limit = self.inner.config.history_limit.max(1);

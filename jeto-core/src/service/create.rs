@@ -358,14 +358,7 @@ impl Jeto {
     /// and fail on Vagrant's machine lock.
     async fn check_not_registered(&self, who: &Principal, path: &Path) -> Result<()> {
         let path = path.display().to_string();
-        match self
-            .inner
-            .store
-            .instances()
-            .await?
-            .into_iter()
-            .find(|r| r.path == path)
-        {
+        match self.inner.store.instance_at(&path).await? {
             Some(existing) if who.can_view(existing.id, existing.host_id) => Err(Error::Conflict {
                 message: format!(
                     "{path} is already registered as instance {}; one folder can hold one instance",

@@ -14,7 +14,7 @@ pub use create::CreateInstance;
 use time::OffsetDateTime;
 
 use crate::access::{AccessPolicy, Permission, Principal, TokenPolicy};
-use crate::audit::{AuditEntry, AuditLimits, AuditLog};
+use crate::audit::{AuditEntry, DEFAULT_AUDIT_ENTRIES};
 use crate::scheduler::{blocking, CommandHandle, CommandScheduler, SchedulerConfig};
 use crate::status_cache::StatusCache;
 use crate::store::{InstanceRecord, MemoryStore, NewHost, Page, Store};
@@ -30,12 +30,12 @@ pub struct JetoConfig {
     pub status_max_age: Duration,
     /// Folders inside which non-admin keys may register instance paths.
     pub instance_roots: Vec<PathBuf>,
-    /// Where the audit log and Jeto-made instance folders live; `None` keeps neither.
+    /// Where Jeto-made instance folders live; `None` makes none.
     pub data_dir: Option<PathBuf>,
     /// Scheduler limits.
     pub scheduler: SchedulerConfig,
-    /// Size and rotation of the audit log (under `data_dir`).
-    pub audit: AuditLimits,
+    /// Audit entries kept in the store (the oldest are dropped).
+    pub audit_entries: usize,
 }
 
 impl Default for JetoConfig {
@@ -45,7 +45,7 @@ impl Default for JetoConfig {
             instance_roots: Vec::new(),
             data_dir: None,
             scheduler: SchedulerConfig::default(),
-            audit: AuditLimits::default(),
+            audit_entries: DEFAULT_AUDIT_ENTRIES,
         }
     }
 }
@@ -73,7 +73,6 @@ struct Inner {
     status: Arc<StatusCache>,
     scheduler: CommandScheduler,
     slots: ProviderSlots,
-    audit: Option<AuditLog>,
     config: JetoConfig,
 }
 
@@ -91,7 +90,7 @@ struct Inner {
 /// let provider = InMemoryProvider::new().with_instance("/srv/app", &["web"]);
 /// let jeto = Jeto::builder(Arc::new(provider)).build().await?;
 /// let admin = Principal::admin("me");
-/// let host = jeto.create_host(&admin, NewHost::new("local", "memory"))?;
+/// let host = jeto.create_host(&admin, NewHost::new("local", "memory")).await?;
 /// let created = jeto.create_instance(&admin, CreateInstance {
 ///     name: "app".into(), host: host.id, path: Some("/srv/app".into()), ..Default::default()
 /// }).await?;
@@ -150,10 +149,6 @@ impl JetoBuilder {
             self.config.scheduler.clone(),
         );
         scheduler.recover().await?;
-        let audit = match &self.config.data_dir {
-            Some(dir) => Some(AuditLog::open(dir, self.config.audit)?),
-            None => None,
-        };
         let policy = match self.policy {
             Some(policy) => policy,
             None => Arc::new(TokenPolicy::new(Vec::new())?),
@@ -166,7 +161,6 @@ impl JetoBuilder {
                 status,
                 scheduler,
                 slots,
-                audit,
                 config: self.config,
             }),
         };
@@ -565,19 +559,18 @@ impl Jeto {
         self.inner.store.put_host(host).await
     }
 
-    /// Appends to the audit log (kept under the data folder; without one, to the trace log).
-    pub fn audit(&self, entry: AuditEntry) {
+    /// Appends to the audit log, in the store (and to the trace log). A failure is logged.
+    pub async fn audit(&self, entry: AuditEntry) {
         tracing::info!(principal = ?entry.principal, method = %entry.method, route = %entry.route, status = entry.status, outcome = %entry.outcome, "audit");
-        if let Some(log) = &self.inner.audit {
-            if let Err(error) = log.record(entry) {
-                tracing::error!(%error, "could not write the audit log");
-            }
+        let keep = self.inner.config.audit_entries;
+        if let Err(error) = self.inner.store.append_audit(entry, keep).await {
+            tracing::error!(%error, "could not write the audit log");
         }
     }
 
     /// Up to `limit` audit entries older than `before`, newest first; admins only (others
     /// are told there is no such thing).
-    pub fn audit_page(
+    pub async fn audit_page(
         &self,
         who: &Principal,
         before: Option<u64>,
@@ -586,12 +579,7 @@ impl Jeto {
         if !who.admin {
             return Err(Error::NotVisible);
         }
-        Ok(self
-            .inner
-            .audit
-            .as_ref()
-            .map(|log| log.page(before, limit))
-            .unwrap_or_default())
+        self.inner.store.audit(before, limit).await
     }
 
     /// The projects `who` may create instances from (all of them for admins).

@@ -1,5 +1,5 @@
-//! The import of the JSON files earlier versions kept (`instances.json`, `commands/*.json`,
-//! `commands/sequence`) into a new SQLite database, once.
+//! The import of the files earlier versions kept (`instances.json`, `commands/*.json`,
+//! `commands/sequence`, `audit.jsonl*`) into a new SQLite database, once.
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +13,8 @@ use crate::{Command, Error, Result};
 const REGISTRY_FILE: &str = "instances.json";
 /// The folder of command histories of earlier versions.
 const COMMANDS_DIR: &str = "commands";
+/// The audit log of earlier versions (rotated files get `.1`, `.2`, ...).
+const AUDIT_FILE: &str = "audit.jsonl";
 /// What the imported files are renamed with.
 const IMPORTED: &str = ".imported";
 
@@ -40,28 +42,36 @@ fn corrupt(path: &Path, e: impl Into<crate::BoxError>) -> Error {
 pub(super) fn import_json_files(connection: &mut Connection, data_dir: &Path) -> Result<()> {
     let registry_file = data_dir.join(REGISTRY_FILE);
     let commands_dir = data_dir.join(COMMANDS_DIR);
-    if !registry_file.exists() && !commands_dir.is_dir() {
+    // Oldest first: the highest rotation number, down to the current file.
+    let mut audit_files: Vec<PathBuf> = (1..100)
+        .map(|n| data_dir.join(format!("{AUDIT_FILE}.{n}")))
+        .filter(|p| p.exists())
+        .collect();
+    audit_files.reverse();
+    audit_files.extend(Some(data_dir.join(AUDIT_FILE)).filter(|p| p.exists()));
+    if !registry_file.exists() && !commands_dir.is_dir() && audit_files.is_empty() {
         return Ok(());
     }
     let empty: bool = connection
         .query_row(
-            "SELECT NOT EXISTS (SELECT 1 FROM instances) AND NOT EXISTS (SELECT 1 FROM hosts) AND NOT EXISTS (SELECT 1 FROM projects) AND NOT EXISTS (SELECT 1 FROM commands)",
+            "SELECT NOT EXISTS (SELECT 1 FROM instances) AND NOT EXISTS (SELECT 1 FROM hosts) AND NOT EXISTS (SELECT 1 FROM projects) AND NOT EXISTS (SELECT 1 FROM commands) AND NOT EXISTS (SELECT 1 FROM audit)",
             [],
             |r| r.get(0),
         )
         .map_err(storage("checking whether the database is empty"))?;
     if empty {
-        let summary = import(connection, &registry_file, &commands_dir)?;
+        let summary = import(connection, &registry_file, &commands_dir, &audit_files)?;
         tracing::warn!(
             instances = summary.0,
             hosts = summary.1,
             commands = summary.2,
+            audit_entries = summary.3,
             "imported the JSON files of an earlier version into the database; the files are kept with an .imported suffix"
         );
     } else {
         tracing::warn!("JSON files of an earlier version were already imported; renaming them");
     }
-    for path in [registry_file, commands_dir] {
+    for path in [registry_file, commands_dir].into_iter().chain(audit_files) {
         if path.exists() {
             let mut renamed: PathBuf = path.clone().into_os_string().into();
             renamed.as_mut_os_string().push(IMPORTED);
@@ -73,12 +83,13 @@ pub(super) fn import_json_files(connection: &mut Connection, data_dir: &Path) ->
     Ok(())
 }
 
-/// The import itself: (instances, hosts, commands) imported.
+/// The import itself: (instances, hosts, commands, audit entries) imported.
 fn import(
     connection: &mut Connection,
     registry_file: &Path,
     commands_dir: &Path,
-) -> Result<(usize, usize, usize)> {
+    audit_files: &[PathBuf],
+) -> Result<(usize, usize, usize, usize)> {
     let registry: Registry = if registry_file.exists() {
         serde_json::from_slice(&read(registry_file)?).map_err(|e| corrupt(registry_file, e))?
     } else {
@@ -162,11 +173,30 @@ fn import(
             }
         }
     }
+    let mut next_audit = 1;
+    let mut audited = 0;
+    for file in audit_files {
+        let text = read(file)?;
+        // A torn last line (a crash mid-write) is what it was: not an entry.
+        for line in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let Ok(entry) = serde_json::from_slice::<crate::audit::AuditEntry>(line) else {
+                continue;
+            };
+            next_audit = next_audit.max(entry.id + 1);
+            tx.execute(
+                "INSERT OR IGNORE INTO audit (id, body) VALUES (?1, ?2)",
+                params![entry.id, to_json(&entry)?],
+            )
+            .map_err(storage("importing an audit entry"))?;
+            audited += 1;
+        }
+    }
     for (name, next) in [
         ("instance", registry.next_instance_id),
         ("host", registry.next_host_id),
         ("project", registry.next_project_id),
         ("command", next_command),
+        ("audit", next_audit),
     ] {
         tx.execute(
             "INSERT INTO counters (name, next) VALUES (?1, ?2)",
@@ -175,5 +205,10 @@ fn import(
         .map_err(storage("importing the id counters"))?;
     }
     tx.commit().map_err(storage("committing the import"))?;
-    Ok((registry.instances.len(), registry.hosts.len(), commands))
+    Ok((
+        registry.instances.len(),
+        registry.hosts.len(),
+        commands,
+        audited,
+    ))
 }

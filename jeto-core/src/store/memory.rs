@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{InstanceRecord, NewHost, NewInstance, Page, Registry, Store};
+use crate::audit::AuditEntry;
 use crate::console::ConsoleBuffer;
 use crate::{Command, Error, Host, Project, Result};
 
@@ -21,6 +22,8 @@ struct Data {
     /// Every command by id (ids grow with submission, so by id is by submission).
     commands: BTreeMap<u64, (Command, ConsoleBuffer)>,
     next_command_id: u64,
+    audit: std::collections::VecDeque<AuditEntry>,
+    next_audit_id: u64,
 }
 
 impl MemoryStore {
@@ -73,6 +76,10 @@ impl Store for MemoryStore {
 
     async fn instance(&self, id: u64) -> Result<Option<InstanceRecord>> {
         Ok(self.lock().registry.instance(id))
+    }
+
+    async fn instance_at(&self, path: &str) -> Result<Option<InstanceRecord>> {
+        Ok(self.lock().registry.instance_at(path))
     }
 
     async fn insert_instance(&self, new: NewInstance) -> Result<InstanceRecord> {
@@ -197,5 +204,28 @@ impl Store for MemoryStore {
             data.prune(id, keep.max(1));
         }
         Ok(())
+    }
+
+    async fn append_audit(&self, mut entry: AuditEntry, keep: usize) -> Result<AuditEntry> {
+        let mut data = self.lock();
+        entry.id = data.next_audit_id.max(1);
+        data.next_audit_id = entry.id + 1;
+        data.audit.push_back(entry.clone());
+        while data.audit.len() > keep.max(1) {
+            data.audit.pop_front();
+        }
+        Ok(entry)
+    }
+
+    async fn audit(&self, before: Option<u64>, limit: usize) -> Result<Vec<AuditEntry>> {
+        Ok(self
+            .lock()
+            .audit
+            .iter()
+            .rev()
+            .filter(|e| before.is_none_or(|b| e.id < b))
+            .take(limit)
+            .cloned()
+            .collect())
     }
 }

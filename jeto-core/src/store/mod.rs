@@ -19,6 +19,7 @@ pub(crate) use registry::Registry;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteStore, DATABASE_FILE};
 
+use crate::audit::AuditEntry;
 use crate::{Command, Host, HostParams, JetoInfos, Project, Result};
 
 /// An instance as stored: everything but the live status, and the host by id.
@@ -143,8 +144,8 @@ impl Page {
     };
 }
 
-/// Keeps Jeto's data: instances, hosts and projects, and every instance's commands with their
-/// consoles. Async at its interface; an implementation never blocks the async workers.
+/// Keeps Jeto's data: instances, hosts and projects, every instance's commands with their
+/// consoles, and the audit log. Async at its interface; an implementation never blocks the async workers.
 ///
 /// # Contract
 ///
@@ -161,6 +162,8 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     async fn instances(&self) -> Result<Vec<InstanceRecord>>;
     /// One instance.
     async fn instance(&self, id: u64) -> Result<Option<InstanceRecord>>;
+    /// The instance registered on a folder (one folder holds one instance).
+    async fn instance_at(&self, path: &str) -> Result<Option<InstanceRecord>>;
     /// Stores a new instance under its reserved id or the next one.
     async fn insert_instance(&self, new: NewInstance) -> Result<InstanceRecord>;
     /// Takes the next id for an instance that will be inserted later (e.g. once its folder is
@@ -199,4 +202,10 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     async fn interrupt_unfinished(&self) -> Result<usize>;
     /// Drops each instance's oldest finished commands beyond `keep`.
     async fn prune_commands(&self, keep: usize) -> Result<()>;
+
+    /// Appends an audit entry under the next audit id (its `id` is ignored), then drops the
+    /// oldest entries beyond `keep`.
+    async fn append_audit(&self, entry: AuditEntry, keep: usize) -> Result<AuditEntry>;
+    /// Up to `limit` audit entries with an id below `before`, newest first.
+    async fn audit(&self, before: Option<u64>, limit: usize) -> Result<Vec<AuditEntry>>;
 }

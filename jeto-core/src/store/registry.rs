@@ -2,7 +2,7 @@
 //! store keeps its records here; the SQLite store keeps a copy of its tables here, so the reads
 //! every request makes never touch the disk.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +25,9 @@ pub(crate) struct Registry {
     /// Bumped by every change; not stored.
     #[serde(skip)]
     pub(crate) version: u64,
+    /// Instance ids by path (one folder holds one instance), kept with `instances`.
+    #[serde(skip)]
+    by_path: HashMap<String, u64>,
 }
 
 mod records_as_list {
@@ -58,6 +61,22 @@ impl Registry {
         self.instances.get(&id).cloned()
     }
 
+    /// The instance registered on `path`, without looking at the others.
+    pub(crate) fn instance_at(&self, path: &str) -> Option<InstanceRecord> {
+        self.by_path.get(path).and_then(|id| self.instance(*id))
+    }
+
+    /// Puts a record as it is (loaded, or written by a store), keeping the path index.
+    pub(crate) fn put_record(&mut self, record: InstanceRecord) {
+        if let Some(old) = self.instances.get(&record.id) {
+            self.by_path.remove(&old.path);
+        }
+        self.next_instance_id = self.next_instance_id.max(record.id + 1);
+        self.by_path.insert(record.path.clone(), record.id);
+        self.instances.insert(record.id, record);
+        self.version += 1;
+    }
+
     pub(crate) fn reserve_instance_id(&mut self) -> u64 {
         let id = self.next_instance_id.max(1);
         self.next_instance_id = id + 1;
@@ -74,25 +93,24 @@ impl Registry {
             None => self.reserve_instance_id(),
         };
         let record = new.with_id(id);
-        self.instances.insert(id, record.clone());
-        self.version += 1;
+        self.put_record(record.clone());
         record
     }
 
     pub(crate) fn update_instance(&mut self, record: InstanceRecord) -> bool {
         self.version += 1;
-        match self.instances.get_mut(&record.id) {
-            Some(slot) => {
-                *slot = record;
-                true
-            }
-            None => false,
+        if !self.instances.contains_key(&record.id) {
+            return false;
         }
+        self.put_record(record);
+        true
     }
 
     pub(crate) fn remove_instance(&mut self, id: u64) -> Option<InstanceRecord> {
         self.version += 1;
-        self.instances.remove(&id)
+        let removed = self.instances.remove(&id)?;
+        self.by_path.remove(&removed.path);
+        Some(removed)
     }
 
     pub(crate) fn put_project(&mut self, mut project: Project) -> Project {

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::{InstanceRecord, NewHost, NewInstance, Page, Registry, Store};
+use crate::audit::AuditEntry;
 use crate::{Command, Error, Host, Project, Result};
 
 /// The database file inside the data folder.
@@ -14,7 +15,8 @@ pub const DATABASE_FILE: &str = "jeto.sqlite3";
 
 /// The schema, one step per version (`PRAGMA user_version` says how many are applied). Rows
 /// are the serde JSON of the one Rust type each holds; columns exist for what is queried.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE counters (name TEXT PRIMARY KEY, next INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE hosts (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE projects (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
@@ -34,7 +36,11 @@ CREATE TABLE console_chunks (
     text TEXT NOT NULL,
     PRIMARY KEY (command_id, seq)
 ) WITHOUT ROWID;
-"#];
+"#,
+    r#"
+CREATE TABLE audit (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+"#,
+];
 
 /// Read connections kept open between reads.
 const IDLE_READERS: usize = 4;
@@ -266,8 +272,7 @@ fn load_registry(connection: &Connection) -> Result<Registry> {
         bodies
     };
     for body in rows("instances")? {
-        let record: InstanceRecord = from_json("instances", &body)?;
-        registry.instances.insert(record.id, record);
+        registry.put_record(from_json("instances", &body)?);
     }
     for body in rows("hosts")? {
         registry.hosts.push(from_json("hosts", &body)?);
@@ -370,6 +375,10 @@ impl Store for SqliteStore {
         Ok(self.registry().instance(id))
     }
 
+    async fn instance_at(&self, path: &str) -> Result<Option<InstanceRecord>> {
+        Ok(self.registry().instance_at(path))
+    }
+
     async fn insert_instance(&self, new: NewInstance) -> Result<InstanceRecord> {
         self.write(
             move |tx, registry| {
@@ -388,11 +397,7 @@ impl Store for SqliteStore {
                 .map_err(storage(format!("storing instance {id}")))?;
                 Ok(record)
             },
-            |registry, record| {
-                registry.next_instance_id = registry.next_instance_id.max(record.id + 1);
-                registry.instances.insert(record.id, record.clone());
-                registry.version += 1;
-            },
+            |registry, record| registry.put_record(record.clone()),
         )
         .await
     }
@@ -692,6 +697,47 @@ impl Store for SqliteStore {
             },
             |_, _| {},
         )
+        .await
+    }
+
+    async fn append_audit(&self, mut entry: AuditEntry, keep: usize) -> Result<AuditEntry> {
+        self.write(
+            move |tx, _| {
+                entry.id = take_id(tx, "audit", 1)?;
+                tx.execute(
+                    "INSERT INTO audit (id, body) VALUES (?1, ?2)",
+                    params![entry.id, to_json(&entry)?],
+                )
+                .map_err(storage("writing the audit log"))?;
+                tx.execute(
+                    "DELETE FROM audit WHERE id <= ?1",
+                    [entry.id.saturating_sub(keep.max(1) as u64)],
+                )
+                .map_err(storage("trimming the audit log"))?;
+                Ok(entry)
+            },
+            |_, _| {},
+        )
+        .await
+    }
+
+    async fn audit(&self, before: Option<u64>, limit: usize) -> Result<Vec<AuditEntry>> {
+        let before = before.unwrap_or(i64::MAX as u64).min(i64::MAX as u64);
+        let limit = limit.min(i64::MAX as usize) as i64;
+        self.read(move |connection| {
+            let err = || storage("reading the audit log");
+            let mut statement = connection
+                .prepare_cached("SELECT body FROM audit WHERE id < ?1 ORDER BY id DESC LIMIT ?2")
+                .map_err(err())?;
+            let rows = statement
+                .query_map(params![before, limit], |r| r.get::<_, String>(0))
+                .map_err(err())?;
+            let mut entries = Vec::new();
+            for row in rows {
+                entries.push(from_json("audit", &row.map_err(err())?)?);
+            }
+            Ok(entries)
+        })
         .await
     }
 }

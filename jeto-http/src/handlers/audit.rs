@@ -25,7 +25,7 @@ const MAX_LIMIT: u64 = 1000;
         (status = 200, description = "One page of entries", body = AuditPage),
         (status = 404, description = "The key is not admin (there is nothing here for it)", body = ErrorBody),
     ))]
-pub fn list(jeto: &Jeto, who: &Principal, query: &Query) -> Answer {
+pub async fn list(jeto: &Jeto, who: &Principal, query: &Query) -> Answer {
     let limit = query.number("limit")?.unwrap_or(DEFAULT_LIMIT);
     if limit == 0 || limit > MAX_LIMIT {
         return Err(ApiError::bad_request(format!(
@@ -34,7 +34,11 @@ pub fn list(jeto: &Jeto, who: &Principal, query: &Query) -> Answer {
     }
     let entries: Vec<AuditEntry> = jeto
         .audit_page(who, query.number("before")?, limit as usize)
-        .map_err(|_| ApiError::no_route("/api/audit"))?;
+        .await
+        .map_err(|error| match error {
+            jeto_core::Error::NotVisible => ApiError::no_route("/api/audit"),
+            other => other.into(),
+        })?;
     let next_before = (entries.len() as u64 == limit)
         .then(|| entries.last().map(|e| e.id))
         .flatten();

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use jeto_core::access::hash_key;
+use jeto_http::testing::TestClient;
 use jeto_vagrant::fixture::FakeVagrant;
 
 pub const ADMIN_KEY: &str = "admin-key-for-tests";
@@ -120,4 +121,16 @@ hosts = [2]
         ci = hash_key(CI_KEY),
         other = hash_key(OTHER_KEY),
     )
+}
+
+/// Registers the folder as an instance named `name` on `host` (201 or the test fails); its id.
+pub async fn register(admin: &TestClient, name: &str, host: u64, folder: &std::path::Path) -> u64 {
+    let created = admin
+        .post(
+            "/api/instances",
+            &serde_json::json!({"name": name, "host": host, "path": folder.display().to_string()}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    created.json()["id"].as_u64().unwrap()
 }

@@ -1,0 +1,233 @@
+//! Storage against the real binary: a data folder written by the JSON-file version starts with
+//! every instance, host, project and command intact; commands are listed in pages without
+//! consoles; 20 concurrent lists over 40 commands of 1.2 MB consoles keep the server's memory
+//! flat.
+
+mod common;
+
+use std::path::Path;
+
+use common::ADMIN_KEY;
+use jeto_core::access::hash_key;
+use jeto_core::store::{NewInstance, SqliteStore, Store};
+use jeto_core::{Action, ActionRequest, Command, CommandStatus};
+use jeto_http::testing::{ServerProcess, TestClient};
+use serde_json::{json, Value};
+
+/// A config with only an admin key: the hosts are those of the data folder.
+fn start(data: &Path, top: &str) -> ServerProcess {
+    let config = data.join("jeto.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{top}\nlisten = \"127.0.0.1:0\"\ndata_dir = {:?}\n[[tokens]]\nname = \"admin\"\nkey_sha256 = \"{}\"\nadmin = true\n",
+            data.join("data").display().to_string(),
+            hash_key(ADMIN_KEY)
+        ),
+    )
+    .unwrap();
+    ServerProcess::start(
+        env!("CARGO_BIN_EXE_jeto"),
+        &["--config", config.to_str().unwrap()],
+        &[],
+    )
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn ids(list: &Value) -> Vec<u64> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_u64().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_folder_of_the_json_version_is_imported_whole() {
+    let data = tempfile::tempdir().unwrap();
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../jeto-core/tests/fixtures/json-data-dir");
+    copy_dir(&fixture, &data.path().join("data"));
+    let server = start(data.path(), "");
+    let admin = TestClient::new(server.address, Some(ADMIN_KEY));
+
+    let instances = admin.get("/api/instances").await.json();
+    assert_eq!(ids(&instances), [1, 2], "{instances}");
+    assert_eq!(instances[0]["name"], "bench-1");
+    assert_eq!(instances[0]["jeto_infos"]["team"], "conformance");
+    let hosts = admin.get("/api/hosts").await.json();
+    assert_eq!(ids(&hosts), [1, 2]);
+    assert_eq!(hosts[1]["name"], "second host");
+    assert_eq!(hosts[1]["params"]["A_PARAM"], "a value");
+    let projects = admin.get("/api/projects").await.json();
+    assert_eq!(projects[0]["name"], "web");
+    assert_eq!(projects[0]["references"], json!(["main", "tags/v*"]));
+
+    let commands = admin.get("/api/instances/1/commands").await.json();
+    assert_eq!(ids(&commands), [4, 3, 2, 1], "newest first");
+    let statuses: Vec<&str> = commands
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["succeeded", "failed", "succeeded", "succeeded"]);
+    assert!(
+        commands[0].get("console").is_none(),
+        "lists carry no console"
+    );
+    assert_eq!(commands[2]["console_bytes"], 16);
+    assert_eq!(
+        commands[2]["console_url"],
+        "/api/instances/1/commands/2/console"
+    );
+    let console = admin.get("/api/instances/1/commands/2/console").await;
+    assert_eq!(console.text(), "hello-from-jeto\n");
+    let one = admin.get("/api/instances/1/commands/3").await.json();
+    assert_eq!(one["console"], "failing\n");
+    assert_eq!(one["exit_code"], 3);
+    assert_eq!(
+        ids(&admin.get("/api/instances/2/commands").await.json()),
+        [5]
+    );
+
+    // Pages.
+    let page = admin.get("/api/instances/1/commands?limit=2").await.json();
+    assert_eq!(ids(&page), [4, 3]);
+    let next = admin
+        .get("/api/instances/1/commands?limit=2&before=3")
+        .await
+        .json();
+    assert_eq!(ids(&next), [2, 1]);
+    let bad = admin.get("/api/instances/1/commands?limit=0").await;
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    assert!(bad.text().contains("limit must be between 1 and 1000"));
+
+    // The id counters go on where the JSON files left them.
+    let host = admin
+        .post(
+            "/api/hosts",
+            &json!({"name": "third", "provider": "jeto_fake"}),
+        )
+        .await;
+    assert_eq!(host.json()["id"], 3);
+    let queued = admin
+        .post("/api/instances/2/commands", &json!({"action": "status"}))
+        .await;
+    assert_eq!(queued.status, 202, "{}", queued.text());
+    assert!(queued.json()["command"]["id"].as_u64().unwrap() >= 1001);
+
+    // The audit log came along, and goes on after its last id.
+    let audit = admin.get("/api/audit?limit=1000").await.json();
+    let entries = audit["entries"].as_array().unwrap();
+    let ids: Vec<u64> = entries.iter().map(|e| e["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids[ids.len() - 11..], [11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
+    assert_eq!(
+        ids[..2],
+        [13, 12],
+        "the two requests above, after the imported ones"
+    );
+    assert_eq!(entries.last().unwrap()["principal"], "bench");
+
+    // The old files are kept, renamed; the database is where the data lives now.
+    let folder = data.path().join("data");
+    assert!(folder.join("instances.json.imported").exists());
+    assert!(folder.join("commands.imported/1.json").exists());
+    assert!(folder.join("audit.jsonl.imported").exists());
+    assert!(!folder.join("instances.json").exists());
+    assert!(folder.join("jeto.sqlite3").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_over_40_commands_of_1_2_mb_consoles_keep_memory_flat() {
+    let data = tempfile::tempdir().unwrap();
+    {
+        let store = SqliteStore::open(&data.path().join("data")).unwrap();
+        store
+            .put_host(jeto_core::store::NewHost::new("fake", "jeto_fake"))
+            .await
+            .unwrap();
+        let instance = store
+            .insert_instance(NewInstance {
+                id: None,
+                name: "loud".into(),
+                path: "/srv/loud".into(),
+                archive_url: None,
+                git_reference: None,
+                git_url: None,
+                archive_sha256: None,
+                environment: String::new(),
+                host_id: 1,
+                managed_folder: false,
+                jeto_infos: Default::default(),
+            })
+            .await
+            .unwrap();
+        let request = ActionRequest::new(Action::RunScript)
+            .on("default")
+            .script("loud");
+        let line = format!("{}\n", "x".repeat(999));
+        let chunk = line.repeat(100);
+        for _ in 0..40 {
+            let mut command = store
+                .insert_command(
+                    Command {
+                        status: CommandStatus::Running,
+                        ..Command::queued(instance.id, &request, "admin")
+                    },
+                    100,
+                )
+                .await
+                .unwrap();
+            for _ in 0..12 {
+                store
+                    .append_console(command.id, &chunk, 2 << 20)
+                    .await
+                    .unwrap();
+            }
+            command.status = CommandStatus::Succeeded;
+            store.update_command(&command).await.unwrap();
+        }
+    }
+    let server = start(data.path(), "console_limit_bytes = 2097152");
+    let admin = TestClient::new(server.address, Some(ADMIN_KEY));
+    let listed = admin.get("/api/instances/1/commands").await.json();
+    assert_eq!(listed.as_array().unwrap().len(), 40);
+    assert_eq!(listed[0]["console_bytes"], 1_200_000);
+    let before = server.rss_kib();
+    let lists: Vec<_> = (0..20)
+        .map(|_| {
+            let admin = admin.clone();
+            tokio::spawn(async move { admin.get("/api/instances/1/commands").await })
+        })
+        .collect();
+    for list in lists {
+        let answer = list.await.unwrap();
+        assert_eq!(answer.status, 200);
+        assert!(answer.body.len() < 64 * 1024, "{} bytes", answer.body.len());
+    }
+    let peak = server.peak_rss_kib();
+    assert!(
+        peak < before + 64 * 1024,
+        "peak RSS {peak} KiB, {} KiB above the {before} KiB before the lists",
+        peak.saturating_sub(before)
+    );
+    // A console is still read whole.
+    let id = listed[0]["id"].as_u64().unwrap();
+    let console = admin
+        .get(&format!("/api/instances/1/commands/{id}/console"))
+        .await;
+    assert_eq!(console.body.len(), 1_200_000);
+}
