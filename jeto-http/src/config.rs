@@ -30,7 +30,7 @@ use serde::Deserialize;
 pub struct ServerConfig {
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// Where the registry, command history and Jeto-made instance folders live.
+    /// Where the database (`jeto.sqlite3`) and Jeto-made instance folders live.
     pub data_dir: PathBuf,
     /// Folders inside which non-admin keys may register instance paths.
     pub instance_roots: Vec<PathBuf>,

@@ -54,7 +54,7 @@ pub struct InstanceRecord {
 }
 
 /// An instance to store; the store assigns the id unless one was reserved with
-/// [`InstanceStore::reserve_instance_id`].
+/// [`Store::reserve_instance_id`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewInstance {
     /// A reserved id, or `None` for the next one.
