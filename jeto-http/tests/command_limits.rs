@@ -40,6 +40,10 @@ async fn a_script_printing_200_mb_keeps_the_server_under_64_mib_above_its_start(
         .await;
     assert_eq!(ran.status, 200, "{}", ran.text());
     let peak = server.peak_rss_kib();
+    println!(
+        "200 MB script: RSS {before} KiB before, peak {peak} KiB (+{} KiB)",
+        peak.saturating_sub(before)
+    );
     let command = &ran.json()["command"];
     let console = command["console"].as_str().unwrap();
     assert!(
@@ -85,6 +89,10 @@ async fn queues_are_bounded_per_instance_and_per_key_and_history_limit_holds_aft
             other => panic!("unexpected {other}: {}", answer.text()),
         }
     }
+    println!(
+        "500 submissions: {accepted} accepted, {} refused",
+        refused.len()
+    );
     // One running per instance, and 40 waiting for the key in all.
     assert!(accepted <= 4 + 40, "{accepted} accepted");
     assert!(accepted >= 40, "{accepted} accepted");
@@ -245,6 +253,10 @@ async fn fresh_reads_of_8_instances_never_run_more_vagrant_processes_than_max_co
     // 8 statuses and 8 IP lookups at least (the list's reads may share the single reads).
     assert!(counts.len() >= 16, "{} vagrant calls", counts.len());
     let most = counts.iter().copied().max().unwrap();
+    println!(
+        "{} vagrant processes for 8 fresh reads and a refreshed list, at most {most} at once",
+        counts.len()
+    );
     assert!(
         most <= 2,
         "{most} vagrant processes at once with max_concurrent = 2: {counts:?}"

@@ -219,6 +219,10 @@ async fn lists_over_40_commands_of_1_2_mb_consoles_keep_memory_flat() {
         assert!(answer.body.len() < 64 * 1024, "{} bytes", answer.body.len());
     }
     let peak = server.peak_rss_kib();
+    println!(
+        "20 concurrent lists: RSS {before} KiB before, peak {peak} KiB (+{} KiB)",
+        peak.saturating_sub(before)
+    );
     assert!(
         peak < before + 64 * 1024,
         "peak RSS {peak} KiB, {} KiB above the {before} KiB before the lists",

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod catalog;
 mod create;
 mod recovery;
 
@@ -14,13 +15,13 @@ pub use create::CreateInstance;
 use time::OffsetDateTime;
 
 use crate::access::{AccessPolicy, Permission, Principal, TokenPolicy};
-use crate::audit::{AuditEntry, DEFAULT_AUDIT_ENTRIES};
+use crate::audit::DEFAULT_AUDIT_ENTRIES;
 use crate::scheduler::{blocking, CommandHandle, CommandScheduler, SchedulerConfig};
 use crate::status_cache::StatusCache;
-use crate::store::{InstanceRecord, MemoryStore, NewHost, Page, Store};
+use crate::store::{InstanceRecord, MemoryStore, Page, Store};
 use crate::{
     validate, Action, ActionRequest, Command, DynProvider, Error, Host, Instance, JetoInfos,
-    Project, ProviderSlots, Result,
+    ProviderSlots, Result,
 };
 
 /// Settings of the service.
@@ -510,116 +511,6 @@ impl Jeto {
         self.inner.scheduler.cancel(id, command_id).await
     }
 
-    /// The hosts `who` may use (params redacted for non-admins).
-    pub async fn hosts(&self, who: &Principal) -> Result<Vec<Host>> {
-        Ok(self
-            .inner
-            .store
-            .hosts()
-            .await?
-            .into_iter()
-            .filter(|h| who.can_use_host(h.id))
-            .map(|h| if who.admin { h } else { h.redacted() })
-            .collect())
-    }
-
-    /// One host.
-    pub async fn host(&self, who: &Principal, id: u64) -> Result<Host> {
-        self.hosts(who)
-            .await?
-            .into_iter()
-            .find(|h| h.id == id)
-            .ok_or(Error::HostNotFound { id })
-    }
-
-    /// Creates (or, with an id, replaces) a host; admins only.
-    pub async fn create_host(&self, who: &Principal, host: NewHost) -> Result<Host> {
-        if !who.admin {
-            return Err(Error::Forbidden {
-                action: "create hosts".into(),
-            });
-        }
-        validate::instance_name(&host.name)?;
-        if host.provider.is_empty()
-            || !host
-                .provider
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
-            return Err(Error::invalid(format!(
-                "provider {:?} must be a Vagrant provider name such as virtualbox, libvirt or vsphere",
-                host.provider
-            )));
-        }
-        if let Some((key, _)) = host.params.iter().find(|(k, _)| !is_env_name(k)) {
-            return Err(Error::invalid(format!(
-                "param {key:?} is not a valid environment variable name (letters, digits and '_', not starting with a digit)"
-            )));
-        }
-        self.inner.store.put_host(host).await
-    }
-
-    /// Appends to the audit log, in the store (and to the trace log). A failure is logged.
-    pub async fn audit(&self, entry: AuditEntry) {
-        tracing::info!(principal = ?entry.principal, method = %entry.method, route = %entry.route, status = entry.status, outcome = %entry.outcome, "audit");
-        let keep = self.inner.config.audit_entries;
-        if let Err(error) = self.inner.store.append_audit(entry, keep).await {
-            tracing::error!(%error, "could not write the audit log");
-        }
-    }
-
-    /// Up to `limit` audit entries older than `before`, newest first; admins only (others
-    /// are told there is no such thing).
-    pub async fn audit_page(
-        &self,
-        who: &Principal,
-        before: Option<u64>,
-        limit: usize,
-    ) -> Result<Vec<AuditEntry>> {
-        if !who.admin {
-            return Err(Error::NotVisible);
-        }
-        self.inner.store.audit(before, limit).await
-    }
-
-    /// The projects `who` may create instances from (all of them for admins).
-    pub async fn projects(&self, who: &Principal) -> Result<Vec<Project>> {
-        Ok(self
-            .inner
-            .store
-            .projects()
-            .await?
-            .into_iter()
-            .filter(|p| who.can_use_project(p.id))
-            .collect())
-    }
-
-    /// One project `who` may use.
-    pub async fn project(&self, who: &Principal, id: u64) -> Result<Project> {
-        self.projects(who)
-            .await?
-            .into_iter()
-            .find(|p| p.id == id)
-            .ok_or(Error::ProjectNotFound { id })
-    }
-
-    /// Creates (or, with a non-zero id, replaces) a project; admins only.
-    pub async fn create_project(&self, who: &Principal, project: Project) -> Result<Project> {
-        if !who.admin {
-            return Err(Error::Forbidden {
-                action: "define projects".into(),
-            });
-        }
-        project.validate()?;
-        if let Some(hosts) = &project.hosts {
-            let known = self.inner.store.hosts().await?;
-            if let Some(missing) = hosts.iter().find(|id| !known.iter().any(|h| h.id == **id)) {
-                return Err(Error::HostNotFound { id: *missing });
-            }
-        }
-        self.inner.store.put_project(project).await
-    }
-
     /// Stops accepting commands, stops running ones (recorded `interrupted`), waiting at most
     /// `deadline`.
     pub async fn shutdown(&self, deadline: Duration) {
@@ -631,10 +522,4 @@ impl Jeto {
 async fn load_infos(path: &str) -> Result<JetoInfos> {
     let path = PathBuf::from(path);
     blocking(move || JetoInfos::load(&path)).await
-}
-
-fn is_env_name(key: &str) -> bool {
-    !key.is_empty()
-        && !key.starts_with(|c: char| c.is_ascii_digit())
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }

@@ -3,8 +3,6 @@
 //! one SQLite database holding instances, hosts, projects, commands and their consoles.
 
 mod atomic;
-#[cfg(feature = "sqlite")]
-mod import;
 mod memory;
 mod registry;
 #[cfg(feature = "sqlite")]

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection};
 
-use super::sqlite::to_json;
-use super::Registry;
+use super::to_json;
+use crate::store::Registry;
 use crate::{Command, Error, Result};
 
 /// The registry file of earlier versions.

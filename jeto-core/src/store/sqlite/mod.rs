@@ -6,41 +6,21 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
+mod commands;
+mod import;
+mod schema;
+
+pub(crate) use schema::to_json;
+
+use commands::{listed_command, prune, trim_console};
+use schema::{connect, from_json, load_registry, lock, migrate, raise_counter, storage, take_id};
+
 use super::{InstanceRecord, NewHost, NewInstance, Page, Registry, Store};
 use crate::audit::AuditEntry;
 use crate::{Command, Error, Host, Project, Result};
 
 /// The database file inside the data folder.
 pub const DATABASE_FILE: &str = "jeto.sqlite3";
-
-/// The schema, one step per version (`PRAGMA user_version` says how many are applied). Rows
-/// are the serde JSON of the one Rust type each holds; columns exist for what is queried.
-const MIGRATIONS: &[&str] = &[
-    r#"
-CREATE TABLE counters (name TEXT PRIMARY KEY, next INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE hosts (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
-CREATE TABLE projects (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
-CREATE TABLE instances (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
-CREATE TABLE commands (
-    id INTEGER PRIMARY KEY,
-    instance_id INTEGER NOT NULL REFERENCES instances(id) ON DELETE CASCADE,
-    finished INTEGER NOT NULL,
-    body TEXT NOT NULL,
-    console_bytes INTEGER NOT NULL DEFAULT 0,
-    console_dropped INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX commands_of_instance ON commands(instance_id, id);
-CREATE TABLE console_chunks (
-    command_id INTEGER NOT NULL REFERENCES commands(id) ON DELETE CASCADE,
-    seq INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    PRIMARY KEY (command_id, seq)
-) WITHOUT ROWID;
-"#,
-    r#"
-CREATE TABLE audit (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
-"#,
-];
 
 /// Read connections kept open between reads.
 const IDLE_READERS: usize = 4;
@@ -80,71 +60,6 @@ struct Inner {
     registry: Mutex<Registry>,
 }
 
-fn storage(context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error {
-    let context = context.into();
-    move |e| Error::storage(context, e)
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn connect(path: &Path) -> Result<Connection> {
-    let what = || format!("opening {}", path.display());
-    let connection = Connection::open(path).map_err(storage(what()))?;
-    connection
-        .execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-        )
-        .map_err(storage(what()))?;
-    Ok(connection)
-}
-
-pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| Error::storage("encoding a row", e))
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(table: &str, text: &str) -> Result<T> {
-    serde_json::from_str(text).map_err(|e| {
-        Error::storage(
-            format!("a row of table {table} is corrupt (restore the database from a backup)"),
-            e,
-        )
-    })
-}
-
-/// Reads and bumps a counter; the id returned is never handed out again.
-fn take_id(tx: &Transaction, name: &str, at_least: u64) -> Result<u64> {
-    let next: u64 = tx
-        .query_row("SELECT next FROM counters WHERE name = ?1", [name], |r| {
-            r.get(0)
-        })
-        .optional()
-        .map_err(storage("reading an id counter"))?
-        .unwrap_or(1);
-    let id = next.max(at_least).max(1);
-    raise_counter(tx, name, id + 1)?;
-    Ok(id)
-}
-
-fn raise_counter(tx: &Transaction, name: &str, next: u64) -> Result<()> {
-    tx.execute(
-        "INSERT INTO counters (name, next) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET next = max(next, excluded.next)",
-        params![name, next],
-    )
-    .map_err(storage("writing an id counter"))?;
-    Ok(())
-}
-
-/// A command row as listed: the body with the console columns, no console text.
-fn listed_command(body: &str, bytes: u64, dropped: bool) -> Result<Command> {
-    let mut command: Command = from_json("commands", body)?;
-    command.console = None;
-    command.console_bytes = bytes;
-    command.console_truncated = dropped;
-    Ok(command)
-}
-
 impl SqliteStore {
     /// Opens (creating and migrating) the database in `data_dir`; see the type's docs for the
     /// import of earlier JSON files.
@@ -158,7 +73,7 @@ impl SqliteStore {
         let path = data_dir.join(DATABASE_FILE);
         let mut writer = connect(&path)?;
         migrate(&mut writer, &path)?;
-        super::import::import_json_files(&mut writer, data_dir)?;
+        import::import_json_files(&mut writer, data_dir)?;
         let registry = load_registry(&writer)?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
@@ -223,145 +138,6 @@ impl SqliteStore {
             result
         })
         .await
-    }
-}
-
-fn migrate(connection: &mut Connection, path: &Path) -> Result<()> {
-    let version: usize = connection
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(storage(format!(
-            "reading the schema version of {}",
-            path.display()
-        )))?;
-    if version > MIGRATIONS.len() {
-        return Err(Error::storage(
-            format!("{} was written by a newer Jeto", path.display()),
-            format!(
-                "schema version {version}, this build knows up to {}",
-                MIGRATIONS.len()
-            ),
-        ));
-    }
-    for (index, step) in MIGRATIONS.iter().enumerate().skip(version) {
-        let tx = connection
-            .transaction()
-            .map_err(storage("starting a migration"))?;
-        tx.execute_batch(step).map_err(storage(format!(
-            "migrating {} to version {}",
-            path.display(),
-            index + 1
-        )))?;
-        tx.pragma_update(None, "user_version", index + 1)
-            .map_err(storage("recording the schema version"))?;
-        tx.commit().map_err(storage("committing a migration"))?;
-    }
-    Ok(())
-}
-
-fn load_registry(connection: &Connection) -> Result<Registry> {
-    let mut registry = Registry::default();
-    let rows = |table: &str| -> Result<Vec<String>> {
-        let mut statement = connection
-            .prepare(&format!("SELECT body FROM {table} ORDER BY id"))
-            .map_err(storage(format!("reading {table}")))?;
-        let bodies = statement
-            .query_map([], |r| r.get::<_, String>(0))
-            .map_err(storage(format!("reading {table}")))?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(storage(format!("reading {table}")));
-        bodies
-    };
-    for body in rows("instances")? {
-        registry.put_record(from_json("instances", &body)?);
-    }
-    for body in rows("hosts")? {
-        registry.hosts.push(from_json("hosts", &body)?);
-    }
-    for body in rows("projects")? {
-        registry.projects.push(from_json("projects", &body)?);
-    }
-    let counter = |name: &str| -> Result<u64> {
-        Ok(connection
-            .query_row("SELECT next FROM counters WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(storage("reading an id counter"))?
-            .unwrap_or(1))
-    };
-    registry.next_instance_id = counter("instance")?;
-    registry.next_host_id = counter("host")?;
-    registry.next_project_id = counter("project")?;
-    Ok(registry)
-}
-
-/// Drops the instance's oldest finished commands beyond `keep`.
-fn prune(tx: &Transaction, instance_id: u64, keep: usize) -> Result<()> {
-    let count: i64 = tx
-        .query_row(
-            "SELECT count(*) FROM commands WHERE instance_id = ?1",
-            [instance_id],
-            |r| r.get(0),
-        )
-        .map_err(storage("counting commands"))?;
-    let excess = count - keep.max(1) as i64;
-    if excess > 0 {
-        tx.execute(
-            "DELETE FROM commands WHERE id IN (SELECT id FROM commands WHERE instance_id = ?1 AND finished = 1 ORDER BY id LIMIT ?2)",
-            params![instance_id, excess],
-        )
-        .map_err(storage("dropping old commands"))?;
-    }
-    Ok(())
-}
-
-/// Keeps the last `limit` bytes of a command's console: whole chunks are dropped from the
-/// front, then the oldest remaining one is cut (at a character boundary).
-fn trim_console(tx: &Transaction, command_id: u64, limit: u64) -> Result<()> {
-    let err = || storage("trimming a console");
-    loop {
-        let total: u64 = tx
-            .query_row(
-                "SELECT console_bytes FROM commands WHERE id = ?1",
-                [command_id],
-                |r| r.get(0),
-            )
-            .map_err(err())?;
-        if total <= limit {
-            return Ok(());
-        }
-        let (seq, text): (i64, String) = tx
-            .query_row(
-                "SELECT seq, text FROM console_chunks WHERE command_id = ?1 ORDER BY seq LIMIT 1",
-                [command_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .map_err(err())?;
-        let excess = (total - limit) as usize;
-        let removed = if excess >= text.len() {
-            tx.execute(
-                "DELETE FROM console_chunks WHERE command_id = ?1 AND seq = ?2",
-                params![command_id, seq],
-            )
-            .map_err(err())?;
-            text.len()
-        } else {
-            let mut cut = excess;
-            while !text.is_char_boundary(cut) {
-                cut += 1;
-            }
-            tx.execute(
-                "UPDATE console_chunks SET text = ?3 WHERE command_id = ?1 AND seq = ?2",
-                params![command_id, seq, &text[cut..]],
-            )
-            .map_err(err())?;
-            cut
-        };
-        tx.execute(
-            "UPDATE commands SET console_bytes = console_bytes - ?2, console_dropped = 1 WHERE id = ?1",
-            params![command_id, removed as u64],
-        )
-        .map_err(err())?;
     }
 }
 
