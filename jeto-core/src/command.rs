@@ -46,11 +46,34 @@ impl CommandStatus {
     }
 }
 
-/// Why a command failed: the provider's error class (e.g. Vagrant's
+/// What kind of failure ended a command, set by the provider (or by Jeto for errors it
+/// raises), so adapters map failures without knowing any provider's words.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// The action ran and failed (the default).
+    #[default]
+    Failed,
+    /// The instance has no machine of that name.
+    MachineNotFound,
+    /// The machine must be running for this action (e.g. a script over SSH).
+    MachineNotRunning,
+    /// The provider's tool cannot be run at all.
+    ProviderUnavailable,
+    /// A time limit was reached.
+    TimedOut,
+}
+
+/// Why a command failed: its [`FailureKind`], the provider's error class (e.g. Vagrant's
 /// `Vagrant::Errors::RSyncNotFound`) when it gave one, and a message.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandError {
+    /// What kind of failure it is.
+    #[serde(default)]
+    pub kind: FailureKind,
     /// The provider's error class, when it reported one.
     pub class: Option<String>,
     /// What went wrong, in the provider's words when it gave some.
@@ -58,12 +81,24 @@ pub struct CommandError {
 }
 
 impl CommandError {
-    /// An error with a message and no class.
+    /// A failure with a message and no class.
     pub fn message(message: impl Into<String>) -> Self {
+        CommandError::new(FailureKind::Failed, message)
+    }
+
+    /// A failure of this kind with a message and no class.
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
         CommandError {
+            kind,
             class: None,
             message: message.into(),
         }
+    }
+
+    /// The same error with the provider's error class.
+    pub fn with_class(mut self, class: impl Into<String>) -> Self {
+        self.class = Some(class.into());
+        self
     }
 }
 

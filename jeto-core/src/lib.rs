@@ -49,7 +49,7 @@ pub mod memory;
 pub mod store_conformance;
 
 pub use action::{Action, ActionRequest};
-pub use command::{Command, CommandError, CommandStatus};
+pub use command::{Command, CommandError, CommandStatus, FailureKind};
 pub use error::{BoxError, Error, ErrorKind, Result};
 pub use host::{Host, HostParams};
 pub use instance::{Instance, Status};

@@ -9,8 +9,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::{
-    validate, Action, ActionRequest, CommandError, ConsoleSink, Error, Instance, InstanceSource,
-    Outcome, Provider, Result, Status,
+    validate, Action, ActionRequest, CommandError, ConsoleSink, Error, FailureKind, Instance,
+    InstanceSource, Outcome, Provider, Result, Status,
 };
 
 /// A provider that keeps machine states in memory and counts what it is asked.
@@ -248,10 +248,10 @@ impl Provider for InMemoryProvider {
             if !machines.iter().any(|(name, _)| name == machine) {
                 return Ok(Outcome::failure(
                     1,
-                    CommandError {
-                        class: Some("Vagrant::Errors::MachineNotFound".into()),
-                        message: format!("The machine with the name '{machine}' was not found configured for this Vagrant environment."),
-                    },
+                    CommandError::new(
+                        FailureKind::MachineNotFound,
+                        format!("the instance has no machine {machine:?}"),
+                    ),
                 ));
             }
         }
@@ -333,10 +333,10 @@ impl Provider for InMemoryProvider {
 fn not_running(machine: &str) -> Outcome {
     Outcome::failure(
         1,
-        CommandError {
-            class: Some("Vagrant::Errors::SSHNotReady".into()),
-            message: format!("machine {machine} is not running"),
-        },
+        CommandError::new(
+            FailureKind::MachineNotRunning,
+            format!("machine {machine} is not running"),
+        ),
     )
 }
 

@@ -98,6 +98,7 @@ fn command_shape() {
         status: CommandStatus::Failed,
         exit_code: Some(3),
         error: Some(CommandError {
+            kind: jeto_core::FailureKind::MachineNotRunning,
             class: Some("Vagrant::Errors::SSHNotReady".into()),
             message: "The machine is not ready for SSH.".into(),
         }),

@@ -114,3 +114,104 @@ async fn the_cached_list_follows_every_change() {
     let (_, refreshed) = call(&service, "GET", "/api/instances?refresh=true", None).await;
     assert_eq!(refreshed[0]["status"][0]["status"], "not_created");
 }
+
+/// A provider of its own that speaks no vagrant: each instance fails with the failure kind
+/// its name says.
+#[derive(Debug)]
+struct TypedFailures(InMemoryProvider);
+
+#[async_trait::async_trait]
+impl jeto_core::Provider for TypedFailures {
+    async fn status(
+        &self,
+        instance: &jeto_core::Instance,
+    ) -> jeto_core::Result<Vec<jeto_core::Status>> {
+        self.0.status(instance).await
+    }
+    async fn run(
+        &self,
+        instance: &jeto_core::Instance,
+        _request: &jeto_core::ActionRequest,
+        _console: jeto_core::ConsoleSink,
+    ) -> jeto_core::Result<jeto_core::Outcome> {
+        use jeto_core::FailureKind::*;
+        let kind = match instance.name.as_str() {
+            "absent" => MachineNotFound,
+            "stopped" => MachineNotRunning,
+            "unplugged" => ProviderUnavailable,
+            "slow" => TimedOut,
+            _ => Failed,
+        };
+        let error = jeto_core::CommandError::new(kind, format!("{} says no", instance.name));
+        Ok(jeto_core::Outcome::failure(7, error))
+    }
+    async fn ip(
+        &self,
+        instance: &jeto_core::Instance,
+        machine: &str,
+    ) -> jeto_core::Result<Option<String>> {
+        self.0.ip(instance, machine).await
+    }
+    async fn prepare(
+        &self,
+        source: &jeto_core::InstanceSource,
+        target: &std::path::Path,
+    ) -> jeto_core::Result<std::path::PathBuf> {
+        self.0.prepare(source, target).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_map_to_statuses_by_their_kind_not_by_provider_words() {
+    let names = ["absent", "stopped", "unplugged", "slow", "broken"];
+    let mut memory = InMemoryProvider::new();
+    for name in names {
+        memory = memory.with_instance(format!("/srv/{name}"), &["web"]);
+    }
+    let policy = TokenPolicy::new(vec![TokenConfig::admin("admin", "k")]).unwrap();
+    let jeto = Jeto::builder(Arc::new(TypedFailures(memory)))
+        .policy(Arc::new(policy))
+        .build()
+        .await
+        .unwrap();
+    let service = JetoService::new(jeto);
+    let (_, host) = call(
+        &service,
+        "POST",
+        "/api/hosts",
+        Some(json!({"name": "own", "provider": "own"})),
+    )
+    .await;
+    for (name, status, code) in [
+        ("absent", 404, "machine_not_found"),
+        ("stopped", 409, "machine_not_running"),
+        ("unplugged", 503, "provider_unavailable"),
+        ("slow", 504, "timeout"),
+        ("broken", 502, "action_failed"),
+    ] {
+        let (created, instance) = call(
+            &service,
+            "POST",
+            "/api/instances",
+            Some(json!({"name": name, "host": host["id"], "path": format!("/srv/{name}")})),
+        )
+        .await;
+        assert_eq!(created, 201, "{instance}");
+        let path = format!("/api/instances/{}", instance["id"]);
+        let (answered, body) = call(&service, "POST", &path, Some(json!({"state": "start"}))).await;
+        assert_eq!(
+            (answered, body["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{body}"
+        );
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{name} says no")));
+        assert_eq!(
+            body["command"]["error"]["class"],
+            Value::Null,
+            "no provider words"
+        );
+    }
+}

@@ -4,7 +4,7 @@
 //! output, the text that `ssh-config` prints again after its record) is [`Line::Raw`].
 //! Nothing here panics, whatever the input.
 
-use jeto_core::{CommandError, Status};
+use jeto_core::{CommandError, FailureKind, Status};
 
 /// One line of output.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,13 +39,21 @@ impl Record {
         Some((level, text))
     }
 
-    /// For `error-exit` records: Vagrant's error class and message.
+    /// For `error-exit` records: Vagrant's error class and message, with the failure kind its
+    /// class stands for.
     pub fn error_exit(&self) -> Option<CommandError> {
         if self.kind != "error-exit" {
             return None;
         }
+        let class = self.data.first().cloned().filter(|c| !c.is_empty());
+        let kind = match class.as_deref() {
+            Some("Vagrant::Errors::MachineNotFound") => FailureKind::MachineNotFound,
+            Some("Vagrant::Errors::SSHNotReady") => FailureKind::MachineNotRunning,
+            _ => FailureKind::Failed,
+        };
         Some(CommandError {
-            class: self.data.first().cloned().filter(|c| !c.is_empty()),
+            kind,
+            class,
             message: self.data.get(1).cloned().unwrap_or_default(),
         })
     }

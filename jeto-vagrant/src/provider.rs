@@ -349,10 +349,8 @@ impl Provider for VagrantProvider {
                 Ok(()) => Ok(Outcome::success()),
                 Err(jeto_core::Error::PrepareFailed { what, message }) => Ok(Outcome::failure(
                     1,
-                    CommandError {
-                        class: Some("jeto::prepare_failed".into()),
-                        message: format!("{what} failed: {message}"),
-                    },
+                    CommandError::message(format!("{what} failed: {message}"))
+                        .with_class("jeto::prepare_failed"),
                 )),
                 Err(error) => Err(error),
             };

@@ -1,21 +1,30 @@
 //! The worker of one instance: runs its queued commands in order, each with one provider slot,
 //! streaming the console to the store while it runs.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use time::OffsetDateTime;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{oneshot, watch, Notify};
 
 use super::command_cell::{CellState, CommandCell, Stop};
 use super::{CommandScheduler, Pending};
 use crate::{
-    Action, ActionRequest, CommandError, CommandStatus, ConsoleSink, ErrorKind, Instance, Outcome,
-    Result,
+    Action, ActionRequest, CommandError, CommandStatus, ConsoleSink, Error, ErrorKind, FailureKind,
+    Instance, Outcome, Result,
 };
 
 /// How often a running command's new output is written to the store.
 const CONSOLE_FLUSH: Duration = Duration::from_secs(1);
+
+/// How far a running command's console has been written to the store, and a way to ask for an
+/// early write.
+#[derive(Debug, Default)]
+struct FlushProgress {
+    written: AtomicU64,
+    wake: Notify,
+}
 
 impl CommandScheduler {
     /// Runs the pending commands of one instance, in order, until there are none.
@@ -120,10 +129,25 @@ impl CommandScheduler {
             tracing::error!(command = command.id, %error, "could not record a command start");
         }
         let (flushed_tx, flushed_rx) = oneshot::channel();
-        let flusher = tokio::spawn(self.clone().flush_console(cell.clone(), flushed_rx));
+        let progress = Arc::new(FlushProgress::default());
+        let flusher = tokio::spawn(self.clone().flush_console(
+            cell.clone(),
+            progress.clone(),
+            flushed_rx,
+        ));
         let sink = ConsoleSink::new({
             let cell = cell.clone();
-            move |line: &str| cell.update(|state| state.console.push_line(line))
+            let half = self.inner.config.console_limit as u64 / 2;
+            move |line: &str| {
+                let end = cell.update(|state| {
+                    state.console.push_line(line);
+                    state.console.end()
+                });
+                // Flush early rather than let the buffer drop what was never written.
+                if end - progress.written.load(Ordering::Acquire) > half {
+                    progress.wake.notify_one();
+                }
+            }
         });
         let result = tokio::select! {
             result = self.execute(&instance, &request, sink) => Some(result),
@@ -140,17 +164,23 @@ impl CommandScheduler {
         self.settle(&cell).await;
     }
 
-    /// Writes the new output of a running command to the store every [`CONSOLE_FLUSH`], and
-    /// once more when told the command ended.
-    async fn flush_console(self, cell: Arc<CommandCell>, mut ended: oneshot::Receiver<()>) {
+    /// Writes the new output of a running command to the store every [`CONSOLE_FLUSH`], sooner
+    /// when half the console bound is waiting, and once more when told the command ended.
+    async fn flush_console(
+        self,
+        cell: Arc<CommandCell>,
+        progress: Arc<FlushProgress>,
+        mut ended: oneshot::Receiver<()>,
+    ) {
         let limit = self.inner.config.console_limit;
         let id = cell.id();
-        let mut written = 0;
         loop {
             let last = tokio::select! {
                 _ = &mut ended => true,
                 () = tokio::time::sleep(CONSOLE_FLUSH) => false,
+                () = progress.wake.notified() => false,
             };
+            let written = progress.written.load(Ordering::Acquire);
             let (text, end) = {
                 let state = cell.lock();
                 (state.console.since(written).to_owned(), state.console.end())
@@ -159,7 +189,7 @@ impl CommandScheduler {
                 if let Err(error) = self.inner.store.append_console(id, &text, limit).await {
                     tracing::error!(command = id, %error, "could not record console output");
                 }
-                written = end;
+                progress.written.store(end, Ordering::Release);
             }
             if last {
                 return;
@@ -226,11 +256,19 @@ fn finish(state: &mut CellState, result: Option<Result<Outcome>>, stop: Stop) {
                 CommandStatus::Failed
             };
             state.console.push_line(&format!("jeto: {error}"));
+            let kind = match error.kind() {
+                ErrorKind::Unavailable => FailureKind::ProviderUnavailable,
+                ErrorKind::Timeout => FailureKind::TimedOut,
+                _ => match error {
+                    Error::MachineNotFound { .. } => FailureKind::MachineNotFound,
+                    _ => FailureKind::Failed,
+                },
+            };
             // The class names Jeto as the origin, with the error's stable code.
-            command.error = Some(CommandError {
-                class: Some(format!("jeto::{}", error.code())),
-                message: error.to_string(),
-            });
+            command.error = Some(
+                CommandError::new(kind, error.to_string())
+                    .with_class(format!("jeto::{}", error.code())),
+            );
         }
     }
 }

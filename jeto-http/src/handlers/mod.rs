@@ -8,7 +8,7 @@ pub mod meta;
 pub mod projects;
 
 use http::StatusCode;
-use jeto_core::{Action, ActionRequest, Command, CommandStatus};
+use jeto_core::{Action, ActionRequest, Command, CommandStatus, FailureKind};
 
 use utoipa::{IntoParams, IntoResponses};
 
@@ -56,43 +56,35 @@ pub enum CommandFailure {
 
 /// The error answer for a command that did not succeed, or `None` when it did.
 ///
-/// 502 when vagrant ran and failed, 503 when it could not be run or the server stopped, 504
-/// on timeout, 409 when cancelled or the machine is not running, 404 when vagrant does not
-/// know the machine. The body carries the command.
+/// From the command's status and [`FailureKind`] (never a provider's words): 502 when the
+/// action ran and failed, 503 when the provider could not be run or the server stopped, 504 on
+/// timeout, 409 when cancelled or the machine is not running, 404 when the machine does not
+/// exist. The body carries the command.
 pub fn command_failure(command: &Command) -> Option<ApiError> {
     let detail = command
         .error
         .as_ref()
         .map(|e| e.to_string())
         .unwrap_or_default();
-    let class = command
-        .error
-        .as_ref()
-        .and_then(|e| e.class.as_deref())
-        .unwrap_or("");
+    let kind = command.error.as_ref().map(|e| e.kind).unwrap_or_default();
     let (status, code, message) = match command.status {
         CommandStatus::Succeeded | CommandStatus::Queued | CommandStatus::Running => return None,
-        // Vagrant refused because of the request or the machine's state, not because it broke.
-        CommandStatus::Failed if class == "Vagrant::Errors::MachineNotFound" => {
+        // Refused because of the request or the machine's state, not because anything broke.
+        CommandStatus::Failed if kind == FailureKind::MachineNotFound => {
             (StatusCode::NOT_FOUND, "machine_not_found", detail)
         }
-        CommandStatus::Failed if class == "Vagrant::Errors::SSHNotReady" => (
+        CommandStatus::Failed if kind == FailureKind::MachineNotRunning => (
             StatusCode::CONFLICT,
             "machine_not_running",
             format!("{detail} (start the machine first)"),
         ),
-        CommandStatus::Failed
-            if command
-                .error
-                .as_ref()
-                .and_then(|e| e.class.as_deref())
-                .is_some_and(|c| c == "jeto::provider_unavailable") =>
-        {
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "provider_unavailable",
-                detail,
-            )
+        CommandStatus::Failed if kind == FailureKind::ProviderUnavailable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "provider_unavailable",
+            detail,
+        ),
+        CommandStatus::Failed if kind == FailureKind::TimedOut => {
+            (StatusCode::GATEWAY_TIMEOUT, "timeout", detail)
         }
         CommandStatus::Failed => (
             StatusCode::BAD_GATEWAY,
