@@ -272,3 +272,78 @@ pub fn tar_gz(entries: &[(&str, &[u8])], links: &[(&str, &str)]) -> Vec<u8> {
     }
     builder.into_inner().unwrap().finish().unwrap()
 }
+
+/// The image the docker-provider tests boot: built (once per machine) from Debian packages by
+/// `tests/docker/image.sh`; its tag. Panics with the script's words and the fix when docker,
+/// debootstrap or the daemon is missing: such tests never skip.
+pub fn docker_image() -> String {
+    static IMAGE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    IMAGE.get_or_init(build_docker_image).clone()
+}
+
+fn build_docker_image() -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/docker/image.sh");
+    let out = Command::new(&script)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "the docker tests need a docker daemon and a local image ({}): {}\nfix: apt-get install -y docker.io debootstrap rsync, start dockerd (`.ci/run` does both)",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A free TCP port on 127.0.0.1 (for a machine's SSH port).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on loopback")
+}
+
+/// A Vagrantfile for Vagrant's docker provider on `image`: one machine per `(name, ssh port)`,
+/// SSH published on 127.0.0.1 only, the folder synced to `/vagrant` with rsync, and a shell
+/// provisioner running `provision`.
+pub fn docker_vagrantfile(image: &str, machines: &[(&str, u16)], provision: &str) -> String {
+    let machines: Vec<String> = machines
+        .iter()
+        .map(|(name, port)| format!("[{name:?}, {port}]"))
+        .collect();
+    format!(
+        r#"Vagrant.configure("2") do |config|
+  config.ssh.insert_key = false
+  config.vm.synced_folder ".", "/vagrant", type: "rsync", rsync__exclude: [".vagrant/"]
+  [{machines}].each do |name, port|
+    config.vm.define name do |m|
+      m.vm.provider "docker" do |d|
+        d.image = {image:?}
+        d.has_ssh = true
+      end
+      m.vm.network :forwarded_port, guest: 22, host: port, host_ip: "127.0.0.1", id: "ssh"
+      m.ssh.host = "127.0.0.1"
+      m.ssh.port = port
+      m.vm.provision "shell", inline: {provision:?}
+    end
+  end
+end
+"#,
+        machines = machines.join(", ")
+    )
+}
+
+/// The docker container of a machine of the instance in `folder`, as Vagrant recorded it.
+pub fn docker_container(folder: &Path, machine: &str) -> Option<String> {
+    std::fs::read_to_string(folder.join(format!(".vagrant/machines/{machine}/docker/id")))
+        .ok()
+        .map(|id| id.trim().to_owned())
+}
+
+/// `docker ARGS`: its standard output, or `None` when it fails.
+pub fn docker(args: &[&str]) -> Option<String> {
+    let out = Command::new("docker").args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}

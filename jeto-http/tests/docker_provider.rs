@@ -1,0 +1,286 @@
+//! The real-provider tier: the real `jeto` binary over TCP driving Vagrant's docker provider on
+//! real containers (an image built here from Debian packages, SSH published on 127.0.0.1
+//! only). Each flow checks the real effect: the container's state, files inside it, exit codes.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{register, start_server_with, ADMIN_KEY};
+use jeto_http::testing::{ServerProcess, TestClient};
+use jeto_vagrant::fixture::{
+    docker, docker_container, docker_image, docker_vagrantfile, free_port, FakeVagrant,
+};
+use serde_json::{json, Value};
+
+const SCRIPTS: &str = r#"{"scripts": {
+    "hello": {"command": "echo hello-from-the-container; test -f /.dockerenv && echo in-docker"},
+    "fail": {"command": "echo failing; exit 3"}
+}}"#;
+
+/// A server with host 3 on the docker provider, and the image.
+struct Docker {
+    fake: FakeVagrant,
+    data: tempfile::TempDir,
+    server: ServerProcess,
+    admin: TestClient,
+    image: String,
+}
+
+fn setup() -> Docker {
+    let image = docker_image();
+    let fake = FakeVagrant::new();
+    let data = tempfile::tempdir().unwrap();
+    let extra = "[[hosts]]\nid = 3\nname = \"docker\"\nprovider = \"docker\"\n";
+    let server = start_server_with(&fake, data.path(), extra);
+    let admin = TestClient::new(server.address, Some(ADMIN_KEY));
+    Docker {
+        fake,
+        data,
+        server,
+        admin,
+        image,
+    }
+}
+
+impl Docker {
+    /// A new instance folder `name` with these machines and provisioner.
+    fn folder(&self, name: &str, machines: &[&str], provision: &str) -> PathBuf {
+        let folder = self.fake.root().join(name);
+        std::fs::create_dir_all(&folder).unwrap();
+        let machines: Vec<(&str, u16)> = machines.iter().map(|m| (*m, free_port())).collect();
+        std::fs::write(
+            folder.join("Vagrantfile"),
+            docker_vagrantfile(&self.image, &machines, provision),
+        )
+        .unwrap();
+        std::fs::write(folder.join("jeto.json"), SCRIPTS).unwrap();
+        folder
+    }
+
+    async fn state(&self, id: u64, change: &str) -> (u16, Value) {
+        let answer = self
+            .admin
+            .post(&format!("/api/instances/{id}"), &json!({"state": change}))
+            .await;
+        (answer.status.as_u16(), answer.json())
+    }
+}
+
+/// Whether the machine's container is running (`None`: there is no such container).
+fn running(folder: &Path, machine: &str) -> Option<bool> {
+    let id = docker_container(folder, machine)?;
+    docker(&["inspect", "-f", "{{.State.Running}}", &id]).map(|s| s == "true")
+}
+
+fn exec(folder: &Path, machine: &str, command: &str) -> Option<String> {
+    let id = docker_container(folder, machine)?;
+    docker(&["exec", &id, "sh", "-c", command])
+}
+
+/// Removes what a failed test may have left running.
+struct Cleanup(Vec<PathBuf>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for folder in &self.0 {
+            for machine in ["default", "www", "db"] {
+                if let Some(id) = docker_container(folder, machine) {
+                    let _ = docker(&["rm", "-f", &id]);
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_machine_through_its_whole_life_on_a_real_container() {
+    let d = setup();
+    let folder = d.folder("life", &["default"], "echo provisioned > /tmp/provisioned");
+    let _cleanup = Cleanup(vec![folder.clone()]);
+    let id = register(&d.admin, "life", 3, &folder).await;
+
+    let (status, started) = d.state(id, "start").await;
+    assert_eq!(status, 200, "{started}");
+    assert_eq!(started["instance"]["status"][0]["status"], "running");
+    let ip = started["instance"]["status"][0]["ip"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        ip.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| !ip.is_loopback()),
+        "the IP the machine sees: {started}"
+    );
+    assert_eq!(running(&folder, "default"), Some(true));
+    assert_eq!(
+        exec(&folder, "default", "hostname -I")
+            .unwrap()
+            .split_whitespace()
+            .next(),
+        Some(ip)
+    );
+    assert_eq!(
+        exec(&folder, "default", "cat /tmp/provisioned").as_deref(),
+        Some("provisioned"),
+        "up provisions"
+    );
+
+    let fresh = d.admin.get(&format!("/api/instances/{id}?max_age=0")).await;
+    assert_eq!(fresh.json()["status"][0]["status"], "running");
+
+    // Scripts over real SSH.
+    let run = |script: &'static str| json!({"state": "runScript", "machine": "default", "script": script});
+    let hello = d
+        .admin
+        .post(&format!("/api/instances/{id}"), &run("hello"))
+        .await;
+    assert_eq!(hello.status, 200, "{}", hello.text());
+    let console = hello.json()["command"]["console"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        console.contains("hello-from-the-container") && console.contains("in-docker"),
+        "{console}"
+    );
+    let fail = d
+        .admin
+        .post(&format!("/api/instances/{id}"), &run("fail"))
+        .await;
+    assert_eq!(fail.status, 502, "{}", fail.text());
+    assert_eq!(fail.json()["command"]["exit_code"], 3);
+
+    // Provision again: the file comes back.
+    exec(&folder, "default", "rm /tmp/provisioned").unwrap();
+    let (status, body) = d.state(id, "provision").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        exec(&folder, "default", "cat /tmp/provisioned").as_deref(),
+        Some("provisioned")
+    );
+
+    // rsync: a file edited on the host appears in the container.
+    std::fs::write(folder.join("shared.txt"), "edited on the host").unwrap();
+    let (status, body) = d.state(id, "rsync").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        exec(&folder, "default", "cat /vagrant/shared.txt").as_deref(),
+        Some("edited on the host")
+    );
+
+    let (status, stopped) = d.state(id, "stop").await;
+    assert_eq!(status, 200, "{stopped}");
+    assert_eq!(running(&folder, "default"), Some(false));
+    assert_ne!(stopped["instance"]["status"][0]["status"], "running");
+
+    let (status, reloaded) = d.state(id, "reload").await;
+    assert_eq!(status, 200, "{reloaded}");
+    assert_eq!(running(&folder, "default"), Some(true));
+    assert_eq!(reloaded["instance"]["status"][0]["status"], "running");
+
+    let container = docker_container(&folder, "default").unwrap();
+    let deleted = d.admin.delete(&format!("/api/instances/{id}")).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text());
+    assert_eq!(
+        docker(&["inspect", &container]),
+        None,
+        "the container is gone"
+    );
+    drop(d.server);
+    drop(d.data);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_machines_in_one_vagrantfile_and_two_instances_at_once() {
+    let d = setup();
+    let pair = d.folder("pair", &["www", "db"], "true");
+    let solo = d.folder("solo", &["default"], "true");
+    let _cleanup = Cleanup(vec![pair.clone(), solo.clone()]);
+    let pair_id = register(&d.admin, "pair", 3, &pair).await;
+    let solo_id = register(&d.admin, "solo", 3, &solo).await;
+
+    let starts: Vec<_> = [pair_id, solo_id]
+        .into_iter()
+        .map(|id| {
+            let admin = d.admin.clone();
+            tokio::spawn(async move {
+                admin
+                    .post(&format!("/api/instances/{id}"), &json!({"state": "start"}))
+                    .await
+            })
+        })
+        .collect();
+    for start in starts {
+        let answer = start.await.unwrap();
+        assert_eq!(answer.status, 200, "{}", answer.text());
+    }
+    for (folder, machine) in [(&pair, "www"), (&pair, "db"), (&solo, "default")] {
+        assert_eq!(running(folder, machine), Some(true), "{machine}");
+    }
+    let view = d
+        .admin
+        .get(&format!("/api/instances/{pair_id}?max_age=0"))
+        .await
+        .json();
+    let machines: Vec<(&str, &str)> = view["status"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(machines, [("www", "running"), ("db", "running")]);
+    let ips: Vec<&str> = view["status"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["ip"].as_str())
+        .collect();
+    assert_eq!(ips.len(), 2, "{view}");
+    assert_ne!(ips[0], ips[1]);
+
+    // Stop one machine of the pair only.
+    let stopped = d
+        .admin
+        .post(
+            &format!("/api/instances/{pair_id}"),
+            &json!({"state": "stop", "machine": "db"}),
+        )
+        .await;
+    assert_eq!(stopped.status, 200, "{}", stopped.text());
+    assert_eq!(running(&pair, "db"), Some(false));
+    assert_eq!(running(&pair, "www"), Some(true));
+
+    for id in [pair_id, solo_id] {
+        let deleted = d.admin.delete(&format!("/api/instances/{id}")).await;
+        assert_eq!(deleted.status, 200, "{}", deleted.text());
+    }
+    for (folder, machine) in [(&pair, "www"), (&pair, "db"), (&solo, "default")] {
+        assert_eq!(running(folder, machine), None, "{machine} is gone");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_provisioner_answers_with_vagrants_error() {
+    let d = setup();
+    let folder = d.folder("broken", &["default"], "echo provisioning-breaks; exit 5");
+    let _cleanup = Cleanup(vec![folder.clone()]);
+    let id = register(&d.admin, "broken", 3, &folder).await;
+    let (status, body) = d.state(id, "start").await;
+    assert_eq!(status, 502, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("non-zero exit status"), "{message}");
+    assert!(
+        body["command"]["console"]
+            .as_str()
+            .unwrap()
+            .contains("provisioning-breaks"),
+        "{body}"
+    );
+    // The container itself came up; only the provisioner failed.
+    assert_eq!(running(&folder, "default"), Some(true));
+    let deleted = d.admin.delete(&format!("/api/instances/{id}")).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text());
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(running(&folder, "default"), None);
+}
