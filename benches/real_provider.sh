@@ -48,7 +48,7 @@ jeto_state() { curl "${H[@]}" -o /dev/null -d "{\"state\":\"$1\"}" "http://$jeto
 raw() { (cd "$folder" && vagrant "$@"); }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
-declare -A t
+declare -A t m
 for round in $(seq 1 "$ROUNDS"); do
   t[raw_up]+="$(seconds raw up)"$'\n';           t[raw_halt]+="$(seconds raw halt)"$'\n'
   t[jeto_start]+="$(seconds jeto_state start)"$'\n'; t[raw_status]+="$(seconds raw status)"$'\n'
