@@ -60,6 +60,10 @@ pub struct Outcome {
     pub exit_code: i32,
     /// The provider's structured error, when it gave one (Vagrant's `error-exit`).
     pub error: Option<CommandError>,
+    /// Every machine's state (with the IP of running ones) as the action left it, when the
+    /// provider learned it while running the action; saves a status read afterwards.
+    #[serde(default)]
+    pub after: Option<Vec<Status>>,
 }
 
 impl Outcome {
@@ -68,6 +72,7 @@ impl Outcome {
         Outcome {
             exit_code: 0,
             error: None,
+            after: None,
         }
     }
 
@@ -76,7 +81,14 @@ impl Outcome {
         Outcome {
             exit_code,
             error: Some(error),
+            after: None,
         }
+    }
+
+    /// The same outcome, with the machines' state after the action.
+    pub fn with_state_after(mut self, statuses: Vec<Status>) -> Self {
+        self.after = Some(statuses);
+        self
     }
 
     /// Whether the action succeeded.

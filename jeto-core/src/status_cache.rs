@@ -124,6 +124,28 @@ impl StatusCache {
         self.read(instance, &entry).await
     }
 
+    /// Records the status an action reported as it ended (IPs included), as a read that
+    /// happened now: answers within the default max age use it, `max_age = 0` still reads.
+    pub fn put(&self, id: u64, statuses: Vec<Status>) {
+        let entry = self.entry(id);
+        let mut cached = entry.cached();
+        let now = Instant::now();
+        cached.ips = statuses
+            .iter()
+            .filter(|s| s.is_running())
+            .filter_map(|s| Some((s.name.clone(), s.ip.clone()?)))
+            .collect();
+        cached.snapshot = StatusSnapshot {
+            statuses,
+            checked_at: Some(OffsetDateTime::now_utc()),
+            error: None,
+        };
+        cached.read_started = Some(now);
+        cached.read_finished = Some(now);
+        cached.invalidated = None;
+        self.version.fetch_add(1, Ordering::Release);
+    }
+
     /// Forgets the status of an instance (after a command ran on it).
     pub fn invalidate(&self, id: u64) {
         self.entry(id).cached().invalidated = Some(Instant::now());
@@ -198,6 +220,10 @@ impl StatusCache {
             status.ip = ips.get(&status.name).cloned();
         }
         let mut cached = entry.cached();
+        if cached.read_started.is_some_and(|newer| newer > started) {
+            // An action reported a newer state while this read ran: keep that one.
+            return cached.snapshot.clone();
+        }
         cached.ips = ips;
         cached.snapshot = StatusSnapshot {
             statuses,

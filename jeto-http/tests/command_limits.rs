@@ -226,6 +226,15 @@ async fn fresh_reads_of_8_instances_never_run_more_vagrant_processes_than_max_co
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+    // A restart forgets every status and IP (the starts reported them): the fresh reads below
+    // each need a status and an IP lookup.
+    drop(server);
+    let server = jeto_http::testing::ServerProcess::start(
+        env!("CARGO_BIN_EXE_jeto"),
+        &["--config", config.to_str().unwrap()],
+        &[],
+    );
+    let admin = TestClient::new(server.address, Some(ADMIN_KEY));
     let log = data.path().join("concurrency.log");
     std::fs::write(&log, "").unwrap();
 

@@ -101,8 +101,15 @@ async fn one_machine_through_its_whole_life_on_a_real_container() {
     let _cleanup = Cleanup(vec![folder.clone()]);
     let id = register(&d.admin, "life", 3, &folder).await;
 
+    let before = d.fake.calls().len();
     let (status, started) = d.state(id, "start").await;
     assert_eq!(status, 200, "{started}");
+    // The answer's state and IP came with the action: no second vagrant process.
+    assert_eq!(
+        d.fake.calls()[before..],
+        ["--machine-readable up".to_owned()],
+        "vagrant calls for a sync start"
+    );
     assert_eq!(started["instance"]["status"][0]["status"], "running");
     let ip = started["instance"]["status"][0]["ip"]
         .as_str()
@@ -126,8 +133,15 @@ async fn one_machine_through_its_whole_life_on_a_real_container() {
         "up provisions"
     );
 
+    let before = d.fake.calls().len();
     let fresh = d.admin.get(&format!("/api/instances/{id}?max_age=0")).await;
     assert_eq!(fresh.json()["status"][0]["status"], "running");
+    assert!(
+        d.fake.calls()[before..]
+            .iter()
+            .any(|c| c.ends_with(" status")),
+        "max_age=0 still reads"
+    );
 
     // Scripts over real SSH.
     let run = |script: &'static str| json!({"state": "runScript", "machine": "default", "script": script});
@@ -169,8 +183,13 @@ async fn one_machine_through_its_whole_life_on_a_real_container() {
         Some("edited on the host")
     );
 
+    let before = d.fake.calls().len();
     let (status, stopped) = d.state(id, "stop").await;
     assert_eq!(status, 200, "{stopped}");
+    assert_eq!(
+        d.fake.calls()[before..],
+        ["--machine-readable halt".to_owned()]
+    );
     assert_eq!(running(&folder, "default"), Some(false));
     assert_ne!(stopped["instance"]["status"][0]["status"], "running");
 

@@ -146,8 +146,9 @@ pub fn console_text(raw: &str, line: &Line) -> Option<String> {
         Line::Record(record) => match record.kind.as_str() {
             "ui" => record.ui().map(|(_, text)| text.to_owned()),
             "error-exit" | "state" | "state-human-short" | "state-human-long" | "metadata"
-            | "action" | "provider-name" | "ssh-config" | "box-name" | "box-provider"
-            | "box-version" | "cli-command" | "version-installed" | "version-latest" => None,
+            | "jeto-ssh-host" | "jeto-addresses" | "action" | "provider-name" | "ssh-config"
+            | "box-name" | "box-provider" | "box-version" | "cli-command" | "version-installed"
+            | "version-latest" => None,
             _ => Some(raw.to_owned()),
         },
     }

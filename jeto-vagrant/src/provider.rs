@@ -58,6 +58,34 @@ pub struct VagrantProvider {
     config: VagrantConfig,
     runner: Arc<dyn ProcessRunner>,
     records: Option<Arc<ProcessRecords>>,
+    report: Option<Arc<StateReport>>,
+}
+
+/// The Ruby file that makes an action's vagrant process print the machines' state as it exits
+/// (see `src/ruby/jeto_report.rb`), in a private temporary folder that lives as long as the
+/// provider.
+#[derive(Debug)]
+struct StateReport {
+    _dir: tempfile::TempDir,
+    /// The `RUBYOPT` option that loads it.
+    option: String,
+}
+
+impl StateReport {
+    fn new() -> Option<StateReport> {
+        let dir = tempfile::Builder::new()
+            .prefix("jeto-report")
+            .tempdir()
+            .ok()?;
+        let path = dir.path().join("jeto_report.rb");
+        std::fs::write(&path, include_str!("ruby/jeto_report.rb")).ok()?;
+        let path = path.to_str()?;
+        // RUBYOPT is split on whitespace: a path with a space cannot be loaded this way.
+        (!path.contains(char::is_whitespace)).then(|| StateReport {
+            option: format!("-r{path}"),
+            _dir: dir,
+        })
+    }
 }
 
 /// What one vagrant run produced, folded as it streamed.
@@ -93,6 +121,7 @@ impl VagrantProvider {
             config,
             runner,
             records: None,
+            report: StateReport::new().map(Arc::new),
         }
     }
 
@@ -104,6 +133,7 @@ impl VagrantProvider {
             runner: Arc::new(runner),
             records: Some(records),
             config: self.config,
+            report: self.report,
         }
     }
 
@@ -166,6 +196,7 @@ impl VagrantProvider {
         timeout: std::time::Duration,
         console: Option<&ConsoleSink>,
         keep: Keep,
+        report: bool,
     ) -> jeto_core::Result<(ProcessEnd, Collected)> {
         check_vagrant_folder(instance.folder())?;
         let sub_command = args
@@ -174,11 +205,23 @@ impl VagrantProvider {
             .unwrap_or_default();
         let mut argv: Vec<OsString> = vec!["--machine-readable".into()];
         argv.extend(args);
+        let mut env = self.environment(instance);
+        if let (true, Some(report)) = (report, &self.report) {
+            let existing = env
+                .iter()
+                .rev()
+                .find(|(k, _)| k == "RUBYOPT")
+                .map(|(_, v)| v.clone())
+                .or_else(|| std::env::var("RUBYOPT").ok())
+                .unwrap_or_default();
+            env.push(("RUBYOPT".into(), format!("{} {existing}", report.option)));
+            env.push(("JETO_REPORT".into(), "1".into()));
+        }
         let spec = ProcessSpec {
             program: self.config.binary.clone(),
             args: argv,
             cwd: instance.folder().to_owned(),
-            env: self.environment(instance),
+            env,
             timeout,
         };
         let collected = Mutex::new(Collected::default());
@@ -311,6 +354,29 @@ fn describe(end: ProcessEnd) -> String {
     }
 }
 
+/// The machines' state as an action's vagrant process reported it when it exited (see
+/// `ruby/jeto_report.rb`), with the IP of running ones: the SSH host when it is routable, else
+/// the first routable address the machine reported. `None` when nothing was reported.
+fn state_after(records: &[crate::machine_readable::Record]) -> Option<Vec<Status>> {
+    let mut machines = statuses(records);
+    if machines.is_empty() {
+        return None;
+    }
+    for machine in machines.iter_mut().filter(|m| m.is_running()) {
+        let of = |kind: &str| {
+            records
+                .iter()
+                .rev()
+                .find(|r| r.target == machine.name && r.kind == kind)
+                .and_then(|r| r.value())
+                .and_then(first_routable)
+        };
+        // A running machine whose address did not come along: read the usual way.
+        machine.ip = Some(of("jeto-ssh-host").or_else(|| of("jeto-addresses"))?);
+    }
+    Some(machines)
+}
+
 /// The first non-loopback address among whitespace-separated words.
 fn first_routable(text: &str) -> Option<String> {
     text.split_whitespace()
@@ -329,6 +395,7 @@ impl Provider for VagrantProvider {
                 self.config.status_timeout(),
                 None,
                 Keep::Records(&["state", "provider-name", "metadata"]),
+                false,
             )
             .await?;
         if end != ProcessEnd::Exited(0) {
@@ -356,15 +423,27 @@ impl Provider for VagrantProvider {
             };
         }
         let args = Self::arguments(request, script);
+        // Actions that change a machine's state report it as they exit (see StateReport).
+        let report = matches!(
+            request.action,
+            Action::Start | Action::Stop | Action::Reload | Action::Destroy
+        );
+        let keep = if report {
+            Keep::Records(&["state", "provider-name", "jeto-ssh-host", "jeto-addresses"])
+        } else {
+            Keep::Nothing
+        };
         let (end, collected) = self
             .vagrant(
                 instance,
                 args,
                 self.config.command_timeout(),
                 Some(&console),
-                Keep::Nothing,
+                keep,
+                report,
             )
             .await?;
+        let after = report.then(|| state_after(&collected.records)).flatten();
         let error = || {
             collected.summary.error().unwrap_or_else(|| {
                 CommandError::message(match (end, script) {
@@ -378,10 +457,14 @@ impl Provider for VagrantProvider {
                 })
             })
         };
-        Ok(match end {
+        let outcome = match end {
             ProcessEnd::Exited(0) => Outcome::success(),
             ProcessEnd::Exited(code) => Outcome::failure(code, error()),
             ProcessEnd::Signaled(_) | ProcessEnd::TimedOut => Outcome::failure(-1, error()),
+        };
+        Ok(match after {
+            Some(statuses) => outcome.with_state_after(statuses),
+            None => outcome,
         })
     }
 
@@ -396,6 +479,7 @@ impl Provider for VagrantProvider {
                 timeout,
                 None,
                 Keep::Records(&["ssh-config"]),
+                false,
             )
             .await?;
         if end != ProcessEnd::Exited(0) {
@@ -420,7 +504,7 @@ impl Provider for VagrantProvider {
         let request = ActionRequest::new(Action::RunScript).on(machine);
         let args = Self::arguments(&request, Some("hostname -I"));
         let (end, collected) = self
-            .vagrant(instance, args, timeout, None, Keep::Raw)
+            .vagrant(instance, args, timeout, None, Keep::Raw, false)
             .await?;
         if end != ProcessEnd::Exited(0) {
             return Err(Self::failed(instance, Action::Status, end, collected));
@@ -490,6 +574,40 @@ mod tests {
         assert_eq!(args, vec!["ssh", "www", "--command=-rf; echo $HOME"]);
         let args = VagrantProvider::arguments(&ActionRequest::new(Action::Destroy), None);
         assert_eq!(args, vec!["destroy", "--force"]);
+    }
+
+    #[test]
+    fn the_state_after_an_action_comes_from_its_own_report() {
+        let records = |text: &str| -> Vec<Record> {
+            text.lines()
+                .filter_map(|l| match parse_line(l) {
+                    Line::Record(r) => Some(r),
+                    Line::Raw(_) => None,
+                })
+                .collect()
+        };
+        let reported = records(
+            "1,www,provider-name,docker\n1,www,state,running\n1,www,jeto-ssh-host,127.0.0.1\n1,www,jeto-addresses,172.17.0.3 fe80::1\n1,db,provider-name,docker\n1,db,state,stopped",
+        );
+        let after = state_after(&reported).unwrap();
+        assert_eq!(after.len(), 2);
+        assert_eq!(
+            (after[0].name.as_str(), after[0].ip.as_deref()),
+            ("www", Some("172.17.0.3"))
+        );
+        assert_eq!(
+            (after[1].status.as_str(), after[1].ip.as_deref()),
+            ("stopped", None)
+        );
+        // A routable SSH host is the address.
+        let direct = records("1,default,state,running\n1,default,jeto-ssh-host,192.0.2.10");
+        assert_eq!(
+            state_after(&direct).unwrap()[0].ip.as_deref(),
+            Some("192.0.2.10")
+        );
+        // Running with no address, or nothing reported: read the usual way.
+        assert_eq!(state_after(&records("1,default,state,running")), None);
+        assert_eq!(state_after(&records("1,default,action,up,end")), None);
     }
 
     #[test]

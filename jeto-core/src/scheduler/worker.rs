@@ -154,9 +154,17 @@ impl CommandScheduler {
             () = stopped(&mut stop) => None,
         };
         drop(slot);
-        // Invalidate before waiters wake, so the status they read is from after the command.
+        // Before waiters wake, so the status they read is from after the command: the state
+        // the action reported, or a fresh read.
         if request.action != Action::Status {
-            self.inner.status.invalidate(instance.id);
+            let after = result
+                .as_ref()
+                .and_then(|r| r.as_ref().ok())
+                .and_then(|outcome| outcome.after.clone());
+            match after {
+                Some(statuses) => self.inner.status.put(instance.id, statuses),
+                None => self.inner.status.invalidate(instance.id),
+            }
         }
         cell.update(|state| finish(state, result, *stop.borrow()));
         let _ = flushed_tx.send(());
