@@ -6,7 +6,6 @@
 mod common;
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::{register, start_server_with, ADMIN_KEY};
@@ -14,7 +13,7 @@ use jeto_http::testing::{ServerProcess, TestClient};
 use jeto_vagrant::fixture::FakeVagrant;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::Notify;
+use tokio::sync::watch;
 
 /// Whether a process is gone (or only a zombie left for init to reap).
 fn gone(pid: i32) -> bool {
@@ -35,6 +34,17 @@ async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
+/// Polls an async condition every 50 ms for up to 10 s.
+async fn wait_for_async<F: std::future::Future<Output = bool>>(mut check: impl FnMut() -> F) {
+    for _ in 0..200 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting");
+}
+
 fn restart(data: &Path) -> ServerProcess {
     ServerProcess::start(
         env!("CARGO_BIN_EXE_jeto"),
@@ -45,19 +55,19 @@ fn restart(data: &Path) -> ServerProcess {
 
 /// An HTTP server whose one file answers 200 with `head` bytes of its body, then waits for
 /// `release` and answers nothing more (the connection is dropped): a download that stalls.
-async fn stalling_server(head: usize, release: Arc<Notify>) -> String {
+async fn stalling_server(head: usize, release: watch::Receiver<bool>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {
-            let release = release.clone();
+            let mut release = release.clone();
             tokio::spawn(async move {
                 let mut request = [0u8; 4096];
                 let _ = stream.read(&mut request).await;
                 let mut answer = b"HTTP/1.0 200 OK\r\n\r\n".to_vec();
                 answer.extend(std::iter::repeat_n(b'x', head));
                 let _ = stream.write_all(&answer).await;
-                release.notified().await;
+                let _ = release.wait_for(|released| *released).await;
             });
         }
     });
@@ -119,8 +129,8 @@ async fn sigkill_during_a_slow_up_leaves_no_process_and_the_next_start_succeeds(
 async fn sigkill_during_an_async_archive_creation_leaves_no_instance_and_no_temporary_file() {
     let fake = FakeVagrant::new();
     let data = tempfile::tempdir().unwrap();
-    let release = Arc::new(Notify::new());
-    let url = stalling_server(256 * 1024, release.clone()).await;
+    let (release, released) = watch::channel(false);
+    let url = stalling_server(256 * 1024, released).await;
     let mut server = start_server_with(&fake, data.path(), "");
     let admin = TestClient::new(server.address, Some(ADMIN_KEY));
     let created = admin
@@ -164,7 +174,7 @@ async fn sigkill_during_an_async_archive_creation_leaves_no_instance_and_no_temp
         .unwrap()
         .count();
     assert_eq!(records, 0);
-    release.notify_waiters();
+    release.send_replace(true);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -187,7 +197,15 @@ async fn a_command_submitted_while_delete_destroys_is_refused() {
         let admin = admin.clone();
         tokio::spawn(async move { admin.delete("/api/instances/1").await })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Once DELETE has queued its destroy behind the slow start, the instance is closed.
+    wait_for_async(|| {
+        let admin = admin.clone();
+        async move {
+            let commands = admin.get("/api/instances/1/commands").await.json();
+            commands[0]["action"] == "destroy"
+        }
+    })
+    .await;
     let late = admin
         .post("/api/instances/1/commands", &json!({"action": "start"}))
         .await;
@@ -219,9 +237,9 @@ async fn commands_queued_on_an_instance_whose_creation_fails_end_cancelled_and_w
 {
     let fake = FakeVagrant::new();
     let data = tempfile::tempdir().unwrap();
-    let release = Arc::new(Notify::new());
+    let (release, released) = watch::channel(false);
     // 1 KiB of "x" is no archive: the creation fails once the download ends.
-    let url = stalling_server(1024, release.clone()).await;
+    let url = stalling_server(1024, released).await;
     let server = start_server_with(&fake, data.path(), "");
     let admin = TestClient::new(server.address, Some(ADMIN_KEY));
     let created = admin
@@ -241,8 +259,19 @@ async fn commands_queued_on_an_instance_whose_creation_fails_end_cancelled_and_w
                 .await
         })
     };
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    release.notify_waiters();
+    // The start waits behind the creation's sync before the download is let go.
+    wait_for_async(|| {
+        let admin = admin.clone();
+        async move {
+            let commands = admin
+                .get(&format!("/api/instances/{id}/commands"))
+                .await
+                .json();
+            commands[0]["action"] == "start"
+        }
+    })
+    .await;
+    release.send_replace(true);
     let answer = tokio::time::timeout(Duration::from_secs(30), waiting)
         .await
         .expect("the waiting caller is answered once the instance is gone")

@@ -458,8 +458,17 @@ async fn every_status_answered_is_documented_and_every_documented_status_is_answ
     send_as_text(&mut api, commands, &ok_commands).await;
     // A full queue: one running for 30 s, 16 waiting, the next one refused.
     let queue_commands = format!("/api/instances/{}/commands", ids["queue"]);
-    let mut statuses = Vec::new();
-    for _ in 0..18 {
+    let (first, answer) = api
+        .call(commands, "POST", &queue_commands, admin, Some(provision))
+        .await;
+    assert_eq!(first, 202, "{answer}");
+    let first = format!("{queue_commands}/{}", answer["command"]["id"]);
+    // Only once it runs does the queue hold 16 more.
+    while api.call(command, "GET", &first, admin, None).await.1["status"] != "running" {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut statuses = vec![202];
+    for _ in 0..17 {
         let (status, _) = api
             .call(commands, "POST", &queue_commands, admin, Some(provision))
             .await;

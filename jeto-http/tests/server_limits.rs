@@ -217,11 +217,26 @@ async fn followers_are_capped_and_one_that_stops_reading_is_dropped() {
     assert_eq!(queued.status, 202, "{}", queued.text());
     let console = format!("{}/console?follow=true", queued.header("location").unwrap());
 
-    // Follower A asks and never reads.
+    // Follower A asks, reads the answer's head (it holds the slot then), and reads no more.
     let mut stalled = TcpStream::connect(server.address).await.unwrap();
     let request = format!("GET {console} HTTP/1.1\r\nHost: x\r\nX-JETO-KEY: {ADMIN_KEY}\r\n\r\n");
     stalled.write_all(request.as_bytes()).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut head = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        let mut buf = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stalled.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the follower's answer ended early");
+            head.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await
+    .expect("the follower's answer starts");
+    assert!(
+        head.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
 
     // B is refused while A holds the only slot.
     let refused = admin.get(&console).await;
