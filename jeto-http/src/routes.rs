@@ -62,8 +62,15 @@ pub const ROUTES: &[(&str, &[&str])] = &[
 
 /// Matches a path against [`ROUTES`]. Parameters must be positive integers; anything else
 /// (`0`, `-1`, `abc`, too large) matches no route, so it is a 404 like an absent id.
+///
+/// The original Jeto's running code served `/api/instances/{id}/command[/{cid}]`: that
+/// singular is read as the plural route, for its clients.
 pub fn match_path(path: &str) -> Result<(Route, &'static [&'static str]), ApiError> {
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let mut segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    if segments.len() >= 5 && segments[..3] == ["", "api", "instances"] && segments[4] == "command"
+    {
+        segments[4] = "commands";
+    }
     for (index, (pattern, methods)) in ROUTES.iter().enumerate() {
         let parts: Vec<&str> = pattern.split('/').collect();
         if parts.len() != segments.len() {
@@ -122,6 +129,15 @@ mod tests {
         assert_eq!(
             match_path("/api/instances/7/commands/3/console").unwrap().0,
             Route::Console(7, 3)
+        );
+        // The original's singular.
+        assert_eq!(
+            match_path("/api/instances/7/command/3").unwrap().0,
+            Route::Command(7, 3)
+        );
+        assert_eq!(
+            match_path("/api/instances/7/command").unwrap().0,
+            Route::Commands(7)
         );
         for bad in [
             "/api/instances/0",

@@ -50,6 +50,10 @@ pub struct CreateInstance {
     /// Whether the HTTP caller wants to be answered before a long preparation ends.
     #[serde(default, rename = "async")]
     pub run_async: bool,
+    /// Sent as `create` by the original Jeto's UI; nothing else is accepted.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^create$"))]
+    pub state: Option<String>,
 }
 
 impl CreateInstance {
@@ -61,6 +65,25 @@ impl CreateInstance {
             path: Some(path.into()),
             ..CreateInstance::default()
         }
+    }
+
+    /// The request as the original Jeto's UI meant it: empty strings for the sources it does
+    /// not use are absent; `state` may only say `create`.
+    fn normalized(&self) -> Result<CreateInstance> {
+        if let Some(state) = self.state.as_deref().filter(|s| *s != "create") {
+            return Err(Error::invalid(format!(
+                "state {state:?} is not accepted when creating an instance (only \"create\", or nothing)"
+            )));
+        }
+        let given = |field: &Option<String>| field.clone().filter(|v| !v.is_empty());
+        Ok(CreateInstance {
+            path: given(&self.path),
+            git_url: given(&self.git_url),
+            git_reference: given(&self.git_reference),
+            archive_url: given(&self.archive_url),
+            archive_sha256: given(&self.archive_sha256),
+            ..self.clone()
+        })
     }
 
     fn source(&self) -> Result<InstanceSource> {
@@ -111,6 +134,7 @@ impl Jeto {
         who: &Principal,
         request: &CreateInstance,
     ) -> Result<(InstanceSource, Host)> {
+        let request = &request.normalized()?;
         validate::instance_name(&request.name)?;
         validate::free_text("environment", &request.environment, 256)?;
         let host = self
@@ -447,22 +471,48 @@ fn slug(name: &str) -> String {
     }
 }
 
-/// A non-negative integer, also when written with a zero fraction (`30.0`).
+/// A non-negative integer, also when written with a zero fraction (`30.0`) or, as the
+/// original Jeto's UI sends it, as a string of digits (`"1"`).
 fn whole_number<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> std::result::Result<u64, D::Error> {
-    let number = serde_json::Number::deserialize(deserializer)?;
-    number
-        .as_u64()
-        .or_else(|| {
-            number
-                .as_f64()
-                .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 1.8e19)
-                .map(|f| f as u64)
-        })
-        .ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "expected a host id (a whole number), found {number}"
-            ))
-        })
+    struct HostId;
+
+    impl serde::de::Visitor<'_> for HostId {
+        type Value = u64;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a host id (a whole number, or a string of digits)")
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<u64, E> {
+            Ok(v)
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<u64, E> {
+            u64::try_from(v)
+                .map_err(|_| E::custom(format!("expected a host id (a whole number), found {v}")))
+        }
+
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> std::result::Result<u64, E> {
+            if v.fract() == 0.0 && (0.0..1.8e19).contains(&v) {
+                Ok(v as u64)
+            } else {
+                Err(E::custom(format!(
+                    "expected a host id (a whole number), found {v}"
+                )))
+            }
+        }
+
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<u64, E> {
+            v.parse::<u64>()
+                .ok()
+                .filter(|_| v.bytes().all(|b| b.is_ascii_digit()))
+                .ok_or_else(|| {
+                    E::custom(format!("expected a host id (a whole number), found {v:?}"))
+                })
+        }
+    }
+
+    deserializer.deserialize_any(HostId)
 }

@@ -57,17 +57,17 @@ pub struct CommandRequest {
     /// The action, by wire name.
     #[schema(value_type = Action)]
     pub action: String,
-    /// The machine; optional except for runScript.
+    /// The machine; optional except for runScript. Empty (as the original UI sends it) means
+    /// all machines.
     #[serde(default)]
-    #[schema(
-        min_length = 1,
-        max_length = 128,
-        pattern = "^[A-Za-z0-9_.][A-Za-z0-9_.-]*$"
-    )]
+    #[schema(max_length = 128, pattern = "^([A-Za-z0-9_.][A-Za-z0-9_.-]*)?$")]
     pub machine: Option<String>,
     /// The script, for runScript.
     #[serde(default)]
     pub script: Option<String>,
+    /// Accepted for clients of the original Jeto; this route always answers at once.
+    #[serde(default, rename = "async")]
+    pub run_async: bool,
 }
 
 /// `POST /api/instances/{id}/commands`: always async, 202 with the queued command.

@@ -81,13 +81,10 @@ pub struct StateRequest {
     /// start | stop | status | runScript | reload | rsync | provision (destroy: use DELETE)
     #[schema(value_type = Action)]
     pub state: String,
-    /// The machine; optional except for runScript.
+    /// The machine; optional except for runScript. Empty (as the original UI sends it) means
+    /// all machines.
     #[serde(default)]
-    #[schema(
-        min_length = 1,
-        max_length = 128,
-        pattern = "^[A-Za-z0-9_.][A-Za-z0-9_.-]*$"
-    )]
+    #[schema(max_length = 128, pattern = "^([A-Za-z0-9_.][A-Za-z0-9_.-]*)?$")]
     pub machine: Option<String>,
     /// The script of `jeto.json`, for runScript.
     #[serde(default)]

@@ -122,7 +122,8 @@ pub fn wire_request(
 ) -> ActionRequest {
     ActionRequest {
         action,
-        machine: machine.filter(|_| action != Action::Sync),
+        // The original UI sends `machine: ""` for its instance-wide buttons: all machines.
+        machine: machine.filter(|m| action != Action::Sync && !m.is_empty()),
         script: script.filter(|_| action == Action::RunScript),
     }
 }
