@@ -14,8 +14,9 @@ use jeto_vagrant::fixture::{
 };
 use serde_json::{json, Value};
 
-const SCRIPTS: &str = r#"{"scripts": {
+const SCRIPTS: &str = r#"{"team": "blue", "scripts": {
     "hello": {"command": "echo hello-from-the-container; test -f /.dockerenv && echo in-docker"},
+    "values": {"command": "test -f /.dockerenv && echo \"environment=[$ENVIRONMENT] team=[$JETO_TEAM]\""},
     "fail": {"command": "echo failing; exit 3"}
 }}"#;
 
@@ -99,7 +100,18 @@ async fn one_machine_through_its_whole_life_on_a_real_container() {
     let d = setup();
     let folder = d.folder("life", &["default"], "echo provisioned > /tmp/provisioned");
     let _cleanup = Cleanup(vec![folder.clone()]);
-    let id = register(&d.admin, "life", 3, &folder).await;
+    // An environment that would be a command if it were ever pasted into a shell.
+    let environment = "staging's $(touch /tmp/pwned) `touch /tmp/pwned2`";
+    let created = d
+        .admin
+        .post(
+            "/api/instances",
+            &json!({"name": "life", "host": 3, "environment": environment,
+                "path": folder.display().to_string()}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let id = created.json()["id"].as_u64().unwrap();
 
     let before = d.fake.calls().len();
     let (status, started) = d.state(id, "start").await;
@@ -157,6 +169,24 @@ async fn one_machine_through_its_whole_life_on_a_real_container() {
     assert!(
         console.contains("hello-from-the-container") && console.contains("in-docker"),
         "{console}"
+    );
+    // The instance's values reach the script inside the container, byte for byte.
+    let values = d
+        .admin
+        .post(&format!("/api/instances/{id}"), &run("values"))
+        .await;
+    assert_eq!(values.status, 200, "{}", values.text());
+    let console = values.json()["command"]["console"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        console.contains(&format!("environment=[{environment}] team=[blue]")),
+        "{console}"
+    );
+    assert_eq!(
+        exec(&folder, "default", "ls /tmp/pwned /tmp/pwned2 2>/dev/null"),
+        None
     );
     let fail = d
         .admin

@@ -354,6 +354,35 @@ fn describe(end: ProcessEnd) -> String {
     }
 }
 
+/// What `vagrant ssh -c` runs in the machine for a declared script: the instance's
+/// `ENVIRONMENT` and `JETO_*` values exported, then the script. The values never appear as shell
+/// text: each byte is an octal escape that `printf` turns back into the byte in the machine (a
+/// trailing `_` keeps trailing newlines), so no value can close a quote or start a command.
+/// Names are `[A-Z0-9_]` by construction.
+fn remote_script(instance: &Instance, command: &str) -> String {
+    let mut script = String::new();
+    let vars = std::iter::once(("ENVIRONMENT".to_owned(), instance.environment.clone()))
+        .chain(instance.jeto_infos.env_vars());
+    for (name, value) in vars {
+        if !name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        {
+            continue;
+        }
+        let octal: String = value
+            .bytes()
+            .filter(|b| *b != 0)
+            .map(|b| format!("\\{b:03o}"))
+            .collect();
+        script.push_str(&format!(
+            "{name}=\"$(printf '{octal}_')\"; {name}=\"${{{name}%_}}\"; export {name}; "
+        ));
+    }
+    script.push_str(command);
+    script
+}
+
 /// The machines' state as an action's vagrant process reported it when it exited (see
 /// `ruby/jeto_report.rb`), with the IP of running ones: the SSH host when it is routable, else
 /// the first routable address the machine reported. `None` when nothing was reported.
@@ -422,7 +451,8 @@ impl Provider for VagrantProvider {
                 Err(error) => Err(error),
             };
         }
-        let args = Self::arguments(request, script);
+        let in_machine = script.map(|command| remote_script(instance, command));
+        let args = Self::arguments(request, in_machine.as_deref());
         // Actions that change a machine's state report it as they exit (see StateReport).
         let report = matches!(
             request.action,
@@ -608,6 +638,37 @@ mod tests {
         // Running with no address, or nothing reported: read the usual way.
         assert_eq!(state_after(&records("1,default,state,running")), None);
         assert_eq!(state_after(&records("1,default,action,up,end")), None);
+    }
+
+    #[test]
+    fn script_values_reach_the_machine_as_escapes_only() {
+        let mut instance = crate::fixture::FakeVagrant::instance(
+            1,
+            std::path::Path::new("/srv/x"),
+            crate::fixture::FakeVagrant::host(&[]),
+        );
+        instance.environment = "a'$(touch /tmp/pwned)\n".into();
+        let script = remote_script(&instance, "echo \"$ENVIRONMENT\"");
+        assert!(!script.contains("touch"), "{script}");
+        assert!(
+            script.starts_with("ENVIRONMENT=\"$(printf '\\141\\047\\044\\050"),
+            "{script}"
+        );
+        assert!(
+            script.ends_with("export ENVIRONMENT; echo \"$ENVIRONMENT\""),
+            "{script}"
+        );
+        // The shell gives the value back byte for byte.
+        let out = std::process::Command::new("sh")
+            .args(["-c", &format!("{script} | od -c")])
+            .output()
+            .unwrap();
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            shown.contains("a   '   $   (   t   o   u   c   h"),
+            "{shown}"
+        );
+        assert!(!std::path::Path::new("/tmp/pwned").exists());
     }
 
     #[test]

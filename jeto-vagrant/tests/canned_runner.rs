@@ -68,9 +68,13 @@ async fn argv_and_environment_of_a_script_run() {
 
     let spec = runner.seen.lock().unwrap()[0].clone();
     assert_eq!(spec.program, std::path::Path::new("vagrant"));
+    assert_eq!(spec.args[..3], ["--machine-readable", "ssh", "www"]);
+    // One argument: the instance's values exported (as octal escapes only), then the script.
+    let command = spec.args[3].to_str().unwrap();
     assert_eq!(
-        spec.args,
-        ["--machine-readable", "ssh", "www", "--command=make deploy"]
+        command,
+        "--command=ENVIRONMENT=\"$(printf '\\164\\145\\163\\164_')\"; ENVIRONMENT=\"${ENVIRONMENT%_}\"; export ENVIRONMENT; \
+         JETO_TEAM=\"$(printf '\\167\\145\\142_')\"; JETO_TEAM=\"${JETO_TEAM%_}\"; export JETO_TEAM; make deploy"
     );
     assert_eq!(spec.cwd, dir.path());
     let env: Vec<_> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
