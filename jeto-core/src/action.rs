@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::Error;
 
 /// An action on an instance. Serialised with the original Jeto's wire names
-/// (`start`, `stop`, `status`, `runScript`, `reload`, `rsync`, `provision`, `destroy`).
+/// (`start`, `stop`, `status`, `runScript`, `reload`, `rsync`, `provision`, `destroy`), and
+/// Jeto's own (`sync`, `suspend`, `resume`).
 ///
 /// ```
 /// use jeto_core::Action;
@@ -51,11 +52,18 @@ pub enum Action {
     /// reference and update submodules; a missing folder is cloned or extracted again.
     #[serde(rename = "sync")]
     Sync,
+    /// `vagrant suspend`: saves the machines' state and stops them (providers that cannot,
+    /// such as docker, refuse it: a typed `not_supported` failure).
+    #[serde(rename = "suspend")]
+    Suspend,
+    /// `vagrant resume`: runs suspended machines again.
+    #[serde(rename = "resume")]
+    Resume,
 }
 
 impl Action {
     /// Every action, in wire-name order of the seed document first.
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 11] = [
         Action::Start,
         Action::Stop,
         Action::Status,
@@ -65,6 +73,8 @@ impl Action {
         Action::Provision,
         Action::Destroy,
         Action::Sync,
+        Action::Suspend,
+        Action::Resume,
     ];
 
     /// The wire name (`runScript`, `start`, ...).
@@ -79,6 +89,8 @@ impl Action {
             Action::Provision => "provision",
             Action::Destroy => "destroy",
             Action::Sync => "sync",
+            Action::Suspend => "suspend",
+            Action::Resume => "resume",
         }
     }
 

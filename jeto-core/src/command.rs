@@ -64,6 +64,8 @@ pub enum FailureKind {
     ProviderUnavailable,
     /// A time limit was reached.
     TimedOut,
+    /// The provider cannot do this action at all (e.g. suspend on docker).
+    NotSupported,
 }
 
 /// Why a command failed: its [`FailureKind`], the provider's error class (e.g. Vagrant's

@@ -71,6 +71,8 @@ pub struct ProviderStats {
 pub const NOT_CREATED: &str = "not_created";
 /// The state id of a halted machine.
 pub const POWEROFF: &str = "poweroff";
+/// The state of a suspended machine (as VirtualBox names it).
+pub const SAVED: &str = "saved";
 
 impl InMemoryProvider {
     /// An empty provider with no instances and no delay.
@@ -264,6 +266,8 @@ impl Provider for InMemoryProvider {
         let new_state = match request.action {
             Action::Start | Action::Reload => Some(Status::RUNNING),
             Action::Stop => Some(POWEROFF),
+            Action::Suspend => Some(SAVED),
+            Action::Resume => Some(Status::RUNNING),
             Action::Destroy => Some(NOT_CREATED),
             Action::Status => {
                 for (name, state) in machines {

@@ -213,6 +213,13 @@ async fn one_machine_through_its_whole_life_on_a_real_container() {
         Some("edited on the host")
     );
 
+    // The docker provider cannot suspend: a typed refusal, not a gateway error.
+    let (status, refused) = d.state(id, "suspend").await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["error"]["code"], "not_supported");
+    assert_eq!(refused["command"]["error"]["kind"], "not_supported");
+    assert_eq!(running(&folder, "default"), Some(true));
+
     let before = d.fake.calls().len();
     let (status, stopped) = d.state(id, "stop").await;
     assert_eq!(status, 200, "{stopped}");

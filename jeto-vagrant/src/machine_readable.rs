@@ -49,6 +49,8 @@ impl Record {
         let kind = match class.as_deref() {
             Some("Vagrant::Errors::MachineNotFound") => FailureKind::MachineNotFound,
             Some("Vagrant::Errors::SSHNotReady") => FailureKind::MachineNotRunning,
+            Some("Vagrant::Errors::UnimplementedProviderAction") => FailureKind::NotSupported,
+            Some(c) if c.ends_with("NotSupported") => FailureKind::NotSupported,
             _ => FailureKind::Failed,
         };
         Some(CommandError {

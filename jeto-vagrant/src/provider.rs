@@ -170,6 +170,8 @@ impl VagrantProvider {
             Action::Reload => vec!["reload".into()],
             Action::Rsync => vec!["rsync".into()],
             Action::Provision => vec!["provision".into()],
+            Action::Suspend => vec!["suspend".into()],
+            Action::Resume => vec!["resume".into()],
             Action::Destroy => vec!["destroy".into(), "--force".into()],
             Action::RunScript => vec!["ssh".into()],
             // Action is non_exhaustive; a new action needs its own arguments here.
@@ -456,7 +458,12 @@ impl Provider for VagrantProvider {
         // Actions that change a machine's state report it as they exit (see StateReport).
         let report = matches!(
             request.action,
-            Action::Start | Action::Stop | Action::Reload | Action::Destroy
+            Action::Start
+                | Action::Stop
+                | Action::Reload
+                | Action::Destroy
+                | Action::Suspend
+                | Action::Resume
         );
         let keep = if report {
             Keep::Records(&["state", "provider-name", "jeto-ssh-host", "jeto-addresses"])

@@ -78,6 +78,14 @@ pub fn command_failure(command: &Command) -> Option<ApiError> {
             "machine_not_running",
             format!("{detail} (start the machine first)"),
         ),
+        CommandStatus::Failed if kind == FailureKind::NotSupported => (
+            StatusCode::CONFLICT,
+            "not_supported",
+            format!(
+                "{detail} (this instance's provider cannot {})",
+                command.action
+            ),
+        ),
         CommandStatus::Failed if kind == FailureKind::ProviderUnavailable => (
             StatusCode::SERVICE_UNAVAILABLE,
             "provider_unavailable",

@@ -1,0 +1,78 @@
+//! `suspend` and `resume` through the real binary and the real vagrant CLI (test plugin): the
+//! machine's state, refusals for bad input and missing grants. The docker tier checks that a
+//! provider without suspend answers a typed `not_supported`.
+
+mod common;
+
+use common::{register, start_server_with, ADMIN_KEY, CI_KEY};
+use jeto_http::testing::TestClient;
+use jeto_vagrant::fixture::FakeVagrant;
+use serde_json::{json, Value};
+
+fn machine_states(answer: &Value) -> Vec<String> {
+    answer["instance"]["status"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["status"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspend_and_resume_change_the_machines_state() {
+    let fake = FakeVagrant::new();
+    let data = tempfile::tempdir().unwrap();
+    let server = start_server_with(&fake, data.path(), "");
+    let admin = TestClient::new(server.address, Some(ADMIN_KEY));
+    let id = register(&admin, "pair", 1, &fake.multi()).await;
+    let path = format!("/api/instances/{id}");
+
+    let started = admin.post(&path, &json!({"state": "start"})).await;
+    assert_eq!(started.status, 200, "{}", started.text());
+    let suspended = admin
+        .post(&path, &json!({"state": "suspend", "machine": "db"}))
+        .await;
+    assert_eq!(suspended.status, 200, "{}", suspended.text());
+    let answer = suspended.json();
+    assert_eq!(answer["command"]["action"], "suspend");
+    assert_eq!(machine_states(&answer), ["running", "saved"]);
+    assert!(answer["command"]["console"]
+        .as_str()
+        .unwrap()
+        .contains("Machine suspended."));
+    let resumed = admin.post(&path, &json!({"state": "resume"})).await;
+    assert_eq!(resumed.status, 200, "{}", resumed.text());
+    assert_eq!(machine_states(&resumed.json()), ["running", "running"]);
+    // Vagrant's own view agrees.
+    let out = fake.run_vagrant(&fake.multi(), &["status", "--machine-readable"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches(",state,running").count(), 2, "{text}");
+
+    // As a queued command too, with its history.
+    let queued = admin
+        .post(
+            &format!("{path}/commands"),
+            &json!({"action": "suspend", "machine": "www"}),
+        )
+        .await;
+    assert_eq!(queued.status, 202, "{}", queued.text());
+
+    // Bad input and keys without the grant.
+    let bad = admin
+        .post(&path, &json!({"state": "suspend", "machine": "../www"}))
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    assert!(bad.text().contains("machine"), "{}", bad.text());
+    let unknown = admin.post(&path, &json!({"state": "hibernate"})).await;
+    assert_eq!(unknown.status, 400);
+    assert!(
+        unknown.text().contains("suspend, resume"),
+        "{}",
+        unknown.text()
+    );
+    let ci = TestClient::new(server.address, Some(CI_KEY));
+    for state in ["suspend", "resume"] {
+        let refused = ci.post(&path, &json!({"state": state})).await;
+        assert_eq!(refused.status, 403, "{state}: {}", refused.text());
+    }
+}
