@@ -122,7 +122,8 @@ impl FromStr for Action {
     }
 }
 
-/// One action as asked of a [`Provider`](crate::Provider): which machine, which script.
+/// One action as asked of a [`Provider`](crate::Provider): which machine, which script, and
+/// the options of `stop` (`force`) and of `start`/`reload`/`provision` (provisioners).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionRequest {
     /// What to do.
@@ -131,6 +132,17 @@ pub struct ActionRequest {
     pub machine: Option<String>,
     /// For [`Action::RunScript`]: the name of the script in `jeto.json`.
     pub script: Option<String>,
+    /// For [`Action::Stop`]: power off at once instead of a graceful shutdown.
+    #[serde(default)]
+    pub force: bool,
+    /// For [`Action::Start`] and [`Action::Reload`]: run the provisioners (`true`) or not
+    /// (`false`); `None` leaves it to Vagrant.
+    #[serde(default)]
+    pub provision: Option<bool>,
+    /// For [`Action::Start`], [`Action::Reload`] and [`Action::Provision`]: run only these
+    /// provisioners (by name or type).
+    #[serde(default)]
+    pub provision_with: Vec<String>,
 }
 
 impl ActionRequest {
@@ -140,6 +152,9 @@ impl ActionRequest {
             action,
             machine: None,
             script: None,
+            force: false,
+            provision: None,
+            provision_with: Vec::new(),
         }
     }
 
@@ -152,6 +167,24 @@ impl ActionRequest {
     /// The same request naming a script (for [`Action::RunScript`]).
     pub fn script(mut self, script: impl Into<String>) -> Self {
         self.script = Some(script.into());
+        self
+    }
+
+    /// The same request forced (for [`Action::Stop`]).
+    pub fn forced(mut self) -> Self {
+        self.force = true;
+        self
+    }
+
+    /// The same request with provisioning on or off (for start and reload).
+    pub fn provisioning(mut self, on: bool) -> Self {
+        self.provision = Some(on);
+        self
+    }
+
+    /// The same request running only these provisioners.
+    pub fn provisioning_with(mut self, names: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.provision_with = names.into_iter().map(Into::into).collect();
         self
     }
 }

@@ -66,6 +66,8 @@ pub enum FailureKind {
     TimedOut,
     /// The provider cannot do this action at all (e.g. suspend on docker).
     NotSupported,
+    /// The provider refused the request as written (e.g. an unknown provisioner name).
+    InvalidRequest,
 }
 
 /// Why a command failed: its [`FailureKind`], the provider's error class (e.g. Vagrant's

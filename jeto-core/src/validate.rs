@@ -80,6 +80,46 @@ pub fn action_request<'a>(
     if let Some(machine) = &request.machine {
         machine_name(machine)?;
     }
+    if request.force && request.action != Action::Stop {
+        return Err(Error::invalid(format!(
+            "\"force\" applies to stop only, not to {}",
+            request.action
+        )));
+    }
+    if request.provision.is_some() && !matches!(request.action, Action::Start | Action::Reload) {
+        return Err(Error::invalid(format!(
+            "\"provision\" applies to start and reload only, not to {}",
+            request.action
+        )));
+    }
+    if !request.provision_with.is_empty() {
+        if !matches!(
+            request.action,
+            Action::Start | Action::Reload | Action::Provision
+        ) {
+            return Err(Error::invalid(format!(
+                "\"provision_with\" applies to start, reload and provision only, not to {}",
+                request.action
+            )));
+        }
+        if request.provision_with.len() > 16 {
+            return Err(Error::invalid(
+                "\"provision_with\" names at most 16 provisioners",
+            ));
+        }
+        for name in &request.provision_with {
+            machine_name(name).map_err(|_| {
+                Error::invalid(format!(
+                    "provision_with: {name:?} is not a provisioner name (letters, digits, '_', '.', '-')"
+                ))
+            })?;
+        }
+        if request.provision == Some(false) {
+            return Err(Error::invalid(
+                "\"provision\": false and \"provision_with\" contradict each other",
+            ));
+        }
+    }
     if request.action == Action::Sync && request.machine.is_some() {
         return Err(Error::invalid(
             "sync works on the whole instance folder; leave \"machine\" out",

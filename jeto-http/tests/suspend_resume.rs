@@ -76,3 +76,84 @@ async fn suspend_and_resume_change_the_machines_state() {
         assert_eq!(refused.status, 403, "{state}: {}", refused.text());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn action_options_reach_vagrant_as_flags_and_are_checked() {
+    let fake = FakeVagrant::new();
+    let data = tempfile::tempdir().unwrap();
+    let server = start_server_with(&fake, data.path(), "");
+    let admin = TestClient::new(server.address, Some(ADMIN_KEY));
+    let id = register(&admin, "single", 1, &fake.single()).await;
+    let path = format!("/api/instances/{id}");
+    for (body, flags) in [
+        (
+            json!({"state": "start", "provision": false}),
+            "up --no-provision",
+        ),
+        (
+            json!({"state": "reload", "provision_with": ["shell", "file"]}),
+            "reload --provision-with shell,file",
+        ),
+        (
+            json!({"state": "provision", "provision_with": ["shell"]}),
+            "provision --provision-with shell",
+        ),
+        (
+            json!({"state": "stop", "machine": "default", "force": true}),
+            "halt default --force",
+        ),
+    ] {
+        let before = fake.calls().len();
+        let answer = admin.post(&path, &body).await;
+        assert_eq!(answer.status, 200, "{body}: {}", answer.text());
+        // The action's own call comes first (a status read may follow).
+        let call = fake.calls().get(before).cloned().unwrap_or_default();
+        assert_eq!(call, format!("--machine-readable {flags}"), "{body}");
+    }
+    // A provisioner Vagrant does not know: its refusal, typed as the request's fault.
+    let unknown = admin
+        .post(
+            &path,
+            &json!({"state": "reload", "provision_with": ["setup.1"]}),
+        )
+        .await;
+    assert_eq!(unknown.status, 400, "{}", unknown.text());
+    assert!(unknown
+        .text()
+        .contains("'setup.1' is not a known provisioner"));
+    assert_eq!(
+        unknown.json()["command"]["error"]["kind"],
+        "invalid_request"
+    );
+    // Options only where they mean something, names checked, contradictions refused.
+    for (body, field) in [
+        (json!({"state": "start", "force": true}), "force"),
+        (json!({"state": "stop", "provision": true}), "provision"),
+        (
+            json!({"state": "status", "provision_with": ["shell"]}),
+            "provision_with",
+        ),
+        (
+            json!({"state": "start", "provision_with": ["a,b"]}),
+            "provision_with",
+        ),
+        (
+            json!({"state": "start", "provision_with": ["--x"]}),
+            "provision_with",
+        ),
+        (
+            json!({"state": "start", "provision": false, "provision_with": ["shell"]}),
+            "contradict",
+        ),
+        (
+            json!({"state": "stop", "force": "yes"}),
+            "expected a boolean",
+        ),
+    ] {
+        let calls = fake.calls().len();
+        let refused = admin.post(&path, &body).await;
+        assert_eq!(refused.status, 400, "{body}: {}", refused.text());
+        assert!(refused.text().contains(field), "{body}: {}", refused.text());
+        assert_eq!(fake.calls().len(), calls, "{body} started vagrant");
+    }
+}

@@ -50,6 +50,7 @@ impl Record {
             Some("Vagrant::Errors::MachineNotFound") => FailureKind::MachineNotFound,
             Some("Vagrant::Errors::SSHNotReady") => FailureKind::MachineNotRunning,
             Some("Vagrant::Errors::UnimplementedProviderAction") => FailureKind::NotSupported,
+            Some("Vagrant::Errors::ProvisionerFlagInvalid") => FailureKind::InvalidRequest,
             Some(c) if c.ends_with("NotSupported") => FailureKind::NotSupported,
             _ => FailureKind::Failed,
         };

@@ -181,6 +181,19 @@ impl VagrantProvider {
         if let Some(machine) = &request.machine {
             args.push(machine.into());
         }
+        if request.force && request.action == Action::Stop {
+            args.push("--force".into());
+        }
+        match request.provision {
+            Some(true) => args.push("--provision".into()),
+            Some(false) => args.push("--no-provision".into()),
+            None => {}
+        }
+        if !request.provision_with.is_empty() {
+            // Names are checked ([A-Za-z0-9_.-]), so the comma list is exactly these names.
+            args.push("--provision-with".into());
+            args.push(request.provision_with.join(",").into());
+        }
         if let Some(command) = script_command {
             // One argv element: a command starting with `-` can never be read as an option.
             // (Not `--no-tty`: vagrant takes that as its global option and drops machine-readable
@@ -611,6 +624,18 @@ mod tests {
         assert_eq!(args, vec!["ssh", "www", "--command=-rf; echo $HOME"]);
         let args = VagrantProvider::arguments(&ActionRequest::new(Action::Destroy), None);
         assert_eq!(args, vec!["destroy", "--force"]);
+        let stop = ActionRequest::new(Action::Stop).on("db").forced();
+        assert_eq!(
+            VagrantProvider::arguments(&stop, None),
+            vec!["halt", "db", "--force"]
+        );
+        let up = ActionRequest::new(Action::Start)
+            .provisioning(true)
+            .provisioning_with(["shell", "file"]);
+        assert_eq!(
+            VagrantProvider::arguments(&up, None),
+            vec!["up", "--provision", "--provision-with", "shell,file"]
+        );
     }
 
     #[test]

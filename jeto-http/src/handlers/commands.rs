@@ -68,6 +68,16 @@ pub struct CommandRequest {
     /// Accepted for clients of the original Jeto; this route always answers at once.
     #[serde(default, rename = "async")]
     pub run_async: bool,
+    /// For stop: power off at once (`vagrant halt --force`).
+    #[serde(default)]
+    pub force: bool,
+    /// For start and reload: run the provisioners (`--provision`) or not (`--no-provision`).
+    #[serde(default)]
+    pub provision: Option<bool>,
+    /// For start, reload and provision: run only these provisioners (`--provision-with`).
+    #[serde(default)]
+    #[schema(max_items = 16)]
+    pub provision_with: Vec<String>,
 }
 
 /// `POST /api/instances/{id}/commands`: always async, 202 with the queued command.
@@ -85,7 +95,12 @@ pub struct CommandRequest {
     ))]
 pub async fn create(jeto: &Jeto, who: &Principal, id: u64, body: CommandRequest) -> Answer {
     let action: Action = body.action.parse()?;
-    let request = super::wire_request(action, body.machine, body.script);
+    let options = super::ActionOptions {
+        force: body.force,
+        provision: body.provision,
+        provision_with: body.provision_with,
+    };
+    let request = super::wire_request(action, body.machine, body.script, options);
     let command = jeto.submit(who, id, request).await?.snapshot();
     let location = command_location(&command);
     let body = CommandAnswer {

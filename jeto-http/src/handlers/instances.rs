@@ -10,7 +10,9 @@ use jeto_core::{Action, Jeto};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{command_failure, command_location, wire_request, CommandFailure, IdPath};
+use super::{
+    command_failure, command_location, wire_request, ActionOptions, CommandFailure, IdPath,
+};
 use crate::answers::{CommandAnswer, Deleted, ErrorBody};
 use crate::{response, ApiBody, ApiError, ListCache, Query};
 
@@ -92,6 +94,16 @@ pub struct StateRequest {
     /// Answer at once with the queued command (202) instead of waiting (200).
     #[serde(default, rename = "async")]
     pub run_async: bool,
+    /// For stop: power off at once (`vagrant halt --force`).
+    #[serde(default)]
+    pub force: bool,
+    /// For start and reload: run the provisioners (`--provision`) or not (`--no-provision`).
+    #[serde(default)]
+    pub provision: Option<bool>,
+    /// For start, reload and provision: run only these provisioners (`--provision-with`).
+    #[serde(default)]
+    #[schema(max_items = 16)]
+    pub provision_with: Vec<String>,
 }
 
 /// `POST /api/instances/{id}`: change the state of an instance.
@@ -112,7 +124,12 @@ pub async fn post_state(jeto: &Jeto, who: &Principal, id: u64, body: StateReques
             "state destroy is not accepted here: DELETE /api/instances/{id} destroys and forgets an instance, POST /api/instances/{id}/commands {\"action\": \"destroy\"} only destroys its machines",
         ));
     }
-    let request = wire_request(action, body.machine, body.script);
+    let options = ActionOptions {
+        force: body.force,
+        provision: body.provision,
+        provision_with: body.provision_with,
+    };
+    let request = wire_request(action, body.machine, body.script, options);
     if body.run_async {
         let command = jeto.submit(who, id, request).await?.snapshot();
         let location = command_location(&command);

@@ -78,6 +78,9 @@ pub fn command_failure(command: &Command) -> Option<ApiError> {
             "machine_not_running",
             format!("{detail} (start the machine first)"),
         ),
+        CommandStatus::Failed if kind == FailureKind::InvalidRequest => {
+            (StatusCode::BAD_REQUEST, "invalid_request", detail)
+        }
         CommandStatus::Failed if kind == FailureKind::NotSupported => (
             StatusCode::CONFLICT,
             "not_supported",
@@ -127,13 +130,28 @@ pub fn wire_request(
     action: Action,
     machine: Option<String>,
     script: Option<String>,
+    options: ActionOptions,
 ) -> ActionRequest {
     ActionRequest {
         action,
         // The original UI sends `machine: ""` for its instance-wide buttons: all machines.
         machine: machine.filter(|m| action != Action::Sync && !m.is_empty()),
         script: script.filter(|_| action == Action::RunScript),
+        force: options.force,
+        provision: options.provision,
+        provision_with: options.provision_with,
     }
+}
+
+/// The options of an action, as the state and command bodies carry them.
+#[derive(Debug, Default)]
+pub struct ActionOptions {
+    /// For stop: power off at once.
+    pub force: bool,
+    /// For start and reload: run the provisioners or not.
+    pub provision: Option<bool>,
+    /// For start, reload and provision: only these provisioners.
+    pub provision_with: Vec<String>,
 }
 
 /// The URL of a command.
