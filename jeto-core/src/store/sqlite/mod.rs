@@ -23,7 +23,8 @@ use crate::{Command, Error, Host, Project, Result};
 pub const DATABASE_FILE: &str = "jeto.sqlite3";
 
 /// Read connections kept open between reads.
-const IDLE_READERS: usize = 4;
+/// Read connections at once (each has its own page cache): the bound on the store's memory.
+const READERS: usize = 4;
 
 /// A [`Store`] in `<data dir>/jeto.sqlite3`: WAL mode, `synchronous = FULL` (a call that
 /// returned is on disk), foreign keys on, the schema migrated at open.
@@ -57,6 +58,8 @@ struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// One permit per read connection in use.
+    reading: tokio::sync::Semaphore,
     registry: Mutex<Registry>,
 }
 
@@ -80,6 +83,7 @@ impl SqliteStore {
                 path,
                 writer: Mutex::new(writer),
                 readers: Mutex::new(Vec::new()),
+                reading: tokio::sync::Semaphore::new(READERS),
                 registry: Mutex::new(registry),
             }),
         })
@@ -118,11 +122,17 @@ impl SqliteStore {
         .await
     }
 
-    /// Runs `query` on a read connection on a blocking thread.
+    /// Runs `query` on a read connection on a blocking thread, at most [`READERS`] at once.
     async fn read<T: Send + 'static>(
         &self,
         query: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
+        let _reading = self
+            .inner
+            .reading
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
         let inner = self.inner.clone();
         crate::scheduler::blocking(move || {
             let connection = lock(&inner.readers).pop();
@@ -132,7 +142,7 @@ impl SqliteStore {
             };
             let result = query(&connection);
             let mut idle = lock(&inner.readers);
-            if idle.len() < IDLE_READERS {
+            if idle.len() < READERS {
                 idle.push(connection);
             }
             result
