@@ -5,7 +5,7 @@ mod common;
 
 use common::{start_server_with, ADMIN_KEY};
 use jeto_http::testing::TestClient;
-use jeto_vagrant::fixture::{git, FakeVagrant};
+use jeto_vagrant::fixture::FakeVagrant;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -14,20 +14,7 @@ async fn the_original_uis_requests_succeed() {
     let data = tempfile::tempdir().unwrap();
     // A project over a local repository holding the fixture's multi-machine Vagrantfile.
     let repo = data.path().join("repo");
-    std::fs::create_dir(&repo).unwrap();
-    let vagrantfile = std::fs::read_to_string(fake.multi().join("Vagrantfile"))
-        .unwrap()
-        .replace(
-            "require_relative \"../plugin/jeto_fake\"",
-            &format!(
-                "require {:?}",
-                fake.root().join("plugin/jeto_fake").display().to_string()
-            ),
-        );
-    std::fs::write(repo.join("Vagrantfile"), vagrantfile).unwrap();
-    git(&repo, &["init", "-q", "-b", "main"]);
-    git(&repo, &["add", "."]);
-    git(&repo, &["commit", "-q", "-m", "one"]);
+    fake.git_repository(&repo, &fake.multi());
     let extra = format!(
         "[[projects]]\nid = 1\nname = \"web\"\ngit_url = {:?}\nreferences = [\"main\"]\ndefault_reference = \"main\"\n",
         repo.display().to_string()

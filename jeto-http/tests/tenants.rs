@@ -38,21 +38,7 @@ fn setup() -> Setup {
     let fake = FakeVagrant::new();
     let data = tempfile::tempdir().unwrap();
     let repo = data.path().join("repo");
-    std::fs::create_dir(&repo).unwrap();
-    std::fs::copy(fake.single().join("Vagrantfile"), repo.join("Vagrantfile")).unwrap();
-    let vagrantfile = std::fs::read_to_string(repo.join("Vagrantfile"))
-        .unwrap()
-        .replace(
-            "require_relative \"../plugin/jeto_fake\"",
-            &format!(
-                "require {:?}",
-                fake.root().join("plugin/jeto_fake").display().to_string()
-            ),
-        );
-    std::fs::write(repo.join("Vagrantfile"), vagrantfile).unwrap();
-    git(&repo, &["init", "-q", "-b", "main"]);
-    git(&repo, &["add", "."]);
-    git(&repo, &["commit", "-q", "-m", "one"]);
+    fake.git_repository(&repo, &fake.single());
     git(&repo, &["tag", "v1"]);
     git(&repo, &["branch", "feature"]);
     let repository = repo.display().to_string();

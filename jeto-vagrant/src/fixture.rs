@@ -109,6 +109,26 @@ impl FakeVagrant {
         folder
     }
 
+    /// A git repository at `at` (branch `main`, one commit) holding the Vagrantfile of the
+    /// fixture folder `from` (`single()` or `multi()`), rewritten to load the plugin from this
+    /// fixture by absolute path so it works wherever the repository is cloned.
+    pub fn git_repository(&self, at: &Path, from: &Path) {
+        std::fs::create_dir_all(at).expect("repository folder");
+        let vagrantfile = std::fs::read_to_string(from.join("Vagrantfile"))
+            .expect("fixture Vagrantfile")
+            .replace(
+                "require_relative \"../plugin/jeto_fake\"",
+                &format!(
+                    "require {:?}",
+                    self.root().join("plugin/jeto_fake").display().to_string()
+                ),
+            );
+        std::fs::write(at.join("Vagrantfile"), vagrantfile).expect("repository Vagrantfile");
+        git(at, &["init", "-q", "-b", "main"]);
+        git(at, &["add", "."]);
+        git(at, &["commit", "-q", "-m", "one"]);
+    }
+
     /// A config whose processes use this fixture's `VAGRANT_HOME`, with short kill grace.
     pub fn config(&self) -> VagrantConfig {
         let mut config = VagrantConfig {
