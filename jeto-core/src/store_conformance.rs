@@ -344,7 +344,11 @@ pub async fn unfinished_commands_become_interrupted(store: &dyn Store) {
         .insert_command(command(id, CommandStatus::Succeeded), 10)
         .await
         .unwrap();
-    assert!(store.interrupt_unfinished().await.unwrap() >= 1);
+    let interrupted = store.interrupt_unfinished().await.unwrap();
+    assert!(interrupted
+        .iter()
+        .any(|c| c.id == queued.id && c.status == CommandStatus::Interrupted));
+    assert!(!interrupted.iter().any(|c| c.id == done.id));
     let read = store.command(id, queued.id).await.unwrap().unwrap();
     assert_eq!(read.status, CommandStatus::Interrupted);
     assert!(read.finished_at.is_some() && read.error.is_some());

@@ -162,20 +162,21 @@ impl CommandScheduler {
         }
     }
 
-    /// At start: commands a previous run left queued or running become `interrupted`, and
-    /// every instance keeps at most `history_limit` commands.
-    pub async fn recover(&self) -> Result<()> {
+    /// At start: commands a previous run left queued or running become `interrupted` (and are
+    /// returned), and every instance keeps at most `history_limit` commands.
+    pub async fn recover(&self) -> Result<Vec<Command>> {
         let interrupted = self.inner.store.interrupt_unfinished().await?;
-        if interrupted > 0 {
+        if !interrupted.is_empty() {
             tracing::warn!(
-                interrupted,
+                interrupted = interrupted.len(),
                 "commands the previous run left unfinished are recorded as interrupted"
             );
         }
         self.inner
             .store
             .prune_commands(self.inner.config.history_limit.max(1))
-            .await
+            .await?;
+        Ok(interrupted)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -372,14 +373,6 @@ impl CommandScheduler {
         let cell = CommandCell::new(command, console, self.inner.followers.clone());
         cell.update(|state| state.settled = true);
         Ok(CommandHandle { cell })
-    }
-
-    /// Whether a command of the instance is queued or running.
-    pub fn is_busy(&self, instance_id: u64) -> bool {
-        self.lock()
-            .lanes
-            .get(&instance_id)
-            .is_some_and(|lane| !lane.live.is_empty())
     }
 
     /// Cancels a command: a queued one never starts; a running one is stopped (its process

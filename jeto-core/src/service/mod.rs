@@ -149,7 +149,7 @@ impl JetoBuilder {
             store.clone(),
             self.config.scheduler.clone(),
         );
-        scheduler.recover().await?;
+        let interrupted = scheduler.recover().await?;
         let policy = match self.policy {
             Some(policy) => policy,
             None => Arc::new(TokenPolicy::new(Vec::new())?),
@@ -165,7 +165,7 @@ impl JetoBuilder {
                 config: self.config,
             }),
         };
-        jeto.recover().await?;
+        jeto.recover(&interrupted).await?;
         Ok(jeto)
     }
 }

@@ -10,15 +10,21 @@ use crate::{Action, CommandStatus, Error, Result};
 
 impl Jeto {
     /// Removes instances whose creation was interrupted (their first command, the `sync` that
-    /// clones or extracts, never finished, and nothing succeeded since), then every file in
-    /// `<data dir>/instances` that no instance owns: partial clones, half-extracted archives,
-    /// downloads.
-    pub(super) async fn recover(&self) -> Result<()> {
+    /// clones or extracts, was among the `interrupted` ones, and nothing succeeded since), then
+    /// every file in `<data dir>/instances` that no instance owns: partial clones,
+    /// half-extracted archives, downloads. Only instances with an interrupted `sync` are looked
+    /// at, so a start over many instances reads no history.
+    pub(super) async fn recover(&self, interrupted: &[crate::Command]) -> Result<()> {
         let store = &self.inner.store;
-        for record in store.instances().await? {
-            if !record.managed_folder {
+        let syncing: std::collections::BTreeSet<u64> = interrupted
+            .iter()
+            .filter(|c| c.action == Action::Sync)
+            .map(|c| c.instance_id)
+            .collect();
+        for id in syncing {
+            let Some(record) = store.instance(id).await?.filter(|r| r.managed_folder) else {
                 continue;
-            }
+            };
             let commands = self
                 .inner
                 .scheduler

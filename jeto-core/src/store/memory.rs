@@ -186,15 +186,15 @@ impl Store for MemoryStore {
             }))
     }
 
-    async fn interrupt_unfinished(&self) -> Result<usize> {
-        let mut count = 0;
+    async fn interrupt_unfinished(&self) -> Result<Vec<Command>> {
+        let mut interrupted = Vec::new();
         for (command, _) in self.lock().commands.values_mut() {
             if !command.status.is_finished() {
                 command.interrupt();
-                count += 1;
+                interrupted.push(command.clone());
             }
         }
-        Ok(count)
+        Ok(interrupted)
     }
 
     async fn prune_commands(&self, keep: usize) -> Result<()> {

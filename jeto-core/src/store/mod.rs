@@ -196,8 +196,8 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     /// One command of an instance, with its console.
     async fn command(&self, instance_id: u64, command_id: u64) -> Result<Option<Command>>;
     /// At start: every command still queued or running (the previous run stopped before it
-    /// ended) becomes `interrupted`. Returns how many.
-    async fn interrupt_unfinished(&self) -> Result<usize>;
+    /// ended) becomes `interrupted`. Returns those commands (without consoles).
+    async fn interrupt_unfinished(&self) -> Result<Vec<Command>>;
     /// Drops each instance's oldest finished commands beyond `keep`.
     async fn prune_commands(&self, keep: usize) -> Result<()>;
 

@@ -442,7 +442,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn interrupt_unfinished(&self) -> Result<usize> {
+    async fn interrupt_unfinished(&self) -> Result<Vec<Command>> {
         self.write(
             |tx, _| {
                 let err = || storage("marking unfinished commands interrupted");
@@ -457,6 +457,7 @@ impl Store for SqliteStore {
                         .map_err(err())?;
                     rows
                 };
+                let mut interrupted = Vec::with_capacity(unfinished.len());
                 for (id, body) in &unfinished {
                     let mut command: Command = from_json("commands", body)?;
                     command.interrupt();
@@ -465,8 +466,9 @@ impl Store for SqliteStore {
                         params![id, to_json(&command)?],
                     )
                     .map_err(err())?;
+                    interrupted.push(command);
                 }
-                Ok(unfinished.len())
+                Ok(interrupted)
             },
             |_, _| {},
         )
