@@ -5,6 +5,7 @@
 //!
 //! `cargo bench --bench coalescing`. Needs vagrant (`apt-get install -y vagrant`).
 
+use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -30,12 +31,7 @@ async fn main() {
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    tokio::spawn(jeto_http::serve(
-        listener,
-        JetoService::new(jeto),
-        std::future::pending(),
-        std::time::Duration::from_secs(1),
-    ));
+    tokio::spawn(jeto_http::serve(listener, JetoService::new(jeto)).into_future());
     let client = TestClient::new(address, Some("k"));
     let host = client
         .post(

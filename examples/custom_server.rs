@@ -38,18 +38,14 @@ impl AccessPolicy for TeamPolicy {
             return Some(Principal::admin("ops"));
         }
         let host = TEAMS.iter().position(|t| *t == team)? as u64 + 1;
-        Some(Principal {
-            name: team.to_owned(),
-            admin: false,
-            hosts: [host].into(),
-            instances: Default::default(),
-            projects: Default::default(),
-            actions: Some(
-                [Action::Status, Action::Start, Action::Stop]
-                    .map(Permission::Action)
-                    .into(),
-            ),
-        })
+        let mut who = Principal::tenant(team);
+        who.hosts.insert(host);
+        who.actions = Some(
+            [Action::Status, Action::Start, Action::Stop]
+                .map(Permission::Action)
+                .into(),
+        );
+        Some(who)
     }
 }
 

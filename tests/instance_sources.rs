@@ -196,14 +196,9 @@ async fn async_creation_clones_in_a_command_and_cleans_up_on_failure() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn non_admin_keys_may_not_clone_local_repositories() {
     let s = setup().await;
-    let user = Principal {
-        name: "user".into(),
-        admin: false,
-        hosts: [s.host].into(),
-        instances: Default::default(),
-        projects: Default::default(),
-        actions: Some([Permission::Create].into()),
-    };
+    let mut user = Principal::tenant("user");
+    user.hosts.insert(s.host);
+    user.actions = Some([Permission::Create].into());
     let err = s
         .jeto
         .create_instance(&user, git_request(&s, "main"))

@@ -69,8 +69,10 @@ impl<'de> Deserialize<'de> for Permission {
     }
 }
 
-/// An authenticated caller and what it is granted.
+/// An authenticated caller and what it is granted. Build one with [`Principal::admin`] or
+/// [`Principal::tenant`] and grant more through its fields.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Principal {
     /// The token's name, for logs (never the key).
     pub name: String,
@@ -98,6 +100,27 @@ impl Principal {
             instances: BTreeSet::new(),
             projects: BTreeSet::new(),
             actions: None,
+        }
+    }
+
+    /// A principal that is not admin, sees nothing and is granted nothing yet: add hosts,
+    /// instances, projects and actions to its fields.
+    ///
+    /// ```
+    /// use jeto_core::{access::{Permission, Principal}, Action};
+    /// let mut bob = Principal::tenant("bob");
+    /// bob.hosts.insert(1);
+    /// bob.actions = Some([Permission::Action(Action::Start)].into());
+    /// assert!(bob.can_use_host(1) && !bob.is_granted(Permission::Action(Action::Stop)));
+    /// ```
+    pub fn tenant(name: impl Into<String>) -> Principal {
+        Principal {
+            name: name.into(),
+            admin: false,
+            hosts: BTreeSet::new(),
+            instances: BTreeSet::new(),
+            projects: BTreeSet::new(),
+            actions: Some(BTreeSet::new()),
         }
     }
 

@@ -16,7 +16,7 @@ use http_body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 
-use crate::{ApiBody, ServerLimits};
+use crate::ServerLimits;
 
 /// What a connection is doing, as far as the timeouts care.
 #[derive(Debug)]
@@ -276,10 +276,12 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for TrackedIo<T> {
 #[error("the request body did not arrive within {}s (body_read_timeout_secs); send the whole body with the request", .0.as_secs())]
 pub struct BodyReadTimeout(pub Duration);
 
-/// A request body that must arrive whole within a deadline (a client that announces a body,
-/// or sends `Expect: 100-continue`, and never sends it is answered 408).
+/// The body of a request [`crate::serve`] hands to the service: it must arrive whole within
+/// `body_read_timeout_secs` (a client that announces a body, or sends `Expect: 100-continue`,
+/// and never sends it gets a [`BodyReadTimeout`] error, which [`crate::JetoService`] answers
+/// 408).
 #[derive(Debug)]
-pub(crate) struct TimedBody {
+pub struct TimedBody {
     inner: hyper::body::Incoming,
     deadline: Pin<Box<tokio::time::Sleep>>,
     timeout: Duration,
@@ -324,29 +326,29 @@ impl Body for TimedBody {
 
 /// An answer's body that keeps its request in flight until it is sent (or dropped).
 #[derive(Debug)]
-pub(crate) struct TrackedBody {
-    inner: ApiBody,
+pub(crate) struct TrackedBody<B> {
+    inner: Pin<Box<B>>,
     _in_flight: InFlight,
 }
 
-impl TrackedBody {
-    pub(crate) fn new(inner: ApiBody, in_flight: InFlight) -> Self {
+impl<B> TrackedBody<B> {
+    pub(crate) fn new(inner: B, in_flight: InFlight) -> Self {
         TrackedBody {
-            inner,
+            inner: Box::pin(inner),
             _in_flight: in_flight,
         }
     }
 }
 
-impl Body for TrackedBody {
+impl<B: Body<Data = Bytes>> Body for TrackedBody<B> {
     type Data = Bytes;
-    type Error = std::convert::Infallible;
+    type Error = B::Error;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
+        self.inner.as_mut().poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {

@@ -15,9 +15,11 @@
 //!     .policy(Arc::new(policy))
 //!     .build().await?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:7878").await?;
-//! jeto_http::serve(listener, jeto_http::JetoService::new(jeto), async {
-//!     let _ = tokio::signal::ctrl_c().await;
-//! }, std::time::Duration::from_secs(10)).await;
+//! jeto_http::serve(listener, jeto_http::JetoService::new(jeto.clone()))
+//!     .stopping(jeto)
+//!     .with_graceful_shutdown(async { let _ = tokio::signal::ctrl_c().await; },
+//!         std::time::Duration::from_secs(10))
+//!     .await;
 //! # Ok(()) }
 //! ```
 
@@ -40,9 +42,9 @@ mod service;
 pub mod testing;
 
 pub use body::{read_json, ApiBody, MAX_BODY};
-pub use connection::BodyReadTimeout;
+pub use connection::{BodyReadTimeout, TimedBody};
 pub use error::{status_of, ApiError};
 pub use list_cache::ListCache;
 pub use query::Query;
-pub use serve::{serve, serve_with, ServerLimits};
+pub use serve::{serve, Serve, ServerLimits};
 pub use service::JetoService;

@@ -137,16 +137,22 @@ fn add_shared_answers(operation: &mut Operation, has_id: bool) {
     }
 }
 
-/// The document as JSON, built once.
+/// The document as JSON, for the service mounted at the root.
 pub fn document() -> Bytes {
     static DOCUMENT: OnceLock<Bytes> = OnceLock::new();
-    DOCUMENT
+    document_under("", &DOCUMENT)
+}
+
+/// The document with `prefix` (where a router mounts the service) as its server, built once
+/// into `cache`.
+fn document_under(prefix: &str, cache: &OnceLock<Bytes>) -> Bytes {
+    cache
         .get_or_init(|| {
-            Bytes::from(
-                ApiDoc::openapi()
-                    .to_json()
-                    .expect("the OpenAPI document serialises"),
-            )
+            let mut document = ApiDoc::openapi();
+            if !prefix.is_empty() {
+                document.servers = Some(vec![utoipa::openapi::Server::new(prefix)]);
+            }
+            Bytes::from(document.to_json().expect("the OpenAPI document serialises"))
         })
         .clone()
 }
@@ -155,8 +161,13 @@ pub fn document() -> Bytes {
 #[utoipa::path(operation_id = "openapi", get, path = "/api/openapi.json", tag = "meta",
     summary = "This OpenAPI document (no key needed)", security(()),
     responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json")))]
-pub fn response() -> Response<ApiBody> {
-    let mut response = Response::new(ApiBody::full(document()));
+pub(crate) fn response(prefix: &str, cache: &OnceLock<Bytes>) -> Response<ApiBody> {
+    let document = if prefix.is_empty() {
+        document()
+    } else {
+        document_under(prefix, cache)
+    };
+    let mut response = Response::new(ApiBody::full(document));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

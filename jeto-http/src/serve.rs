@@ -1,10 +1,16 @@
-//! Serving a [`JetoService`] on a TCP listener with hyper, bounded: HTTP/1.1 only, a cap on
+//! Serving a [`crate::JetoService`] (or a router holding one) on a TCP listener with hyper, bounded: HTTP/1.1 only, a cap on
 //! open connections, header, idle, body and write timeouts, and graceful shutdown.
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::Body;
+use jeto_core::Jeto;
+use tower_service::Service;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -14,7 +20,6 @@ use serde::Deserialize;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::connection::{Connections, TimedBody, TrackedBody, TrackedIo};
-use crate::JetoService;
 
 /// Limits of the HTTP server: the `[server]` table of the config file. Every one has a
 /// default; see the README's "Limits" section.
@@ -71,35 +76,117 @@ impl ServerLimits {
     }
 }
 
-/// Serves `service` on `listener` with the default [`ServerLimits`] until `shutdown`
-/// completes; then stops accepting, stops the running commands (recorded `interrupted`) and
-/// lets in-flight requests finish for at most `grace`.
+/// Serves `service` on `listener`: any `Clone` tower service over [`TimedBody`] requests, a
+/// [`JetoService`] or a router that nests one (like `axum::serve`). Configure it with
+/// [`Serve::limits`] and [`Serve::stopping`], then `.await` it (it runs until
+/// [`Serve::with_graceful_shutdown`]'s signal, or forever).
 ///
 /// ```no_run
 /// # async fn demo(jeto: jeto_core::Jeto) -> std::io::Result<()> {
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:7878").await?;
-/// jeto_http::serve(listener, jeto_http::JetoService::new(jeto), async {
-///     let _ = tokio::signal::ctrl_c().await;
-/// }, std::time::Duration::from_secs(10)).await;
+/// let service = jeto_http::JetoService::new(jeto.clone());
+/// jeto_http::serve(listener, service)
+///     .stopping(jeto)
+///     .with_graceful_shutdown(async { let _ = tokio::signal::ctrl_c().await; },
+///         std::time::Duration::from_secs(10))
+///     .await;
 /// # Ok(()) }
 /// ```
-pub async fn serve(
-    listener: TcpListener,
-    service: JetoService,
-    shutdown: impl Future<Output = ()>,
-    grace: Duration,
-) {
-    serve_with(listener, service, shutdown, grace, ServerLimits::default()).await
+pub fn serve<S>(listener: TcpListener, service: S) -> Serve<S> {
+    Serve {
+        listener,
+        service,
+        limits: ServerLimits::default(),
+        jeto: None,
+        shutdown: Box::pin(std::future::pending()),
+        grace: Duration::from_secs(10),
+    }
 }
 
-/// [`serve`] with these limits.
-pub async fn serve_with(
+/// A server being configured; `.await` it to run it. See [`serve`].
+#[must_use = "a server does nothing until it is awaited"]
+pub struct Serve<S> {
     listener: TcpListener,
-    service: JetoService,
-    shutdown: impl Future<Output = ()>,
-    grace: Duration,
+    service: S,
     limits: ServerLimits,
-) {
+    jeto: Option<Jeto>,
+    shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
+    grace: Duration,
+}
+
+impl<S> std::fmt::Debug for Serve<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Serve")
+            .field("listener", &self.listener)
+            .field("limits", &self.limits)
+            .field("grace", &self.grace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> Serve<S> {
+    /// These limits instead of the defaults.
+    pub fn limits(mut self, limits: ServerLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// At shutdown, stop `jeto`'s running commands (recorded `interrupted`) before draining
+    /// connections, so console followers end instead of waiting out the grace period.
+    pub fn stopping(mut self, jeto: Jeto) -> Self {
+        self.jeto = Some(jeto);
+        self
+    }
+
+    /// Stop when `signal` completes: no new connections, then the running commands of
+    /// [`Serve::stopping`]'s service stop, and in-flight requests get at most `grace` to finish.
+    pub fn with_graceful_shutdown(
+        mut self,
+        signal: impl Future<Output = ()> + Send + 'static,
+        grace: Duration,
+    ) -> Self {
+        self.shutdown = Box::pin(signal);
+        self.grace = grace;
+        self
+    }
+}
+
+impl<S, B> std::future::IntoFuture for Serve<S>
+where
+    S: Service<http::Request<TimedBody>, Response = http::Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Output = ();
+    type IntoFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(run(self))
+    }
+}
+
+async fn run<S, B>(server: Serve<S>)
+where
+    S: Service<http::Request<TimedBody>, Response = http::Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let Serve {
+        listener,
+        service,
+        limits,
+        jeto,
+        mut shutdown,
+        grace,
+    } = server;
     let max = limits.effective_max_connections();
     tracing::info!(max_connections = max, "accepting connections");
     let limits = Arc::new(limits);
@@ -107,7 +194,6 @@ pub async fn serve_with(
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
     builder.keep_alive(true);
-    tokio::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -130,10 +216,10 @@ pub async fn serve_with(
                     let activity = activity.clone();
                     service_fn(move |request: http::Request<hyper::body::Incoming>| {
                         let in_flight = activity.begin();
-                        let service = service.clone();
+                        let mut service = service.clone();
                         async move {
                             let request = request.map(|body| TimedBody::new(body, body_timeout));
-                            let response = service.handle(request).await;
+                            let response = service.call(request).await?;
                             Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, in_flight)))
                         }
                     })
@@ -160,7 +246,9 @@ pub async fn serve_with(
     }
     drop(listener);
     tracing::info!("shutting down: no new connections; stopping running commands");
-    service.jeto().shutdown(grace).await;
+    if let Some(jeto) = jeto {
+        jeto.shutdown(grace).await;
+    }
     if tokio::time::timeout(grace, graceful.shutdown())
         .await
         .is_err()

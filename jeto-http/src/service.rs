@@ -4,11 +4,12 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use bytes::Buf;
-use http::{Method, Request, Response};
+use bytes::{Buf, Bytes};
+use http::{HeaderValue, Method, Request, Response};
 use http_body::Body;
 use jeto_core::Jeto;
 
@@ -16,6 +17,7 @@ use crate::body::read_json;
 use crate::handlers::{audit, commands, hosts, instances, meta, projects};
 use crate::routes::{match_path, Route};
 use crate::{auth, openapi, ApiBody, ApiError, ListCache, Query};
+use jeto_core::access::Principal;
 use jeto_core::audit::AuditEntry;
 
 /// Serves Jeto's routes (see [`crate::routes::ROUTES`]) over a [`Jeto`] service.
@@ -43,15 +45,72 @@ use jeto_core::audit::AuditEntry;
 pub struct JetoService {
     jeto: Jeto,
     lists: ListCache,
+    mount: Arc<Mount>,
+}
+
+/// Where the service is mounted: the prefix a router strips before a request reaches it, and
+/// the prefix its links get.
+#[derive(Debug, Default)]
+struct Mount {
+    stripped: String,
+    links: String,
+    document: OnceLock<Bytes>,
 }
 
 impl JetoService {
-    /// The API over `jeto`.
+    /// The API over `jeto`, serving `/api/...` from the root of the paths it receives.
     pub fn new(jeto: Jeto) -> Self {
         JetoService {
             jeto,
             lists: ListCache::default(),
+            mount: Arc::default(),
         }
+    }
+
+    /// The API nested under `prefix` by a router that strips it (axum's `nest_service`):
+    /// it answers at `prefix/api/...`, or at `prefix/...` when `prefix` ends in `/api`, and
+    /// every link it gives (`Location`, `console_url`, the OpenAPI `servers`) carries the
+    /// prefix.
+    ///
+    /// # Panics
+    /// When `prefix` does not start with `/`, as axum does for such a path.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use std::sync::Arc;
+    /// # let jeto = jeto_core::Jeto::builder(Arc::new(jeto_core::memory::InMemoryProvider::new())).build().await.unwrap();
+    /// // Router::new().nest_service("/api", service) strips "/api" from "/api/health".
+    /// let service = jeto_http::JetoService::new(jeto).nested_at("/api");
+    /// let request = http::Request::get("/health").body(http_body_util::Empty::<bytes::Bytes>::new()).unwrap();
+    /// assert_eq!(service.handle(request).await.status(), 200);
+    /// # });
+    /// ```
+    pub fn nested_at(mut self, prefix: &str) -> Self {
+        assert!(
+            prefix.starts_with('/'),
+            "a mount prefix starts with '/': {prefix:?}"
+        );
+        let stripped = prefix.trim_end_matches('/').to_owned();
+        let links = stripped
+            .strip_suffix("/api")
+            .unwrap_or(&stripped)
+            .to_owned();
+        self.mount = Arc::new(Mount {
+            stripped,
+            links,
+            document: OnceLock::new(),
+        });
+        self
+    }
+
+    /// The path the routes are matched on (`/api/...`), or `None` when `received` is outside
+    /// the mount.
+    fn route_path(&self, received: &str) -> Option<String> {
+        let external = format!("{}{received}", self.mount.stripped);
+        external
+            .strip_prefix(self.mount.links.as_str())
+            .filter(|path| path.starts_with('/'))
+            .map(str::to_owned)
     }
 
     /// The service behind the API.
@@ -68,16 +127,30 @@ impl JetoService {
     {
         let started = Instant::now();
         let method = request.method().clone();
-        let path = request.uri().path().to_owned();
+        let received = request.uri().path().to_owned();
+        let path = self.route_path(&received);
         let mut asked = Asked::default();
-        let (response, outcome) = match dispatch(&self.jeto, &self.lists, request, &mut asked).await
-        {
+        let answer = match &path {
+            Some(path) => {
+                let links = Links {
+                    prefix: &self.mount.links,
+                    document: &self.mount.document,
+                };
+                dispatch(&self.jeto, &self.lists, path, links, request, &mut asked).await
+            }
+            None => Err(ApiError::no_route(&received)),
+        };
+        let path = path.unwrap_or(received);
+        let (mut response, outcome) = match answer {
             Ok(response) => (response, "ok"),
             Err(error) => {
                 let code = error.code;
                 (error.into_response(), code)
             }
         };
+        if !self.mount.links.is_empty() {
+            prefix_location(&mut response, &self.mount.links);
+        }
         let status = response.status();
         // Every mutating request and every denial.
         if method != Method::GET || matches!(status.as_u16(), 401 | 403) {
@@ -85,6 +158,7 @@ impl JetoService {
                 .headers()
                 .get(http::header::LOCATION)
                 .and_then(|l| l.to_str().ok())
+                .and_then(|l| l.strip_prefix(self.mount.links.as_str()))
                 .and_then(|l| l.strip_prefix("/api/instances/"))
                 .and_then(|l| l.split('/').next()?.parse().ok());
             let entry = AuditEntry {
@@ -131,6 +205,27 @@ where
     }
 }
 
+/// Makes a `Location` the handlers gave (`/api/...`) point under the mount prefix.
+fn prefix_location(response: &mut Response<ApiBody>, prefix: &str) {
+    let headers = response.headers_mut();
+    if let Some(location) = headers
+        .get(http::header::LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .filter(|l| l.starts_with('/'))
+        .and_then(|l| HeaderValue::from_str(&format!("{prefix}{l}")).ok())
+    {
+        headers.insert(http::header::LOCATION, location);
+    }
+}
+
+/// The mount prefix of the links a handler writes into a body, and the OpenAPI document
+/// with that prefix in its `servers`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Links<'a> {
+    pub(crate) prefix: &'a str,
+    document: &'a OnceLock<Bytes>,
+}
+
 /// Who asked about what, as far as [`dispatch`] got, for the audit log.
 #[derive(Debug, Default)]
 struct Asked {
@@ -141,6 +236,8 @@ struct Asked {
 async fn dispatch<B>(
     jeto: &Jeto,
     lists: &ListCache,
+    path: &str,
+    links: Links<'_>,
     request: Request<B>,
     asked: &mut Asked,
 ) -> Result<Response<ApiBody>, ApiError>
@@ -150,7 +247,7 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let (parts, body) = request.into_parts();
-    let (route, methods) = match_path(parts.uri.path())?;
+    let (route, methods) = match_path(path)?;
     if !methods.contains(&parts.method.as_str()) {
         return Err(ApiError::method_not_allowed(&parts.method, methods));
     }
@@ -162,12 +259,16 @@ where
         }
         Route::OpenApi => {
             query(&[])?;
-            return Ok(openapi::response());
+            return Ok(openapi::response(links.prefix, links.document));
         }
         _ => {}
     }
     asked.instance = route.instance();
-    let who = jeto.authenticate(auth::key(&parts.headers))?;
+    // A layer in front (see `auth::AuthLayer`) may have authenticated the request already.
+    let who = match parts.extensions.get::<Principal>() {
+        Some(who) => who.clone(),
+        None => jeto.authenticate(auth::key(&parts.headers))?,
+    };
     asked.principal = Some(who.name.clone());
     let method = parts.method.clone();
     match (route, method) {
@@ -187,7 +288,7 @@ where
         }
         (Route::Instance(id), _) => instances::delete(jeto, &who, id, &query(&["force"])?).await,
         (Route::Commands(id), Method::GET) => {
-            commands::list(jeto, &who, id, &query(&["limit", "before"])?).await
+            commands::list(jeto, &who, id, links, &query(&["limit", "before"])?).await
         }
         (Route::Commands(id), _) => {
             query(&[])?;

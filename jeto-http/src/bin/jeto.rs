@@ -156,14 +156,11 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
             _ = term.recv() => {}
         }
     };
-    jeto_http::serve_with(
-        listener,
-        JetoService::new(jeto),
-        shutdown,
-        Duration::from_secs(config.shutdown_grace_secs),
-        config.server.clone(),
-    )
-    .await;
+    jeto_http::serve(listener, JetoService::new(jeto.clone()))
+        .limits(config.server.clone())
+        .stopping(jeto)
+        .with_graceful_shutdown(shutdown, Duration::from_secs(config.shutdown_grace_secs))
+        .await;
     // Stopped commands have their process groups killed on other threads: wait for them, so
     // none outlives the server.
     let grace = Duration::from_secs(config.vagrant.kill_grace_secs + 1);

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use super::{command_location, CommandPath, IdPath};
 use crate::answers::{CommandAnswer, ErrorBody, ListedCommand};
+use crate::service::Links;
 use crate::{response, ApiBody, ApiError, Query};
 
 type Answer = Result<Response<ApiBody>, ApiError>;
@@ -26,7 +27,13 @@ const MAX_LIMIT: u64 = 1000;
         ("before" = Option<u64>, Query, description = "only commands with a smaller id (the id of the last one of the previous page)"),
     ),
     responses((status = 200, description = "The commands; each console is read from its `console_url`", body = Vec<ListedCommand>)))]
-pub async fn list(jeto: &Jeto, who: &Principal, id: u64, query: &Query) -> Answer {
+pub(crate) async fn list(
+    jeto: &Jeto,
+    who: &Principal,
+    id: u64,
+    links: Links<'_>,
+    query: &Query,
+) -> Answer {
     let limit = query.number("limit")?.unwrap_or(DEFAULT_LIMIT);
     if limit == 0 || limit > MAX_LIMIT {
         return Err(ApiError::bad_request(format!(
@@ -42,7 +49,7 @@ pub async fn list(jeto: &Jeto, who: &Principal, id: u64, query: &Query) -> Answe
         .await?
         .into_iter()
         .map(|command| ListedCommand {
-            console_url: format!("{}/console", command_location(&command)),
+            console_url: format!("{}{}/console", links.prefix, command_location(&command)),
             command,
         })
         .collect();
