@@ -11,7 +11,7 @@ use http_body_util::{BodyExt, Empty};
 use jeto_core::access::{Principal, TokenConfig, TokenPolicy};
 use jeto_core::memory::InMemoryProvider;
 use jeto_core::service::CreateInstance;
-use jeto_core::store::NewHost;
+use jeto_core::Host;
 use jeto_core::Jeto;
 use jeto_http::JetoService;
 
@@ -30,12 +30,7 @@ fn service(runtime: &tokio::runtime::Runtime, instances: usize) -> JetoService {
         let host = jeto
             .create_host(
                 &admin,
-                NewHost {
-                    id: None,
-                    name: "h".into(),
-                    provider: "memory".into(),
-                    params: [("A", "1")].into_iter().collect(),
-                },
+                Host::new("h", "memory").with_params([("A", "1")].into_iter().collect()),
             )
             .await
             .unwrap();

@@ -15,7 +15,8 @@ use jeto_core::access::Principal;
 use jeto_core::memory::InMemoryProvider;
 use jeto_core::scheduler::SchedulerConfig;
 use jeto_core::service::CreateInstance;
-use jeto_core::store::{NewHost, Page, SqliteStore, Store};
+use jeto_core::store::{Page, SqliteStore, Store};
+use jeto_core::Host;
 use jeto_core::{Action, ActionRequest, Jeto, JetoConfig};
 
 fn mean(samples: &[Duration]) -> Duration {
@@ -48,7 +49,7 @@ async fn main() {
         .unwrap();
     let admin = Principal::admin("bench");
     let host = jeto
-        .create_host(&admin, NewHost::new("h", "memory"))
+        .create_host(&admin, Host::new("h", "memory"))
         .await
         .unwrap();
 

@@ -19,7 +19,7 @@ use hyper_util::service::TowerToHyperService;
 use jeto_core::access::{AccessPolicy, Permission, Principal};
 use jeto_core::memory::InMemoryProvider;
 use jeto_core::service::CreateInstance;
-use jeto_core::store::NewHost;
+use jeto_core::Host;
 use jeto_core::{Action, Jeto};
 use jeto_http::testing::TestClient;
 use jeto_http::{ApiBody, JetoService};
@@ -92,12 +92,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let host = jeto
             .create_host(
                 &ops,
-                NewHost {
-                    id: None,
-                    name: team.to_string(),
-                    provider: "memory".into(),
-                    params: Default::default(),
-                },
+                Host::new(*team, "memory"),
             )
             .await?;
         let request = CreateInstance::from_path(team.to_string(), host.id, path);

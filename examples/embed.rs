@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use jeto_core::access::Principal;
 use jeto_core::service::CreateInstance;
-use jeto_core::store::NewHost;
+use jeto_core::Host;
 use jeto_core::{Action, ActionRequest, Jeto};
 use jeto_vagrant::fixture::FakeVagrant;
 use jeto_vagrant::VagrantProvider;
@@ -21,7 +21,7 @@ async fn main() -> Result<(), jeto_core::Error> {
     // Embedders that authenticate on their own act as a principal of their choice.
     let me = Principal::admin("embedder");
     let host = jeto
-        .create_host(&me, NewHost::new("fake", "jeto_fake"))
+        .create_host(&me, Host::new("fake", "jeto_fake"))
         .await?;
     let web = jeto
         .create_instance(

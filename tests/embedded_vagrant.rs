@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use jeto_core::access::Principal;
 use jeto_core::service::CreateInstance;
-use jeto_core::store::{NewHost, SqliteStore};
+use jeto_core::store::{SqliteStore};
+use jeto_core::Host;
 use jeto_core::{Action, ActionRequest, CommandStatus, Jeto, JetoConfig};
 use jeto_vagrant::fixture::FakeVagrant;
 use jeto_vagrant::{VagrantConfig, VagrantProvider};
@@ -34,7 +35,7 @@ async fn concurrent_fresh_status_reads_share_one_vagrant_process() {
     let jeto = service(&fake, data.path()).await;
     let me = Principal::admin("test");
     let host = jeto
-        .create_host(&me, NewHost::new("fake", "jeto_fake"))
+        .create_host(&me, Host::new("fake", "jeto_fake"))
         .await
         .unwrap();
     let request = CreateInstance::from_path("web", host.id, fake.multi().display().to_string());
@@ -74,7 +75,7 @@ async fn commands_and_their_console_survive_a_restart() {
     let (id, script_id) = {
         let jeto = service(&fake, data.path()).await;
         let host = jeto
-            .create_host(&me, NewHost::new("fake", "jeto_fake"))
+            .create_host(&me, Host::new("fake", "jeto_fake"))
             .await
             .unwrap();
         let request =

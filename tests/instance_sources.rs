@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use jeto_core::access::{Permission, Principal};
 use jeto_core::service::CreateInstance;
-use jeto_core::store::{NewHost, SqliteStore, Store};
+use jeto_core::store::{SqliteStore, Store};
+use jeto_core::Host;
 use jeto_core::{Action, CommandStatus, ErrorKind, Jeto, JetoConfig};
 use jeto_vagrant::fixture::{git, FakeVagrant};
 use jeto_vagrant::VagrantProvider;
@@ -52,7 +53,7 @@ async fn setup() -> Setup {
         .await
         .unwrap();
     let host = jeto
-        .create_host(&Principal::admin("t"), NewHost::new("fake", "jeto_fake"))
+        .create_host(&Principal::admin("t"), Host::new("fake", "jeto_fake"))
         .await
         .unwrap()
         .id;

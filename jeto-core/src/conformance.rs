@@ -14,6 +14,7 @@
 //! ```
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -32,20 +33,48 @@ pub struct Fixture {
     pub multi: Instance,
     /// An instance whose folder does not exist.
     pub missing: Instance,
+    /// How many actions of the provider are still running (processes, tasks): the suite
+    /// checks it falls back to zero when an action's future is dropped.
+    pub running: RunningProbe,
+}
+
+/// Counts the actions a provider still runs; see [`Fixture::running`].
+#[derive(Clone)]
+pub struct RunningProbe(Arc<dyn Fn() -> usize + Send + Sync>);
+
+impl RunningProbe {
+    /// A probe calling `count`.
+    pub fn new(count: impl Fn() -> usize + Send + Sync + 'static) -> Self {
+        RunningProbe(Arc::new(count))
+    }
+
+    /// The count now.
+    pub fn get(&self) -> usize {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for RunningProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RunningProbe({})", self.get())
+    }
 }
 
 /// The console output the `hello` script must print.
 pub const HELLO_OUTPUT: &str = "hello-from-jeto";
+/// The line the `slow` script prints first, before it sleeps 30 seconds.
+pub const SLOW_START: &str = "slow-start";
 
 impl Fixture {
     /// The `jeto.json` the fixture instances must carry: `hello` prints [`HELLO_OUTPUT`], `fail`
-    /// exits with code 3.
+    /// exits with code 3, `slow` prints [`SLOW_START`] then sleeps 30 seconds.
     pub fn scripts() -> JetoInfos {
         let value = json!({
             "team": "conformance",
             "scripts": {
                 "hello": {"command": format!("echo {HELLO_OUTPUT}")},
-                "fail": {"command": "echo failing; exit 3"}
+                "fail": {"command": "echo failing; exit 3"},
+                "slow": {"command": format!("echo {SLOW_START}; sleep 30; echo slow-end")}
             }
         });
         match value {
@@ -59,11 +88,17 @@ impl Fixture {
     pub fn in_memory(provider: &crate::memory::InMemoryProvider) -> Fixture {
         provider.add_instance("/memory/single", &["default"]);
         provider.add_instance("/memory/multi", &["www", "db"]);
-        Fixture::at("/memory/single", "/memory/multi", "/memory/missing")
+        let counted = provider.clone();
+        Fixture::at(
+            "/memory/single",
+            "/memory/multi",
+            "/memory/missing",
+            RunningProbe::new(move || counted.running()),
+        )
     }
 
     /// A fixture over three folders, with the scripts of [`Fixture::scripts`].
-    pub fn at(single: &str, multi: &str, missing: &str) -> Fixture {
+    pub fn at(single: &str, multi: &str, missing: &str, running: RunningProbe) -> Fixture {
         let make = |id, path: &str| Instance {
             jeto_infos: Fixture::scripts(),
             ..crate::memory::instance_at(id, path)
@@ -72,6 +107,7 @@ impl Fixture {
             single: make(1, single),
             multi: make(2, multi),
             missing: make(3, missing),
+            running,
         }
     }
 }
@@ -85,6 +121,9 @@ pub async fn run_all(p: &dyn Provider, f: &Fixture) {
     check_console_is_streamed(p, f).await;
     check_unknown_machine_fails(p, f).await;
     check_missing_folder(p, f).await;
+    check_output_is_live_and_drop_stops(p, f).await;
+    check_concurrent_status(p, f).await;
+    check_failed_prepare_leaves_nothing(p, f).await;
 }
 
 async fn states(p: &dyn Provider, instance: &Instance) -> Vec<(String, String)> {
@@ -273,3 +312,103 @@ pub async fn check_missing_folder(p: &dyn Provider, f: &Fixture) {
         .expect_err("prepare of a missing folder");
     assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{err}");
 }
+
+/// Output reaches the sink while the action runs (not when it ends), and dropping the action's
+/// future stops it: [`Fixture::running`] falls back to zero.
+pub async fn check_output_is_live_and_drop_stops(p: &dyn Provider, f: &Fixture) {
+    let i = &f.single;
+    run_ok(p, i, ActionRequest::new(Action::Start)).await;
+    let before = f.running.get();
+    let (sender, mut lines) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let sink = ConsoleSink::new(move |line: &str| {
+        let _ = sender.send(line.to_owned());
+    });
+    let request = ActionRequest::new(Action::RunScript)
+        .on("default")
+        .script("slow");
+    {
+        let run = p.run(i, &request, sink);
+        tokio::pin!(run);
+        let started = async {
+            while let Some(line) = lines.recv().await {
+                if line.contains(SLOW_START) {
+                    return;
+                }
+            }
+            std::future::pending::<()>().await
+        };
+        tokio::select! {
+            outcome = &mut run => panic!(
+                "the slow script ended ({outcome:?}) before its first line reached the sink: \
+                 output must be passed on while the action runs, not buffered until it ends"
+            ),
+            () = started => {}
+            () = tokio::time::sleep(Duration::from_secs(45)) => panic!(
+                "no `{SLOW_START}` line on the console within 45 s of starting the slow script"
+            ),
+        }
+        assert!(
+            f.running.get() > before,
+            "the probe counts no running action while the slow script runs"
+        );
+        // The future is dropped here, mid-sleep.
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while f.running.get() > before && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        f.running.get(),
+        before,
+        "dropping a running action's future must stop it (kill its process); it still runs 15 s later"
+    );
+    run_ok(p, i, ActionRequest::new(Action::Destroy)).await;
+}
+
+/// Status and IP calls at the same time on one instance all give the same, right answer.
+pub async fn check_concurrent_status(p: &dyn Provider, f: &Fixture) {
+    let i = &f.multi;
+    run_ok(p, i, ActionRequest::new(Action::Start).on("www")).await;
+    let expected = vec![pair("www", Status::RUNNING), pair("db", "not_created")];
+    let (a, b, c, d) = tokio::join!(states(p, i), states(p, i), states(p, i), states(p, i));
+    for seen in [a, b, c, d] {
+        assert_eq!(seen, expected, "concurrent status calls disagree");
+    }
+    let (www, db) = tokio::join!(p.ip(i, "www"), p.ip(i, "db"));
+    assert!(www.expect("ip of www").is_some(), "running www has an IP");
+    assert_eq!(db.expect("ip of db"), None, "db is not created");
+    run_ok(p, i, ActionRequest::new(Action::Destroy)).await;
+}
+
+/// A `prepare` that fails leaves nothing at its target.
+pub async fn check_failed_prepare_leaves_nothing(p: &dyn Provider, _f: &Fixture) {
+    let parent = std::env::temp_dir().join(format!(
+        "jeto-conformance-{}-{}",
+        std::process::id(),
+        PREPARE_RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&parent).expect("a temporary folder");
+    let target = parent.join("target");
+    let unreachable = [
+        InstanceSource::Git {
+            url: format!("file://{}/no-such-repository.git", parent.display()),
+            reference: "main".into(),
+        },
+        InstanceSource::Archive {
+            url: "http://127.0.0.1:9/no-such-archive.tar.gz".into(),
+            sha256: None,
+        },
+    ];
+    for source in unreachable {
+        let result = p.prepare(&source, &target).await;
+        assert!(result.is_err(), "prepare of {source:?} succeeded: {result:?}");
+        assert!(
+            !target.exists(),
+            "a failed prepare of {source:?} left {} behind",
+            target.display()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&parent);
+}
+
+static PREPARE_RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);

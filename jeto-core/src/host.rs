@@ -8,21 +8,48 @@ use serde::{Deserialize, Deserializer, Serialize};
 ///
 /// `provider` becomes `VAGRANT_DEFAULT_PROVIDER` and every entry of `params` an environment
 /// variable of each vagrant command run for the host's instances.
+///
+/// One shape for every use: the API's answers and `POST /api/hosts` bodies (where `id` is
+/// read-only: the server assigns it), the config file's `[[hosts]]` and the store.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"name": "lab", "provider": "libvirt", "params": {"LIBVIRT_URI": "qemu:///system"}})))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Host {
-    /// Unique, positive id.
+    /// Unique, positive id; 0 in a host not stored yet (the store assigns the next one).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(read_only))]
     pub id: u64,
     /// A name for people.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
     pub name: String,
-    /// The Vagrant provider (`virtualbox`, `libvirt`, `vsphere`, `aws`, ...).
+    /// The Vagrant provider (`virtualbox`, `libvirt`, `vsphere`, `aws`, ...), exported as
+    /// `VAGRANT_DEFAULT_PROVIDER`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]+$"))]
     pub provider: String,
-    /// `KEY=VALUE` settings; values may be secrets (see [`HostParams::redacted`]).
+    /// `KEY=VALUE` settings, as an object or the original's text lines; values may be secrets
+    /// (see [`HostParams::redacted`]).
     #[serde(default)]
     pub params: HostParams,
 }
 
 impl Host {
+    /// A host not stored yet (id 0), with no params.
+    pub fn new(name: impl Into<String>, provider: impl Into<String>) -> Self {
+        Host {
+            id: 0,
+            name: name.into(),
+            provider: provider.into(),
+            params: HostParams::default(),
+        }
+    }
+
+    /// The same host with these params.
+    pub fn with_params(mut self, params: HostParams) -> Self {
+        self.params = params;
+        self
+    }
+
     /// This host with every param value replaced by `"***"`, for keys that are not admin.
     pub fn redacted(&self) -> Host {
         Host {

@@ -101,6 +101,11 @@ impl InMemoryProvider {
         self
     }
 
+    /// Calls running now (a dropped call's future no longer counts).
+    pub fn running(&self) -> usize {
+        self.lock().in_flight_total
+    }
+
     /// What was called so far.
     pub fn stats(&self) -> ProviderStats {
         self.lock().stats.clone()

@@ -19,7 +19,8 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use crate::store::{NewHost, NewInstance, Page, Store};
+use crate::store::{NewInstance, Page, Store};
+use crate::Host;
 use crate::{Action, ActionRequest, Command, CommandStatus, ErrorKind, Project};
 
 /// Runs every check, in order, on stores from `open`; `persistent` stores are also checked
@@ -132,18 +133,18 @@ pub async fn ids_are_never_reused(store: &dyn Store) {
         "a removed instance's commands go with it"
     );
     let h1 = store
-        .put_host(NewHost::new("ids-h1", "memory"))
+        .put_host(Host::new("ids-h1", "memory"))
         .await
         .unwrap();
     let h2 = store
-        .put_host(NewHost::new("ids-h2", "memory"))
+        .put_host(Host::new("ids-h2", "memory"))
         .await
         .unwrap();
     assert!(h2.id > h1.id);
     let fixed = store
-        .put_host(NewHost {
-            id: Some(h1.id),
-            ..NewHost::new("ids-h1-renamed", "memory")
+        .put_host(Host {
+            id: h1.id,
+            ..Host::new("ids-h1-renamed", "memory")
         })
         .await
         .unwrap();

@@ -8,7 +8,8 @@ use jeto_core::access::{hash_key, Principal, TokenConfig, TokenPolicy};
 use jeto_core::memory::InMemoryProvider;
 use jeto_core::scheduler::SchedulerConfig;
 use jeto_core::service::CreateInstance;
-use jeto_core::store::{NewHost, Page, SqliteStore};
+use jeto_core::store::{Page, SqliteStore};
+use jeto_core::Host;
 use jeto_core::{Action, ActionRequest, CommandStatus, ErrorKind, Jeto, JetoConfig};
 
 const SCRIPTS: &str = r#"{"scripts": {"slow": {"command": "echo started; sleep 30; echo done"}, "hello": {"command": "echo hello"}}}"#;
@@ -46,7 +47,7 @@ async fn setup(
         .unwrap();
     let admin = Principal::admin("test");
     let host = jeto
-        .create_host(&admin, NewHost::new("mem", "memory"))
+        .create_host(&admin, Host::new("mem", "memory"))
         .await
         .unwrap();
     for i in 0..instances {
@@ -218,12 +219,7 @@ async fn tokens_unknown_ungranted_forbidden_admin() {
     let host = jeto
         .create_host(
             &admin,
-            NewHost {
-                id: None,
-                name: "h".into(),
-                provider: "memory".into(),
-                params: [("SECRET", "s")].into_iter().collect(),
-            },
+            Host::new("h", "memory").with_params([("SECRET", "s")].into_iter().collect()),
         )
         .await
         .unwrap();
@@ -423,7 +419,7 @@ async fn persistent_instance() -> (tempfile::TempDir, InMemoryProvider, Jeto, u6
     let admin = Principal::admin("test");
     let first = persistent(data.path(), &provider).await;
     let host = first
-        .create_host(&admin, NewHost::new("h", "memory"))
+        .create_host(&admin, Host::new("h", "memory"))
         .await
         .unwrap();
     let request = CreateInstance::from_path("p", host.id, folder.display().to_string());

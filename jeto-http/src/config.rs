@@ -7,8 +7,7 @@ use std::time::Duration;
 use jeto_core::access::TokenConfig;
 use jeto_core::audit::DEFAULT_AUDIT_ENTRIES;
 use jeto_core::scheduler::SchedulerConfig;
-use jeto_core::store::NewHost;
-use jeto_core::{HostParams, JetoConfig, Project};
+use jeto_core::{Host, JetoConfig, Project};
 use jeto_vagrant::VagrantConfig;
 
 use crate::ServerLimits;
@@ -57,7 +56,7 @@ pub struct ServerConfig {
     /// How vagrant is run (the `[vagrant]` table).
     pub vagrant: VagrantConfig,
     /// Hosts, upserted into the store at start.
-    pub hosts: Vec<HostSection>,
+    pub hosts: Vec<Host>,
     /// Projects (sources tenants may create instances from), upserted into the store at start.
     pub projects: Vec<Project>,
     /// Access tokens. With none, an admin key is generated on first start.
@@ -89,21 +88,6 @@ impl Default for ServerConfig {
     }
 }
 
-/// One `[[hosts]]` entry.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HostSection {
-    /// Fixed id (tokens grant hosts by id).
-    pub id: u64,
-    /// A name for people.
-    pub name: String,
-    /// The Vagrant provider.
-    pub provider: String,
-    /// `KEY=VALUE` settings.
-    #[serde(default)]
-    pub params: HostParams,
-}
-
 impl ServerConfig {
     /// Reads a config file; errors name the file and the offending key.
     pub fn load(path: &Path) -> Result<ServerConfig, String> {
@@ -133,19 +117,6 @@ impl ServerConfig {
             max_followers_per_command: self.max_followers_per_command.max(1),
             max_followers: self.max_followers.max(1),
         }
-    }
-
-    /// The hosts to upsert at start.
-    pub fn new_hosts(&self) -> Vec<NewHost> {
-        self.hosts
-            .iter()
-            .map(|h| NewHost {
-                id: Some(h.id),
-                name: h.name.clone(),
-                provider: h.provider.clone(),
-                params: h.params.clone(),
-            })
-            .collect()
     }
 }
 
@@ -202,7 +173,7 @@ actions = ["status", "start", "stop", "runScript"]
         )
         .unwrap();
         assert_eq!(config.tokens.len(), 2);
-        assert_eq!(config.new_hosts()[0].params.get("SOME_KEY"), Some("value"));
+        assert_eq!(config.hosts[0].params.get("SOME_KEY"), Some("value"));
         assert_eq!(config.jeto_config().scheduler.max_concurrent, 2);
     }
 }

@@ -156,7 +156,7 @@ async fn lists_over_40_commands_of_1_2_mb_consoles_keep_memory_flat() {
     {
         let store = SqliteStore::open(&data.path().join("data")).unwrap();
         store
-            .put_host(jeto_core::store::NewHost::new("fake", "jeto_fake"))
+            .put_host(jeto_core::Host::new("fake", "jeto_fake"))
             .await
             .unwrap();
         let instance = store

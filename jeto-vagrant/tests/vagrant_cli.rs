@@ -1,11 +1,12 @@
 //! VagrantProvider against the real `vagrant` CLI, with the `jeto_fake` provider plugin.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use jeto_core::conformance::{self, Fixture};
+use jeto_core::conformance::{self, Fixture, RunningProbe};
 use jeto_core::{Action, ActionRequest, ConsoleSink, ErrorKind, Provider};
 use jeto_vagrant::fixture::FakeVagrant;
-use jeto_vagrant::{VagrantConfig, VagrantProvider};
+use jeto_vagrant::{ProcessRecords, VagrantConfig, VagrantProvider};
 
 fn collecting() -> (ConsoleSink, Arc<Mutex<Vec<String>>>) {
     let lines = Arc::new(Mutex::new(Vec::new()));
@@ -19,13 +20,18 @@ fn collecting() -> (ConsoleSink, Arc<Mutex<Vec<String>>>) {
 #[tokio::test]
 async fn passes_the_provider_conformance_suite() {
     let fake = FakeVagrant::new();
-    let provider = VagrantProvider::new(fake.config());
+    let (records, _) =
+        ProcessRecords::open(fake.root().join("processes"), Duration::from_secs(2)).unwrap();
+    let records = Arc::new(records);
+    let provider = VagrantProvider::new(fake.config()).with_records(records.clone());
     let host = FakeVagrant::host(&[]);
     let missing = fake.root().join("missing");
     let fixture = Fixture {
         single: FakeVagrant::instance(1, &fake.single(), host.clone()),
         multi: FakeVagrant::instance(2, &fake.multi(), host.clone()),
         missing: FakeVagrant::instance(3, &missing, host),
+        // Every vagrant process group is recorded while it runs.
+        running: RunningProbe::new(move || records.running()),
     };
     conformance::run_all(&provider, &fixture).await;
 }

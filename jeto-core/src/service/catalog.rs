@@ -3,7 +3,6 @@
 use super::Jeto;
 use crate::access::Principal;
 use crate::audit::AuditEntry;
-use crate::store::NewHost;
 use crate::{validate, Error, Host, Project, Result};
 
 impl Jeto {
@@ -30,7 +29,7 @@ impl Jeto {
     }
 
     /// Creates (or, with an id, replaces) a host; admins only.
-    pub async fn create_host(&self, who: &Principal, host: NewHost) -> Result<Host> {
+    pub async fn create_host(&self, who: &Principal, host: Host) -> Result<Host> {
         if !who.admin {
             return Err(Error::Forbidden {
                 action: "create hosts".into(),

@@ -86,12 +86,12 @@ struct Inner {
 /// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
 /// use std::sync::Arc;
 /// use jeto_core::{memory::InMemoryProvider, Action, ActionRequest, Jeto, access::Principal};
-/// use jeto_core::{service::CreateInstance, store::NewHost};
+/// use jeto_core::{service::CreateInstance, store::Host};
 ///
 /// let provider = InMemoryProvider::new().with_instance("/srv/app", &["web"]);
 /// let jeto = Jeto::builder(Arc::new(provider)).build().await?;
 /// let admin = Principal::admin("me");
-/// let host = jeto.create_host(&admin, NewHost::new("local", "memory")).await?;
+/// let host = jeto.create_host(&admin, Host::new("local", "memory")).await?;
 /// let created = jeto.create_instance(&admin, CreateInstance {
 ///     name: "app".into(), host: host.id, path: Some("/srv/app".into()), ..Default::default()
 /// }).await?;

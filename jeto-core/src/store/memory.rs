@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::{InstanceRecord, NewHost, NewInstance, Page, Registry, Store};
+use super::{InstanceRecord, NewInstance, Page, Registry, Store};
 use crate::audit::AuditEntry;
 use crate::console::ConsoleBuffer;
 use crate::{Command, Error, Host, Project, Result};
@@ -110,7 +110,7 @@ impl Store for MemoryStore {
         Ok(self.lock().registry.hosts.clone())
     }
 
-    async fn put_host(&self, new: NewHost) -> Result<Host> {
+    async fn put_host(&self, new: Host) -> Result<Host> {
         Ok(self.lock().registry.put_host(new))
     }
 

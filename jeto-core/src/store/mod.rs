@@ -18,7 +18,7 @@ pub(crate) use registry::Registry;
 pub use sqlite::{SqliteStore, DATABASE_FILE};
 
 use crate::audit::AuditEntry;
-use crate::{Command, Host, HostParams, JetoInfos, Project, Result};
+use crate::{Command, Host, JetoInfos, Project, Result};
 
 /// An instance as stored: everything but the live status, and the host by id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,33 +97,6 @@ impl NewInstance {
     }
 }
 
-/// A host to store; the store assigns the id unless one is given (hosts from the config file).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NewHost {
-    /// A fixed id, or `None` for the next free one.
-    #[serde(default)]
-    pub id: Option<u64>,
-    /// A name for people.
-    pub name: String,
-    /// The Vagrant provider.
-    pub provider: String,
-    /// `KEY=VALUE` settings.
-    #[serde(default)]
-    pub params: HostParams,
-}
-
-impl NewHost {
-    /// A host with no params and the next free id.
-    pub fn new(name: impl Into<String>, provider: impl Into<String>) -> Self {
-        NewHost {
-            id: None,
-            name: name.into(),
-            provider: provider.into(),
-            params: HostParams::default(),
-        }
-    }
-}
-
 /// Which commands of an instance to list: newest first, older than `before` when given, at
 /// most `limit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,8 +146,8 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     async fn remove_instance(&self, id: u64) -> Result<Option<InstanceRecord>>;
     /// All hosts, by id.
     async fn hosts(&self) -> Result<Vec<Host>>;
-    /// Stores a host: under its own id when given (replacing one with that id), else the next.
-    async fn put_host(&self, new: NewHost) -> Result<Host>;
+    /// Stores a host: under its own id when not 0 (replacing one with that id), else the next.
+    async fn put_host(&self, host: Host) -> Result<Host>;
     /// All projects, by id.
     async fn projects(&self) -> Result<Vec<Project>>;
     /// Stores a project: under its own id when not 0 (replacing one with that id), else the

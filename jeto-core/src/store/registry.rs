@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use super::{InstanceRecord, NewHost, NewInstance};
+use super::{InstanceRecord, NewInstance};
 use crate::{Host, Project};
 
 /// Instances, hosts and projects with their id counters; instances indexed by id (and read
@@ -129,16 +129,13 @@ impl Registry {
         project
     }
 
-    pub(crate) fn put_host(&mut self, new: NewHost) -> Host {
-        let id = new.id.unwrap_or_else(|| self.next_host_id.max(1));
+    pub(crate) fn put_host(&mut self, mut host: Host) -> Host {
+        if host.id == 0 {
+            host.id = self.next_host_id.max(1);
+        }
+        let id = host.id;
         self.next_host_id = self.next_host_id.max(id + 1);
         self.version += 1;
-        let host = Host {
-            id,
-            name: new.name,
-            provider: new.provider,
-            params: new.params,
-        };
         match self.hosts.iter_mut().find(|h| h.id == id) {
             Some(slot) => *slot = host.clone(),
             None => {

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use jeto_core::access::{hash_key, TokenConfig, TokenPolicy};
-use jeto_core::store::{NewHost, SqliteStore, Store};
+use jeto_core::store::{SqliteStore, Store};
+use jeto_core::Host;
 use jeto_core::Jeto;
 use jeto_http::config::ServerConfig;
 use jeto_http::JetoService;
@@ -82,8 +83,14 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
         )
     })?;
     let store = Arc::new(SqliteStore::open(&config.data_dir).map_err(|e| e.to_string())?);
-    for host in config.new_hosts() {
-        store.put_host(host).await.map_err(|e| e.to_string())?;
+    for host in &config.hosts {
+        if host.id == 0 {
+            return Err(format!(
+                "host {:?} in the config needs an id (tokens grant hosts by id)",
+                host.name
+            ));
+        }
+        store.put_host(host.clone()).await.map_err(|e| e.to_string())?;
     }
     for project in &config.projects {
         if project.id == 0 {
@@ -102,11 +109,9 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
     }
     if store.hosts().await.map_err(|e| e.to_string())?.is_empty() {
         store
-            .put_host(NewHost {
-                id: Some(1),
-                name: "local".into(),
-                provider: "virtualbox".into(),
-                params: Default::default(),
+            .put_host(Host {
+                id: 1,
+                ..Host::new("local", "virtualbox")
             })
             .await
             .map_err(|e| e.to_string())?;

@@ -2,10 +2,7 @@
 
 use http::{Response, StatusCode};
 use jeto_core::access::Principal;
-use jeto_core::store::NewHost;
-use jeto_core::{Host, HostParams, Jeto};
-use serde::Deserialize;
-use utoipa::ToSchema;
+use jeto_core::{Host, Jeto};
 
 use super::IdPath;
 use crate::answers::ErrorBody;
@@ -29,38 +26,21 @@ pub async fn get(jeto: &Jeto, who: &Principal, id: u64) -> Answer {
     Ok(response::json(StatusCode::OK, &jeto.host(who, id).await?))
 }
 
-/// The body of `POST /api/hosts`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"name": "lab", "provider": "libvirt", "params": {"LIBVIRT_URI": "qemu:///system"}}))]
-pub struct CreateHost {
-    /// A name for people.
-    #[schema(min_length = 1, max_length = 128)]
-    pub name: String,
-    /// The Vagrant provider (becomes `VAGRANT_DEFAULT_PROVIDER`).
-    #[schema(pattern = "^[A-Za-z0-9_-]+$")]
-    pub provider: String,
-    /// `KEY=VALUE` settings, as an object or the original's text lines.
-    #[serde(default)]
-    pub params: HostParams,
-}
-
 /// `POST /api/hosts` (admin only): 201 with the host.
 #[utoipa::path(operation_id = "createHost", post, path = "/api/hosts", tag = "hosts", summary = "Create a host (admin only)",
-    request_body = CreateHost,
+    request_body = Host,
     responses(
         (status = 201, description = "Created", body = Host,
             headers(("Location" = String, description = "the host's URL"))),
         (status = 403, description = "Only admin keys create hosts", body = ErrorBody),
     ))]
-pub async fn create(jeto: &Jeto, who: &Principal, body: CreateHost) -> Answer {
-    let new = NewHost {
-        id: None,
-        name: body.name,
-        provider: body.provider,
-        params: body.params,
-    };
-    let host = jeto.create_host(who, new).await?;
+pub async fn create(jeto: &Jeto, who: &Principal, body: Host) -> Answer {
+    if body.id != 0 {
+        return Err(ApiError::bad_request(
+            "id is assigned by the server: leave it out of a new host",
+        ));
+    }
+    let host = jeto.create_host(who, body).await?;
     Ok(response::created(
         StatusCode::CREATED,
         &format!("/api/hosts/{}", host.id),

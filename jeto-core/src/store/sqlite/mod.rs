@@ -15,7 +15,7 @@ pub(crate) use schema::to_json;
 use commands::{listed_command, prune, trim_console};
 use schema::{connect, from_json, load_registry, lock, migrate, raise_counter, storage, take_id};
 
-use super::{InstanceRecord, NewHost, NewInstance, Page, Registry, Store};
+use super::{InstanceRecord, NewInstance, Page, Registry, Store};
 use crate::audit::AuditEntry;
 use crate::{Command, Error, Host, Project, Result};
 
@@ -39,10 +39,10 @@ const READERS: usize = 4;
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-/// use jeto_core::store::{NewHost, SqliteStore, Store};
+/// use jeto_core::store::{Host, SqliteStore, Store};
 /// let dir = tempfile::tempdir().unwrap();
 /// let store = SqliteStore::open(dir.path()).unwrap();
-/// let host = store.put_host(NewHost::new("local", "virtualbox")).await.unwrap();
+/// let host = store.put_host(Host::new("local", "virtualbox")).await.unwrap();
 /// drop(store);
 /// let again = SqliteStore::open(dir.path()).unwrap();
 /// assert_eq!(again.hosts().await.unwrap(), vec![host]);
@@ -237,22 +237,17 @@ impl Store for SqliteStore {
         Ok(self.registry().hosts.clone())
     }
 
-    async fn put_host(&self, new: NewHost) -> Result<Host> {
+    async fn put_host(&self, mut host: Host) -> Result<Host> {
         self.write(
             move |tx, registry| {
-                let id = match new.id {
-                    Some(id) => {
+                host.id = match host.id {
+                    0 => take_id(tx, "host", registry.next_host_id)?,
+                    id => {
                         raise_counter(tx, "host", id + 1)?;
                         id
                     }
-                    None => take_id(tx, "host", registry.next_host_id)?,
                 };
-                let host = Host {
-                    id,
-                    name: new.name,
-                    provider: new.provider,
-                    params: new.params,
-                };
+                let id = host.id;
                 tx.execute(
                     "INSERT INTO hosts (id, body) VALUES (?1, ?2) ON CONFLICT(id) DO UPDATE SET body = excluded.body",
                     params![id, to_json(&host)?],
@@ -261,12 +256,7 @@ impl Store for SqliteStore {
                 Ok(host)
             },
             |registry, host| {
-                registry.put_host(NewHost {
-                    id: Some(host.id),
-                    name: host.name.clone(),
-                    provider: host.provider.clone(),
-                    params: host.params.clone(),
-                });
+                registry.put_host(host.clone());
             },
         )
         .await
