@@ -89,12 +89,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     let ops = Principal::admin("setup");
     for (team, path) in TEAMS.iter().zip(["/srv/web", "/srv/data"]) {
-        let host = jeto
-            .create_host(
-                &ops,
-                Host::new(*team, "memory"),
-            )
-            .await?;
+        let host = jeto.create_host(&ops, Host::new(*team, "memory")).await?;
         let request = CreateInstance::from_path(team.to_string(), host.id, path);
         jeto.create_instance(&ops, request).await?;
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use jeto_core::access::Principal;
 use jeto_core::service::CreateInstance;
-use jeto_core::store::{SqliteStore};
+use jeto_core::store::SqliteStore;
 use jeto_core::Host;
 use jeto_core::{Action, ActionRequest, CommandStatus, Jeto, JetoConfig};
 use jeto_vagrant::fixture::FakeVagrant;

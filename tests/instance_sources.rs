@@ -98,8 +98,11 @@ async fn git_instance_lives_in_the_data_folder_and_goes_with_delete() {
         .unwrap();
     let id = view.instance.id;
     assert_eq!(instance_folders(&s), [format!("{id}-from-git")]);
-    assert_eq!(view.instance.git_reference.as_deref(), Some("main"));
-    assert_eq!(view.instance.jeto_infos.script("hello"), Some("echo hi"));
+    assert_eq!(view.instance.spec.git_reference.as_deref(), Some("main"));
+    assert_eq!(
+        view.instance.spec.jeto_infos.script("hello"),
+        Some("echo hi")
+    );
     let (command, _) = s
         .jeto
         .run(&admin, id, jeto_core::ActionRequest::new(Action::Sync))
@@ -159,7 +162,9 @@ async fn async_creation_clones_in_a_command_and_cleans_up_on_failure() {
         "{}",
         command.console.as_deref().unwrap_or_default()
     );
-    assert!(Path::new(&view.instance.path).join("Vagrantfile").exists());
+    assert!(Path::new(&view.instance.spec.path)
+        .join("Vagrantfile")
+        .exists());
 
     let (failed, handle) = s
         .jeto
@@ -191,7 +196,7 @@ async fn async_creation_clones_in_a_command_and_cleans_up_on_failure() {
     tokio::time::timeout(Duration::from_secs(5), gone)
         .await
         .expect("the failed instance is removed");
-    assert!(!Path::new(&failed.instance.path).exists());
+    assert!(!Path::new(&failed.instance.spec.path).exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

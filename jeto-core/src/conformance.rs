@@ -99,9 +99,10 @@ impl Fixture {
 
     /// A fixture over three folders, with the scripts of [`Fixture::scripts`].
     pub fn at(single: &str, multi: &str, missing: &str, running: RunningProbe) -> Fixture {
-        let make = |id, path: &str| Instance {
-            jeto_infos: Fixture::scripts(),
-            ..crate::memory::instance_at(id, path)
+        let make = |id, path: &str| {
+            let mut instance = crate::memory::instance_at(id, path);
+            instance.spec.jeto_infos = Fixture::scripts();
+            instance
         };
         Fixture {
             single: make(1, single),
@@ -129,7 +130,7 @@ pub async fn run_all(p: &dyn Provider, f: &Fixture) {
 async fn states(p: &dyn Provider, instance: &Instance) -> Vec<(String, String)> {
     p.status(instance)
         .await
-        .unwrap_or_else(|e| panic!("status of {} failed: {e}", instance.path))
+        .unwrap_or_else(|e| panic!("status of {} failed: {e}", instance.spec.path))
         .into_iter()
         .map(|s| (s.name, s.status))
         .collect()
@@ -140,12 +141,12 @@ async fn run_ok(p: &dyn Provider, instance: &Instance, request: ActionRequest) -
     let outcome = p
         .run(instance, &request, sink)
         .await
-        .unwrap_or_else(|e| panic!("{request:?} on {} failed: {e}", instance.path));
+        .unwrap_or_else(|e| panic!("{request:?} on {} failed: {e}", instance.spec.path));
     let lines = lines.lock().unwrap().clone();
     assert!(
         outcome.is_success(),
         "{request:?} on {} ended {outcome:?}; console: {lines:?}",
-        instance.path
+        instance.spec.path
     );
     lines
 }
@@ -293,7 +294,7 @@ pub async fn check_unknown_machine_fails(p: &dyn Provider, f: &Fixture) {
 pub async fn check_missing_folder(p: &dyn Provider, f: &Fixture) {
     let i = &f.missing;
     let err = p.status(i).await.expect_err("status of a missing folder");
-    assert!(err.to_string().contains(&i.path), "{err}");
+    assert!(err.to_string().contains(&i.spec.path), "{err}");
     let err = p
         .run(
             i,
@@ -302,10 +303,10 @@ pub async fn check_missing_folder(p: &dyn Provider, f: &Fixture) {
         )
         .await
         .expect_err("start in a missing folder");
-    assert!(err.to_string().contains(&i.path), "{err}");
+    assert!(err.to_string().contains(&i.spec.path), "{err}");
     let err = p
         .prepare(
-            &InstanceSource::Path(i.path.clone().into()),
+            &InstanceSource::Path(i.spec.path.clone().into()),
             "/nonexistent-target".as_ref(),
         )
         .await
@@ -401,7 +402,10 @@ pub async fn check_failed_prepare_leaves_nothing(p: &dyn Provider, _f: &Fixture)
     ];
     for source in unreachable {
         let result = p.prepare(&source, &target).await;
-        assert!(result.is_err(), "prepare of {source:?} succeeded: {result:?}");
+        assert!(
+            result.is_err(),
+            "prepare of {source:?} succeeded: {result:?}"
+        );
         assert!(
             !target.exists(),
             "a failed prepare of {source:?} left {} behind",

@@ -6,12 +6,30 @@ use crate::{Host, JetoInfos};
 
 /// A Vagrant environment managed by Jeto: a folder with a `Vagrantfile`, bound to a [`Host`].
 ///
-/// The fields and their JSON names are exactly those of the original Jeto's Instance object.
+/// The JSON fields are exactly those of the original Jeto's Instance object: `id`, the
+/// [`InstanceSpec`] fields flattened, `status` and `host`.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Instance {
     /// Unique, positive id, never reused.
     pub id: u64,
+    /// What the instance is: name, folder, source, environment, `jeto.json`.
+    #[serde(flatten)]
+    pub spec: InstanceSpec,
+    /// The last known status of each machine.
+    #[serde(default)]
+    pub status: Vec<Status>,
+    /// The complete host object.
+    pub host: Host,
+}
+
+/// What an instance is, as created: the fields the API's [`Instance`] and the stored
+/// [`crate::store::InstanceRecord`] share (one declaration, flattened into both).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct InstanceSpec {
     /// The name given at creation.
     pub name: String,
     /// The folder holding the `Vagrantfile`, on the machine that runs vagrant.
@@ -20,13 +38,8 @@ pub struct Instance {
     pub archive_url: Option<String>,
     /// The branch or tag the instance was cloned at (without the repository URL).
     pub git_reference: Option<String>,
-    /// The last known status of each machine.
-    #[serde(default)]
-    pub status: Vec<Status>,
     /// The environment string given at creation, exported as `ENVIRONMENT`.
     pub environment: String,
-    /// The complete host object.
-    pub host: Host,
     /// Everything found in the instance's `jeto.json`.
     #[serde(default)]
     pub jeto_infos: JetoInfos,
@@ -38,10 +51,31 @@ pub struct Instance {
     pub archive_sha256: Option<String>,
 }
 
+impl InstanceSpec {
+    /// An instance named `name` in `path`, with no source, environment or `jeto.json`.
+    pub fn new(name: impl Into<String>, path: impl Into<String>) -> Self {
+        InstanceSpec {
+            name: name.into(),
+            path: path.into(),
+            ..InstanceSpec::default()
+        }
+    }
+}
+
 impl Instance {
+    /// An instance with no known status.
+    pub fn new(id: u64, spec: InstanceSpec, host: Host) -> Self {
+        Instance {
+            id,
+            spec,
+            status: Vec::new(),
+            host,
+        }
+    }
+
     /// The folder as a path.
     pub fn folder(&self) -> &std::path::Path {
-        std::path::Path::new(&self.path)
+        std::path::Path::new(&self.spec.path)
     }
 }
 

@@ -52,7 +52,7 @@ pub use action::{Action, ActionRequest};
 pub use command::{Command, CommandError, CommandStatus, FailureKind};
 pub use error::{BoxError, Error, ErrorKind, Result};
 pub use host::{Host, HostParams};
-pub use instance::{Instance, Status};
+pub use instance::{Instance, InstanceSpec, Status};
 pub use jeto_infos::{JetoInfos, JETO_JSON};
 pub use project::Project;
 #[cfg(feature = "mock")]

@@ -142,9 +142,9 @@ impl InMemoryProvider {
     fn machines(&self, instance: &Instance) -> Result<Vec<(String, String)>> {
         self.lock()
             .instances
-            .get(&instance.path)
+            .get(&instance.spec.path)
             .cloned()
-            .ok_or_else(|| unknown_folder(&instance.path))
+            .ok_or_else(|| unknown_folder(&instance.spec.path))
     }
 
     fn set_state(
@@ -156,8 +156,8 @@ impl InMemoryProvider {
         let mut inner = self.lock();
         let machines = inner
             .instances
-            .get_mut(&instance.path)
-            .ok_or_else(|| unknown_folder(&instance.path))?;
+            .get_mut(&instance.spec.path)
+            .ok_or_else(|| unknown_folder(&instance.spec.path))?;
         let mut touched = Vec::new();
         for (name, current) in machines.iter_mut() {
             if machine.is_none_or(|m| m == name) {
@@ -195,31 +195,22 @@ fn unknown_folder(path: &str) -> Error {
 
 /// A bare instance at `path` on a `memory` host, for tests and examples.
 pub fn instance_at(id: u64, path: &str) -> Instance {
-    Instance {
-        id,
-        name: format!("instance-{id}"),
-        path: path.to_owned(),
-        archive_url: None,
-        git_reference: None,
-        status: Vec::new(),
+    let spec = crate::InstanceSpec {
         environment: "test".into(),
-        host: crate::Host {
-            id: 1,
-            name: "memory".into(),
-            provider: "memory".into(),
-            params: Default::default(),
-        },
-        jeto_infos: Default::default(),
-        git_url: None,
-        archive_sha256: None,
-    }
+        ..crate::InstanceSpec::new(format!("instance-{id}"), path)
+    };
+    let host = crate::Host {
+        id: 1,
+        ..crate::Host::new("memory", "memory")
+    };
+    Instance::new(id, spec, host)
 }
 
 #[async_trait]
 impl Provider for InMemoryProvider {
     async fn status(&self, instance: &Instance) -> Result<Vec<Status>> {
         self.lock().stats.status_calls += 1;
-        let _guard = self.enter(&instance.path).await;
+        let _guard = self.enter(&instance.spec.path).await;
         Ok(self
             .machines(instance)?
             .into_iter()
@@ -238,7 +229,7 @@ impl Provider for InMemoryProvider {
     ) -> Result<Outcome> {
         let command = validate::action_request(instance, request)?;
         if request.action == Action::Sync {
-            if instance.git_url.is_none() && instance.archive_url.is_none() {
+            if instance.spec.git_url.is_none() && instance.spec.archive_url.is_none() {
                 return Err(Error::invalid(
                     "sync needs an instance created from git or an archive",
                 ));
@@ -246,7 +237,7 @@ impl Provider for InMemoryProvider {
             self.lock()
                 .stats
                 .runs
-                .push((instance.path.clone(), request.clone()));
+                .push((instance.spec.path.clone(), request.clone()));
             console.line("synced (memory)");
             return Ok(Outcome::success());
         }
@@ -265,8 +256,8 @@ impl Provider for InMemoryProvider {
         self.lock()
             .stats
             .runs
-            .push((instance.path.clone(), request.clone()));
-        let _guard = self.enter(&instance.path).await;
+            .push((instance.spec.path.clone(), request.clone()));
+        let _guard = self.enter(&instance.spec.path).await;
         let machine = request.machine.as_deref();
         let new_state = match request.action {
             Action::Start | Action::Reload => Some(Status::RUNNING),
@@ -314,7 +305,7 @@ impl Provider for InMemoryProvider {
 
     async fn ip(&self, instance: &Instance, machine: &str) -> Result<Option<String>> {
         self.lock().stats.ip_calls += 1;
-        let _guard = self.enter(&instance.path).await;
+        let _guard = self.enter(&instance.spec.path).await;
         let machines = self.machines(instance)?;
         Ok(machines
             .iter()

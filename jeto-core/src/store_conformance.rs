@@ -19,9 +19,9 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use crate::store::{NewInstance, Page, Store};
-use crate::Host;
+use crate::store::{InstanceRecord, Page, Store};
 use crate::{Action, ActionRequest, Command, CommandStatus, ErrorKind, Project};
+use crate::{Host, InstanceSpec};
 
 /// Runs every check, in order, on stores from `open`; `persistent` stores are also checked
 /// across a reopen.
@@ -48,19 +48,15 @@ pub async fn run_all(open: impl Fn() -> Arc<dyn Store>, persistent: bool) {
     }
 }
 
-fn instance(name: &str) -> NewInstance {
-    NewInstance {
-        id: None,
-        name: name.into(),
-        path: format!("/srv/conformance/{name}"),
-        archive_url: None,
-        git_reference: None,
-        git_url: None,
-        archive_sha256: None,
-        environment: "conformance".into(),
+fn instance(name: &str) -> InstanceRecord {
+    InstanceRecord {
+        id: 0,
+        spec: InstanceSpec {
+            environment: "conformance".into(),
+            ..InstanceSpec::new(name, format!("/srv/conformance/{name}"))
+        },
         host_id: 1,
         managed_folder: false,
-        jeto_infos: Default::default(),
     }
 }
 
@@ -102,10 +98,13 @@ pub async fn ids_are_never_reused(store: &dyn Store) {
         .insert_command(command(b.id, CommandStatus::Succeeded), 10)
         .await;
     let first = first.unwrap();
-    assert_eq!(store.instance_at(&a.path).await.unwrap(), Some(a.clone()));
+    assert_eq!(
+        store.instance_at(&a.spec.path).await.unwrap(),
+        Some(a.clone())
+    );
     store.remove_instance(b.id).await.unwrap();
     assert!(store.instance(b.id).await.unwrap().is_none());
-    assert!(store.instance_at(&b.path).await.unwrap().is_none());
+    assert!(store.instance_at(&b.spec.path).await.unwrap().is_none());
     let reserved = store.reserve_instance_id().await.unwrap();
     assert!(
         reserved > b.id,
@@ -113,8 +112,8 @@ pub async fn ids_are_never_reused(store: &dyn Store) {
     );
     let c = store.insert_instance(instance("ids-c")).await.unwrap();
     assert!(c.id > reserved, "a reserved id is not handed out again");
-    let with_reserved = NewInstance {
-        id: Some(reserved),
+    let with_reserved = InstanceRecord {
+        id: reserved,
         ..instance("ids-reserved")
     };
     assert_eq!(
@@ -132,14 +131,8 @@ pub async fn ids_are_never_reused(store: &dyn Store) {
         store.commands(b.id, Page::ALL).await.unwrap().is_empty(),
         "a removed instance's commands go with it"
     );
-    let h1 = store
-        .put_host(Host::new("ids-h1", "memory"))
-        .await
-        .unwrap();
-    let h2 = store
-        .put_host(Host::new("ids-h2", "memory"))
-        .await
-        .unwrap();
+    let h1 = store.put_host(Host::new("ids-h1", "memory")).await.unwrap();
+    let h2 = store.put_host(Host::new("ids-h2", "memory")).await.unwrap();
     assert!(h2.id > h1.id);
     let fixed = store
         .put_host(Host {
@@ -176,8 +169,8 @@ pub async fn a_failed_write_changes_nothing(store: &dyn Store) {
         .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::NotFound, "{error}");
     let taken = store.instances().await.unwrap()[0].id;
-    let duplicate = NewInstance {
-        id: Some(taken),
+    let duplicate = InstanceRecord {
+        id: taken,
         ..instance("duplicate")
     };
     assert!(store.insert_instance(duplicate).await.is_err());

@@ -145,7 +145,7 @@ pub fn action_request<'a>(
             declared(instance)
         )));
     };
-    match instance.jeto_infos.script(script) {
+    match instance.spec.jeto_infos.script(script) {
         Some(command) => Ok(Some(command)),
         None => Err(Error::invalid(format!(
             "script {script:?} is not declared in jeto.json of instance {}; declared scripts: {}",
@@ -156,7 +156,7 @@ pub fn action_request<'a>(
 }
 
 fn declared(instance: &Instance) -> String {
-    let names = instance.jeto_infos.script_names();
+    let names = instance.spec.jeto_infos.script_names();
     if names.is_empty() {
         "none".into()
     } else {

@@ -3,7 +3,8 @@
 
 use insta::assert_json_snapshot;
 use jeto_core::{
-    Action, Command, CommandError, CommandStatus, Host, HostParams, Instance, JetoInfos, Status,
+    Action, Command, CommandError, CommandStatus, Host, HostParams, Instance, InstanceSpec,
+    JetoInfos, Status,
 };
 use serde::{de::DeserializeOwned, Serialize};
 use time::macros::datetime;
@@ -29,27 +30,23 @@ fn instance() -> Instance {
         "scripts": {"status": {"command": "systemctl status nginx"}}
     }))
     .unwrap();
-    Instance {
-        id: 7,
-        name: "website".into(),
-        path: "/srv/vagrant/website".into(),
-        archive_url: Some("https://example.org/website.tar.gz".into()),
-        git_reference: Some("tags/v1.2".into()),
-        status: vec![
-            Status {
-                name: "www".into(),
-                ip: Some("192.168.56.10".into()),
-                status: "running".into(),
-                provider: Some("virtualbox".into()),
-            },
-            Status::new("db", "poweroff"),
-        ],
-        environment: "staging".into(),
-        host: host(),
-        jeto_infos,
-        git_url: Some("https://example.org/website.git".into()),
-        archive_sha256: None,
-    }
+    let mut spec = InstanceSpec::new("website", "/srv/vagrant/website");
+    spec.archive_url = Some("https://example.org/website.tar.gz".into());
+    spec.git_reference = Some("tags/v1.2".into());
+    spec.environment = "staging".into();
+    spec.jeto_infos = jeto_infos;
+    spec.git_url = Some("https://example.org/website.git".into());
+    let mut instance = Instance::new(7, spec, host());
+    instance.status = vec![
+        Status {
+            name: "www".into(),
+            ip: Some("192.168.56.10".into()),
+            status: "running".into(),
+            provider: Some("virtualbox".into()),
+        },
+        Status::new("db", "poweroff"),
+    ];
+    instance
 }
 
 #[test]

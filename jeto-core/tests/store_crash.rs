@@ -10,8 +10,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
-use jeto_core::store::{NewInstance, Page, SqliteStore, Store};
-use jeto_core::{Action, ActionRequest, CommandStatus};
+use jeto_core::store::{InstanceRecord, Page, SqliteStore, Store};
+use jeto_core::{Action, ActionRequest, CommandStatus, InstanceSpec};
 
 const ROUNDS: usize = 25;
 
@@ -25,19 +25,10 @@ fn child(dir: &str) -> ! {
         let mut out = std::io::stdout().lock();
         for i in 0.. {
             let record = store
-                .insert_instance(NewInstance {
-                    id: None,
-                    name: format!("crash-{i}"),
-                    path: format!("/srv/crash/{i}"),
-                    archive_url: None,
-                    git_reference: None,
-                    git_url: None,
-                    archive_sha256: None,
-                    environment: "crash".into(),
-                    host_id: 1,
-                    managed_folder: false,
-                    jeto_infos: Default::default(),
-                })
+                .insert_instance(InstanceRecord::new(
+                    InstanceSpec::new(format!("crash-{i}"), format!("/srv/crash/{i}")),
+                    1,
+                ))
                 .await
                 .expect("insert");
             writeln!(out, "instance {}", record.id).unwrap();

@@ -77,7 +77,7 @@ impl ServerLimits {
 }
 
 /// Serves `service` on `listener`: any `Clone` tower service over [`TimedBody`] requests, a
-/// [`JetoService`] or a router that nests one (like `axum::serve`). Configure it with
+/// [`crate::JetoService`] or a router that nests one (like `axum::serve`). Configure it with
 /// [`Serve::limits`] and [`Serve::stopping`], then `.await` it (it runs until
 /// [`Serve::with_graceful_shutdown`]'s signal, or forever).
 ///

@@ -135,14 +135,14 @@ impl jeto_core::Provider for TypedFailures {
         _console: jeto_core::ConsoleSink,
     ) -> jeto_core::Result<jeto_core::Outcome> {
         use jeto_core::FailureKind::*;
-        let kind = match instance.name.as_str() {
+        let kind = match instance.spec.name.as_str() {
             "absent" => MachineNotFound,
             "stopped" => MachineNotRunning,
             "unplugged" => ProviderUnavailable,
             "slow" => TimedOut,
             _ => Failed,
         };
-        let error = jeto_core::CommandError::new(kind, format!("{} says no", instance.name));
+        let error = jeto_core::CommandError::new(kind, format!("{} says no", instance.spec.name));
         Ok(jeto_core::Outcome::failure(7, error))
     }
     async fn ip(

@@ -34,7 +34,7 @@ impl Provider for FaultyProvider {
         request: &ActionRequest,
         console: ConsoleSink,
     ) -> Result<Outcome> {
-        match instance.name.as_str() {
+        match instance.spec.name.as_str() {
             "unavailable" => Err(Error::ProviderUnavailable {
                 message: "the tool is missing".into(),
                 source: None,

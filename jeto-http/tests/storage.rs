@@ -9,8 +9,8 @@ use std::path::Path;
 
 use common::ADMIN_KEY;
 use jeto_core::access::hash_key;
-use jeto_core::store::{NewInstance, SqliteStore, Store};
-use jeto_core::{Action, ActionRequest, Command, CommandStatus};
+use jeto_core::store::{InstanceRecord, SqliteStore, Store};
+use jeto_core::{Action, ActionRequest, Command, CommandStatus, InstanceSpec};
 use jeto_http::testing::{ServerProcess, TestClient};
 use serde_json::{json, Value};
 
@@ -160,19 +160,10 @@ async fn lists_over_40_commands_of_1_2_mb_consoles_keep_memory_flat() {
             .await
             .unwrap();
         let instance = store
-            .insert_instance(NewInstance {
-                id: None,
-                name: "loud".into(),
-                path: "/srv/loud".into(),
-                archive_url: None,
-                git_reference: None,
-                git_url: None,
-                archive_sha256: None,
-                environment: String::new(),
-                host_id: 1,
-                managed_folder: false,
-                jeto_infos: Default::default(),
-            })
+            .insert_instance(InstanceRecord::new(
+                InstanceSpec::new("loud", "/srv/loud"),
+                1,
+            ))
             .await
             .unwrap();
         let request = ActionRequest::new(Action::RunScript)

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use jeto_core::{Host, HostParams, Instance, JetoInfos};
+use jeto_core::{Host, HostParams, Instance, InstanceSpec, JetoInfos};
 
 use crate::VagrantConfig;
 
@@ -200,19 +200,13 @@ impl FakeVagrant {
 
     /// An instance over `folder` with its `jeto.json` loaded.
     pub fn instance(id: u64, folder: &Path, host: Host) -> Instance {
-        Instance {
-            id,
-            name: folder.file_name().unwrap().to_string_lossy().into_owned(),
-            path: folder.display().to_string(),
-            archive_url: None,
-            git_reference: None,
-            status: Vec::new(),
-            environment: "test".into(),
-            host,
-            jeto_infos: JetoInfos::load(folder).unwrap_or_default(),
-            git_url: None,
-            archive_sha256: None,
-        }
+        let mut spec = InstanceSpec::new(
+            folder.file_name().unwrap().to_string_lossy(),
+            folder.display().to_string(),
+        );
+        spec.environment = "test".into();
+        spec.jeto_infos = JetoInfos::load(folder).unwrap_or_default();
+        Instance::new(id, spec, host)
     }
 }
 

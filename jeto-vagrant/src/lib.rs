@@ -22,6 +22,7 @@ mod config;
 mod error;
 #[cfg(feature = "fixture")]
 pub mod fixture;
+mod folder_queue;
 pub mod folder_safety;
 pub mod git;
 pub mod machine_readable;

@@ -11,6 +11,7 @@ use jeto_core::{
     InstanceSource, Outcome, Provider, Status,
 };
 
+use crate::folder_queue::FolderQueue;
 use crate::machine_readable::{
     console_text, parse_line, ssh_host_name, statuses, Line, Record, RunSummary,
 };
@@ -59,6 +60,7 @@ pub struct VagrantProvider {
     runner: Arc<dyn ProcessRunner>,
     records: Option<Arc<ProcessRecords>>,
     report: Option<Arc<StateReport>>,
+    reads: Arc<FolderQueue>,
 }
 
 /// The Ruby file that makes an action's vagrant process print the machines' state as it exits
@@ -122,6 +124,7 @@ impl VagrantProvider {
             runner,
             records: None,
             report: StateReport::new().map(Arc::new),
+            reads: Arc::default(),
         }
     }
 
@@ -132,8 +135,7 @@ impl VagrantProvider {
         VagrantProvider {
             runner: Arc::new(runner),
             records: Some(records),
-            config: self.config,
-            report: self.report,
+            ..self
         }
     }
 
@@ -145,7 +147,7 @@ impl VagrantProvider {
     /// The environment of every vagrant process of `instance`, lowest precedence first.
     pub fn environment(&self, instance: &Instance) -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = self.config.env.clone().into_iter().collect();
-        env.push(("ENVIRONMENT".into(), instance.environment.clone()));
+        env.push(("ENVIRONMENT".into(), instance.spec.environment.clone()));
         env.push((
             "VAGRANT_DEFAULT_PROVIDER".into(),
             instance.host.provider.clone(),
@@ -157,7 +159,7 @@ impl VagrantProvider {
                 .iter()
                 .map(|(k, v)| (k.into(), v.into())),
         );
-        env.extend(instance.jeto_infos.env_vars());
+        env.extend(instance.spec.jeto_infos.env_vars());
         env
     }
 
@@ -310,7 +312,7 @@ impl VagrantProvider {
             _ => None,
         };
         jeto_core::Error::ActionFailed {
-            instance: format!("{} ({})", instance.id, instance.path),
+            instance: format!("{} ({})", instance.id, instance.spec.path),
             action,
             exit_code,
             error: collected
@@ -327,7 +329,7 @@ impl VagrantProvider {
     async fn sync(&self, instance: &Instance, console: &ConsoleSink) -> jeto_core::Result<()> {
         let folder = instance.folder();
         let missing = !folder.exists();
-        match (&instance.git_url, &instance.git_reference, &instance.archive_url) {
+        match (&instance.spec.git_url, &instance.spec.git_reference, &instance.spec.archive_url) {
             (Some(url), Some(reference), _) if missing => {
                 git::clone(&self.config, self.runner.as_ref(), url, reference, folder, console).await?
             }
@@ -335,7 +337,7 @@ impl VagrantProvider {
                 git::sync(&self.config, self.runner.as_ref(), url, reference, folder, console).await?
             }
             (_, _, Some(url)) if missing => {
-                archive::prepare(&self.config, self.records.as_deref(), url, instance.archive_sha256.as_deref(), folder, console).await?
+                archive::prepare(&self.config, self.records.as_deref(), url, instance.spec.archive_sha256.as_deref(), folder, console).await?
             }
             (_, _, Some(_)) => console.line("archive instances are extracted once; nothing to sync"),
             _ => {
@@ -376,8 +378,8 @@ fn describe(end: ProcessEnd) -> String {
 /// Names are `[A-Z0-9_]` by construction.
 fn remote_script(instance: &Instance, command: &str) -> String {
     let mut script = String::new();
-    let vars = std::iter::once(("ENVIRONMENT".to_owned(), instance.environment.clone()))
-        .chain(instance.jeto_infos.env_vars());
+    let vars = std::iter::once(("ENVIRONMENT".to_owned(), instance.spec.environment.clone()))
+        .chain(instance.spec.jeto_infos.env_vars());
     for (name, value) in vars {
         if !name
             .bytes()
@@ -432,6 +434,7 @@ fn first_routable(text: &str) -> Option<String> {
 #[async_trait]
 impl Provider for VagrantProvider {
     async fn status(&self, instance: &Instance) -> jeto_core::Result<Vec<Status>> {
+        let _turn = self.reads.turn(instance.folder()).await;
         let (end, collected) = self
             .vagrant(
                 instance,
@@ -520,6 +523,7 @@ impl Provider for VagrantProvider {
 
     async fn ip(&self, instance: &Instance, machine: &str) -> jeto_core::Result<Option<String>> {
         validate::machine_name(machine)?;
+        let _turn = self.reads.turn(instance.folder()).await;
         let timeout = self.config.status_timeout();
         let args = vec!["ssh-config".into(), machine.into()];
         let (end, collected) = self
@@ -679,7 +683,7 @@ mod tests {
             std::path::Path::new("/srv/x"),
             crate::fixture::FakeVagrant::host(&[]),
         );
-        instance.environment = "a'$(touch /tmp/pwned)\n".into();
+        instance.spec.environment = "a'$(touch /tmp/pwned)\n".into();
         let script = remote_script(&instance, "echo \"$ENVIRONMENT\"");
         assert!(!script.contains("touch"), "{script}");
         assert!(

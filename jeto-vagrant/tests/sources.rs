@@ -107,8 +107,8 @@ async fn sync_picks_up_a_new_commit() {
     git(&repo, &["commit", "-qam", "newer"]);
     std::fs::write(folder.join("which"), "local change is reset\n").unwrap();
     let mut instance = FakeVagrant::instance(1, &folder, FakeVagrant::host(&[]));
-    instance.git_url = Some(url);
-    instance.git_reference = Some("main".into());
+    instance.spec.git_url = Some(url);
+    instance.spec.git_reference = Some("main".into());
     let outcome = p
         .run(
             &instance,
@@ -120,8 +120,8 @@ async fn sync_picks_up_a_new_commit() {
     assert!(outcome.is_success(), "{outcome:?}");
     assert_eq!(which(&folder), "newer\n");
     // A path instance has nothing to sync from.
-    instance.git_url = None;
-    instance.git_reference = None;
+    instance.spec.git_url = None;
+    instance.spec.git_reference = None;
     let err = p
         .run(
             &instance,

@@ -8,8 +8,8 @@ use serde::Deserialize;
 use super::{InstanceView, Jeto};
 use crate::access::{Permission, Principal};
 use crate::scheduler::CommandHandle;
-use crate::store::NewInstance;
-use crate::{validate, Error, Host, InstanceSource, JetoInfos, Result};
+use crate::store::InstanceRecord;
+use crate::{validate, Error, Host, InstanceSource, InstanceSpec, Result};
 
 /// A request to register an instance: a name, a host, an environment and exactly one source.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -243,25 +243,25 @@ impl Jeto {
         id: Option<u64>,
         path: &Path,
         host: &Host,
-    ) -> NewInstance {
+    ) -> InstanceRecord {
         let (git_url, git_reference, archive_url, archive_sha256) = match source.clone() {
             InstanceSource::Git { url, reference } => (Some(url), Some(reference), None, None),
             InstanceSource::Archive { url, sha256 } => (None, None, Some(url), sha256),
             _ => (None, None, None, None),
         };
         let managed = !matches!(source, InstanceSource::Path(_));
-        NewInstance {
-            id,
-            name: request.name.clone(),
-            path: path.display().to_string(),
-            archive_url,
-            git_reference,
-            git_url,
-            archive_sha256,
-            environment: request.environment.clone(),
+        InstanceRecord {
+            id: id.unwrap_or(0),
+            spec: InstanceSpec {
+                archive_url,
+                git_reference,
+                git_url,
+                archive_sha256,
+                environment: request.environment.clone(),
+                ..InstanceSpec::new(&request.name, path.display().to_string())
+            },
             host_id: host.id,
             managed_folder: managed,
-            jeto_infos: JetoInfos::default(),
         }
     }
 
@@ -321,7 +321,7 @@ impl Jeto {
         };
         // A store may hand out the id of a deleted instance again.
         self.inner.scheduler.reopen(record.id);
-        tracing::info!(instance = record.id, principal = %who.name, path = %record.path, "instance created");
+        tracing::info!(instance = record.id, principal = %who.name, path = %record.spec.path, "instance created");
         let snapshot = self.inner.status.last_known(record.id);
         Ok(self.view(who, self.instance_of(record, host), snapshot))
     }
@@ -354,7 +354,8 @@ impl Jeto {
         {
             Ok(handle) => handle,
             Err(error) => {
-                self.forget_instance(id, Some(record.path.clone())).await?;
+                self.forget_instance(id, Some(record.spec.path.clone()))
+                    .await?;
                 return Err(error);
             }
         };
@@ -368,7 +369,10 @@ impl Jeto {
                 }
             } else {
                 tracing::warn!(instance = id, error = ?command.error, "creation failed; removing the instance");
-                if let Err(error) = jeto.forget_instance(id, Some(record.path.clone())).await {
+                if let Err(error) = jeto
+                    .forget_instance(id, Some(record.spec.path.clone()))
+                    .await
+                {
                     tracing::error!(instance = id, %error, "could not remove the failed instance");
                 }
             }

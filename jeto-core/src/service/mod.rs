@@ -86,7 +86,7 @@ struct Inner {
 /// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
 /// use std::sync::Arc;
 /// use jeto_core::{memory::InMemoryProvider, Action, ActionRequest, Jeto, access::Principal};
-/// use jeto_core::{service::CreateInstance, store::Host};
+/// use jeto_core::{service::CreateInstance, Host};
 ///
 /// let provider = InMemoryProvider::new().with_instance("/srv/app", &["web"]);
 /// let jeto = Jeto::builder(Arc::new(provider)).build().await?;
@@ -227,35 +227,23 @@ impl Jeto {
     }
 
     fn instance_of(&self, record: InstanceRecord, host: Host) -> Instance {
-        Instance {
-            id: record.id,
-            name: record.name,
-            path: record.path,
-            archive_url: record.archive_url,
-            git_reference: record.git_reference,
-            status: Vec::new(),
-            environment: record.environment,
-            host,
-            jeto_infos: record.jeto_infos,
-            git_url: record.git_url,
-            archive_sha256: record.archive_sha256,
-        }
+        Instance::new(record.id, record.spec, host)
     }
 
     /// Re-reads `jeto.json` of an instance, storing it when it changed (on a blocking
     /// thread: both touch the disk).
     async fn refresh_infos(&self, record: &mut InstanceRecord) -> Result<()> {
-        let infos = load_infos(&record.path).await?;
-        if infos != record.jeto_infos {
-            record.jeto_infos = infos;
+        let infos = load_infos(&record.spec.path).await?;
+        if infos != record.spec.jeto_infos {
+            record.spec.jeto_infos = infos;
             self.inner.store.update_instance(record.clone()).await?;
         }
         Ok(())
     }
 
     /// Stores a new instance, reading its `jeto.json` first.
-    async fn insert(&self, mut new: crate::store::NewInstance) -> Result<InstanceRecord> {
-        new.jeto_infos = load_infos(&new.path).await?;
+    async fn insert(&self, mut new: InstanceRecord) -> Result<InstanceRecord> {
+        new.spec.jeto_infos = load_infos(&new.spec.path).await?;
         self.inner.store.insert_instance(new).await
     }
 
@@ -330,7 +318,7 @@ impl Jeto {
         // jeto.json is read again along with the status, so a cached answer does no I/O.
         if snapshot.checked_at != before {
             match self.refresh_infos(&mut record).await {
-                Ok(()) => instance.jeto_infos = record.jeto_infos,
+                Ok(()) => instance.spec.jeto_infos = record.spec.jeto_infos,
                 Err(error) => {
                     tracing::warn!(instance = id, %error, "keeping the last good jeto.json")
                 }
@@ -422,7 +410,7 @@ impl Jeto {
         )?;
         let instance = self.instance_of(record.clone(), self.host_of(&record).await?);
         self.inner.scheduler.close(id)?;
-        let command = if Path::new(&record.path).is_dir() {
+        let command = if Path::new(&record.spec.path).is_dir() {
             match self
                 .inner
                 .scheduler
@@ -442,7 +430,7 @@ impl Jeto {
                     id,
                     Action::Destroy,
                     &who.name,
-                    &format!("{} no longer exists: nothing to destroy", record.path),
+                    &format!("{} no longer exists: nothing to destroy", record.spec.path),
                 )
                 .await?
         };
@@ -453,7 +441,7 @@ impl Jeto {
         if command.status != crate::CommandStatus::Succeeded {
             tracing::warn!(instance = id, principal = %who.name, "destroy failed; forgetting the instance anyway (force)");
         }
-        self.forget_instance(id, record.managed_folder.then(|| record.path.clone()))
+        self.forget_instance(id, record.managed_folder.then(|| record.spec.path.clone()))
             .await?;
         tracing::info!(instance = id, principal = %who.name, "instance deleted");
         Ok(command)

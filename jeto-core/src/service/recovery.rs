@@ -36,10 +36,10 @@ impl Jeto {
                 .iter()
                 .any(|c| c.status == CommandStatus::Succeeded);
             if interrupted_creation {
-                tracing::warn!(instance = record.id, path = %record.path, "the server stopped while this instance was being created; removing it");
+                tracing::warn!(instance = record.id, path = %record.spec.path, "the server stopped while this instance was being created; removing it");
                 store.remove_instance(record.id).await?;
                 self.inner.scheduler.discard(record.id);
-                remove(Path::new(&record.path))?;
+                remove(Path::new(&record.spec.path))?;
             }
         }
         let Some(data_dir) = &self.inner.config.data_dir else {
@@ -56,7 +56,7 @@ impl Jeto {
             .await?
             .into_iter()
             .filter(|r| r.managed_folder)
-            .filter_map(|r| Path::new(&r.path).file_name().map(|n| n.to_owned()))
+            .filter_map(|r| Path::new(&r.spec.path).file_name().map(|n| n.to_owned()))
             .collect();
         for entry in entries {
             let entry =

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::{InstanceRecord, NewInstance, Page, Registry, Store};
+use super::{InstanceRecord, Page, Registry, Store};
 use crate::audit::AuditEntry;
 use crate::console::ConsoleBuffer;
 use crate::{Command, Error, Host, Project, Result};
@@ -82,9 +82,9 @@ impl Store for MemoryStore {
         Ok(self.lock().registry.instance_at(path))
     }
 
-    async fn insert_instance(&self, new: NewInstance) -> Result<InstanceRecord> {
+    async fn insert_instance(&self, new: InstanceRecord) -> Result<InstanceRecord> {
         let mut data = self.lock();
-        if let Some(id) = new.id.filter(|id| data.registry.instances.contains_key(id)) {
+        if let Some(id) = Some(new.id).filter(|id| data.registry.instances.contains_key(id)) {
             return Err(Error::Conflict {
                 message: format!("instance {id} already exists"),
             });

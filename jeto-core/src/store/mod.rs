@@ -18,81 +18,34 @@ pub(crate) use registry::Registry;
 pub use sqlite::{SqliteStore, DATABASE_FILE};
 
 use crate::audit::AuditEntry;
-use crate::{Command, Host, JetoInfos, Project, Result};
+use crate::{Command, Host, InstanceSpec, Project, Result};
 
-/// An instance as stored: everything but the live status, and the host by id.
+/// An instance as stored: everything but the live status, and the host by id. Its JSON is
+/// the [`InstanceSpec`] fields flattened, with `id`, `host_id` and `managed_folder`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InstanceRecord {
-    /// Unique, positive, never reused.
+    /// Unique, positive, never reused; 0 in a record not stored yet (the store assigns the
+    /// next id).
     pub id: u64,
-    /// The name given at creation.
-    pub name: String,
-    /// The folder with the `Vagrantfile`.
-    pub path: String,
-    /// The archive it came from, if any.
-    pub archive_url: Option<String>,
-    /// The git branch or tag it was cloned at, if any.
-    pub git_reference: Option<String>,
-    /// The git repository it was cloned from, if any.
-    #[serde(default)]
-    pub git_url: Option<String>,
-    /// The expected SHA-256 of its archive, if one was given.
-    #[serde(default)]
-    pub archive_sha256: Option<String>,
-    /// The environment string, exported as `ENVIRONMENT`.
-    pub environment: String,
+    /// Name, folder, source, environment, `jeto.json`.
+    #[serde(flatten)]
+    pub spec: InstanceSpec,
     /// The host it runs on.
     pub host_id: u64,
     /// Whether Jeto made the folder (and so removes it when the instance is deleted).
     #[serde(default)]
     pub managed_folder: bool,
-    /// `jeto.json` as last read.
-    #[serde(default)]
-    pub jeto_infos: JetoInfos,
 }
 
-/// An instance to store; the store assigns the id unless one was reserved with
-/// [`Store::reserve_instance_id`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewInstance {
-    /// A reserved id, or `None` for the next one.
-    pub id: Option<u64>,
-    /// See [`InstanceRecord::name`].
-    pub name: String,
-    /// See [`InstanceRecord::path`].
-    pub path: String,
-    /// See [`InstanceRecord::archive_url`].
-    pub archive_url: Option<String>,
-    /// See [`InstanceRecord::git_reference`].
-    pub git_reference: Option<String>,
-    /// See [`InstanceRecord::git_url`].
-    pub git_url: Option<String>,
-    /// See [`InstanceRecord::archive_sha256`].
-    pub archive_sha256: Option<String>,
-    /// See [`InstanceRecord::environment`].
-    pub environment: String,
-    /// See [`InstanceRecord::host_id`].
-    pub host_id: u64,
-    /// See [`InstanceRecord::managed_folder`].
-    pub managed_folder: bool,
-    /// See [`InstanceRecord::jeto_infos`].
-    pub jeto_infos: JetoInfos,
-}
-
-impl NewInstance {
-    pub(crate) fn with_id(self, id: u64) -> InstanceRecord {
+impl InstanceRecord {
+    /// A record not stored yet (id 0) of an instance on `host_id`, in a folder Jeto did not
+    /// make.
+    pub fn new(spec: InstanceSpec, host_id: u64) -> Self {
         InstanceRecord {
-            id,
-            name: self.name,
-            path: self.path,
-            archive_url: self.archive_url,
-            git_reference: self.git_reference,
-            git_url: self.git_url,
-            archive_sha256: self.archive_sha256,
-            environment: self.environment,
-            host_id: self.host_id,
-            managed_folder: self.managed_folder,
-            jeto_infos: self.jeto_infos,
+            id: 0,
+            spec,
+            host_id,
+            managed_folder: false,
         }
     }
 }
@@ -135,8 +88,9 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     async fn instance(&self, id: u64) -> Result<Option<InstanceRecord>>;
     /// The instance registered on a folder (one folder holds one instance).
     async fn instance_at(&self, path: &str) -> Result<Option<InstanceRecord>>;
-    /// Stores a new instance under its reserved id or the next one.
-    async fn insert_instance(&self, new: NewInstance) -> Result<InstanceRecord>;
+    /// Stores a new instance under its id (one from [`Store::reserve_instance_id`]), or the
+    /// next one when its id is 0.
+    async fn insert_instance(&self, record: InstanceRecord) -> Result<InstanceRecord>;
     /// Takes the next id for an instance that will be inserted later (e.g. once its folder is
     /// cloned); an id reserved and never used is not handed out again.
     async fn reserve_instance_id(&self) -> Result<u64>;

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use super::{InstanceRecord, NewInstance};
+use super::InstanceRecord;
 use crate::{Host, Project};
 
 /// Instances, hosts and projects with their id counters; instances indexed by id (and read
@@ -69,10 +69,10 @@ impl Registry {
     /// Puts a record as it is (loaded, or written by a store), keeping the path index.
     pub(crate) fn put_record(&mut self, record: InstanceRecord) {
         if let Some(old) = self.instances.get(&record.id) {
-            self.by_path.remove(&old.path);
+            self.by_path.remove(&old.spec.path);
         }
         self.next_instance_id = self.next_instance_id.max(record.id + 1);
-        self.by_path.insert(record.path.clone(), record.id);
+        self.by_path.insert(record.spec.path.clone(), record.id);
         self.instances.insert(record.id, record);
         self.version += 1;
     }
@@ -84,15 +84,10 @@ impl Registry {
         id
     }
 
-    pub(crate) fn insert_instance(&mut self, new: NewInstance) -> InstanceRecord {
-        let id = match new.id {
-            Some(id) => {
-                self.next_instance_id = self.next_instance_id.max(id + 1);
-                id
-            }
-            None => self.reserve_instance_id(),
-        };
-        let record = new.with_id(id);
+    pub(crate) fn insert_instance(&mut self, mut record: InstanceRecord) -> InstanceRecord {
+        if record.id == 0 {
+            record.id = self.reserve_instance_id();
+        }
         self.put_record(record.clone());
         record
     }
@@ -109,7 +104,7 @@ impl Registry {
     pub(crate) fn remove_instance(&mut self, id: u64) -> Option<InstanceRecord> {
         self.version += 1;
         let removed = self.instances.remove(&id)?;
-        self.by_path.remove(&removed.path);
+        self.by_path.remove(&removed.spec.path);
         Some(removed)
     }
 

@@ -90,7 +90,10 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
                 host.name
             ));
         }
-        store.put_host(host.clone()).await.map_err(|e| e.to_string())?;
+        store
+            .put_host(host.clone())
+            .await
+            .map_err(|e| e.to_string())?;
     }
     for project in &config.projects {
         if project.id == 0 {

@@ -15,7 +15,7 @@ pub(crate) use schema::to_json;
 use commands::{listed_command, prune, trim_console};
 use schema::{connect, from_json, load_registry, lock, migrate, raise_counter, storage, take_id};
 
-use super::{InstanceRecord, NewInstance, Page, Registry, Store};
+use super::{InstanceRecord, Page, Registry, Store};
 use crate::audit::AuditEntry;
 use crate::{Command, Error, Host, Project, Result};
 
@@ -39,7 +39,8 @@ const READERS: usize = 4;
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-/// use jeto_core::store::{Host, SqliteStore, Store};
+/// use jeto_core::store::{SqliteStore, Store};
+/// use jeto_core::Host;
 /// let dir = tempfile::tempdir().unwrap();
 /// let store = SqliteStore::open(dir.path()).unwrap();
 /// let host = store.put_host(Host::new("local", "virtualbox")).await.unwrap();
@@ -165,17 +166,17 @@ impl Store for SqliteStore {
         Ok(self.registry().instance_at(path))
     }
 
-    async fn insert_instance(&self, new: NewInstance) -> Result<InstanceRecord> {
+    async fn insert_instance(&self, mut record: InstanceRecord) -> Result<InstanceRecord> {
         self.write(
             move |tx, registry| {
-                let id = match new.id {
-                    Some(id) => {
+                record.id = match record.id {
+                    0 => take_id(tx, "instance", registry.next_instance_id)?,
+                    id => {
                         raise_counter(tx, "instance", id + 1)?;
                         id
                     }
-                    None => take_id(tx, "instance", registry.next_instance_id)?,
                 };
-                let record = new.with_id(id);
+                let id = record.id;
                 tx.execute(
                     "INSERT INTO instances (id, body) VALUES (?1, ?2)",
                     params![id, to_json(&record)?],
