@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 
 use jeto_core::access::Principal;
 use jeto_core::memory::InMemoryProvider;
-use jeto_core::scheduler::SchedulerConfig;
 use jeto_core::service::CreateInstance;
 use jeto_core::store::{Page, SqliteStore, Store};
 use jeto_core::Host;
+use jeto_core::SchedulerConfig;
 use jeto_core::{Action, ActionRequest, Jeto, JetoConfig};
 
 fn mean(samples: &[Duration]) -> Duration {

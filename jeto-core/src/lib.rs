@@ -23,6 +23,8 @@
 //! Features: `mock` adds mockall's `MockProvider`; `testing` adds [`memory::InMemoryProvider`]
 //! and the provider [`conformance`] suite.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod access;
 mod action;
 pub mod audit;
@@ -35,18 +37,24 @@ mod jeto_infos;
 mod project;
 mod provider;
 mod provider_slots;
-pub mod scheduler;
+mod scheduler;
 pub mod service;
-pub mod status_cache;
+mod status_cache;
 pub mod store;
 pub mod validate;
 
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod conformance;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod memory;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod store_conformance;
+
+/// Implement [`Provider`] with it: `#[jeto_core::async_trait]` on the impl block.
+pub use async_trait::async_trait;
 
 pub use action::{Action, ActionRequest};
 pub use command::{Command, CommandError, CommandStatus, FailureKind};
@@ -56,9 +64,11 @@ pub use instance::{Instance, InstanceSpec, Status};
 pub use jeto_infos::{JetoInfos, JETO_JSON};
 pub use project::Project;
 #[cfg(feature = "mock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub use provider::MockProvider;
 pub use provider::{
     check_vagrant_folder, ConsoleSink, DynProvider, InstanceSource, Outcome, Provider,
 };
 pub use provider_slots::ProviderSlots;
+pub use scheduler::{CommandHandle, ConsoleFollower, SchedulerConfig};
 pub use service::{InstanceView, Jeto, JetoConfig};

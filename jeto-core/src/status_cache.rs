@@ -13,7 +13,7 @@ use crate::{DynProvider, Instance, ProviderSlots, Status};
 
 /// The status of an instance as last read.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct StatusSnapshot {
+pub(crate) struct StatusSnapshot {
     /// Each machine, with its IP when running.
     pub statuses: Vec<Status>,
     /// When it was read; `None` if never.
@@ -66,7 +66,7 @@ impl Entry {
 /// Caches each instance's status; concurrent reads of one instance share one provider call,
 /// and every provider call (status and IP lookups) takes one of the [`ProviderSlots`].
 #[derive(Debug)]
-pub struct StatusCache {
+pub(crate) struct StatusCache {
     provider: DynProvider,
     slots: ProviderSlots,
     entries: Mutex<HashMap<u64, Arc<Entry>>>,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use jeto_core::access::TokenConfig;
 use jeto_core::audit::DEFAULT_AUDIT_ENTRIES;
-use jeto_core::scheduler::SchedulerConfig;
+use jeto_core::SchedulerConfig;
 use jeto_core::{Host, JetoConfig, Project};
 use jeto_vagrant::VagrantConfig;
 

@@ -23,28 +23,32 @@
 //! # Ok(()) }
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod answers;
 pub mod auth;
 mod body;
 #[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod config;
 mod connection;
 mod error;
-pub mod handlers;
+mod handlers;
 mod list_cache;
 pub mod openapi;
 mod query;
 mod response;
-pub mod routes;
+mod routes;
 mod serve;
 mod service;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
 pub use body::{read_json, ApiBody, MAX_BODY};
 pub use connection::{BodyReadTimeout, TimedBody};
 pub use error::{status_of, ApiError};
-pub use list_cache::ListCache;
+pub(crate) use list_cache::ListCache;
 pub use query::Query;
 pub use serve::{serve, Serve, ServerLimits};
 pub use service::JetoService;

@@ -15,7 +15,7 @@ use jeto_core::{
     ActionRequest, ConsoleSink, Error, Instance, InstanceSource, Jeto, JetoConfig, Outcome,
     Provider, Result, Status,
 };
-use jeto_http::routes::ROUTES;
+use jeto_http::testing::ROUTES;
 use jeto_http::JetoService;
 use serde_json::{json, Value};
 

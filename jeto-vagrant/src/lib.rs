@@ -17,10 +17,13 @@
 //! # Ok(()) }
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod archive;
 mod config;
 mod error;
 #[cfg(feature = "fixture")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fixture")))]
 pub mod fixture;
 mod folder_queue;
 pub mod folder_safety;

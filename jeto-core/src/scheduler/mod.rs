@@ -132,7 +132,7 @@ struct Inner {
 /// [`ProviderSlots`] slot per provider call; records every command and its console output in
 /// the [`Store`] (the output as it streams, at least every second).
 #[derive(Debug, Clone)]
-pub struct CommandScheduler {
+pub(crate) struct CommandScheduler {
     inner: Arc<Inner>,
 }
 

@@ -186,11 +186,6 @@ impl Jeto {
         &self.inner.config
     }
 
-    /// The command scheduler, for embedders that need more than these methods.
-    pub fn scheduler(&self) -> &CommandScheduler {
-        &self.inner.scheduler
-    }
-
     /// A value that changes whenever anything [`instances`](Jeto::instances) shows may have
     /// changed (the store or any status), so its results can be cached.
     pub fn view_version(&self) -> (u64, u64) {

@@ -6,6 +6,7 @@ mod atomic;
 mod memory;
 mod registry;
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 mod sqlite;
 
 use async_trait::async_trait;
@@ -15,6 +16,7 @@ pub use atomic::write_atomically;
 pub use memory::MemoryStore;
 pub(crate) use registry::Registry;
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::{SqliteStore, DATABASE_FILE};
 
 use crate::audit::AuditEntry;

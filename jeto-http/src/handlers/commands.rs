@@ -74,6 +74,7 @@ pub struct CommandRequest {
     pub script: Option<String>,
     /// Accepted for clients of the original Jeto; this route always answers at once.
     #[serde(default, rename = "async")]
+    #[allow(dead_code, reason = "accepted for compatibility and ignored")]
     pub run_async: bool,
     /// For stop: power off at once (`vagrant halt --force`).
     #[serde(default)]

@@ -18,6 +18,10 @@ use crate::ApiError;
 /// The `{id}` of an instance, host or project route.
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Path)]
+#[allow(
+    dead_code,
+    reason = "read by the OpenAPI derive only; the router parses paths"
+)]
 pub struct IdPath {
     /// The id (a positive integer).
     #[param(minimum = 1)]
@@ -27,6 +31,10 @@ pub struct IdPath {
 /// The `{id}` and `{cid}` of a command route.
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Path)]
+#[allow(
+    dead_code,
+    reason = "read by the OpenAPI derive only; the router parses paths"
+)]
 pub struct CommandPath {
     /// The instance id (a positive integer).
     #[param(minimum = 1)]
@@ -39,6 +47,7 @@ pub struct CommandPath {
 /// The answers of a synchronous command that did not succeed (see [`command_failure`]); each
 /// body carries the command.
 #[derive(Debug, IntoResponses)]
+#[allow(dead_code, reason = "declares the answers for the OpenAPI document")]
 pub enum CommandFailure {
     /// Cancelled, or the machine is not running.
     #[response(status = 409)]
