@@ -9,7 +9,8 @@ use crate::Error;
 
 /// An action on an instance. Serialised with the original Jeto's wire names
 /// (`start`, `stop`, `status`, `runScript`, `reload`, `rsync`, `provision`, `destroy`), and
-/// Jeto's own (`sync`, `suspend`, `resume`).
+/// Jeto's own (`sync`, `suspend`, `resume`, `validate`, `snapshot_save`, `snapshot_restore`,
+/// `snapshot_delete`).
 ///
 /// ```
 /// use jeto_core::Action;
@@ -59,11 +60,23 @@ pub enum Action {
     /// `vagrant resume`: runs suspended machines again.
     #[serde(rename = "resume")]
     Resume,
+    /// `vagrant validate`: checks the Vagrantfile; its errors come back in the console.
+    #[serde(rename = "validate")]
+    Validate,
+    /// `vagrant snapshot save [MACHINE] NAME`: saves the machines' state under a name.
+    #[serde(rename = "snapshot_save")]
+    SnapshotSave,
+    /// `vagrant snapshot restore [MACHINE] NAME`: returns the machines to a saved state.
+    #[serde(rename = "snapshot_restore")]
+    SnapshotRestore,
+    /// `vagrant snapshot delete [MACHINE] NAME`: forgets a saved state.
+    #[serde(rename = "snapshot_delete")]
+    SnapshotDelete,
 }
 
 impl Action {
     /// Every action, in wire-name order of the seed document first.
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 15] = [
         Action::Start,
         Action::Stop,
         Action::Status,
@@ -75,6 +88,10 @@ impl Action {
         Action::Sync,
         Action::Suspend,
         Action::Resume,
+        Action::Validate,
+        Action::SnapshotSave,
+        Action::SnapshotRestore,
+        Action::SnapshotDelete,
     ];
 
     /// The wire name (`runScript`, `start`, ...).
@@ -91,7 +108,19 @@ impl Action {
             Action::Sync => "sync",
             Action::Suspend => "suspend",
             Action::Resume => "resume",
+            Action::Validate => "validate",
+            Action::SnapshotSave => "snapshot_save",
+            Action::SnapshotRestore => "snapshot_restore",
+            Action::SnapshotDelete => "snapshot_delete",
         }
+    }
+
+    /// Whether the action works on a named snapshot (and so needs one).
+    pub fn is_snapshot(self) -> bool {
+        matches!(
+            self,
+            Action::SnapshotSave | Action::SnapshotRestore | Action::SnapshotDelete
+        )
     }
 
     /// The wire names of all actions, comma separated, for error messages.
@@ -132,6 +161,9 @@ pub struct ActionRequest {
     pub machine: Option<String>,
     /// For [`Action::RunScript`]: the name of the script in `jeto.json`.
     pub script: Option<String>,
+    /// For the snapshot actions: the snapshot's name.
+    #[serde(default)]
+    pub snapshot: Option<String>,
     /// For [`Action::Stop`]: power off at once instead of a graceful shutdown.
     #[serde(default)]
     pub force: bool,
@@ -152,6 +184,7 @@ impl ActionRequest {
             action,
             machine: None,
             script: None,
+            snapshot: None,
             force: false,
             provision: None,
             provision_with: Vec::new(),
@@ -167,6 +200,12 @@ impl ActionRequest {
     /// The same request naming a script (for [`Action::RunScript`]).
     pub fn script(mut self, script: impl Into<String>) -> Self {
         self.script = Some(script.into());
+        self
+    }
+
+    /// The same request naming a snapshot (for the snapshot actions).
+    pub fn snapshot(mut self, name: impl Into<String>) -> Self {
+        self.snapshot = Some(name.into());
         self
     }
 

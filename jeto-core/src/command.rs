@@ -70,6 +70,34 @@ pub enum FailureKind {
     InvalidRequest,
 }
 
+impl FailureKind {
+    /// The service error kind a failure of this kind is answered as.
+    pub fn error_kind(self) -> crate::ErrorKind {
+        use crate::ErrorKind;
+        match self {
+            FailureKind::Failed => ErrorKind::ActionFailed,
+            FailureKind::MachineNotFound => ErrorKind::NotFound,
+            FailureKind::MachineNotRunning | FailureKind::NotSupported => ErrorKind::Conflict,
+            FailureKind::ProviderUnavailable => ErrorKind::Unavailable,
+            FailureKind::TimedOut => ErrorKind::Timeout,
+            FailureKind::InvalidRequest => ErrorKind::InvalidRequest,
+        }
+    }
+
+    /// The wire name (`machine_not_found`, ...), used as the error code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Failed => "action_failed",
+            FailureKind::MachineNotFound => "machine_not_found",
+            FailureKind::MachineNotRunning => "machine_not_running",
+            FailureKind::ProviderUnavailable => "provider_unavailable",
+            FailureKind::TimedOut => "timeout",
+            FailureKind::NotSupported => "not_supported",
+            FailureKind::InvalidRequest => "invalid_request",
+        }
+    }
+}
+
 /// Why a command failed: its [`FailureKind`], the provider's error class (e.g. Vagrant's
 /// `Vagrant::Errors::RSyncNotFound`) when it gave one, and a message.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

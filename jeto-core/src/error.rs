@@ -211,6 +211,18 @@ pub enum ErrorKind {
 }
 
 impl Error {
+    /// A provider call on `instance` that failed with `error` (its kind picks the answer:
+    /// `not_supported` and `machine_not_running` are 409, `machine_not_found` 404, ...).
+    pub fn failed(instance: &crate::Instance, action: Action, error: CommandError) -> Error {
+        Error::ActionFailed {
+            instance: instance.spec.name.clone(),
+            action,
+            exit_code: None,
+            error,
+            output_tail: String::new(),
+        }
+    }
+
     /// Shorthand for [`Error::InvalidRequest`].
     pub fn invalid(message: impl Into<String>) -> Self {
         Error::InvalidRequest {
@@ -257,7 +269,9 @@ impl Error {
             | Error::MachineNotFound { .. }
             | Error::CommandNotFound { .. } => ErrorKind::NotFound,
             Error::Conflict { .. } => ErrorKind::Conflict,
-            Error::ActionFailed { .. } => ErrorKind::ActionFailed,
+            // A typed failure (a missing machine, an unsupported verb) is not the provider's
+            // fault: it gets the status its kind stands for.
+            Error::ActionFailed { error, .. } => error.kind.error_kind(),
             // The URL or reference the caller gave could not be fetched.
             Error::PrepareFailed { .. } => ErrorKind::InvalidRequest,
             Error::ProviderUnavailable { .. } | Error::ShuttingDown => ErrorKind::Unavailable,
@@ -283,7 +297,7 @@ impl Error {
             Error::InstanceFolder { .. } => "invalid_instance_folder",
             Error::JetoInfos { .. } => "invalid_jeto_json",
             Error::ProviderUnavailable { .. } => "provider_unavailable",
-            Error::ActionFailed { .. } => "action_failed",
+            Error::ActionFailed { error, .. } => error.kind.as_str(),
             Error::PrepareFailed { .. } => "prepare_failed",
             Error::Timeout { .. } => "timeout",
             Error::LimitReached { .. } => "limit_reached",

@@ -34,6 +34,7 @@ mod error;
 mod host;
 mod instance;
 mod jeto_infos;
+mod machine;
 mod project;
 mod provider;
 mod provider_slots;
@@ -62,6 +63,7 @@ pub use error::{BoxError, Error, ErrorKind, Result};
 pub use host::{Host, HostParams};
 pub use instance::{Instance, InstanceSpec, Status};
 pub use jeto_infos::{JetoInfos, JETO_JSON};
+pub use machine::{ForwardedPort, MachineDetails, MachineSnapshots, SshDetails};
 pub use project::Project;
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]

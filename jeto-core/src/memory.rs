@@ -10,7 +10,7 @@ use async_trait::async_trait;
 
 use crate::{
     validate, Action, ActionRequest, CommandError, ConsoleSink, Error, FailureKind, Instance,
-    InstanceSource, Outcome, Provider, Result, Status,
+    InstanceSource, MachineSnapshots, Outcome, Provider, Result, Status,
 };
 
 /// A provider that keeps machine states in memory and counts what it is asked.
@@ -50,6 +50,8 @@ struct Inner {
     stats: ProviderStats,
     in_flight: HashMap<String, usize>,
     in_flight_total: usize,
+    /// Snapshots of each (instance path, machine): name and the state saved, oldest first.
+    snapshots: HashMap<(String, String), Vec<(String, String)>>,
 }
 
 /// What an [`InMemoryProvider`] was asked, for assertions in tests.
@@ -169,6 +171,72 @@ impl InMemoryProvider {
     }
 }
 
+impl InMemoryProvider {
+    /// Saves, restores or deletes snapshot `name` of the targeted machines, as Vagrant does:
+    /// a machine not created is skipped on save; a duplicate or unknown name is refused.
+    fn snapshot(
+        &self,
+        instance: &Instance,
+        machine: Option<&str>,
+        action: Action,
+        name: &str,
+        console: &ConsoleSink,
+    ) -> Result<Outcome> {
+        let path = instance.spec.path.clone();
+        let mut inner = self.lock();
+        let targets: Vec<(String, String)> = inner
+            .instances
+            .get(&path)
+            .ok_or_else(|| unknown_folder(&path))?
+            .iter()
+            .filter(|(n, _)| machine.is_none_or(|m| m == n))
+            .cloned()
+            .collect();
+        let refused = |message: String| {
+            Ok(Outcome::failure(
+                1,
+                CommandError::new(FailureKind::InvalidRequest, message),
+            ))
+        };
+        for (target, state) in targets {
+            let saved = inner
+                .snapshots
+                .entry((path.clone(), target.clone()))
+                .or_default();
+            let found = saved.iter().position(|(n, _)| n == name);
+            match (action, found) {
+                (Action::SnapshotSave, _) if state == NOT_CREATED => {
+                    console.line(&format!("==> {target}: not created, no snapshot taken"));
+                }
+                (Action::SnapshotSave, Some(_)) => {
+                    return refused(format!("{target} already has a snapshot {name:?}"))
+                }
+                (Action::SnapshotSave, None) => {
+                    saved.push((name.to_owned(), state));
+                    console.line(&format!("==> {target}: snapshot {name} saved"));
+                }
+                (_, None) => return refused(format!("{target} has no snapshot {name:?}")),
+                (Action::SnapshotDelete, Some(index)) => {
+                    saved.remove(index);
+                    console.line(&format!("==> {target}: snapshot {name} deleted"));
+                }
+                (_, Some(index)) => {
+                    let state = saved[index].1.clone();
+                    if let Some(slot) = inner
+                        .instances
+                        .get_mut(&path)
+                        .and_then(|m| m.iter_mut().find(|(n, _)| n == &target))
+                    {
+                        slot.1 = state;
+                    }
+                    console.line(&format!("==> {target}: snapshot {name} restored"));
+                }
+            }
+        }
+        Ok(Outcome::success())
+    }
+}
+
 /// Decrements the in-flight counters when a call ends, also when its future is dropped.
 struct InFlight {
     provider: InMemoryProvider,
@@ -282,6 +350,14 @@ impl Provider for InMemoryProvider {
                 None
             }
             Action::Sync => None,
+            Action::Validate => {
+                console.line("Vagrantfile validated (memory)");
+                None
+            }
+            Action::SnapshotSave | Action::SnapshotRestore | Action::SnapshotDelete => {
+                let name = request.snapshot.as_deref().unwrap_or_default();
+                return self.snapshot(instance, machine, request.action, name, &console);
+            }
             Action::RunScript => {
                 let machine = machine.unwrap_or_default();
                 let running = machines
@@ -301,6 +377,22 @@ impl Provider for InMemoryProvider {
             console.line(&format!("==> {}", request.action));
         }
         Ok(Outcome::success())
+    }
+
+    async fn snapshots(&self, instance: &Instance) -> Result<Vec<MachineSnapshots>> {
+        let machines = self.machines(instance)?;
+        let inner = self.lock();
+        Ok(machines
+            .into_iter()
+            .map(|(machine, _)| MachineSnapshots {
+                snapshots: inner
+                    .snapshots
+                    .get(&(instance.spec.path.clone(), machine.clone()))
+                    .map(|saved| saved.iter().map(|(name, _)| name.clone()).collect())
+                    .unwrap_or_default(),
+                machine,
+            })
+            .collect())
     }
 
     async fn ip(&self, instance: &Instance, machine: &str) -> Result<Option<String>> {

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::{ActionRequest, CommandError, Instance, Result, Status};
+use crate::{
+    ActionRequest, CommandError, Instance, MachineDetails, MachineSnapshots, Result, Status,
+};
 
 /// A shared, type-erased provider, as the service holds it.
 pub type DynProvider = Arc<dyn Provider>;
@@ -162,6 +164,45 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
 
     /// Makes (or checks) the folder of a new instance and returns its path.
     async fn prepare(&self, source: &InstanceSource, target: &Path) -> Result<PathBuf>;
+
+    /// One machine in detail: state, IP, SSH details and forwarded ports. The default gives
+    /// what [`Provider::status`] and [`Provider::ip`] know (no SSH details, no ports); a
+    /// machine the instance does not have is a `machine_not_found` failure.
+    async fn machine(&self, instance: &Instance, machine: &str) -> Result<MachineDetails> {
+        let status = self
+            .status(instance)
+            .await?
+            .into_iter()
+            .find(|s| s.name == machine)
+            .ok_or_else(|| {
+                crate::Error::failed(
+                    instance,
+                    crate::Action::Status,
+                    CommandError::new(
+                        crate::FailureKind::MachineNotFound,
+                        format!("instance {} has no machine {machine:?}", instance.id),
+                    ),
+                )
+            })?;
+        let mut details = MachineDetails::new(&status.name, &status.status);
+        details.provider = status.provider;
+        if status.status == Status::RUNNING {
+            details.ip = self.ip(instance, machine).await?;
+        }
+        Ok(details)
+    }
+
+    /// The snapshots of each machine. The default: a `not_supported` failure.
+    async fn snapshots(&self, instance: &Instance) -> Result<Vec<MachineSnapshots>> {
+        Err(crate::Error::failed(
+            instance,
+            crate::Action::Status,
+            CommandError::new(
+                crate::FailureKind::NotSupported,
+                "this provider does not support snapshots",
+            ),
+        ))
+    }
 }
 
 macro_rules! forward_provider {
@@ -184,6 +225,12 @@ macro_rules! forward_provider {
             }
             async fn prepare(&self, source: &InstanceSource, target: &Path) -> Result<PathBuf> {
                 (**self).prepare(source, target).await
+            }
+            async fn machine(&self, instance: &Instance, machine: &str) -> Result<MachineDetails> {
+                (**self).machine(instance, machine).await
+            }
+            async fn snapshots(&self, instance: &Instance) -> Result<Vec<MachineSnapshots>> {
+                (**self).snapshots(instance).await
             }
         }
     };

@@ -70,6 +70,16 @@ pub fn machine_name(name: &str) -> Result<()> {
     }
 }
 
+/// Checks a snapshot name: like a machine name, at most 128 characters.
+pub fn snapshot_name(name: &str) -> Result<()> {
+    if name.len() > 128 || machine_name(name).is_err() {
+        return Err(Error::invalid(format!(
+            "invalid snapshot name {name:?}: at most 128 letters, digits, '-', '_' and '.', not starting with '-'"
+        )));
+    }
+    Ok(())
+}
+
 /// Checks a request against the instance it targets: machine name syntax, and for
 /// `runScript` a machine and a script declared in `jeto.json`. Returns the script's command
 /// for `runScript`.
@@ -120,10 +130,27 @@ pub fn action_request<'a>(
             ));
         }
     }
-    if request.action == Action::Sync && request.machine.is_some() {
-        return Err(Error::invalid(
-            "sync works on the whole instance folder; leave \"machine\" out",
-        ));
+    if matches!(request.action, Action::Sync | Action::Validate) && request.machine.is_some() {
+        return Err(Error::invalid(format!(
+            "{} works on the whole instance; leave \"machine\" out",
+            request.action
+        )));
+    }
+    match (&request.snapshot, request.action.is_snapshot()) {
+        (Some(name), true) => snapshot_name(name)?,
+        (None, true) => {
+            return Err(Error::invalid(format!(
+                "{} needs a \"snapshot\": the snapshot's name",
+                request.action
+            )))
+        }
+        (Some(_), false) => {
+            return Err(Error::invalid(format!(
+                "\"snapshot\" applies to snapshot_save, snapshot_restore and snapshot_delete only, not to {}",
+                request.action
+            )))
+        }
+        (None, false) => {}
     }
     if request.action != Action::RunScript {
         if request.script.is_some() {

@@ -116,6 +116,17 @@ where
             "the body is empty; send a JSON object",
         ));
     }
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+    // The error names the field it is about (`snapshot: invalid type ...`).
+    let mut reader = serde_json::Deserializer::from_slice(&bytes);
+    let value = serde_path_to_error::deserialize(&mut reader).map_err(|e| {
+        let path = e.path().to_string();
+        match path.as_str() {
+            "." => ApiError::bad_request(format!("invalid JSON body: {}", e.inner())),
+            _ => ApiError::bad_request(format!("invalid JSON body: {path}: {}", e.inner())),
+        }
+    })?;
+    reader
+        .end()
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
+    Ok(value)
 }

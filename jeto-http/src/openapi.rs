@@ -17,7 +17,7 @@ use utoipa::openapi::{ContentBuilder, HeaderBuilder, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
 use crate::answers::{CommandAnswer, Deleted, ErrorBody, Health};
-use crate::handlers::{audit, commands, hosts, instances, meta, projects};
+use crate::handlers::{audit, commands, hosts, instances, machines, meta, projects};
 use crate::{ApiBody, MAX_BODY};
 
 /// The declaration the document is derived from.
@@ -33,7 +33,7 @@ use crate::{ApiBody, MAX_BODY};
     paths(
         meta::health, response,
         instances::list, instances::create, instances::get, instances::post_state,
-        instances::delete,
+        instances::delete, machines::get, machines::snapshots,
         commands::list, commands::create, commands::get, commands::cancel, commands::console,
         hosts::list, hosts::create, hosts::get,
         projects::list, projects::create, projects::get,

@@ -29,6 +29,10 @@ pub enum Route {
     Project(u64),
     /// `/api/audit`
     Audit,
+    /// `/api/instances/{id}/machines/{machine}` (the machine name is the path's last segment)
+    Machine(u64),
+    /// `/api/instances/{id}/snapshots`
+    Snapshots(u64),
 }
 
 impl Route {
@@ -38,7 +42,9 @@ impl Route {
             Route::Instance(id)
             | Route::Commands(id)
             | Route::Command(id, _)
-            | Route::Console(id, _) => Some(id),
+            | Route::Console(id, _)
+            | Route::Machine(id)
+            | Route::Snapshots(id) => Some(id),
             _ => None,
         }
     }
@@ -58,6 +64,8 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/projects", &["GET", "POST"]),
     ("/api/projects/{id}", &["GET"]),
     ("/api/audit", &["GET"]),
+    ("/api/instances/{id}/machines/{machine}", &["GET"]),
+    ("/api/instances/{id}/snapshots", &["GET"]),
 ];
 
 /// Matches a path against [`ROUTES`]. Parameters must be positive integers; anything else
@@ -78,7 +86,10 @@ pub fn match_path(path: &str) -> Result<(Route, &'static [&'static str]), ApiErr
         }
         let mut params = Vec::new();
         let matched = parts.iter().zip(&segments).all(|(part, segment)| {
-            if part.starts_with('{') {
+            if *part == "{machine}" {
+                // Any segment: the handler checks the name and answers 400 for a bad one.
+                !segment.is_empty()
+            } else if part.starts_with('{') {
                 match segment.parse::<u64>() {
                     Ok(n) if n > 0 && !segment.starts_with('+') => {
                         params.push(n);
@@ -104,6 +115,8 @@ pub fn match_path(path: &str) -> Result<(Route, &'static [&'static str]), ApiErr
                 (9, _) => Route::Projects,
                 (10, [id]) => Route::Project(*id),
                 (11, _) => Route::Audit,
+                (12, [id]) => Route::Machine(*id),
+                (13, [id]) => Route::Snapshots(*id),
                 _ => unreachable!("ROUTES and this match list the same routes"),
             };
             return Ok((route, methods));
@@ -138,6 +151,10 @@ mod tests {
         assert_eq!(
             match_path("/api/instances/7/command").unwrap().0,
             Route::Commands(7)
+        );
+        assert_eq!(
+            match_path("/api/instances/7/machines/web").unwrap().0,
+            Route::Machine(7)
         );
         for bad in [
             "/api/instances/0",

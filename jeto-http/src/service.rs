@@ -14,7 +14,7 @@ use http_body::Body;
 use jeto_core::Jeto;
 
 use crate::body::read_json;
-use crate::handlers::{audit, commands, hosts, instances, meta, projects};
+use crate::handlers::{audit, commands, hosts, instances, machines, meta, projects};
 use crate::routes::{match_path, Route};
 use crate::{auth, openapi, ApiBody, ApiError, ListCache, Query};
 use jeto_core::access::Principal;
@@ -330,6 +330,19 @@ where
             projects::get(jeto, &who, id).await
         }
         (Route::Audit, _) => audit::list(jeto, &who, &query(&["limit", "before"])?).await,
+        (Route::Machine(id), _) => {
+            query(&[])?;
+            let machine = path
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or_default();
+            machines::get(jeto, &who, id, machine).await
+        }
+        (Route::Snapshots(id), _) => {
+            query(&[])?;
+            machines::snapshots(jeto, &who, id).await
+        }
         (Route::Health | Route::OpenApi, _) => unreachable!("answered above"),
     }
 }

@@ -219,6 +219,48 @@ async fn one_machine_through_its_whole_life_on_a_real_container() {
     assert_eq!(refused["error"]["code"], "not_supported");
     assert_eq!(refused["command"]["error"]["kind"], "not_supported");
     assert_eq!(running(&folder, "default"), Some(true));
+    // Nor take snapshots: the same typed refusal, for the action and for the list.
+    let saved = d
+        .admin
+        .post(
+            &format!("/api/instances/{id}"),
+            &json!({"state": "snapshot_save", "snapshot": "s1"}),
+        )
+        .await;
+    assert_eq!(saved.status, 409, "{}", saved.text());
+    assert_eq!(
+        saved.json()["command"]["error"]["class"],
+        "Vagrant::Errors::SnapshotNotSupported"
+    );
+    let listed = d.admin.get(&format!("/api/instances/{id}/snapshots")).await;
+    assert_eq!(listed.status, 409, "{}", listed.text());
+    assert_eq!(listed.json()["error"]["code"], "not_supported");
+    // The machine's details: its SSH server in the container, as Vagrant reaches it.
+    let details = d
+        .admin
+        .get(&format!("/api/instances/{id}/machines/default"))
+        .await;
+    assert_eq!(details.status, 200, "{}", details.text());
+    let details = details.json();
+    assert_eq!(details["state"], "running");
+    assert_eq!(details["ssh"]["user"], "vagrant", "{details}");
+    assert!(details["ssh"]["port"].as_u64().unwrap() > 0, "{details}");
+    assert_eq!(
+        details["ssh"]["host"], "127.0.0.1",
+        "through the forwarded port: {details}"
+    );
+    let container = docker_container(&folder, "default").unwrap();
+    let address = docker(&[
+        "inspect",
+        "-f",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        &container,
+    ]);
+    assert_eq!(
+        details["ip"].as_str(),
+        address.as_deref(),
+        "the container's own address"
+    );
 
     let before = d.fake.calls().len();
     let (status, stopped) = d.state(id, "stop").await;

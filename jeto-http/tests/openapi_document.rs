@@ -12,8 +12,8 @@ use http_body_util::{BodyExt, Full};
 use jeto_core::access::{hash_key, Permission, TokenConfig, TokenPolicy};
 use jeto_core::memory::InMemoryProvider;
 use jeto_core::{
-    ActionRequest, ConsoleSink, Error, Instance, InstanceSource, Jeto, JetoConfig, Outcome,
-    Provider, Result, Status,
+    ActionRequest, ConsoleSink, Error, FailureKind, Instance, InstanceSource, Jeto, JetoConfig,
+    MachineDetails, MachineSnapshots, Outcome, Provider, Result, Status,
 };
 use jeto_http::testing::ROUTES;
 use jeto_http::JetoService;
@@ -35,10 +35,7 @@ impl Provider for FaultyProvider {
         console: ConsoleSink,
     ) -> Result<Outcome> {
         match instance.spec.name.as_str() {
-            "unavailable" => Err(Error::ProviderUnavailable {
-                message: "the tool is missing".into(),
-                source: None,
-            }),
+            "unavailable" => Err(unavailable()),
             "slow" => Err(Error::Timeout {
                 what: "the action".into(),
                 after: Duration::from_secs(1),
@@ -59,6 +56,30 @@ impl Provider for FaultyProvider {
     }
     async fn prepare(&self, source: &InstanceSource, target: &Path) -> Result<std::path::PathBuf> {
         self.0.prepare(source, target).await
+    }
+    async fn machine(&self, instance: &Instance, machine: &str) -> Result<MachineDetails> {
+        match instance.spec.name.as_str() {
+            "unavailable" => Err(unavailable()),
+            _ => self.0.machine(instance, machine).await,
+        }
+    }
+    async fn snapshots(&self, instance: &Instance) -> Result<Vec<MachineSnapshots>> {
+        match instance.spec.name.as_str() {
+            "unavailable" => Err(unavailable()),
+            "broken" => Err(Error::failed(
+                instance,
+                jeto_core::Action::Status,
+                jeto_core::CommandError::new(FailureKind::NotSupported, "no snapshots here"),
+            )),
+            _ => self.0.snapshots(instance).await,
+        }
+    }
+}
+
+fn unavailable() -> Error {
+    Error::ProviderUnavailable {
+        message: "the tool is missing".into(),
+        source: None,
     }
 }
 
@@ -177,7 +198,14 @@ async fn every_status_answered_is_documented_and_every_documented_status_is_answ
         projects: Default::default(),
         actions: Some([Permission::Action(jeto_core::Action::Status)].into()),
     };
-    let policy = TokenPolicy::new(vec![TokenConfig::admin("admin", "admin"), limited]).unwrap();
+    let blind = TokenConfig {
+        name: "blind".into(),
+        key_sha256: hash_key("blind"),
+        actions: Some([Permission::Action(jeto_core::Action::Start)].into()),
+        ..limited.clone()
+    };
+    let policy =
+        TokenPolicy::new(vec![TokenConfig::admin("admin", "admin"), limited, blind]).unwrap();
     let jeto = Jeto::builder(Arc::new(FaultyProvider(memory)))
         .policy(Arc::new(policy))
         .config(JetoConfig {
@@ -292,6 +320,35 @@ async fn every_status_answered_is_documented_and_every_documented_status_is_answ
         assert_eq!(status, 201, "{created}");
         ids.insert(*name, created["id"].as_u64().unwrap());
     }
+    // Machines and snapshots.
+    let blind = Some("blind");
+    let machine = "/api/instances/{id}/machines/{machine}";
+    let web = |name: &str| format!("/api/instances/{}/machines/web", ids[name]);
+    for (path, key) in [
+        (web("ok"), admin),
+        (format!("{}?x=1", web("ok")), admin),
+        (format!("/api/instances/{}/machines/-x", ids["ok"]), admin),
+        (web("ok"), None),
+        (web("ok"), blind),
+        ("/api/instances/999/machines/web".to_owned(), admin),
+        (web("unavailable"), admin),
+    ] {
+        api.call(machine, "GET", &path, key, None).await;
+    }
+    let snapshots = "/api/instances/{id}/snapshots";
+    let listed = |name: &str| format!("/api/instances/{}/snapshots", ids[name]);
+    for (path, key) in [
+        (listed("ok"), admin),
+        (format!("{}?x=1", listed("ok")), admin),
+        (listed("ok"), None),
+        (listed("ok"), blind),
+        ("/api/instances/999/snapshots".to_owned(), admin),
+        (listed("broken"), admin),
+        (listed("unavailable"), admin),
+    ] {
+        api.call(snapshots, "GET", &path, key, None).await;
+    }
+
     let again = json!({"name": "again", "host": 1, "path": paths["ok"]}).to_string();
     api.call(list, "POST", list, admin, Some(&again)).await; // 409: one folder, one instance
     let unknown_host = json!({"name": "h", "host": 9, "path": paths["ok"]}).to_string();

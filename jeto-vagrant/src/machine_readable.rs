@@ -50,7 +50,13 @@ impl Record {
             Some("Vagrant::Errors::MachineNotFound") => FailureKind::MachineNotFound,
             Some("Vagrant::Errors::SSHNotReady") => FailureKind::MachineNotRunning,
             Some("Vagrant::Errors::UnimplementedProviderAction") => FailureKind::NotSupported,
-            Some("Vagrant::Errors::ProvisionerFlagInvalid") => FailureKind::InvalidRequest,
+            Some(
+                "Vagrant::Errors::ProvisionerFlagInvalid"
+                | "Vagrant::Errors::SnapshotNotFound"
+                | "Vagrant::Errors::SnapshotConflictFailed"
+                // The instance's Vagrantfile is wrong, not the server.
+                | "Vagrant::Errors::ConfigInvalid",
+            ) => FailureKind::InvalidRequest,
             Some(c) if c.ends_with("NotSupported") => FailureKind::NotSupported,
             _ => FailureKind::Failed,
         };

@@ -7,11 +7,12 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use jeto_core::{
-    check_vagrant_folder, validate, Action, ActionRequest, CommandError, ConsoleSink, Instance,
-    InstanceSource, Outcome, Provider, Status,
+    check_vagrant_folder, validate, Action, ActionRequest, CommandError, ConsoleSink, FailureKind,
+    Instance, InstanceSource, MachineDetails, MachineSnapshots, Outcome, Provider, Status,
 };
 
 use crate::folder_queue::FolderQueue;
+use crate::machine_info::{forwarded_ports, snapshot_lists, ssh_details};
 use crate::machine_readable::{
     console_text, parse_line, ssh_host_name, statuses, Line, Record, RunSummary,
 };
@@ -176,12 +177,21 @@ impl VagrantProvider {
             Action::Resume => vec!["resume".into()],
             Action::Destroy => vec!["destroy".into(), "--force".into()],
             Action::RunScript => vec!["ssh".into()],
+            Action::Validate => vec!["validate".into()],
+            Action::SnapshotSave => vec!["snapshot".into(), "save".into()],
+            Action::SnapshotRestore => vec!["snapshot".into(), "restore".into()],
+            Action::SnapshotDelete => vec!["snapshot".into(), "delete".into()],
             // Action is non_exhaustive; a new action needs its own arguments here.
             #[allow(unreachable_patterns)]
             _ => vec![request.action.as_str().into()],
         };
         if let Some(machine) = &request.machine {
             args.push(machine.into());
+        }
+        if let (true, Some(name)) = (request.action.is_snapshot(), &request.snapshot) {
+            // After the machine: `snapshot save [MACHINE] NAME`. Names are checked and never
+            // start with '-'.
+            args.push(name.into());
         }
         if request.force && request.action == Action::Stop {
             args.push("--force".into());
@@ -480,6 +490,7 @@ impl Provider for VagrantProvider {
                 | Action::Destroy
                 | Action::Suspend
                 | Action::Resume
+                | Action::SnapshotRestore
         );
         let keep = if report {
             Keep::Records(&["state", "provider-name", "jeto-ssh-host", "jeto-addresses"])
@@ -519,6 +530,92 @@ impl Provider for VagrantProvider {
             Some(statuses) => outcome.with_state_after(statuses),
             None => outcome,
         })
+    }
+
+    async fn machine(
+        &self,
+        instance: &Instance,
+        machine: &str,
+    ) -> jeto_core::Result<MachineDetails> {
+        validate::machine_name(machine)?;
+        let status = self
+            .status(instance)
+            .await?
+            .into_iter()
+            .find(|s| s.name == machine)
+            .ok_or_else(|| {
+                jeto_core::Error::failed(
+                    instance,
+                    Action::Status,
+                    CommandError::new(
+                        FailureKind::MachineNotFound,
+                        format!("instance {} has no machine {machine:?}", instance.id),
+                    ),
+                )
+            })?;
+        let mut details = MachineDetails::new(&status.name, &status.status);
+        details.provider = status.provider.clone();
+        let timeout = self.config.status_timeout();
+        if status.is_running() {
+            details.ip = self.ip(instance, machine).await?;
+            let _turn = self.reads.turn(instance.folder()).await;
+            let args = vec!["ssh-config".into(), machine.into()];
+            let (end, collected) = self
+                .vagrant(
+                    instance,
+                    args,
+                    timeout,
+                    None,
+                    Keep::Records(&["ssh-config"]),
+                    false,
+                )
+                .await?;
+            if end == ProcessEnd::Exited(0) {
+                details.ssh = ssh_details(&collected.records);
+            }
+        }
+        let _turn = self.reads.turn(instance.folder()).await;
+        let args = vec!["port".into(), machine.into()];
+        let (end, collected) = self
+            .vagrant(
+                instance,
+                args,
+                timeout,
+                None,
+                Keep::Records(&["forwarded_port"]),
+                false,
+            )
+            .await?;
+        // A provider without the forwarded_ports capability exits 1: no ports known.
+        if end == ProcessEnd::Exited(0) {
+            details.forwarded_ports = forwarded_ports(&collected.records, machine);
+        }
+        Ok(details)
+    }
+
+    async fn snapshots(&self, instance: &Instance) -> jeto_core::Result<Vec<MachineSnapshots>> {
+        let machines: Vec<String> = self
+            .status(instance)
+            .await?
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        let _turn = self.reads.turn(instance.folder()).await;
+        let args = vec!["snapshot".into(), "list".into()];
+        let (end, collected) = self
+            .vagrant(
+                instance,
+                args,
+                self.config.status_timeout(),
+                None,
+                Keep::Records(&["ui"]),
+                false,
+            )
+            .await?;
+        if end != ProcessEnd::Exited(0) {
+            return Err(Self::failed(instance, Action::Status, end, collected));
+        }
+        Ok(snapshot_lists(&collected.records, &machines))
     }
 
     async fn ip(&self, instance: &Instance, machine: &str) -> jeto_core::Result<Option<String>> {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 mod catalog;
 mod create;
+mod machines;
 mod recovery;
 
 use serde::{Deserialize, Serialize};

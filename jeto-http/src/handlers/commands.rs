@@ -86,6 +86,10 @@ pub struct CommandRequest {
     #[serde(default)]
     #[schema(max_items = 16)]
     pub provision_with: Vec<String>,
+    /// For snapshot_save, snapshot_restore and snapshot_delete: the snapshot's name.
+    #[serde(default)]
+    #[schema(max_length = 128, pattern = "^[A-Za-z0-9_.][A-Za-z0-9_.-]*$")]
+    pub snapshot: Option<String>,
 }
 
 /// `POST /api/instances/{id}/commands`: always async, 202 with the queued command.
@@ -107,6 +111,7 @@ pub async fn create(jeto: &Jeto, who: &Principal, id: u64, body: CommandRequest)
         force: body.force,
         provision: body.provision,
         provision_with: body.provision_with,
+        snapshot: body.snapshot,
     };
     let request = super::wire_request(action, body.machine, body.script, options);
     let command = jeto.submit(who, id, request).await?.snapshot();

@@ -80,7 +80,8 @@ pub async fn get(jeto: &Jeto, who: &Principal, id: u64, query: &Query) -> Answer
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"state": "runScript", "machine": "www", "script": "status", "async": true}))]
 pub struct StateRequest {
-    /// start | stop | status | runScript | reload | rsync | provision (destroy: use DELETE)
+    /// start | stop | status | runScript | reload | rsync | provision | sync | suspend | resume |
+    /// validate | snapshot_save | snapshot_restore | snapshot_delete (destroy: use DELETE)
     #[schema(value_type = Action)]
     pub state: String,
     /// The machine; optional except for runScript. Empty (as the original UI sends it) means
@@ -104,6 +105,10 @@ pub struct StateRequest {
     #[serde(default)]
     #[schema(max_items = 16)]
     pub provision_with: Vec<String>,
+    /// For snapshot_save, snapshot_restore and snapshot_delete: the snapshot's name.
+    #[serde(default)]
+    #[schema(max_length = 128, pattern = "^[A-Za-z0-9_.][A-Za-z0-9_.-]*$")]
+    pub snapshot: Option<String>,
 }
 
 /// `POST /api/instances/{id}`: change the state of an instance.
@@ -128,6 +133,7 @@ pub async fn post_state(jeto: &Jeto, who: &Principal, id: u64, body: StateReques
         force: body.force,
         provision: body.provision,
         provision_with: body.provision_with,
+        snapshot: body.snapshot,
     };
     let request = wire_request(action, body.machine, body.script, options);
     if body.run_async {

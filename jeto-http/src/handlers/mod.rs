@@ -4,6 +4,7 @@ pub mod audit;
 pub mod commands;
 pub mod hosts;
 pub mod instances;
+pub mod machines;
 pub mod meta;
 pub mod projects;
 
@@ -149,6 +150,7 @@ pub fn wire_request(
         force: options.force,
         provision: options.provision,
         provision_with: options.provision_with,
+        snapshot: options.snapshot,
     }
 }
 
@@ -161,6 +163,8 @@ pub struct ActionOptions {
     pub provision: Option<bool>,
     /// For start, reload and provision: only these provisioners.
     pub provision_with: Vec<String>,
+    /// For the snapshot actions: the snapshot's name.
+    pub snapshot: Option<String>,
 }
 
 /// The URL of a command.
