@@ -157,6 +157,10 @@ pub async fn ids_are_never_reused(store: &dyn Store) {
     let p1 = store.put_project(project("ids-p1")).await.unwrap();
     let p2 = store.put_project(project("ids-p2")).await.unwrap();
     assert!(p1.id > 0 && p2.id > p1.id);
+    assert!(
+        store.command(c.id, u64::MAX).await.unwrap().is_none(),
+        "an id beyond int64 names nothing (and is no storage error)"
+    );
 }
 
 /// A command of an instance that does not exist, or an instance under an id in use, is

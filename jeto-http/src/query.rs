@@ -53,17 +53,14 @@ impl Query {
 
     /// A non-negative integer parameter.
     pub fn number(&self, name: &str) -> Result<Option<u64>, ApiError> {
+        // The document says int64: what does not fit is refused, not clamped.
         self.get(name)
-            .map(|v| {
-                // More seconds than fit are as good as forever.
-                if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
-                    return Ok(v.parse().unwrap_or(u64::MAX));
-                }
-                v.parse().map_err(|_| {
-                    ApiError::bad_request(format!(
-                        "{name} must be a whole number (0 or more), not {v:?}"
-                    ))
-                })
+            .map(|v| match v.parse::<u64>() {
+                Ok(n) if n <= i64::MAX as u64 && !v.starts_with('+') => Ok(n),
+                _ => Err(ApiError::bad_request(format!(
+                    "{name} must be a whole number from 0 to {}, not {v:?}",
+                    i64::MAX
+                ))),
             })
             .transpose()
     }

@@ -91,7 +91,8 @@ pub fn match_path(path: &str) -> Result<(Route, &'static [&'static str]), ApiErr
                 !segment.is_empty()
             } else if part.starts_with('{') {
                 match segment.parse::<u64>() {
-                    Ok(n) if n > 0 && !segment.starts_with('+') => {
+                    // Ids are int64 in the document and in the store.
+                    Ok(n) if n > 0 && n <= i64::MAX as u64 && !segment.starts_with('+') => {
                         params.push(n);
                         true
                     }
@@ -161,6 +162,7 @@ mod tests {
             "/api/instances/-1",
             "/api/instances/abc",
             "/api/instances/99999999999999999999",
+            "/api/instances/9223372036854775808",
             "/api/instances/+1",
             "/api/nope",
             "/",

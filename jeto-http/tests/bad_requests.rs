@@ -170,6 +170,11 @@ async fn bad_requests_get_clear_errors_and_start_no_process() {
         case("wrong method", Method::PUT, "/api/instances", 405),
         case("PATCH an instance", Method::PATCH, "/api/instances/1", 405),
         case("max_age not a number", Method::GET, "/api/instances/1?max_age=soon", 400),
+        // Found by the schema fuzzer: beyond int64, a 500 from the store before.
+        case("max_age beyond int64", Method::GET, "/api/instances/1?max_age=9223372036854775808", 400),
+        case("command id beyond int64", Method::GET, "/api/instances/1/commands/9223372036854775808", 404),
+        case("console id beyond int64", Method::GET, "/api/instances/1/commands/9223372036854775808/console", 404),
+        case("limit 0", Method::GET, "/api/instances/1/commands?limit=0", 400),
         case("refresh not a boolean", Method::GET, "/api/instances?refresh=maybe", 400),
         case("unknown query parameter", Method::GET, "/api/instances?maxage=0", 400),
         case("unknown command action", Method::POST, "/api/instances/1/commands", 400).json(r#"{"action": "explode"}"#),

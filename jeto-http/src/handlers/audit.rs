@@ -18,7 +18,7 @@ const MAX_LIMIT: u64 = 1000;
 #[utoipa::path(operation_id = "listAudit", get, path = "/api/audit", tag = "audit",
     summary = "The audit log, newest first (admin only; 404 for other keys)",
     params(
-        ("limit" = Option<u64>, Query, description = "entries per page (default 100, at most 1000)"),
+        ("limit" = Option<u64>, Query, minimum = 1, maximum = 1000, description = "entries per page (default 100, at most 1000)"),
         ("before" = Option<u64>, Query, description = "only entries with a smaller id (the `next_before` of the previous page)"),
     ),
     responses(

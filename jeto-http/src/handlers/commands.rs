@@ -23,7 +23,7 @@ const MAX_LIMIT: u64 = 1000;
 #[utoipa::path(operation_id = "listCommands", get, path = "/api/instances/{id}/commands", tag = "commands",
     summary = "The commands of an instance, newest first, without their consoles",
     params(IdPath,
-        ("limit" = Option<u64>, Query, description = "commands per page (default 100, at most 1000)"),
+        ("limit" = Option<u64>, Query, minimum = 1, maximum = 1000, description = "commands per page (default 100, at most 1000)"),
         ("before" = Option<u64>, Query, description = "only commands with a smaller id (the id of the last one of the previous page)"),
     ),
     responses((status = 200, description = "The commands; each console is read from its `console_url`", body = Vec<ListedCommand>)))]

@@ -403,6 +403,10 @@ impl Store for SqliteStore {
     }
 
     async fn command(&self, instance_id: u64, command_id: u64) -> Result<Option<Command>> {
+        // SQLite ids are int64: a larger one names nothing.
+        if i64::try_from(command_id).is_err() || i64::try_from(instance_id).is_err() {
+            return Ok(None);
+        }
         self.read(move |connection| {
             let err = || storage(format!("reading command {command_id}"));
             let row = connection
