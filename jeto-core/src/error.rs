@@ -116,6 +116,13 @@ pub enum Error {
         source: Option<BoxError>,
     },
 
+    /// The provider cannot do this at all (e.g. an embedder's provider without boxes).
+    #[error("this provider cannot {what}")]
+    NotSupported {
+        /// What was asked (`list boxes`, ...).
+        what: String,
+    },
+
     /// The provider ran and failed.
     #[error("{action} on instance {instance} failed{}: {error}", exit_code.map(|c| format!(" with exit code {c}")).unwrap_or_default())]
     ActionFailed {
@@ -268,7 +275,7 @@ impl Error {
             | Error::NotVisible
             | Error::MachineNotFound { .. }
             | Error::CommandNotFound { .. } => ErrorKind::NotFound,
-            Error::Conflict { .. } => ErrorKind::Conflict,
+            Error::Conflict { .. } | Error::NotSupported { .. } => ErrorKind::Conflict,
             // A typed failure (a missing machine, an unsupported verb) is not the provider's
             // fault: it gets the status its kind stands for.
             Error::ActionFailed { error, .. } => error.kind.error_kind(),
@@ -294,6 +301,7 @@ impl Error {
             Error::CommandNotFound { .. } => "command_not_found",
             Error::MachineNotFound { .. } => "machine_not_found",
             Error::Conflict { .. } => "conflict",
+            Error::NotSupported { .. } => "not_supported",
             Error::InstanceFolder { .. } => "invalid_instance_folder",
             Error::JetoInfos { .. } => "invalid_jeto_json",
             Error::ProviderUnavailable { .. } => "provider_unavailable",

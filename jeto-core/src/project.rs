@@ -23,8 +23,9 @@ use crate::{validate, Error, Result};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Project {
-    /// Unique, positive id (0 in a request: the store assigns the next one).
+    /// Unique, positive id, assigned by the server (0 in a project not stored yet).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(read_only))]
     pub id: u64,
     /// A name for people.
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]

@@ -8,7 +8,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    ActionRequest, CommandError, Instance, MachineDetails, MachineSnapshots, Result, Status,
+    ActionRequest, BoxInfo, CommandError, GlobalMachine, Host, Instance, MachineDetails,
+    MachineSnapshots, Result, Status, ToolInfo,
 };
 
 /// A shared, type-erased provider, as the service holds it.
@@ -192,6 +193,31 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
         Ok(details)
     }
 
+    /// The boxes installed for `host`, with whether newer ones exist when `outdated`. The
+    /// default: [`crate::Error::NotSupported`].
+    async fn boxes(&self, host: &Host, outdated: bool) -> Result<Vec<BoxInfo>> {
+        let _ = (host, outdated);
+        Err(crate::Error::NotSupported {
+            what: "list boxes".into(),
+        })
+    }
+
+    /// Every machine the tool knows on this server, in any folder (stale entries pruned).
+    /// The default: [`crate::Error::NotSupported`].
+    async fn global_status(&self) -> Result<Vec<GlobalMachine>> {
+        Err(crate::Error::NotSupported {
+            what: "give a global status".into(),
+        })
+    }
+
+    /// The tool that runs the machines, its version and plugins. The default:
+    /// [`crate::Error::NotSupported`].
+    async fn about(&self) -> Result<ToolInfo> {
+        Err(crate::Error::NotSupported {
+            what: "tell its version".into(),
+        })
+    }
+
     /// The snapshots of each machine. The default: a `not_supported` failure.
     async fn snapshots(&self, instance: &Instance) -> Result<Vec<MachineSnapshots>> {
         Err(crate::Error::failed(
@@ -231,6 +257,15 @@ macro_rules! forward_provider {
             }
             async fn snapshots(&self, instance: &Instance) -> Result<Vec<MachineSnapshots>> {
                 (**self).snapshots(instance).await
+            }
+            async fn boxes(&self, host: &Host, outdated: bool) -> Result<Vec<BoxInfo>> {
+                (**self).boxes(host, outdated).await
+            }
+            async fn global_status(&self) -> Result<Vec<GlobalMachine>> {
+                (**self).global_status().await
+            }
+            async fn about(&self) -> Result<ToolInfo> {
+                (**self).about().await
             }
         }
     };

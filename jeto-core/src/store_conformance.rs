@@ -161,6 +161,20 @@ pub async fn ids_are_never_reused(store: &dyn Store) {
         store.command(c.id, u64::MAX).await.unwrap().is_none(),
         "an id beyond int64 names nothing (and is no storage error)"
     );
+    let huge = Project {
+        id: u64::MAX,
+        ..project("ids-huge")
+    };
+    let refused = store.put_project(huge).await.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::InvalidRequest, "{refused}");
+    let refused = store
+        .put_host(Host {
+            id: 1 << 63,
+            ..Host::new("ids-huge", "memory")
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::InvalidRequest, "{refused}");
 }
 
 /// A command of an instance that does not exist, or an instance under an id in use, is

@@ -2,6 +2,7 @@
 //! in the OpenAPI document from the same structs.
 
 use jeto_core::audit::AuditEntry;
+use jeto_core::ToolInfo;
 use jeto_core::{Command, InstanceView};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -68,6 +69,12 @@ pub struct Health {
     /// Always `ok` while the server answers.
     #[schema(example = "ok")]
     pub status: &'static str,
+    /// For an admin key only: the tool that runs the machines, its version and plugins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<ToolInfo>,
+    /// For an admin key only, when the tool could not be asked: why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_error: Option<String>,
 }
 
 /// One page of `GET /api/audit`.

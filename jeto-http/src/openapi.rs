@@ -35,7 +35,7 @@ use crate::{ApiBody, MAX_BODY};
         instances::list, instances::create, instances::get, instances::post_state,
         instances::delete, machines::get, machines::snapshots,
         commands::list, commands::create, commands::get, commands::cancel, commands::console,
-        hosts::list, hosts::create, hosts::get,
+        hosts::list, hosts::create, hosts::get, hosts::boxes, hosts::global_status,
         projects::list, projects::create, projects::get,
         audit::list,
     ),

@@ -33,6 +33,10 @@ pub enum Route {
     Machine(u64),
     /// `/api/instances/{id}/snapshots`
     Snapshots(u64),
+    /// `/api/hosts/{id}/boxes`
+    Boxes(u64),
+    /// `/api/global-status`
+    GlobalStatus,
 }
 
 impl Route {
@@ -66,6 +70,8 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/audit", &["GET"]),
     ("/api/instances/{id}/machines/{machine}", &["GET"]),
     ("/api/instances/{id}/snapshots", &["GET"]),
+    ("/api/hosts/{id}/boxes", &["GET"]),
+    ("/api/global-status", &["GET"]),
 ];
 
 /// Matches a path against [`ROUTES`]. Parameters must be positive integers; anything else
@@ -118,6 +124,8 @@ pub fn match_path(path: &str) -> Result<(Route, &'static [&'static str]), ApiErr
                 (11, _) => Route::Audit,
                 (12, [id]) => Route::Machine(*id),
                 (13, [id]) => Route::Snapshots(*id),
+                (14, [id]) => Route::Boxes(*id),
+                (15, _) => Route::GlobalStatus,
                 _ => unreachable!("ROUTES and this match list the same routes"),
             };
             return Ok((route, methods));

@@ -255,7 +255,12 @@ where
     match route {
         Route::Health => {
             query(&[])?;
-            return Ok(meta::health());
+            // No key needed; an admin key also gets the provider's version.
+            let who = match parts.extensions.get::<Principal>() {
+                Some(who) => Some(who.clone()),
+                None => jeto.authenticate(auth::key(&parts.headers)).ok(),
+            };
+            return Ok(meta::health(jeto, who.as_ref()).await);
         }
         Route::OpenApi => {
             query(&[])?;
@@ -342,6 +347,11 @@ where
         (Route::Snapshots(id), _) => {
             query(&[])?;
             machines::snapshots(jeto, &who, id).await
+        }
+        (Route::Boxes(id), _) => hosts::boxes(jeto, &who, id, &query(&["outdated"])?).await,
+        (Route::GlobalStatus, _) => {
+            query(&[])?;
+            hosts::global_status(jeto, &who).await
         }
         (Route::Health | Route::OpenApi, _) => unreachable!("answered above"),
     }

@@ -175,6 +175,11 @@ async fn bad_requests_get_clear_errors_and_start_no_process() {
         case("command id beyond int64", Method::GET, "/api/instances/1/commands/9223372036854775808", 404),
         case("console id beyond int64", Method::GET, "/api/instances/1/commands/9223372036854775808/console", 404),
         case("limit 0", Method::GET, "/api/instances/1/commands?limit=0", 400),
+        // A client may not pick (and so overwrite) a host's or project's id.
+        case("host with an id", Method::POST, "/api/hosts", 400)
+            .json(r#"{"id": 1, "name": "x", "provider": "memory"}"#),
+        case("project with an id", Method::POST, "/api/projects", 400)
+            .json(r#"{"id": 9223372036854775808, "name": "x", "git_url": "https://g.invalid/x.git"}"#),
         case("refresh not a boolean", Method::GET, "/api/instances?refresh=maybe", 400),
         case("unknown query parameter", Method::GET, "/api/instances?maxage=0", 400),
         case("unknown command action", Method::POST, "/api/instances/1/commands", 400).json(r#"{"action": "explode"}"#),

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,8 +13,9 @@ use http_body_util::{BodyExt, Full};
 use jeto_core::access::{hash_key, Permission, TokenConfig, TokenPolicy};
 use jeto_core::memory::InMemoryProvider;
 use jeto_core::{
-    ActionRequest, ConsoleSink, Error, FailureKind, Instance, InstanceSource, Jeto, JetoConfig,
-    MachineDetails, MachineSnapshots, Outcome, Provider, Result, Status,
+    ActionRequest, BoxInfo, ConsoleSink, Error, FailureKind, GlobalMachine, Host, Instance,
+    InstanceSource, Jeto, JetoConfig, MachineDetails, MachineSnapshots, Outcome, Provider, Result,
+    Status,
 };
 use jeto_http::testing::ROUTES;
 use jeto_http::JetoService;
@@ -21,7 +23,22 @@ use serde_json::{json, Value};
 
 /// The in-memory provider, with faults chosen by the instance's name.
 #[derive(Debug, Clone)]
-struct FaultyProvider(InMemoryProvider);
+struct FaultyProvider(InMemoryProvider, Arc<AtomicU8>);
+
+/// What the faulty provider's host-level calls do (its second field).
+const HOST_CALLS_WORK: u8 = 0;
+const HOST_CALLS_UNSUPPORTED: u8 = 1;
+const HOST_CALLS_UNAVAILABLE: u8 = 2;
+
+impl FaultyProvider {
+    fn host_call<T: Default>(&self, what: &str) -> Result<T> {
+        match self.1.load(Ordering::SeqCst) {
+            HOST_CALLS_UNSUPPORTED => Err(Error::NotSupported { what: what.into() }),
+            HOST_CALLS_UNAVAILABLE => Err(unavailable()),
+            _ => Ok(T::default()),
+        }
+    }
+}
 
 #[async_trait]
 impl Provider for FaultyProvider {
@@ -62,6 +79,12 @@ impl Provider for FaultyProvider {
             "unavailable" => Err(unavailable()),
             _ => self.0.machine(instance, machine).await,
         }
+    }
+    async fn boxes(&self, _host: &Host, _outdated: bool) -> Result<Vec<BoxInfo>> {
+        self.host_call("list boxes")
+    }
+    async fn global_status(&self) -> Result<Vec<GlobalMachine>> {
+        self.host_call("give a global status")
     }
     async fn snapshots(&self, instance: &Instance) -> Result<Vec<MachineSnapshots>> {
         match instance.spec.name.as_str() {
@@ -206,7 +229,8 @@ async fn every_status_answered_is_documented_and_every_documented_status_is_answ
     };
     let policy =
         TokenPolicy::new(vec![TokenConfig::admin("admin", "admin"), limited, blind]).unwrap();
-    let jeto = Jeto::builder(Arc::new(FaultyProvider(memory)))
+    let host_calls = Arc::new(AtomicU8::new(HOST_CALLS_WORK));
+    let jeto = Jeto::builder(Arc::new(FaultyProvider(memory, host_calls.clone())))
         .policy(Arc::new(policy))
         .config(JetoConfig {
             data_dir: Some(data.path().to_owned()),
@@ -262,6 +286,41 @@ async fn every_status_answered_is_documented_and_every_documented_status_is_answ
     api.call(host, "GET", "/api/hosts/1?x=1", admin, None).await;
     api.call(host, "GET", "/api/hosts/1", None, None).await;
     api.call(host, "GET", "/api/hosts/9", admin, None).await;
+    let boxes = "/api/hosts/{id}/boxes";
+    let global = "/api/global-status";
+    for mode in [
+        HOST_CALLS_WORK,
+        HOST_CALLS_UNSUPPORTED,
+        HOST_CALLS_UNAVAILABLE,
+    ] {
+        host_calls.store(mode, Ordering::SeqCst);
+        api.call(
+            boxes,
+            "GET",
+            "/api/hosts/1/boxes?outdated=true",
+            admin,
+            None,
+        )
+        .await;
+        api.call(global, "GET", global, admin, None).await;
+    }
+    host_calls.store(HOST_CALLS_WORK, Ordering::SeqCst);
+    api.call(
+        boxes,
+        "GET",
+        "/api/hosts/1/boxes?outdated=maybe",
+        admin,
+        None,
+    )
+    .await;
+    api.call(boxes, "GET", "/api/hosts/1/boxes", None, None)
+        .await;
+    api.call(boxes, "GET", "/api/hosts/9/boxes", admin, None)
+        .await;
+    api.call(global, "GET", "/api/global-status?x=1", admin, None)
+        .await;
+    api.call(global, "GET", global, None, None).await;
+    api.call(global, "GET", global, limited, None).await;
 
     // Projects and the audit log.
     let projects = "/api/projects";

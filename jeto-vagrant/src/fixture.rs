@@ -188,6 +188,28 @@ impl FakeVagrant {
         out
     }
 
+    /// Writes a box for the `jeto_fake` provider (a gzipped tar holding its
+    /// `metadata.json`) under the fixture root, for `vagrant box add`.
+    pub fn box_file(&self, file_name: &str) -> PathBuf {
+        let path = self.root().join(file_name);
+        let file = std::fs::File::create(&path).expect("the box file");
+        let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+            file,
+            flate2::Compression::fast(),
+        ));
+        let metadata = br#"{"provider": "jeto_fake"}"#;
+        let mut header = tar::Header::new_gnu();
+        header.set_size(metadata.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, "metadata.json", &metadata[..])
+            .expect("the box's metadata");
+        tar.into_inner()
+            .and_then(|gz| gz.finish())
+            .expect("the box written");
+        path
+    }
+
     /// A host on the `jeto_fake` provider with these params.
     pub fn host(params: &[(&str, &str)]) -> Host {
         Host {

@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use jeto_core::{
-    check_vagrant_folder, validate, Action, ActionRequest, CommandError, ConsoleSink, FailureKind,
-    Instance, InstanceSource, MachineDetails, MachineSnapshots, Outcome, Provider, Status,
+    check_vagrant_folder, validate, Action, ActionRequest, BoxInfo, CommandError, ConsoleSink,
+    FailureKind, GlobalMachine, Host, Instance, InstanceSource, MachineDetails, MachineSnapshots,
+    Outcome, Provider, Status, ToolInfo,
 };
 
 use crate::folder_queue::FolderQueue;
@@ -31,7 +32,7 @@ const MAX_KEPT: usize = 10_000;
 /// What of a run's output is kept for the caller to read (beyond the console, the error and
 /// its context): only what the call reads, so memory stays bounded whatever vagrant prints.
 #[derive(Debug, Clone, Copy)]
-enum Keep {
+pub(crate) enum Keep {
     /// Nothing: the console has it.
     Nothing,
     /// Records of these types.
@@ -93,11 +94,11 @@ impl StateReport {
 
 /// What one vagrant run produced, folded as it streamed.
 #[derive(Debug, Default)]
-struct Collected {
-    records: Vec<Record>,
-    raw: Vec<String>,
-    summary: RunSummary,
-    tail: Vec<String>,
+pub(crate) struct Collected {
+    pub(crate) records: Vec<Record>,
+    pub(crate) raw: Vec<String>,
+    pub(crate) summary: RunSummary,
+    pub(crate) tail: Vec<String>,
 }
 
 impl VagrantProvider {
@@ -226,12 +227,6 @@ impl VagrantProvider {
         report: bool,
     ) -> jeto_core::Result<(ProcessEnd, Collected)> {
         check_vagrant_folder(instance.folder())?;
-        let sub_command = args
-            .first()
-            .map(|a| a.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let mut argv: Vec<OsString> = vec!["--machine-readable".into()];
-        argv.extend(args);
         let mut env = self.environment(instance);
         if let (true, Some(report)) = (report, &self.report) {
             let existing = env
@@ -244,10 +239,31 @@ impl VagrantProvider {
             env.push(("RUBYOPT".into(), format!("{} {existing}", report.option)));
             env.push(("JETO_REPORT".into(), "1".into()));
         }
+        self.spawn(instance.folder(), env, args, timeout, console, keep)
+            .await
+    }
+
+    /// Runs `vagrant --machine-readable ARGS` in `cwd` with `env`, collecting what `keep`
+    /// says and passing console text to `console`.
+    pub(crate) async fn spawn(
+        &self,
+        cwd: &std::path::Path,
+        env: Vec<(String, String)>,
+        args: Vec<OsString>,
+        timeout: std::time::Duration,
+        console: Option<&ConsoleSink>,
+        keep: Keep,
+    ) -> jeto_core::Result<(ProcessEnd, Collected)> {
+        let sub_command = args
+            .first()
+            .map(|a| a.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut argv: Vec<OsString> = vec!["--machine-readable".into()];
+        argv.extend(args);
         let spec = ProcessSpec {
             program: self.config.binary.clone(),
             args: argv,
-            cwd: instance.folder().to_owned(),
+            cwd: cwd.to_owned(),
             env,
             timeout,
         };
@@ -591,6 +607,18 @@ impl Provider for VagrantProvider {
             details.forwarded_ports = forwarded_ports(&collected.records, machine);
         }
         Ok(details)
+    }
+
+    async fn boxes(&self, host: &Host, outdated: bool) -> jeto_core::Result<Vec<BoxInfo>> {
+        self.list_boxes(host, outdated).await
+    }
+
+    async fn global_status(&self) -> jeto_core::Result<Vec<GlobalMachine>> {
+        self.machines_everywhere().await
+    }
+
+    async fn about(&self) -> jeto_core::Result<ToolInfo> {
+        self.tool().await
     }
 
     async fn snapshots(&self, instance: &Instance) -> jeto_core::Result<Vec<MachineSnapshots>> {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 mod catalog;
 mod create;
+mod inventory;
 mod machines;
 mod recovery;
 

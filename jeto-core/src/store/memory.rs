@@ -83,6 +83,7 @@ impl Store for MemoryStore {
     }
 
     async fn insert_instance(&self, new: InstanceRecord) -> Result<InstanceRecord> {
+        super::check_id("instance", new.id)?;
         let mut data = self.lock();
         if let Some(id) = Some(new.id).filter(|id| data.registry.instances.contains_key(id)) {
             return Err(Error::Conflict {
@@ -111,6 +112,7 @@ impl Store for MemoryStore {
     }
 
     async fn put_host(&self, new: Host) -> Result<Host> {
+        super::check_id("host", new.id)?;
         Ok(self.lock().registry.put_host(new))
     }
 
@@ -119,6 +121,7 @@ impl Store for MemoryStore {
     }
 
     async fn put_project(&self, project: Project) -> Result<Project> {
+        super::check_id("project", project.id)?;
         Ok(self.lock().registry.put_project(project))
     }
 

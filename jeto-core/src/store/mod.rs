@@ -52,6 +52,17 @@ impl InstanceRecord {
     }
 }
 
+/// Ids are int64 in SQLite and in the API: a larger one given by a caller is refused.
+pub(crate) fn check_id(kind: &str, id: u64) -> Result<()> {
+    if id > i64::MAX as u64 {
+        return Err(crate::Error::invalid(format!(
+            "{kind} id {id} is larger than the largest id, {}",
+            i64::MAX
+        )));
+    }
+    Ok(())
+}
+
 /// Which commands of an instance to list: newest first, older than `before` when given, at
 /// most `limit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,11 +2,11 @@
 
 use http::{Response, StatusCode};
 use jeto_core::access::Principal;
-use jeto_core::{Host, Jeto};
+use jeto_core::{BoxInfo, GlobalMachine, Host, Jeto};
 
 use super::IdPath;
 use crate::answers::ErrorBody;
-use crate::{response, ApiBody, ApiError};
+use crate::{response, ApiBody, ApiError, Query};
 
 type Answer = Result<Response<ApiBody>, ApiError>;
 
@@ -45,5 +45,40 @@ pub async fn create(jeto: &Jeto, who: &Principal, body: Host) -> Answer {
         StatusCode::CREATED,
         &format!("/api/hosts/{}", host.id),
         &host,
+    ))
+}
+
+/// `GET /api/hosts/{id}/boxes[?outdated=true]`: the boxes installed for the host.
+#[utoipa::path(operation_id = "listBoxes", get, path = "/api/hosts/{id}/boxes", tag = "hosts",
+    summary = "The boxes installed for a host; with outdated=true, whether newer versions exist",
+    params(IdPath,
+        ("outdated" = Option<bool>, Query, description = "ask each box's catalog for newer versions (slower)"),
+    ),
+    responses(
+        (status = 200, description = "The boxes", body = Vec<BoxInfo>),
+        (status = 409, description = "The provider has no boxes (`not_supported`)", body = ErrorBody),
+        (status = 503, description = "Vagrant cannot be run", body = ErrorBody),
+    ))]
+pub async fn boxes(jeto: &Jeto, who: &Principal, id: u64, query: &Query) -> Answer {
+    let outdated = query.flag("outdated")?;
+    Ok(response::json(
+        StatusCode::OK,
+        &jeto.boxes(who, id, outdated).await?,
+    ))
+}
+
+/// `GET /api/global-status` (admin only): every machine Vagrant knows, in any folder.
+#[utoipa::path(operation_id = "globalStatus", get, path = "/api/global-status", tag = "hosts",
+    summary = "Every machine Vagrant knows on this server, in any folder, stale entries pruned (admin only)",
+    responses(
+        (status = 200, description = "The machines", body = Vec<GlobalMachine>),
+        (status = 403, description = "Only admin keys read the global status", body = ErrorBody),
+        (status = 409, description = "The provider has no global status (`not_supported`)", body = ErrorBody),
+        (status = 503, description = "Vagrant cannot be run", body = ErrorBody),
+    ))]
+pub async fn global_status(jeto: &Jeto, who: &Principal) -> Answer {
+    Ok(response::json(
+        StatusCode::OK,
+        &jeto.global_status(who).await?,
     ))
 }

@@ -2,13 +2,29 @@
 
 use http::{Response, StatusCode};
 
+use jeto_core::access::Principal;
+use jeto_core::Jeto;
+
 use crate::answers::Health;
 use crate::{response, ApiBody};
 
-/// `GET /api/health`: liveness, no key needed.
-#[utoipa::path(operation_id = "health", get, path = "/api/health", tag = "meta", summary = "Liveness (no key needed)",
+/// `GET /api/health`: liveness, no key needed; with an admin key, Vagrant's version and
+/// plugins too (a failure to ask it is reported, and the answer is still 200).
+#[utoipa::path(operation_id = "health", get, path = "/api/health", tag = "meta",
+    summary = "Liveness (no key needed); with an admin key, the provider's version and plugins",
     security(()),
     responses((status = 200, description = "The server answers", body = Health)))]
-pub fn health() -> Response<ApiBody> {
-    response::json(StatusCode::OK, &Health { status: "ok" })
+pub async fn health(jeto: &Jeto, who: Option<&Principal>) -> Response<ApiBody> {
+    let mut health = Health {
+        status: "ok",
+        provider: None,
+        provider_error: None,
+    };
+    if let Some(who) = who.filter(|w| w.admin) {
+        match jeto.about(who).await {
+            Ok(tool) => health.provider = Some(tool),
+            Err(error) => health.provider_error = Some(error.to_string()),
+        }
+    }
+    response::json(StatusCode::OK, &health)
 }

@@ -39,6 +39,11 @@ pub async fn get(jeto: &Jeto, who: &Principal, id: u64) -> Answer {
         (status = 404, description = "A host named in `hosts` does not exist", body = ErrorBody),
     ))]
 pub async fn create(jeto: &Jeto, who: &Principal, body: Project) -> Answer {
+    if body.id != 0 {
+        return Err(ApiError::bad_request(
+            "id is assigned by the server: leave it out of a new project",
+        ));
+    }
     let project = jeto.create_project(who, body).await?;
     Ok(response::created(
         StatusCode::CREATED,

@@ -167,6 +167,7 @@ impl Store for SqliteStore {
     }
 
     async fn insert_instance(&self, mut record: InstanceRecord) -> Result<InstanceRecord> {
+        super::check_id("instance", record.id)?;
         self.write(
             move |tx, registry| {
                 record.id = match record.id {
@@ -239,6 +240,7 @@ impl Store for SqliteStore {
     }
 
     async fn put_host(&self, mut host: Host) -> Result<Host> {
+        super::check_id("host", host.id)?;
         self.write(
             move |tx, registry| {
                 host.id = match host.id {
@@ -268,6 +270,7 @@ impl Store for SqliteStore {
     }
 
     async fn put_project(&self, mut project: Project) -> Result<Project> {
+        super::check_id("project", project.id)?;
         self.write(
             move |tx, registry| {
                 if project.id == 0 {

@@ -1,0 +1,52 @@
+//! Host-level reads: installed boxes, Vagrant's global status, the tool's version.
+
+use super::Jeto;
+use crate::access::Principal;
+use crate::{BoxInfo, Error, GlobalMachine, Result, ToolInfo};
+
+impl Jeto {
+    /// The boxes installed for a host `who` may use, with whether newer versions exist when
+    /// `outdated` (that asks each box's catalog).
+    pub async fn boxes(
+        &self,
+        who: &Principal,
+        host_id: u64,
+        outdated: bool,
+    ) -> Result<Vec<BoxInfo>> {
+        let host = self.host(who, host_id).await?;
+        // Params as the provider needs them (VAGRANT_HOME, credentials), not redacted.
+        let host = self
+            .inner
+            .store
+            .hosts()
+            .await?
+            .into_iter()
+            .find(|h| h.id == host.id)
+            .ok_or(Error::HostNotFound { id: host_id })?;
+        let _slot = self.inner.slots.acquire().await;
+        self.inner.provider.boxes(&host, outdated).await
+    }
+
+    /// Every machine Vagrant knows on this server, in any folder, stale entries pruned;
+    /// admins only (it shows folders no tenant was granted).
+    pub async fn global_status(&self, who: &Principal) -> Result<Vec<GlobalMachine>> {
+        if !who.admin {
+            return Err(Error::Forbidden {
+                action: "read the global status".into(),
+            });
+        }
+        let _slot = self.inner.slots.acquire().await;
+        self.inner.provider.global_status().await
+    }
+
+    /// The tool that runs the machines, its version and plugins; admins only.
+    pub async fn about(&self, who: &Principal) -> Result<ToolInfo> {
+        if !who.admin {
+            return Err(Error::Forbidden {
+                action: "read the provider's version".into(),
+            });
+        }
+        let _slot = self.inner.slots.acquire().await;
+        self.inner.provider.about().await
+    }
+}
