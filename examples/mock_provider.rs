@@ -20,7 +20,11 @@ async fn ensure_running(
         if !machine.is_running() {
             let request = ActionRequest::new(Action::Start).on(&machine.name);
             let outcome = provider
-                .run(instance, &request, ConsoleSink::discard())
+                .run(
+                    instance,
+                    &(request).check(instance).unwrap(),
+                    ConsoleSink::discard(),
+                )
                 .await?;
             if !outcome.is_success() {
                 return Err(jeto_core::Error::invalid(format!(

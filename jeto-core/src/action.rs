@@ -227,3 +227,54 @@ impl ActionRequest {
         self
     }
 }
+
+/// An [`ActionRequest`] checked against the instance it targets: what a
+/// [`Provider`](crate::Provider) runs. Only [`ActionRequest::check`] makes one, so a provider
+/// never sees an invalid request: machine, snapshot and provisioner names are checked, options
+/// appear only where they mean something, and a runScript carries its script's command from
+/// `jeto.json`. It reads as the request it wraps (`Deref`) and cannot be changed.
+///
+/// ```
+/// use jeto_core::{memory::instance_at, Action, ActionRequest};
+/// let instance = instance_at(1, "/srv/app");
+/// assert!(ActionRequest::new(Action::Start).on("-f").check(&instance).is_err());
+/// let checked = ActionRequest::new(Action::Start).on("web").check(&instance).unwrap();
+/// assert_eq!(checked.machine.as_deref(), Some("web"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedRequest {
+    request: ActionRequest,
+    script_command: Option<String>,
+}
+
+impl CheckedRequest {
+    /// For runScript: the command of the script, as `jeto.json` declares it.
+    pub fn script_command(&self) -> Option<&str> {
+        self.script_command.as_deref()
+    }
+
+    /// The request, unwrapped.
+    pub fn into_inner(self) -> ActionRequest {
+        self.request
+    }
+}
+
+impl std::ops::Deref for CheckedRequest {
+    type Target = ActionRequest;
+
+    fn deref(&self) -> &ActionRequest {
+        &self.request
+    }
+}
+
+impl ActionRequest {
+    /// Checks the request against `instance` (see [`CheckedRequest`]); a request that is
+    /// wrong is [`Error::InvalidRequest`] saying what is wrong.
+    pub fn check(&self, instance: &crate::Instance) -> Result<CheckedRequest, Error> {
+        let script_command = crate::validate::action_request(instance, self)?.map(str::to_owned);
+        Ok(CheckedRequest {
+            request: self.clone(),
+            script_command,
+        })
+    }
+}

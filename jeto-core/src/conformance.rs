@@ -19,8 +19,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::{
-    Action, ActionRequest, ConsoleSink, ErrorKind, Instance, InstanceSource, JetoInfos, Provider,
-    Status,
+    Action, ActionRequest, CheckedRequest, ConsoleSink, ErrorKind, Instance, InstanceSource,
+    JetoInfos, Provider, Status,
 };
 
 /// The instances the checks run against. Their machines must start `not_created` or be
@@ -136,10 +136,17 @@ async fn states(p: &dyn Provider, instance: &Instance) -> Vec<(String, String)> 
         .collect()
 }
 
+/// The request checked against `instance`; the suite only builds valid ones.
+fn checked(instance: &Instance, request: ActionRequest) -> CheckedRequest {
+    request
+        .check(instance)
+        .unwrap_or_else(|e| panic!("the suite's request {request:?} is invalid: {e}"))
+}
+
 async fn run_ok(p: &dyn Provider, instance: &Instance, request: ActionRequest) -> Vec<String> {
     let (sink, lines) = collecting_sink();
     let outcome = p
-        .run(instance, &request, sink)
+        .run(instance, &checked(instance, request.clone()), sink)
         .await
         .unwrap_or_else(|e| panic!("{request:?} on {} failed: {e}", instance.spec.path));
     let lines = lines.lock().unwrap().clone();
@@ -217,8 +224,8 @@ pub async fn check_machine_scoped_action(p: &dyn Provider, f: &Fixture) {
     );
 }
 
-/// runScript prints the script's output, reports its exit code, and rejects bad requests
-/// before running anything.
+/// runScript prints the script's output and reports its exit code (bad requests cannot be
+/// checked, so they never reach the provider).
 pub async fn check_run_script(p: &dyn Provider, f: &Fixture) {
     let i = &f.multi;
     run_ok(p, i, ActionRequest::new(Action::Start).on("www")).await;
@@ -238,9 +245,12 @@ pub async fn check_run_script(p: &dyn Provider, f: &Fixture) {
     let outcome = p
         .run(
             i,
-            &ActionRequest::new(Action::RunScript)
-                .on("www")
-                .script("fail"),
+            &checked(
+                i,
+                ActionRequest::new(Action::RunScript)
+                    .on("www")
+                    .script("fail"),
+            ),
             sink,
         )
         .await
@@ -256,9 +266,9 @@ pub async fn check_run_script(p: &dyn Provider, f: &Fixture) {
             .on("-f")
             .script("hello"),
     ] {
-        let err = p
-            .run(i, &bad, ConsoleSink::discard())
-            .await
+        // Such a request never reaches a provider: it cannot be checked.
+        let err = bad
+            .check(i)
             .expect_err("an invalid runScript must be rejected");
         assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{bad:?}: {err}");
     }
@@ -277,7 +287,10 @@ pub async fn check_unknown_machine_fails(p: &dyn Provider, f: &Fixture) {
     let outcome = p
         .run(
             &f.single,
-            &ActionRequest::new(Action::Start).on("nosuchmachine"),
+            &checked(
+                &f.single,
+                ActionRequest::new(Action::Start).on("nosuchmachine"),
+            ),
             ConsoleSink::discard(),
         )
         .await;
@@ -298,7 +311,7 @@ pub async fn check_missing_folder(p: &dyn Provider, f: &Fixture) {
     let err = p
         .run(
             i,
-            &ActionRequest::new(Action::Start),
+            &checked(i, ActionRequest::new(Action::Start)),
             ConsoleSink::discard(),
         )
         .await
@@ -324,9 +337,12 @@ pub async fn check_output_is_live_and_drop_stops(p: &dyn Provider, f: &Fixture) 
     let sink = ConsoleSink::new(move |line: &str| {
         let _ = sender.send(line.to_owned());
     });
-    let request = ActionRequest::new(Action::RunScript)
-        .on("default")
-        .script("slow");
+    let request = checked(
+        i,
+        ActionRequest::new(Action::RunScript)
+            .on("default")
+            .script("slow"),
+    );
     {
         let run = p.run(i, &request, sink);
         tokio::pin!(run);

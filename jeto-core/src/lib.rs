@@ -11,8 +11,9 @@
 //!
 //! let provider = InMemoryProvider::new().with_instance("/srv/app", &["default"]);
 //! let instance = jeto_core::memory::instance_at(1, "/srv/app");
+//! let start = ActionRequest::new(Action::Start).check(&instance)?;
 //! let outcome = provider
-//!     .run(&instance, &ActionRequest::new(Action::Start), ConsoleSink::new(|l| println!("{l}")))
+//!     .run(&instance, &start, ConsoleSink::new(|l| println!("{l}")))
 //!     .await?;
 //! assert!(outcome.is_success());
 //! assert!(provider.status(&instance).await?[0].is_running());
@@ -58,7 +59,7 @@ pub mod store_conformance;
 /// Implement [`Provider`] with it: `#[jeto_core::async_trait]` on the impl block.
 pub use async_trait::async_trait;
 
-pub use action::{Action, ActionRequest};
+pub use action::{Action, ActionRequest, CheckedRequest};
 pub use command::{Command, CommandError, CommandStatus, FailureKind};
 pub use error::{BoxError, Error, ErrorKind, Result};
 pub use host::{Host, HostParams};

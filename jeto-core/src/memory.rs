@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::{
-    validate, Action, ActionRequest, CommandError, ConsoleSink, Error, FailureKind, Instance,
+    Action, ActionRequest, CheckedRequest, CommandError, ConsoleSink, Error, FailureKind, Instance,
     InstanceSource, MachineSnapshots, Outcome, Provider, Result, Status,
 };
 
@@ -29,7 +29,8 @@ use crate::{
 /// use jeto_core::{memory::InMemoryProvider, Action, ActionRequest, ConsoleSink, Provider};
 /// let provider = InMemoryProvider::new().with_instance("/srv/web", &["www", "db"]);
 /// let instance = jeto_core::memory::instance_at(1, "/srv/web");
-/// provider.run(&instance, &ActionRequest::new(Action::Start).on("www"), ConsoleSink::discard()).await.unwrap();
+/// let start = ActionRequest::new(Action::Start).on("www").check(&instance).unwrap();
+/// provider.run(&instance, &start, ConsoleSink::discard()).await.unwrap();
 /// let states: Vec<_> = provider.status(&instance).await.unwrap().into_iter().map(|s| s.status).collect();
 /// assert_eq!(states, ["running", "not_created"]);
 /// # });
@@ -292,10 +293,10 @@ impl Provider for InMemoryProvider {
     async fn run(
         &self,
         instance: &Instance,
-        request: &ActionRequest,
+        request: &CheckedRequest,
         console: ConsoleSink,
     ) -> Result<Outcome> {
-        let command = validate::action_request(instance, request)?;
+        let command = request.script_command();
         if request.action == Action::Sync {
             if instance.spec.git_url.is_none() && instance.spec.archive_url.is_none() {
                 return Err(Error::invalid(
@@ -305,7 +306,7 @@ impl Provider for InMemoryProvider {
             self.lock()
                 .stats
                 .runs
-                .push((instance.spec.path.clone(), request.clone()));
+                .push((instance.spec.path.clone(), (**request).clone()));
             console.line("synced (memory)");
             return Ok(Outcome::success());
         }
@@ -324,7 +325,7 @@ impl Provider for InMemoryProvider {
         self.lock()
             .stats
             .runs
-            .push((instance.spec.path.clone(), request.clone()));
+            .push((instance.spec.path.clone(), (**request).clone()));
         let _guard = self.enter(&instance.spec.path).await;
         let machine = request.machine.as_deref();
         let new_state = match request.action {

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    ActionRequest, BoxInfo, CommandError, GlobalMachine, Host, Instance, MachineDetails,
+    BoxInfo, CheckedRequest, CommandError, GlobalMachine, Host, Instance, MachineDetails,
     MachineSnapshots, Result, Status, ToolInfo,
 };
 
@@ -156,7 +156,7 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
     async fn run(
         &self,
         instance: &Instance,
-        request: &ActionRequest,
+        request: &CheckedRequest,
         console: ConsoleSink,
     ) -> Result<Outcome>;
 
@@ -241,7 +241,7 @@ macro_rules! forward_provider {
             async fn run(
                 &self,
                 instance: &Instance,
-                request: &ActionRequest,
+                request: &CheckedRequest,
                 console: ConsoleSink,
             ) -> Result<Outcome> {
                 (**self).run(instance, request, console).await

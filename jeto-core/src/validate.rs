@@ -83,7 +83,7 @@ pub fn snapshot_name(name: &str) -> Result<()> {
 /// Checks a request against the instance it targets: machine name syntax, and for
 /// `runScript` a machine and a script declared in `jeto.json`. Returns the script's command
 /// for `runScript`.
-pub fn action_request<'a>(
+pub(crate) fn action_request<'a>(
     instance: &'a Instance,
     request: &ActionRequest,
 ) -> Result<Option<&'a str>> {

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use jeto_core::conformance::{self, Fixture};
 use jeto_core::memory::InMemoryProvider;
 use jeto_core::{
-    ActionRequest, ConsoleSink, Instance, InstanceSource, Outcome, Provider, Result, Status,
+    CheckedRequest, ConsoleSink, Instance, InstanceSource, Outcome, Provider, Result, Status,
 };
 
 #[tokio::test(start_paused = true)]
@@ -50,7 +50,7 @@ impl Provider for BufferingProvider {
     async fn run(
         &self,
         instance: &Instance,
-        request: &ActionRequest,
+        request: &CheckedRequest,
         console: ConsoleSink,
     ) -> Result<Outcome> {
         let buffer = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -78,13 +78,17 @@ impl Provider for LeakingProvider {
     async fn run(
         &self,
         instance: &Instance,
-        request: &ActionRequest,
+        request: &CheckedRequest,
         console: ConsoleSink,
     ) -> Result<Outcome> {
         let (provider, instance, request) = (self.0.clone(), instance.clone(), request.clone());
-        tokio::spawn(async move { provider.run(&instance, &request, console).await })
-            .await
-            .expect("the detached run")
+        tokio::spawn(async move {
+            provider
+                .run(&instance, &(request).check(&instance).unwrap(), console)
+                .await
+        })
+        .await
+        .expect("the detached run")
     }
     async fn ip(&self, instance: &Instance, machine: &str) -> Result<Option<String>> {
         self.0.ip(instance, machine).await

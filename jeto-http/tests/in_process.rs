@@ -131,7 +131,7 @@ impl jeto_core::Provider for TypedFailures {
     async fn run(
         &self,
         instance: &jeto_core::Instance,
-        _request: &jeto_core::ActionRequest,
+        _request: &jeto_core::CheckedRequest,
         _console: jeto_core::ConsoleSink,
     ) -> jeto_core::Result<jeto_core::Outcome> {
         use jeto_core::FailureKind::*;

@@ -13,7 +13,7 @@ use http_body_util::{BodyExt, Full};
 use jeto_core::access::{hash_key, Permission, TokenConfig, TokenPolicy};
 use jeto_core::memory::InMemoryProvider;
 use jeto_core::{
-    ActionRequest, BoxInfo, ConsoleSink, Error, FailureKind, GlobalMachine, Host, Instance,
+    BoxInfo, CheckedRequest, ConsoleSink, Error, FailureKind, GlobalMachine, Host, Instance,
     InstanceSource, Jeto, JetoConfig, MachineDetails, MachineSnapshots, Outcome, Provider, Result,
     Status,
 };
@@ -48,7 +48,7 @@ impl Provider for FaultyProvider {
     async fn run(
         &self,
         instance: &Instance,
-        request: &ActionRequest,
+        request: &CheckedRequest,
         console: ConsoleSink,
     ) -> Result<Outcome> {
         match instance.spec.name.as_str() {

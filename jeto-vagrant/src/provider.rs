@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use jeto_core::{
-    check_vagrant_folder, validate, Action, ActionRequest, BoxInfo, CommandError, ConsoleSink,
-    FailureKind, GlobalMachine, Host, Instance, InstanceSource, MachineDetails, MachineSnapshots,
-    Outcome, Provider, Status, ToolInfo,
+    check_vagrant_folder, validate, Action, ActionRequest, BoxInfo, CheckedRequest, CommandError,
+    ConsoleSink, FailureKind, GlobalMachine, Host, Instance, InstanceSource, MachineDetails,
+    MachineSnapshots, Outcome, Provider, Status, ToolInfo,
 };
 
 use crate::folder_queue::FolderQueue;
@@ -50,8 +50,9 @@ pub(crate) enum Keep {
 /// use jeto_vagrant::{VagrantConfig, VagrantProvider};
 ///
 /// let vagrant = VagrantProvider::new(VagrantConfig::default());
+/// let start = ActionRequest::new(Action::Start).on("www").check(&instance)?;
 /// let outcome = vagrant
-///     .run(&instance, &ActionRequest::new(Action::Start).on("www"), ConsoleSink::new(|l| println!("{l}")))
+///     .run(&instance, &start, ConsoleSink::new(|l| println!("{l}")))
 ///     .await?;
 /// println!("exit code {}; machines: {:?}", outcome.exit_code, vagrant.status(&instance).await?);
 /// # Ok(()) }
@@ -480,10 +481,10 @@ impl Provider for VagrantProvider {
     async fn run(
         &self,
         instance: &Instance,
-        request: &ActionRequest,
+        request: &CheckedRequest,
         console: ConsoleSink,
     ) -> jeto_core::Result<Outcome> {
-        let script = validate::action_request(instance, request)?;
+        let script = request.script_command();
         if request.action == Action::Sync {
             return match self.sync(instance, &console).await {
                 Ok(()) => Ok(Outcome::success()),

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use jeto_core::{Action, ActionRequest, ConsoleSink, Provider};
+use jeto_core::{Action, ActionRequest, ConsoleSink, ErrorKind, Provider};
 use jeto_vagrant::fixture::FakeVagrant;
 use jeto_vagrant::runner::LineCallback;
 use jeto_vagrant::{ProcessEnd, ProcessRunner, ProcessSpec, VagrantConfig, VagrantProvider};
@@ -60,7 +60,7 @@ async fn argv_and_environment_of_a_script_run() {
         .on("www")
         .script("deploy");
     assert!(provider
-        .run(&instance, &request, sink)
+        .run(&instance, &(request).check(&instance).unwrap(), sink)
         .await
         .unwrap()
         .is_success());
@@ -108,12 +108,19 @@ async fn a_rejected_request_spawns_nothing() {
             .script("undeclared"),
         ActionRequest::new(Action::RunScript).script("x"),
     ] {
+        // Such a request cannot be checked, so no provider is ever handed one.
+        let error = request.check(&instance).expect_err("an invalid request");
+        assert_eq!(error.kind(), ErrorKind::InvalidRequest, "{request:?}");
+    }
+    // Reads that take a machine name check it before spawning anything.
+    for machine in ["-f", "--help", "a b", "a\0b"] {
         assert!(
-            provider
-                .run(&instance, &request, ConsoleSink::discard())
-                .await
-                .is_err(),
-            "{request:?}"
+            provider.ip(&instance, machine).await.is_err(),
+            "{machine:?}"
+        );
+        assert!(
+            provider.machine(&instance, machine).await.is_err(),
+            "{machine:?}"
         );
     }
     assert!(runner.seen.lock().unwrap().is_empty());

@@ -112,7 +112,7 @@ async fn sync_picks_up_a_new_commit() {
     let outcome = p
         .run(
             &instance,
-            &ActionRequest::new(Action::Sync),
+            &(ActionRequest::new(Action::Sync)).check(&instance).unwrap(),
             ConsoleSink::discard(),
         )
         .await
@@ -125,7 +125,7 @@ async fn sync_picks_up_a_new_commit() {
     let err = p
         .run(
             &instance,
-            &ActionRequest::new(Action::Sync),
+            &(ActionRequest::new(Action::Sync)).check(&instance).unwrap(),
             ConsoleSink::discard(),
         )
         .await

@@ -54,7 +54,9 @@ async fn status_reports_states_and_provider_in_vagrantfile_order() {
     let outcome = provider
         .run(
             &multi,
-            &ActionRequest::new(Action::Start).on("db"),
+            &(ActionRequest::new(Action::Start).on("db"))
+                .check(&multi)
+                .unwrap(),
             ConsoleSink::discard(),
         )
         .await
@@ -63,7 +65,9 @@ async fn status_reports_states_and_provider_in_vagrantfile_order() {
     let provision = provider
         .run(
             &multi,
-            &ActionRequest::new(Action::Provision).on("db"),
+            &(ActionRequest::new(Action::Provision).on("db"))
+                .check(&multi)
+                .unwrap(),
             ConsoleSink::discard(),
         )
         .await
@@ -72,7 +76,7 @@ async fn status_reports_states_and_provider_in_vagrantfile_order() {
     let halted = provider
         .run(
             &multi,
-            &ActionRequest::new(Action::Stop),
+            &(ActionRequest::new(Action::Stop)).check(&multi).unwrap(),
             ConsoleSink::discard(),
         )
         .await
@@ -89,7 +93,9 @@ async fn status_reports_states_and_provider_in_vagrantfile_order() {
     let provision = provider
         .run(
             &multi,
-            &ActionRequest::new(Action::Provision).on("db"),
+            &(ActionRequest::new(Action::Provision).on("db"))
+                .check(&multi)
+                .unwrap(),
             ConsoleSink::discard(),
         )
         .await
@@ -118,7 +124,9 @@ async fn scripts_see_environment_params_and_jeto_values() {
     provider
         .run(
             &instance,
-            &ActionRequest::new(Action::Start),
+            &(ActionRequest::new(Action::Start))
+                .check(&instance)
+                .unwrap(),
             ConsoleSink::discard(),
         )
         .await
@@ -127,9 +135,11 @@ async fn scripts_see_environment_params_and_jeto_values() {
     let outcome = provider
         .run(
             &instance,
-            &ActionRequest::new(Action::RunScript)
+            &(ActionRequest::new(Action::RunScript)
                 .on("default")
-                .script("env"),
+                .script("env"))
+            .check(&instance)
+            .unwrap(),
             sink,
         )
         .await
@@ -151,7 +161,9 @@ async fn rsync_failure_carries_vagrants_own_message() {
     let outcome = provider
         .run(
             &instance,
-            &ActionRequest::new(Action::Rsync).on("www"),
+            &(ActionRequest::new(Action::Rsync).on("www"))
+                .check(&instance)
+                .unwrap(),
             sink,
         )
         .await
@@ -178,7 +190,9 @@ async fn error_exit_becomes_a_structured_error() {
     let outcome = provider
         .run(
             &instance,
-            &ActionRequest::new(Action::Start),
+            &(ActionRequest::new(Action::Start))
+                .check(&instance)
+                .unwrap(),
             ConsoleSink::discard(),
         )
         .await
@@ -207,7 +221,13 @@ async fn slow_up_streams_its_first_line_before_it_exits() {
     });
     let run = tokio::spawn(async move {
         provider
-            .run(&instance, &ActionRequest::new(Action::Start), sink)
+            .run(
+                &instance,
+                &(ActionRequest::new(Action::Start))
+                    .check(&instance)
+                    .unwrap(),
+                sink,
+            )
             .await
     });
     loop {
@@ -255,7 +275,13 @@ async fn hanging_up_is_killed_at_its_timeout_with_its_whole_group() {
     let instance = FakeVagrant::instance(1, &fake.single(), host);
     let (sink, lines) = collecting();
     let err = provider
-        .run(&instance, &ActionRequest::new(Action::Start), sink)
+        .run(
+            &instance,
+            &(ActionRequest::new(Action::Start))
+                .check(&instance)
+                .unwrap(),
+            sink,
+        )
         .await
         .expect_err("a hanging up must time out");
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
@@ -302,7 +328,7 @@ async fn ip_from_ssh_config_or_from_the_machine_when_loopback() {
     provider
         .run(
             &multi,
-            &ActionRequest::new(Action::Start),
+            &(ActionRequest::new(Action::Start)).check(&multi).unwrap(),
             ConsoleSink::discard(),
         )
         .await

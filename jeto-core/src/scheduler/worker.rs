@@ -212,7 +212,9 @@ impl CommandScheduler {
         sink: ConsoleSink,
     ) -> Result<Outcome> {
         if request.action != Action::Status {
-            return self.inner.provider.run(instance, request, sink).await;
+            // Checked again as it starts: jeto.json may have changed since it was queued.
+            let checked = request.check(instance)?;
+            return self.inner.provider.run(instance, &checked, sink).await;
         }
         let snapshot = self.inner.status.get(instance, Duration::ZERO).await;
         for s in &snapshot.statuses {

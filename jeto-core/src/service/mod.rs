@@ -22,8 +22,8 @@ use crate::scheduler::{blocking, CommandHandle, CommandScheduler, SchedulerConfi
 use crate::status_cache::StatusCache;
 use crate::store::{InstanceRecord, MemoryStore, Page, Store};
 use crate::{
-    validate, Action, ActionRequest, Command, DynProvider, Error, Host, Instance, JetoInfos,
-    ProviderSlots, Result,
+    Action, ActionRequest, Command, DynProvider, Error, Host, Instance, JetoInfos, ProviderSlots,
+    Result,
 };
 
 /// Settings of the service.
@@ -341,7 +341,7 @@ impl Jeto {
             self.refresh_infos(&mut record).await?;
         }
         let instance = self.instance_of(record.clone(), self.host_of(&record).await?);
-        validate::action_request(&instance, &request)?;
+        request.check(&instance)?;
         if let Some(machine) = &request.machine {
             let known = self.inner.status.last_known(id).statuses;
             if !known.is_empty() && !known.iter().any(|s| &s.name == machine) {
