@@ -218,18 +218,6 @@ pub enum ErrorKind {
 }
 
 impl Error {
-    /// A provider call on `instance` that failed with `error` (its kind picks the answer:
-    /// `not_supported` and `machine_not_running` are 409, `machine_not_found` 404, ...).
-    pub fn failed(instance: &crate::Instance, action: Action, error: CommandError) -> Error {
-        Error::ActionFailed {
-            instance: instance.spec.name.clone(),
-            action,
-            exit_code: None,
-            error,
-            output_tail: String::new(),
-        }
-    }
-
     /// Shorthand for [`Error::InvalidRequest`].
     pub fn invalid(message: impl Into<String>) -> Self {
         Error::InvalidRequest {

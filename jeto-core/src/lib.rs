@@ -39,6 +39,7 @@ mod jeto_infos;
 mod machine;
 mod project;
 mod provider;
+mod provider_error;
 mod provider_slots;
 mod scheduler;
 pub mod service;
@@ -74,6 +75,7 @@ pub use provider::MockProvider;
 pub use provider::{
     check_vagrant_folder, ConsoleSink, DynProvider, InstanceSource, Outcome, Provider,
 };
+pub use provider_error::ProviderError;
 pub use provider_slots::ProviderSlots;
 pub use scheduler::{CommandHandle, ConsoleFollower, SchedulerConfig};
 pub use service::{InstanceView, Jeto, JetoConfig};

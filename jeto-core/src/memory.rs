@@ -9,8 +9,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::{
-    Action, ActionRequest, CheckedRequest, CommandError, ConsoleSink, Error, FailureKind, Instance,
-    InstanceSource, MachineSnapshots, Outcome, Provider, Result, Status,
+    Action, ActionRequest, CheckedRequest, CommandError, ConsoleSink, FailureKind, Instance,
+    InstanceSource, MachineSnapshots, Outcome, Provider, ProviderError, Result, Status,
 };
 
 /// A provider that keeps machine states in memory and counts what it is asked.
@@ -142,7 +142,7 @@ impl InMemoryProvider {
         guard
     }
 
-    fn machines(&self, instance: &Instance) -> Result<Vec<(String, String)>> {
+    fn machines(&self, instance: &Instance) -> Result<Vec<(String, String)>, ProviderError> {
         self.lock()
             .instances
             .get(&instance.spec.path)
@@ -155,7 +155,7 @@ impl InMemoryProvider {
         instance: &Instance,
         machine: Option<&str>,
         state: &str,
-    ) -> Result<Vec<String>> {
+    ) -> Result<Vec<String>, ProviderError> {
         let mut inner = self.lock();
         let machines = inner
             .instances
@@ -182,7 +182,7 @@ impl InMemoryProvider {
         action: Action,
         name: &str,
         console: &ConsoleSink,
-    ) -> Result<Outcome> {
+    ) -> Result<Outcome, ProviderError> {
         let path = instance.spec.path.clone();
         let mut inner = self.lock();
         let targets: Vec<(String, String)> = inner
@@ -254,8 +254,8 @@ impl Drop for InFlight {
     }
 }
 
-fn unknown_folder(path: &str) -> Error {
-    Error::InstanceFolder {
+fn unknown_folder(path: &str) -> ProviderError {
+    ProviderError::InstanceFolder {
         path: PathBuf::from(path),
         reason: "is not an instance of this InMemoryProvider (register it with with_instance)"
             .into(),
@@ -277,7 +277,7 @@ pub fn instance_at(id: u64, path: &str) -> Instance {
 
 #[async_trait]
 impl Provider for InMemoryProvider {
-    async fn status(&self, instance: &Instance) -> Result<Vec<Status>> {
+    async fn status(&self, instance: &Instance) -> Result<Vec<Status>, ProviderError> {
         self.lock().stats.status_calls += 1;
         let _guard = self.enter(&instance.spec.path).await;
         Ok(self
@@ -295,11 +295,11 @@ impl Provider for InMemoryProvider {
         instance: &Instance,
         request: &CheckedRequest,
         console: ConsoleSink,
-    ) -> Result<Outcome> {
+    ) -> Result<Outcome, ProviderError> {
         let command = request.script_command();
         if request.action == Action::Sync {
             if instance.spec.git_url.is_none() && instance.spec.archive_url.is_none() {
-                return Err(Error::invalid(
+                return Err(ProviderError::invalid(
                     "sync needs an instance created from git or an archive",
                 ));
             }
@@ -380,7 +380,7 @@ impl Provider for InMemoryProvider {
         Ok(Outcome::success())
     }
 
-    async fn snapshots(&self, instance: &Instance) -> Result<Vec<MachineSnapshots>> {
+    async fn snapshots(&self, instance: &Instance) -> Result<Vec<MachineSnapshots>, ProviderError> {
         let machines = self.machines(instance)?;
         let inner = self.lock();
         Ok(machines
@@ -396,7 +396,11 @@ impl Provider for InMemoryProvider {
             .collect())
     }
 
-    async fn ip(&self, instance: &Instance, machine: &str) -> Result<Option<String>> {
+    async fn ip(
+        &self,
+        instance: &Instance,
+        machine: &str,
+    ) -> Result<Option<String>, ProviderError> {
         self.lock().stats.ip_calls += 1;
         let _guard = self.enter(&instance.spec.path).await;
         let machines = self.machines(instance)?;
@@ -406,7 +410,11 @@ impl Provider for InMemoryProvider {
             .map(|index| format!("192.0.2.{}", 10 + index)))
     }
 
-    async fn prepare(&self, source: &InstanceSource, _target: &Path) -> Result<PathBuf> {
+    async fn prepare(
+        &self,
+        source: &InstanceSource,
+        _target: &Path,
+    ) -> Result<PathBuf, ProviderError> {
         match source {
             InstanceSource::Path(path) => {
                 let key = path.to_string_lossy();
@@ -416,7 +424,7 @@ impl Provider for InMemoryProvider {
                     Err(unknown_folder(&key))
                 }
             }
-            other => Err(Error::invalid(format!(
+            other => Err(ProviderError::invalid(format!(
                 "the in-memory provider only knows registered paths, not {other:?}"
             ))),
         }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     BoxInfo, CheckedRequest, CommandError, GlobalMachine, Host, Instance, MachineDetails,
-    MachineSnapshots, Result, Status, ToolInfo,
+    MachineSnapshots, ProviderError, Result, Status, ToolInfo,
 };
 
 /// A shared, type-erased provider, as the service holds it.
@@ -150,7 +150,7 @@ pub enum InstanceSource {
 #[async_trait]
 pub trait Provider: fmt::Debug + Send + Sync + 'static {
     /// The state of every machine of the instance.
-    async fn status(&self, instance: &Instance) -> Result<Vec<Status>>;
+    async fn status(&self, instance: &Instance) -> Result<Vec<Status>, ProviderError>;
 
     /// Runs one action, streaming its console output to `console`.
     async fn run(
@@ -158,25 +158,34 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
         instance: &Instance,
         request: &CheckedRequest,
         console: ConsoleSink,
-    ) -> Result<Outcome>;
+    ) -> Result<Outcome, ProviderError>;
 
     /// The first IP of a running machine.
-    async fn ip(&self, instance: &Instance, machine: &str) -> Result<Option<String>>;
+    async fn ip(&self, instance: &Instance, machine: &str)
+        -> Result<Option<String>, ProviderError>;
 
     /// Makes (or checks) the folder of a new instance and returns its path.
-    async fn prepare(&self, source: &InstanceSource, target: &Path) -> Result<PathBuf>;
+    async fn prepare(
+        &self,
+        source: &InstanceSource,
+        target: &Path,
+    ) -> Result<PathBuf, ProviderError>;
 
     /// One machine in detail: state, IP, SSH details and forwarded ports. The default gives
     /// what [`Provider::status`] and [`Provider::ip`] know (no SSH details, no ports); a
     /// machine the instance does not have is a `machine_not_found` failure.
-    async fn machine(&self, instance: &Instance, machine: &str) -> Result<MachineDetails> {
+    async fn machine(
+        &self,
+        instance: &Instance,
+        machine: &str,
+    ) -> Result<MachineDetails, ProviderError> {
         let status = self
             .status(instance)
             .await?
             .into_iter()
             .find(|s| s.name == machine)
             .ok_or_else(|| {
-                crate::Error::failed(
+                ProviderError::failed(
                     instance,
                     crate::Action::Status,
                     CommandError::new(
@@ -195,32 +204,32 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
 
     /// The boxes installed for `host`, with whether newer ones exist when `outdated`. The
     /// default: [`crate::Error::NotSupported`].
-    async fn boxes(&self, host: &Host, outdated: bool) -> Result<Vec<BoxInfo>> {
+    async fn boxes(&self, host: &Host, outdated: bool) -> Result<Vec<BoxInfo>, ProviderError> {
         let _ = (host, outdated);
-        Err(crate::Error::NotSupported {
+        Err(ProviderError::NotSupported {
             what: "list boxes".into(),
         })
     }
 
     /// Every machine the tool knows on this server, in any folder (stale entries pruned).
     /// The default: [`crate::Error::NotSupported`].
-    async fn global_status(&self) -> Result<Vec<GlobalMachine>> {
-        Err(crate::Error::NotSupported {
+    async fn global_status(&self) -> Result<Vec<GlobalMachine>, ProviderError> {
+        Err(ProviderError::NotSupported {
             what: "give a global status".into(),
         })
     }
 
     /// The tool that runs the machines, its version and plugins. The default:
     /// [`crate::Error::NotSupported`].
-    async fn about(&self) -> Result<ToolInfo> {
-        Err(crate::Error::NotSupported {
+    async fn about(&self) -> Result<ToolInfo, ProviderError> {
+        Err(ProviderError::NotSupported {
             what: "tell its version".into(),
         })
     }
 
     /// The snapshots of each machine. The default: a `not_supported` failure.
-    async fn snapshots(&self, instance: &Instance) -> Result<Vec<MachineSnapshots>> {
-        Err(crate::Error::failed(
+    async fn snapshots(&self, instance: &Instance) -> Result<Vec<MachineSnapshots>, ProviderError> {
+        Err(ProviderError::failed(
             instance,
             crate::Action::Status,
             CommandError::new(
@@ -235,7 +244,7 @@ macro_rules! forward_provider {
     ($ty:ty) => {
         #[async_trait]
         impl<P: Provider + ?Sized> Provider for $ty {
-            async fn status(&self, instance: &Instance) -> Result<Vec<Status>> {
+            async fn status(&self, instance: &Instance) -> Result<Vec<Status>, ProviderError> {
                 (**self).status(instance).await
             }
             async fn run(
@@ -243,28 +252,47 @@ macro_rules! forward_provider {
                 instance: &Instance,
                 request: &CheckedRequest,
                 console: ConsoleSink,
-            ) -> Result<Outcome> {
+            ) -> Result<Outcome, ProviderError> {
                 (**self).run(instance, request, console).await
             }
-            async fn ip(&self, instance: &Instance, machine: &str) -> Result<Option<String>> {
+            async fn ip(
+                &self,
+                instance: &Instance,
+                machine: &str,
+            ) -> Result<Option<String>, ProviderError> {
                 (**self).ip(instance, machine).await
             }
-            async fn prepare(&self, source: &InstanceSource, target: &Path) -> Result<PathBuf> {
+            async fn prepare(
+                &self,
+                source: &InstanceSource,
+                target: &Path,
+            ) -> Result<PathBuf, ProviderError> {
                 (**self).prepare(source, target).await
             }
-            async fn machine(&self, instance: &Instance, machine: &str) -> Result<MachineDetails> {
+            async fn machine(
+                &self,
+                instance: &Instance,
+                machine: &str,
+            ) -> Result<MachineDetails, ProviderError> {
                 (**self).machine(instance, machine).await
             }
-            async fn snapshots(&self, instance: &Instance) -> Result<Vec<MachineSnapshots>> {
+            async fn snapshots(
+                &self,
+                instance: &Instance,
+            ) -> Result<Vec<MachineSnapshots>, ProviderError> {
                 (**self).snapshots(instance).await
             }
-            async fn boxes(&self, host: &Host, outdated: bool) -> Result<Vec<BoxInfo>> {
+            async fn boxes(
+                &self,
+                host: &Host,
+                outdated: bool,
+            ) -> Result<Vec<BoxInfo>, ProviderError> {
                 (**self).boxes(host, outdated).await
             }
-            async fn global_status(&self) -> Result<Vec<GlobalMachine>> {
+            async fn global_status(&self) -> Result<Vec<GlobalMachine>, ProviderError> {
                 (**self).global_status().await
             }
-            async fn about(&self) -> Result<ToolInfo> {
+            async fn about(&self) -> Result<ToolInfo, ProviderError> {
                 (**self).about().await
             }
         }
@@ -275,8 +303,8 @@ forward_provider!(Box<P>);
 forward_provider!(Arc<P>);
 
 /// Checks that `folder` exists and holds a `Vagrantfile`, with an error naming the path.
-pub fn check_vagrant_folder(folder: &Path) -> Result<()> {
-    let error = |reason: &str| crate::Error::InstanceFolder {
+pub fn check_vagrant_folder(folder: &Path) -> Result<(), ProviderError> {
+    let error = |reason: &str| ProviderError::InstanceFolder {
         path: folder.to_owned(),
         reason: reason.to_owned(),
     };

@@ -8,7 +8,8 @@ use async_trait::async_trait;
 use jeto_core::conformance::{self, Fixture};
 use jeto_core::memory::InMemoryProvider;
 use jeto_core::{
-    CheckedRequest, ConsoleSink, Instance, InstanceSource, Outcome, Provider, Result, Status,
+    CheckedRequest, ConsoleSink, Instance, InstanceSource, Outcome, Provider, ProviderError,
+    Result, Status,
 };
 
 #[tokio::test(start_paused = true)]
@@ -44,7 +45,7 @@ struct LeakingProvider(InMemoryProvider);
 
 #[async_trait]
 impl Provider for BufferingProvider {
-    async fn status(&self, instance: &Instance) -> Result<Vec<Status>> {
+    async fn status(&self, instance: &Instance) -> Result<Vec<Status>, ProviderError> {
         self.0.status(instance).await
     }
     async fn run(
@@ -52,7 +53,7 @@ impl Provider for BufferingProvider {
         instance: &Instance,
         request: &CheckedRequest,
         console: ConsoleSink,
-    ) -> Result<Outcome> {
+    ) -> Result<Outcome, ProviderError> {
         let buffer = Arc::new(Mutex::new(Vec::<String>::new()));
         let collect = buffer.clone();
         let sink = ConsoleSink::new(move |l: &str| collect.lock().unwrap().push(l.to_owned()));
@@ -62,17 +63,25 @@ impl Provider for BufferingProvider {
         }
         outcome
     }
-    async fn ip(&self, instance: &Instance, machine: &str) -> Result<Option<String>> {
+    async fn ip(
+        &self,
+        instance: &Instance,
+        machine: &str,
+    ) -> Result<Option<String>, ProviderError> {
         self.0.ip(instance, machine).await
     }
-    async fn prepare(&self, source: &InstanceSource, target: &Path) -> Result<PathBuf> {
+    async fn prepare(
+        &self,
+        source: &InstanceSource,
+        target: &Path,
+    ) -> Result<PathBuf, ProviderError> {
         self.0.prepare(source, target).await
     }
 }
 
 #[async_trait]
 impl Provider for LeakingProvider {
-    async fn status(&self, instance: &Instance) -> Result<Vec<Status>> {
+    async fn status(&self, instance: &Instance) -> Result<Vec<Status>, ProviderError> {
         self.0.status(instance).await
     }
     async fn run(
@@ -80,7 +89,7 @@ impl Provider for LeakingProvider {
         instance: &Instance,
         request: &CheckedRequest,
         console: ConsoleSink,
-    ) -> Result<Outcome> {
+    ) -> Result<Outcome, ProviderError> {
         let (provider, instance, request) = (self.0.clone(), instance.clone(), request.clone());
         tokio::spawn(async move {
             provider
@@ -90,10 +99,18 @@ impl Provider for LeakingProvider {
         .await
         .expect("the detached run")
     }
-    async fn ip(&self, instance: &Instance, machine: &str) -> Result<Option<String>> {
+    async fn ip(
+        &self,
+        instance: &Instance,
+        machine: &str,
+    ) -> Result<Option<String>, ProviderError> {
         self.0.ip(instance, machine).await
     }
-    async fn prepare(&self, source: &InstanceSource, target: &Path) -> Result<PathBuf> {
+    async fn prepare(
+        &self,
+        source: &InstanceSource,
+        target: &Path,
+    ) -> Result<PathBuf, ProviderError> {
         self.0.prepare(source, target).await
     }
 }

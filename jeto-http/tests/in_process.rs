@@ -125,7 +125,7 @@ impl jeto_core::Provider for TypedFailures {
     async fn status(
         &self,
         instance: &jeto_core::Instance,
-    ) -> jeto_core::Result<Vec<jeto_core::Status>> {
+    ) -> Result<Vec<jeto_core::Status>, jeto_core::ProviderError> {
         self.0.status(instance).await
     }
     async fn run(
@@ -133,7 +133,7 @@ impl jeto_core::Provider for TypedFailures {
         instance: &jeto_core::Instance,
         _request: &jeto_core::CheckedRequest,
         _console: jeto_core::ConsoleSink,
-    ) -> jeto_core::Result<jeto_core::Outcome> {
+    ) -> Result<jeto_core::Outcome, jeto_core::ProviderError> {
         use jeto_core::FailureKind::*;
         let kind = match instance.spec.name.as_str() {
             "absent" => MachineNotFound,
@@ -149,14 +149,14 @@ impl jeto_core::Provider for TypedFailures {
         &self,
         instance: &jeto_core::Instance,
         machine: &str,
-    ) -> jeto_core::Result<Option<String>> {
+    ) -> Result<Option<String>, jeto_core::ProviderError> {
         self.0.ip(instance, machine).await
     }
     async fn prepare(
         &self,
         source: &jeto_core::InstanceSource,
         target: &std::path::Path,
-    ) -> jeto_core::Result<std::path::PathBuf> {
+    ) -> Result<std::path::PathBuf, jeto_core::ProviderError> {
         self.0.prepare(source, target).await
     }
 }

@@ -13,9 +13,9 @@ use http_body_util::{BodyExt, Full};
 use jeto_core::access::{hash_key, Permission, TokenConfig, TokenPolicy};
 use jeto_core::memory::InMemoryProvider;
 use jeto_core::{
-    BoxInfo, CheckedRequest, ConsoleSink, Error, FailureKind, GlobalMachine, Host, Instance,
-    InstanceSource, Jeto, JetoConfig, MachineDetails, MachineSnapshots, Outcome, Provider, Result,
-    Status,
+    BoxInfo, CheckedRequest, ConsoleSink, FailureKind, GlobalMachine, Host, Instance,
+    InstanceSource, Jeto, JetoConfig, MachineDetails, MachineSnapshots, Outcome, Provider,
+    ProviderError, Status,
 };
 use jeto_http::testing::ROUTES;
 use jeto_http::JetoService;
@@ -31,9 +31,9 @@ const HOST_CALLS_UNSUPPORTED: u8 = 1;
 const HOST_CALLS_UNAVAILABLE: u8 = 2;
 
 impl FaultyProvider {
-    fn host_call<T: Default>(&self, what: &str) -> Result<T> {
+    fn host_call<T: Default>(&self, what: &str) -> Result<T, ProviderError> {
         match self.1.load(Ordering::SeqCst) {
-            HOST_CALLS_UNSUPPORTED => Err(Error::NotSupported { what: what.into() }),
+            HOST_CALLS_UNSUPPORTED => Err(ProviderError::NotSupported { what: what.into() }),
             HOST_CALLS_UNAVAILABLE => Err(unavailable()),
             _ => Ok(T::default()),
         }
@@ -42,7 +42,7 @@ impl FaultyProvider {
 
 #[async_trait]
 impl Provider for FaultyProvider {
-    async fn status(&self, instance: &Instance) -> Result<Vec<Status>> {
+    async fn status(&self, instance: &Instance) -> Result<Vec<Status>, ProviderError> {
         self.0.status(instance).await
     }
     async fn run(
@@ -50,10 +50,10 @@ impl Provider for FaultyProvider {
         instance: &Instance,
         request: &CheckedRequest,
         console: ConsoleSink,
-    ) -> Result<Outcome> {
+    ) -> Result<Outcome, ProviderError> {
         match instance.spec.name.as_str() {
             "unavailable" => Err(unavailable()),
-            "slow" => Err(Error::Timeout {
+            "slow" => Err(ProviderError::Timeout {
                 what: "the action".into(),
                 after: Duration::from_secs(1),
             }),
@@ -68,28 +68,40 @@ impl Provider for FaultyProvider {
             _ => self.0.run(instance, request, console).await,
         }
     }
-    async fn ip(&self, instance: &Instance, machine: &str) -> Result<Option<String>> {
+    async fn ip(
+        &self,
+        instance: &Instance,
+        machine: &str,
+    ) -> Result<Option<String>, ProviderError> {
         self.0.ip(instance, machine).await
     }
-    async fn prepare(&self, source: &InstanceSource, target: &Path) -> Result<std::path::PathBuf> {
+    async fn prepare(
+        &self,
+        source: &InstanceSource,
+        target: &Path,
+    ) -> Result<std::path::PathBuf, ProviderError> {
         self.0.prepare(source, target).await
     }
-    async fn machine(&self, instance: &Instance, machine: &str) -> Result<MachineDetails> {
+    async fn machine(
+        &self,
+        instance: &Instance,
+        machine: &str,
+    ) -> Result<MachineDetails, ProviderError> {
         match instance.spec.name.as_str() {
             "unavailable" => Err(unavailable()),
             _ => self.0.machine(instance, machine).await,
         }
     }
-    async fn boxes(&self, _host: &Host, _outdated: bool) -> Result<Vec<BoxInfo>> {
+    async fn boxes(&self, _host: &Host, _outdated: bool) -> Result<Vec<BoxInfo>, ProviderError> {
         self.host_call("list boxes")
     }
-    async fn global_status(&self) -> Result<Vec<GlobalMachine>> {
+    async fn global_status(&self) -> Result<Vec<GlobalMachine>, ProviderError> {
         self.host_call("give a global status")
     }
-    async fn snapshots(&self, instance: &Instance) -> Result<Vec<MachineSnapshots>> {
+    async fn snapshots(&self, instance: &Instance) -> Result<Vec<MachineSnapshots>, ProviderError> {
         match instance.spec.name.as_str() {
             "unavailable" => Err(unavailable()),
-            "broken" => Err(Error::failed(
+            "broken" => Err(ProviderError::failed(
                 instance,
                 jeto_core::Action::Status,
                 jeto_core::CommandError::new(FailureKind::NotSupported, "no snapshots here"),
@@ -99,8 +111,8 @@ impl Provider for FaultyProvider {
     }
 }
 
-fn unavailable() -> Error {
-    Error::ProviderUnavailable {
+fn unavailable() -> ProviderError {
+    ProviderError::Unavailable {
         message: "the tool is missing".into(),
         source: None,
     }

@@ -8,7 +8,7 @@ use std::path::{Component, Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use jeto_core::{ConsoleSink, Error};
+use jeto_core::{ConsoleSink, ProviderError};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
@@ -43,8 +43,8 @@ pub fn detect(head: &[u8]) -> Option<ArchiveKind> {
     }
 }
 
-fn invalid(message: impl Into<String>) -> Error {
-    Error::invalid(message.into())
+fn invalid(message: impl Into<String>) -> ProviderError {
+    ProviderError::invalid(message.into())
 }
 
 /// Downloads `url` into `target` (a folder that must not exist) and extracts it there; any
@@ -56,7 +56,7 @@ pub async fn prepare(
     sha256: Option<&str>,
     target: &Path,
     console: &ConsoleSink,
-) -> Result<(), Error> {
+) -> Result<(), ProviderError> {
     if !["http://", "https://", "file://"]
         .iter()
         .any(|p| url.starts_with(p))
@@ -90,7 +90,7 @@ pub async fn prepare(
             place(&staging2, &target2)
         })
         .await
-        .map_err(|e| Error::Provider {
+        .map_err(|e| ProviderError::Other {
             context: "extracting".into(),
             source: e.into(),
         })??;
@@ -112,7 +112,7 @@ async fn fetch(
     records: Option<&ProcessRecords>,
     url: &str,
     file: &Path,
-) -> Result<u64, Error> {
+) -> Result<u64, ProviderError> {
     let what = format!("download of {url}");
     let mut child = tokio::process::Command::new(&config.curl_binary)
         // --globoff: `{a,b}` and `[1-9]` in a URL are characters, never a list of requests.
@@ -127,7 +127,7 @@ async fn fetch(
         .process_group(0)
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| Error::ProviderUnavailable {
+        .map_err(|e| ProviderError::Unavailable {
             message: format!(
                 "the curl binary {:?} cannot be run ({e}): install curl (`apt-get install -y curl`) or set curl_binary in the [vagrant] config",
                 config.curl_binary
@@ -142,14 +142,14 @@ async fn fetch(
     let mut stdout = child.stdout.take().expect("piped");
     let mut stderr = child.stderr.take().expect("piped");
     let mut out = File::create(file)
-        .map_err(|e| Error::storage(format!("creating {}", file.display()), e))?;
+        .map_err(|e| ProviderError::other(format!("creating {}", file.display()), e))?;
     let mut total: u64 = 0;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = stdout
             .read(&mut buf)
             .await
-            .map_err(|e| Error::PrepareFailed {
+            .map_err(|e| ProviderError::PrepareFailed {
                 what: what.clone(),
                 message: e.to_string(),
             })?;
@@ -164,17 +164,20 @@ async fn fetch(
             )));
         }
         out.write_all(&buf[..n])
-            .map_err(|e| Error::storage(format!("writing {}", file.display()), e))?;
+            .map_err(|e| ProviderError::other(format!("writing {}", file.display()), e))?;
     }
     let mut said = String::new();
     let _ = stderr.read_to_string(&mut said).await;
-    let status = child.wait().await.map_err(|e| Error::PrepareFailed {
-        what: what.clone(),
-        message: e.to_string(),
-    })?;
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| ProviderError::PrepareFailed {
+            what: what.clone(),
+            message: e.to_string(),
+        })?;
     killer.disarm();
     if !status.success() {
-        return Err(Error::PrepareFailed {
+        return Err(ProviderError::PrepareFailed {
             what,
             message: format!(
                 "{} (curl exit code {})",
@@ -184,14 +187,14 @@ async fn fetch(
         });
     }
     out.sync_all()
-        .map_err(|e| Error::storage(format!("writing {}", file.display()), e))?;
+        .map_err(|e| ProviderError::other(format!("writing {}", file.display()), e))?;
     Ok(total)
 }
 
-fn check_sha256(file: &Path, expected: &str) -> Result<(), Error> {
+fn check_sha256(file: &Path, expected: &str) -> Result<(), ProviderError> {
     let mut hasher = Sha256::new();
-    let mut f = File::open(file).map_err(|e| Error::storage("reading the download", e))?;
-    io::copy(&mut f, &mut hasher).map_err(|e| Error::storage("reading the download", e))?;
+    let mut f = File::open(file).map_err(|e| ProviderError::other("reading the download", e))?;
+    io::copy(&mut f, &mut hasher).map_err(|e| ProviderError::other("reading the download", e))?;
     let actual = hex::encode(hasher.finalize());
     if actual.eq_ignore_ascii_case(expected.trim()) {
         Ok(())
@@ -203,7 +206,7 @@ fn check_sha256(file: &Path, expected: &str) -> Result<(), Error> {
 }
 
 /// A path inside the archive as a safe relative path: no root, no `..`.
-fn relative(name: &Path) -> Result<PathBuf, Error> {
+fn relative(name: &Path) -> Result<PathBuf, ProviderError> {
     let mut out = PathBuf::new();
     for component in name.components() {
         match component {
@@ -222,7 +225,7 @@ fn relative(name: &Path) -> Result<PathBuf, Error> {
 
 /// Where a link at `entry` pointing to `link` lands, relative to the root; an error when it
 /// leaves the root.
-fn link_inside(entry: &Path, link: &Path) -> Result<(), Error> {
+fn link_inside(entry: &Path, link: &Path) -> Result<(), ProviderError> {
     if link.is_absolute() {
         return Err(invalid(format!(
             "the archive link {} points to the absolute path {}",
@@ -252,7 +255,7 @@ fn link_inside(entry: &Path, link: &Path) -> Result<(), Error> {
 }
 
 /// The destination of an entry, refusing to write through a link the archive made.
-fn destination(root: &Path, relative: &Path) -> Result<PathBuf, Error> {
+fn destination(root: &Path, relative: &Path) -> Result<PathBuf, ProviderError> {
     let mut path = root.to_owned();
     for part in relative.iter() {
         if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
@@ -264,7 +267,7 @@ fn destination(root: &Path, relative: &Path) -> Result<PathBuf, Error> {
         path.push(part);
     }
     if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
-        fs::remove_file(&path).map_err(|e| Error::storage("replacing a link", e))?;
+        fs::remove_file(&path).map_err(|e| ProviderError::other("replacing a link", e))?;
     }
     Ok(path)
 }
@@ -277,7 +280,7 @@ struct Budget {
 }
 
 impl Budget {
-    fn entry(&mut self) -> Result<(), Error> {
+    fn entry(&mut self) -> Result<(), ProviderError> {
         self.entries += 1;
         if self.entries > MAX_ENTRIES {
             return Err(invalid(format!(
@@ -287,13 +290,13 @@ impl Budget {
         Ok(())
     }
 
-    fn write(&mut self, reader: &mut dyn Read, dest: &Path) -> Result<(), Error> {
+    fn write(&mut self, reader: &mut dyn Read, dest: &Path) -> Result<(), ProviderError> {
         if let Some(parent) = dest.parent() {
             fs::create_dir_all(parent)
-                .map_err(|e| Error::storage(format!("creating {}", parent.display()), e))?;
+                .map_err(|e| ProviderError::other(format!("creating {}", parent.display()), e))?;
         }
         let mut file = File::create(dest)
-            .map_err(|e| Error::storage(format!("creating {}", dest.display()), e))?;
+            .map_err(|e| ProviderError::other(format!("creating {}", dest.display()), e))?;
         let written = io::copy(&mut reader.take(self.left + 1), &mut file)
             .map_err(|e| invalid(format!("the archive is damaged: {e}")))?;
         if written > self.left {
@@ -307,27 +310,27 @@ impl Budget {
     }
 }
 
-fn symlink(link: &Path, dest: &Path) -> Result<(), Error> {
+fn symlink(link: &Path, dest: &Path) -> Result<(), ProviderError> {
     if let Some(parent) = dest.parent() {
-        fs::create_dir_all(parent).map_err(|e| Error::storage("creating a folder", e))?;
+        fs::create_dir_all(parent).map_err(|e| ProviderError::other("creating a folder", e))?;
     }
     std::os::unix::fs::symlink(link, dest)
-        .map_err(|e| Error::storage(format!("creating the link {}", dest.display()), e))
+        .map_err(|e| ProviderError::other(format!("creating the link {}", dest.display()), e))
 }
 
 /// Extracts `file` into the new folder `root`.
-pub fn extract(file: &Path, root: &Path, limit: u64) -> Result<(), Error> {
-    let mut f = File::open(file).map_err(|e| Error::storage("reading the download", e))?;
+pub fn extract(file: &Path, root: &Path, limit: u64) -> Result<(), ProviderError> {
+    let mut f = File::open(file).map_err(|e| ProviderError::other("reading the download", e))?;
     let mut head = [0u8; 512];
     let n = f
         .read(&mut head)
-        .map_err(|e| Error::storage("reading the download", e))?;
+        .map_err(|e| ProviderError::other("reading the download", e))?;
     f.seek(SeekFrom::Start(0))
-        .map_err(|e| Error::storage("reading the download", e))?;
+        .map_err(|e| ProviderError::other("reading the download", e))?;
     let kind = detect(&head[..n])
         .ok_or_else(|| invalid("the download is not a .tar.gz, .tgz, .tar or .zip archive"))?;
     fs::create_dir_all(root)
-        .map_err(|e| Error::storage(format!("creating {}", root.display()), e))?;
+        .map_err(|e| ProviderError::other(format!("creating {}", root.display()), e))?;
     let mut budget = Budget {
         left: limit,
         limit,
@@ -348,7 +351,7 @@ fn extract_tar<R: Read>(
     mut archive: tar::Archive<R>,
     root: &Path,
     budget: &mut Budget,
-) -> Result<(), Error> {
+) -> Result<(), ProviderError> {
     let damaged = |e: io::Error| invalid(format!("the archive is damaged: {e}"));
     for entry in archive.entries().map_err(damaged)? {
         let mut entry = entry.map_err(damaged)?;
@@ -361,7 +364,7 @@ fn extract_tar<R: Read>(
         let dest = destination(root, &rel)?;
         let kind = entry.header().entry_type();
         if kind.is_dir() {
-            fs::create_dir_all(&dest).map_err(|e| Error::storage("creating a folder", e))?;
+            fs::create_dir_all(&dest).map_err(|e| ProviderError::other("creating a folder", e))?;
         } else if kind.is_symlink() {
             let link = entry
                 .link_name()
@@ -385,7 +388,7 @@ fn extract_tar<R: Read>(
     Ok(())
 }
 
-fn extract_zip(file: File, root: &Path, budget: &mut Budget) -> Result<(), Error> {
+fn extract_zip(file: File, root: &Path, budget: &mut Budget) -> Result<(), ProviderError> {
     let damaged = |e: zip::result::ZipError| invalid(format!("the zip archive is damaged: {e}"));
     let mut archive = zip::ZipArchive::new(file).map_err(damaged)?;
     for index in 0..archive.len() {
@@ -400,7 +403,7 @@ fn extract_zip(file: File, root: &Path, budget: &mut Budget) -> Result<(), Error
             .unix_mode()
             .is_some_and(|mode| mode & 0o170000 == 0o120000);
         if entry.is_dir() {
-            fs::create_dir_all(&dest).map_err(|e| Error::storage("creating a folder", e))?;
+            fs::create_dir_all(&dest).map_err(|e| ProviderError::other("creating a folder", e))?;
         } else if is_link {
             let mut target = String::new();
             entry
@@ -419,9 +422,9 @@ fn extract_zip(file: File, root: &Path, budget: &mut Budget) -> Result<(), Error
 }
 
 /// Moves the extracted tree to `target`, flattening a single top-level folder.
-fn place(staging: &Path, target: &Path) -> Result<PathBuf, Error> {
+fn place(staging: &Path, target: &Path) -> Result<PathBuf, ProviderError> {
     let entries: Vec<_> = fs::read_dir(staging)
-        .map_err(|e| Error::storage("reading the extracted files", e))?
+        .map_err(|e| ProviderError::other("reading the extracted files", e))?
         .filter_map(|e| e.ok())
         .collect();
     let single_folder = match entries.as_slice() {
@@ -430,7 +433,7 @@ fn place(staging: &Path, target: &Path) -> Result<PathBuf, Error> {
     };
     let from = single_folder.unwrap_or_else(|| staging.to_owned());
     fs::rename(&from, target).map_err(|e| {
-        Error::storage(
+        ProviderError::other(
             format!("moving the extracted files to {}", target.display()),
             e,
         )

@@ -1,6 +1,9 @@
-//! Errors of the vagrant provider, converted into [`jeto_core::Error`] at the trait boundary.
+//! Errors of the vagrant provider, converted into [`jeto_core::ProviderError`] at the trait
+//! boundary.
 
 use std::path::PathBuf;
+
+use jeto_core::ProviderError;
 use std::time::Duration;
 
 /// What can go wrong running `vagrant`.
@@ -42,10 +45,10 @@ pub enum Error {
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-impl From<Error> for jeto_core::Error {
+impl From<Error> for ProviderError {
     fn from(error: Error) -> Self {
         match error {
-            Error::BinaryNotFound { .. } => jeto_core::Error::ProviderUnavailable {
+            Error::BinaryNotFound { .. } => ProviderError::Unavailable {
                 message: error.to_string(),
                 source: Some(Box::new(error)),
             },
@@ -53,11 +56,11 @@ impl From<Error> for jeto_core::Error {
                 command,
                 cwd,
                 after,
-            } => jeto_core::Error::Timeout {
+            } => ProviderError::Timeout {
                 what: format!("`vagrant {command}` in {}", cwd.display()),
                 after,
             },
-            Error::Spawn { .. } => jeto_core::Error::Provider {
+            Error::Spawn { .. } => ProviderError::Other {
                 context: "spawning vagrant".into(),
                 source: Box::new(error),
             },

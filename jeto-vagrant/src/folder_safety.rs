@@ -5,11 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
-use jeto_core::{Error, JETO_JSON};
+use jeto_core::{ProviderError, JETO_JSON};
 
 /// Refuses a folder in which a link escapes, dangles, or stands for `Vagrantfile` or
 /// `jeto.json`. The error names the entry relative to the folder, never where it points.
-pub fn check(folder: &Path) -> Result<(), Error> {
+pub fn check(folder: &Path) -> Result<(), ProviderError> {
     let root = folder
         .canonicalize()
         .map_err(|e| refuse(folder, ".", &e.to_string()))?;
@@ -61,8 +61,8 @@ pub fn check(folder: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-fn refuse(folder: &Path, entry: &str, why: &str) -> Error {
-    Error::InstanceFolder {
+fn refuse(folder: &Path, entry: &str, why: &str) -> ProviderError {
+    ProviderError::InstanceFolder {
         path: folder.to_owned(),
         reason: format!("{entry} {why}; the source was refused"),
     }

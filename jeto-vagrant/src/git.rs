@@ -5,7 +5,7 @@
 use std::ffi::OsString;
 use std::path::Path;
 
-use jeto_core::{ConsoleSink, Error};
+use jeto_core::{ConsoleSink, ProviderError};
 
 use crate::runner::{ProcessEnd, ProcessRunner, ProcessSpec};
 use crate::VagrantConfig;
@@ -15,10 +15,10 @@ pub fn branch_or_tag(reference: &str) -> &str {
     reference.strip_prefix("tags/").unwrap_or(reference)
 }
 
-fn check(url: &str, reference: &str) -> Result<(), Error> {
+fn check(url: &str, reference: &str) -> Result<(), ProviderError> {
     let bad = |s: &str| s.is_empty() || s.starts_with('-') || s.chars().any(char::is_control);
     if bad(url) || bad(reference) {
-        return Err(Error::invalid(
+        return Err(ProviderError::invalid(
             "git_url and git_reference must be non-empty, without control characters, and must not start with '-'",
         ));
     }
@@ -43,7 +43,7 @@ async fn git(
     (url, args): (&str, Vec<OsString>),
     what: &str,
     console: &ConsoleSink,
-) -> Result<(), Error> {
+) -> Result<(), ProviderError> {
     let spec = ProcessSpec {
         program: config.git_binary.clone(),
         args,
@@ -65,7 +65,7 @@ async fn git(
     };
     let end = runner.run(&spec, &on_line).await.map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            Error::ProviderUnavailable {
+            ProviderError::Unavailable {
                 message: format!(
                     "the git binary {:?} was not found: install git (`apt-get install -y git`) or set git_binary in the [vagrant] config",
                     config.git_binary
@@ -73,12 +73,12 @@ async fn git(
                 source: Some(e.into()),
             }
         } else {
-            Error::Provider { context: format!("spawning git for {what}"), source: e.into() }
+            ProviderError::Other { context: format!("spawning git for {what}"), source: e.into() }
         }
     })?;
     match end {
         ProcessEnd::Exited(0) => Ok(()),
-        ProcessEnd::TimedOut => Err(Error::Timeout {
+        ProcessEnd::TimedOut => Err(ProviderError::Timeout {
             what: what.to_owned(),
             after: config.command_timeout(),
         }),
@@ -89,7 +89,7 @@ async fn git(
                 .rev()
                 .find(|l| l.starts_with("fatal:") || l.starts_with("error:"))
                 .or(said.last());
-            Err(Error::PrepareFailed {
+            Err(ProviderError::PrepareFailed {
                 what: what.to_owned(),
                 message: format!(
                     "{} ({other:?})",
@@ -109,7 +109,7 @@ pub async fn clone(
     reference: &str,
     target: &Path,
     console: &ConsoleSink,
-) -> Result<(), Error> {
+) -> Result<(), ProviderError> {
     check(url, reference)?;
     let parent = target.parent().unwrap_or(Path::new("."));
     let args: Vec<OsString> = vec![
@@ -139,7 +139,7 @@ pub async fn sync(
     reference: &str,
     folder: &Path,
     console: &ConsoleSink,
-) -> Result<(), Error> {
+) -> Result<(), ProviderError> {
     check(url, reference)?;
     let what = format!("git sync of {} to {reference}", folder.display());
     let steps: [Vec<OsString>; 3] = [

@@ -4,7 +4,7 @@
 use std::ffi::OsString;
 use std::path::Path;
 
-use jeto_core::{BoxInfo, GlobalMachine, Host, PluginInfo, ToolInfo};
+use jeto_core::{BoxInfo, GlobalMachine, Host, PluginInfo, ProviderError, ToolInfo};
 
 use crate::machine_readable::Record;
 use crate::provider::{Collected, Keep};
@@ -20,7 +20,7 @@ impl VagrantProvider {
         host: Option<&Host>,
         args: &[&str],
         keep: Keep,
-    ) -> jeto_core::Result<Collected> {
+    ) -> Result<Collected, ProviderError> {
         let mut env: Vec<(String, String)> = self.config().env.clone().into_iter().collect();
         if let Some(host) = host {
             env.push(("VAGRANT_DEFAULT_PROVIDER".into(), host.provider.clone()));
@@ -48,7 +48,7 @@ impl VagrantProvider {
                 .error()
                 .map(|e| e.message)
                 .unwrap_or_else(|| collected.tail.join("\n"));
-            return Err(jeto_core::Error::Provider {
+            return Err(ProviderError::Other {
                 context: format!("`vagrant {what}` ended {end:?}"),
                 source: said.into(),
             });
@@ -60,7 +60,7 @@ impl VagrantProvider {
         &self,
         host: &Host,
         outdated: bool,
-    ) -> jeto_core::Result<Vec<BoxInfo>> {
+    ) -> Result<Vec<BoxInfo>, ProviderError> {
         let listed = self
             .host_call(
                 Some(host),
@@ -82,7 +82,7 @@ impl VagrantProvider {
         Ok(boxes)
     }
 
-    pub(crate) async fn machines_everywhere(&self) -> jeto_core::Result<Vec<GlobalMachine>> {
+    pub(crate) async fn machines_everywhere(&self) -> Result<Vec<GlobalMachine>, ProviderError> {
         let listed = self
             .host_call(
                 None,
@@ -93,7 +93,7 @@ impl VagrantProvider {
         Ok(global_machines(&listed.records))
     }
 
-    pub(crate) async fn tool(&self) -> jeto_core::Result<ToolInfo> {
+    pub(crate) async fn tool(&self) -> Result<ToolInfo, ProviderError> {
         let version = self.host_call(None, &["--version"], Keep::Raw).await?;
         let version = version
             .raw

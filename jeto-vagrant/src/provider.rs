@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use jeto_core::{
     check_vagrant_folder, validate, Action, ActionRequest, BoxInfo, CheckedRequest, CommandError,
     ConsoleSink, FailureKind, GlobalMachine, Host, Instance, InstanceSource, MachineDetails,
-    MachineSnapshots, Outcome, Provider, Status, ToolInfo,
+    MachineSnapshots, Outcome, Provider, ProviderError, Status, ToolInfo,
 };
 
 use crate::folder_queue::FolderQueue;
@@ -45,7 +45,7 @@ pub(crate) enum Keep {
 /// shell), in the instance folder, with `--machine-readable` output parsed as it streams.
 ///
 /// ```no_run
-/// # async fn demo(instance: jeto_core::Instance) -> jeto_core::Result<()> {
+/// # async fn demo(instance: jeto_core::Instance) -> Result<(), Box<dyn std::error::Error>> {
 /// use jeto_core::{Action, ActionRequest, ConsoleSink, Provider};
 /// use jeto_vagrant::{VagrantConfig, VagrantProvider};
 ///
@@ -226,7 +226,7 @@ impl VagrantProvider {
         console: Option<&ConsoleSink>,
         keep: Keep,
         report: bool,
-    ) -> jeto_core::Result<(ProcessEnd, Collected)> {
+    ) -> Result<(ProcessEnd, Collected), ProviderError> {
         check_vagrant_folder(instance.folder())?;
         let mut env = self.environment(instance);
         if let (true, Some(report)) = (report, &self.report) {
@@ -254,7 +254,7 @@ impl VagrantProvider {
         timeout: std::time::Duration,
         console: Option<&ConsoleSink>,
         keep: Keep,
-    ) -> jeto_core::Result<(ProcessEnd, Collected)> {
+    ) -> Result<(ProcessEnd, Collected), ProviderError> {
         let sub_command = args
             .first()
             .map(|a| a.to_string_lossy().into_owned())
@@ -333,12 +333,12 @@ impl VagrantProvider {
         action: Action,
         end: ProcessEnd,
         collected: Collected,
-    ) -> jeto_core::Error {
+    ) -> ProviderError {
         let exit_code = match end {
             ProcessEnd::Exited(code) => Some(code),
             _ => None,
         };
-        jeto_core::Error::ActionFailed {
+        ProviderError::Failed {
             instance: format!("{} ({})", instance.id, instance.spec.path),
             action,
             exit_code,
@@ -353,7 +353,7 @@ impl VagrantProvider {
 
 impl VagrantProvider {
     /// `sync`: bring the folder to its source, making it when it is missing.
-    async fn sync(&self, instance: &Instance, console: &ConsoleSink) -> jeto_core::Result<()> {
+    async fn sync(&self, instance: &Instance, console: &ConsoleSink) -> Result<(), ProviderError> {
         let folder = instance.folder();
         let missing = !folder.exists();
         match (&instance.spec.git_url, &instance.spec.git_reference, &instance.spec.archive_url) {
@@ -368,7 +368,7 @@ impl VagrantProvider {
             }
             (_, _, Some(_)) => console.line("archive instances are extracted once; nothing to sync"),
             _ => {
-                return Err(jeto_core::Error::invalid(format!(
+                return Err(ProviderError::invalid(format!(
                     "sync needs an instance created from git or an archive; instance {} was registered from a path",
                     instance.id
                 )))
@@ -381,7 +381,7 @@ impl VagrantProvider {
 
     /// A folder Jeto made must be a Vagrant project that keeps to itself (see
     /// [`folder_safety`]); otherwise it is removed.
-    fn require_vagrantfile(folder: &Path) -> jeto_core::Result<()> {
+    fn require_vagrantfile(folder: &Path) -> Result<(), ProviderError> {
         check_vagrant_folder(folder)
             .and_then(|()| folder_safety::check(folder))
             .inspect_err(|_| {
@@ -460,7 +460,7 @@ fn first_routable(text: &str) -> Option<String> {
 
 #[async_trait]
 impl Provider for VagrantProvider {
-    async fn status(&self, instance: &Instance) -> jeto_core::Result<Vec<Status>> {
+    async fn status(&self, instance: &Instance) -> Result<Vec<Status>, ProviderError> {
         let _turn = self.reads.turn(instance.folder()).await;
         let (end, collected) = self
             .vagrant(
@@ -483,12 +483,12 @@ impl Provider for VagrantProvider {
         instance: &Instance,
         request: &CheckedRequest,
         console: ConsoleSink,
-    ) -> jeto_core::Result<Outcome> {
+    ) -> Result<Outcome, ProviderError> {
         let script = request.script_command();
         if request.action == Action::Sync {
             return match self.sync(instance, &console).await {
                 Ok(()) => Ok(Outcome::success()),
-                Err(jeto_core::Error::PrepareFailed { what, message }) => Ok(Outcome::failure(
+                Err(ProviderError::PrepareFailed { what, message }) => Ok(Outcome::failure(
                     1,
                     CommandError::message(format!("{what} failed: {message}"))
                         .with_class("jeto::prepare_failed"),
@@ -553,15 +553,15 @@ impl Provider for VagrantProvider {
         &self,
         instance: &Instance,
         machine: &str,
-    ) -> jeto_core::Result<MachineDetails> {
-        validate::machine_name(machine)?;
+    ) -> Result<MachineDetails, ProviderError> {
+        validate::machine_name(machine).map_err(|e| ProviderError::invalid(e.to_string()))?;
         let status = self
             .status(instance)
             .await?
             .into_iter()
             .find(|s| s.name == machine)
             .ok_or_else(|| {
-                jeto_core::Error::failed(
+                ProviderError::failed(
                     instance,
                     Action::Status,
                     CommandError::new(
@@ -610,19 +610,19 @@ impl Provider for VagrantProvider {
         Ok(details)
     }
 
-    async fn boxes(&self, host: &Host, outdated: bool) -> jeto_core::Result<Vec<BoxInfo>> {
+    async fn boxes(&self, host: &Host, outdated: bool) -> Result<Vec<BoxInfo>, ProviderError> {
         self.list_boxes(host, outdated).await
     }
 
-    async fn global_status(&self) -> jeto_core::Result<Vec<GlobalMachine>> {
+    async fn global_status(&self) -> Result<Vec<GlobalMachine>, ProviderError> {
         self.machines_everywhere().await
     }
 
-    async fn about(&self) -> jeto_core::Result<ToolInfo> {
+    async fn about(&self) -> Result<ToolInfo, ProviderError> {
         self.tool().await
     }
 
-    async fn snapshots(&self, instance: &Instance) -> jeto_core::Result<Vec<MachineSnapshots>> {
+    async fn snapshots(&self, instance: &Instance) -> Result<Vec<MachineSnapshots>, ProviderError> {
         let machines: Vec<String> = self
             .status(instance)
             .await?
@@ -647,8 +647,12 @@ impl Provider for VagrantProvider {
         Ok(snapshot_lists(&collected.records, &machines))
     }
 
-    async fn ip(&self, instance: &Instance, machine: &str) -> jeto_core::Result<Option<String>> {
-        validate::machine_name(machine)?;
+    async fn ip(
+        &self,
+        instance: &Instance,
+        machine: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        validate::machine_name(machine).map_err(|e| ProviderError::invalid(e.to_string()))?;
         let _turn = self.reads.turn(instance.folder()).await;
         let timeout = self.config.status_timeout();
         let args = vec!["ssh-config".into(), machine.into()];
@@ -692,20 +696,24 @@ impl Provider for VagrantProvider {
         Ok(collected.raw.iter().find_map(|line| first_routable(line)))
     }
 
-    async fn prepare(&self, source: &InstanceSource, target: &Path) -> jeto_core::Result<PathBuf> {
+    async fn prepare(
+        &self,
+        source: &InstanceSource,
+        target: &Path,
+    ) -> Result<PathBuf, ProviderError> {
         let console = ConsoleSink::new(|line| tracing::debug!(line, "prepare"));
         match source {
             InstanceSource::Path(path) => {
                 check_vagrant_folder(path)?;
                 return path
                     .canonicalize()
-                    .map_err(|e| jeto_core::Error::InstanceFolder {
+                    .map_err(|e| ProviderError::InstanceFolder {
                         path: path.clone(),
                         reason: format!("cannot be resolved: {e}"),
                     });
             }
             _ if target.exists() => {
-                return Err(jeto_core::Error::invalid(format!(
+                return Err(ProviderError::invalid(format!(
                     "{} already exists; an instance folder is only made in a new place",
                     target.display()
                 )))
@@ -733,7 +741,7 @@ impl Provider for VagrantProvider {
                 .await?
             }
             other => {
-                return Err(jeto_core::Error::invalid(format!(
+                return Err(ProviderError::invalid(format!(
                     "the vagrant provider cannot prepare instances from {other:?}"
                 )))
             }

@@ -214,7 +214,7 @@ impl CommandScheduler {
         if request.action != Action::Status {
             // Checked again as it starts: jeto.json may have changed since it was queued.
             let checked = request.check(instance)?;
-            return self.inner.provider.run(instance, &checked, sink).await;
+            return Ok(self.inner.provider.run(instance, &checked, sink).await?);
         }
         let snapshot = self.inner.status.get(instance, Duration::ZERO).await;
         for s in &snapshot.statuses {

@@ -24,7 +24,7 @@ impl Jeto {
             .find(|h| h.id == host.id)
             .ok_or(Error::HostNotFound { id: host_id })?;
         let _slot = self.inner.slots.acquire().await;
-        self.inner.provider.boxes(&host, outdated).await
+        Ok(self.inner.provider.boxes(&host, outdated).await?)
     }
 
     /// Every machine Vagrant knows on this server, in any folder, stale entries pruned;
@@ -36,7 +36,7 @@ impl Jeto {
             });
         }
         let _slot = self.inner.slots.acquire().await;
-        self.inner.provider.global_status().await
+        Ok(self.inner.provider.global_status().await?)
     }
 
     /// The tool that runs the machines, its version and plugins; admins only.
@@ -47,6 +47,6 @@ impl Jeto {
             });
         }
         let _slot = self.inner.slots.acquire().await;
-        self.inner.provider.about().await
+        Ok(self.inner.provider.about().await?)
     }
 }

@@ -26,7 +26,7 @@ impl Jeto {
     pub async fn snapshots(&self, who: &Principal, id: u64) -> Result<Vec<MachineSnapshots>> {
         let instance = self.readable(who, id).await?;
         let _slot = self.inner.slots.acquire().await;
-        self.inner.provider.snapshots(&instance).await
+        Ok(self.inner.provider.snapshots(&instance).await?)
     }
 
     /// The instance, when `who` may see it and read its status.
