@@ -1,6 +1,7 @@
 //! [`JetoService`]: the REST API as a `Clone` tower `Service`, generic over the request body,
 //! that never fails (every error is a response).
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -105,12 +106,16 @@ impl JetoService {
 
     /// The path the routes are matched on (`/api/...`), or `None` when `received` is outside
     /// the mount.
-    fn route_path(&self, received: &str) -> Option<String> {
+    fn route_path<'a>(&self, received: &'a str) -> Option<Cow<'a, str>> {
+        if self.mount.stripped.is_empty() {
+            // At the root (the common case): the path as received, no copy.
+            return Some(Cow::Borrowed(received));
+        }
         let external = format!("{}{received}", self.mount.stripped);
         external
             .strip_prefix(self.mount.links.as_str())
             .filter(|path| path.starts_with('/'))
-            .map(str::to_owned)
+            .map(|path| Cow::Owned(path.to_owned()))
     }
 
     /// The service behind the API.
@@ -140,7 +145,11 @@ impl JetoService {
             }
             None => Err(ApiError::no_route(&received)),
         };
-        let path = path.unwrap_or(received);
+        // Received at the root, the route path is the received one: no copy.
+        let path = match path {
+            Some(Cow::Owned(path)) => path,
+            _ => received,
+        };
         let (mut response, outcome) = match answer {
             Ok(response) => (response, "ok"),
             Err(error) => {
@@ -256,9 +265,13 @@ where
         Route::Health => {
             query(&[])?;
             // No key needed; an admin key also gets the provider's version.
-            let who = match parts.extensions.get::<Principal>() {
-                Some(who) => Some(who.clone()),
-                None => jeto.authenticate(auth::key(&parts.headers)).ok(),
+            let who = match (
+                parts.extensions.get::<Principal>(),
+                auth::key(&parts.headers),
+            ) {
+                (Some(who), _) => Some(who.clone()),
+                (None, Some(key)) => jeto.authenticate(Some(key)).ok(),
+                (None, None) => None,
             };
             return Ok(meta::health(jeto, who.as_ref()).await);
         }
