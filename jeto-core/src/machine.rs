@@ -23,6 +23,31 @@ pub struct MachineDetails {
 }
 
 impl MachineDetails {
+    /// The details [`crate::Provider::status`] gives of `machine` (state and provider);
+    /// a machine the instance does not have is a `machine_not_found` failure.
+    pub fn of(
+        statuses: Vec<crate::Status>,
+        instance: &crate::Instance,
+        machine: &str,
+    ) -> Result<Self, crate::ProviderError> {
+        let status = statuses
+            .into_iter()
+            .find(|s| s.name == machine)
+            .ok_or_else(|| {
+                crate::ProviderError::failed(
+                    instance,
+                    crate::Action::Status,
+                    crate::CommandError::new(
+                        crate::FailureKind::MachineNotFound,
+                        format!("instance {} has no machine {machine:?}", instance.id),
+                    ),
+                )
+            })?;
+        let mut details = MachineDetails::new(status.name, status.status);
+        details.provider = status.provider;
+        Ok(details)
+    }
+
     /// A machine in `state`, with nothing else known.
     pub fn new(name: impl Into<String>, state: impl Into<String>) -> Self {
         MachineDetails {

@@ -179,24 +179,8 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
         instance: &Instance,
         machine: &str,
     ) -> Result<MachineDetails, ProviderError> {
-        let status = self
-            .status(instance)
-            .await?
-            .into_iter()
-            .find(|s| s.name == machine)
-            .ok_or_else(|| {
-                ProviderError::failed(
-                    instance,
-                    crate::Action::Status,
-                    CommandError::new(
-                        crate::FailureKind::MachineNotFound,
-                        format!("instance {} has no machine {machine:?}", instance.id),
-                    ),
-                )
-            })?;
-        let mut details = MachineDetails::new(&status.name, &status.status);
-        details.provider = status.provider;
-        if status.status == Status::RUNNING {
+        let mut details = MachineDetails::of(self.status(instance).await?, instance, machine)?;
+        if details.state == Status::RUNNING {
             details.ip = self.ip(instance, machine).await?;
         }
         Ok(details)

@@ -165,95 +165,98 @@ where
     type IntoFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(run(self))
+        Box::pin(self.run())
     }
 }
 
-async fn run<S, B>(server: Serve<S>)
-where
-    S: Service<http::Request<TimedBody>, Response = http::Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let Serve {
-        listener,
-        service,
-        limits,
-        jeto,
-        mut shutdown,
-        grace,
-    } = server;
-    let max = limits.effective_max_connections();
-    tracing::info!(max_connections = max, "accepting connections");
-    let limits = Arc::new(limits);
-    let connections = Arc::new(Connections::default());
-    let graceful = GracefulShutdown::new();
-    let mut builder = http1::Builder::new();
-    builder.keep_alive(true);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(error) => {
-                        out_of_files(&error, &connections).await;
+impl<S> Serve<S> {
+    /// The accept loop, then the shutdown (see [`Serve::with_graceful_shutdown`]).
+    async fn run<B>(self)
+    where
+        S: Service<http::Request<TimedBody>, Response = http::Response<B>, Error = Infallible>
+            + Clone
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let Serve {
+            listener,
+            service,
+            limits,
+            jeto,
+            mut shutdown,
+            grace,
+        } = self;
+        let max = limits.effective_max_connections();
+        tracing::info!(max_connections = max, "accepting connections");
+        let limits = Arc::new(limits);
+        let connections = Arc::new(Connections::default());
+        let graceful = GracefulShutdown::new();
+        let mut builder = http1::Builder::new();
+        builder.keep_alive(true);
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let stream = match accepted {
+                        Ok((stream, _)) => stream,
+                        Err(error) => {
+                            out_of_files(&error, &connections).await;
+                            continue;
+                        }
+                    };
+                    if connections.len() >= max && !connections.evict_idlest() {
+                        refuse(stream, max);
                         continue;
                     }
-                };
-                if connections.len() >= max && !connections.evict_idlest() {
-                    refuse(stream, max);
-                    continue;
-                }
-                let _ = stream.set_nodelay(true);
-                let (id, activity) = connections.add();
-                let service = service.clone();
-                let body_timeout = Duration::from_secs(limits.body_read_timeout_secs);
-                let serving = {
-                    let activity = activity.clone();
-                    service_fn(move |request: http::Request<hyper::body::Incoming>| {
-                        let in_flight = activity.begin();
-                        let mut service = service.clone();
-                        async move {
-                            let request = request.map(|body| TimedBody::new(body, body_timeout));
-                            let response = service.call(request).await?;
-                            Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, in_flight)))
-                        }
-                    })
-                };
-                let io = TokioIo::new(TrackedIo::new(stream, activity.clone()));
-                let connection = graceful.watch(builder.serve_connection(io, serving));
-                let (connections, limits) = (connections.clone(), limits.clone());
-                tokio::spawn(async move {
-                    tokio::select! {
-                        result = connection => {
-                            if let Err(error) = result {
-                                tracing::debug!(%error, "connection ended with an error");
+                    let _ = stream.set_nodelay(true);
+                    let (id, activity) = connections.add();
+                    let service = service.clone();
+                    let body_timeout = Duration::from_secs(limits.body_read_timeout_secs);
+                    let serving = {
+                        let activity = activity.clone();
+                        service_fn(move |request: http::Request<hyper::body::Incoming>| {
+                            let in_flight = activity.begin();
+                            let mut service = service.clone();
+                            async move {
+                                let request = request.map(|body| TimedBody::new(body, body_timeout));
+                                let response = service.call(request).await?;
+                                Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, in_flight)))
+                            }
+                        })
+                    };
+                    let io = TokioIo::new(TrackedIo::new(stream, activity.clone()));
+                    let connection = graceful.watch(builder.serve_connection(io, serving));
+                    let (connections, limits) = (connections.clone(), limits.clone());
+                    tokio::spawn(async move {
+                        tokio::select! {
+                            result = connection => {
+                                if let Err(error) = result {
+                                    tracing::debug!(%error, "connection ended with an error");
+                                }
+                            }
+                            reason = activity.watchdog(&limits) => {
+                                tracing::debug!(reason, "connection closed");
                             }
                         }
-                        reason = activity.watchdog(&limits) => {
-                            tracing::debug!(reason, "connection closed");
-                        }
-                    }
-                    connections.remove(id);
-                });
+                        connections.remove(id);
+                    });
+                }
+                () = &mut shutdown => break,
             }
-            () = &mut shutdown => break,
         }
-    }
-    drop(listener);
-    tracing::info!("shutting down: no new connections; stopping running commands");
-    if let Some(jeto) = jeto {
-        jeto.shutdown(grace).await;
-    }
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("some connections were still open at the end of the grace period");
+        drop(listener);
+        tracing::info!("shutting down: no new connections; stopping running commands");
+        if let Some(jeto) = jeto {
+            jeto.shutdown(grace).await;
+        }
+        if tokio::time::timeout(grace, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some connections were still open at the end of the grace period");
+        }
     }
 }
 

@@ -327,7 +327,7 @@ async fn two_machines_in_one_vagrantfile_and_two_instances_at_once() {
         .iter()
         .map(|s| (s["name"].as_str().unwrap(), s["status"].as_str().unwrap()))
         .collect();
-    assert_eq!(machines, [("www", "running"), ("db", "running")]);
+    assert_eq!(machines, [("www", "running"), ("db", "running")], "{view}");
     let ips: Vec<&str> = view["status"]
         .as_array()
         .unwrap()

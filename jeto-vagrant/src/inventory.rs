@@ -214,16 +214,7 @@ fn plugin_list(records: &[Record]) -> Vec<PluginInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::machine_readable::{parse_line, Line};
-
-    fn records(text: &str) -> Vec<Record> {
-        text.lines()
-            .filter_map(|l| match parse_line(l) {
-                Line::Record(r) => Some(r),
-                Line::Raw(_) => None,
-            })
-            .collect()
-    }
+    use crate::machine_readable::records_of as records;
 
     #[test]
     fn boxes_and_whether_they_are_outdated() {

@@ -73,16 +73,7 @@ pub fn snapshot_lists(records: &[Record], machines: &[String]) -> Vec<MachineSna
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::machine_readable::{parse_line, Line};
-
-    fn records(text: &str) -> Vec<Record> {
-        text.lines()
-            .filter_map(|l| match parse_line(l) {
-                Line::Record(r) => Some(r),
-                Line::Raw(_) => None,
-            })
-            .collect()
-    }
+    use crate::machine_readable::records_of as records;
 
     // Captured from `vagrant snapshot list --machine-readable` (Vagrant 2.3.4).
     const LIST: &str = "1795985207,www,metadata,provider,jeto_fake

@@ -213,6 +213,17 @@ pub fn statuses(records: &[Record]) -> Vec<Status> {
     machines
 }
 
+/// The records of `text`, one line each (other lines dropped), for tests of what reads them.
+#[cfg(test)]
+pub(crate) fn records_of(text: &str) -> Vec<Record> {
+    text.lines()
+        .filter_map(|l| match parse_line(l) {
+            Line::Record(r) => Some(r),
+            Line::Raw(_) => None,
+        })
+        .collect()
+}
+
 /// The `HostName` of an `ssh-config` record.
 pub fn ssh_host_name(records: &[Record]) -> Option<String> {
     let config = records.iter().find(|r| r.kind == "ssh-config")?.value()?;

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use jeto_core::{
     check_vagrant_folder, validate, Action, ActionRequest, BoxInfo, CheckedRequest, CommandError,
-    ConsoleSink, FailureKind, GlobalMachine, Host, Instance, InstanceSource, MachineDetails,
-    MachineSnapshots, Outcome, Provider, ProviderError, Status, ToolInfo,
+    ConsoleSink, GlobalMachine, Host, Instance, InstanceSource, MachineDetails, MachineSnapshots,
+    Outcome, Provider, ProviderError, Status, ToolInfo,
 };
 
 use crate::folder_queue::FolderQueue;
@@ -244,6 +244,20 @@ impl VagrantProvider {
             .await
     }
 
+    /// A read-only call (status, ssh-config, port, snapshot list) in its folder's turn (see
+    /// [`FolderQueue`]), keeping the records of `kinds`.
+    async fn read(
+        &self,
+        instance: &Instance,
+        args: Vec<OsString>,
+        kinds: &'static [&'static str],
+    ) -> Result<(ProcessEnd, Collected), ProviderError> {
+        let _turn = self.reads.turn(instance.folder()).await;
+        let timeout = self.config.status_timeout();
+        self.vagrant(instance, args, timeout, None, Keep::Records(kinds), false)
+            .await
+    }
+
     /// Runs `vagrant --machine-readable ARGS` in `cwd` with `env`, collecting what `keep`
     /// says and passing console text to `console`.
     pub(crate) async fn spawn(
@@ -461,15 +475,11 @@ fn first_routable(text: &str) -> Option<String> {
 #[async_trait]
 impl Provider for VagrantProvider {
     async fn status(&self, instance: &Instance) -> Result<Vec<Status>, ProviderError> {
-        let _turn = self.reads.turn(instance.folder()).await;
         let (end, collected) = self
-            .vagrant(
+            .read(
                 instance,
                 vec!["status".into()],
-                self.config.status_timeout(),
-                None,
-                Keep::Records(&["state", "provider-name", "metadata"]),
-                false,
+                &["state", "provider-name", "metadata"],
             )
             .await?;
         if end != ProcessEnd::Exited(0) {
@@ -555,54 +565,17 @@ impl Provider for VagrantProvider {
         machine: &str,
     ) -> Result<MachineDetails, ProviderError> {
         validate::machine_name(machine).map_err(|e| ProviderError::invalid(e.to_string()))?;
-        let status = self
-            .status(instance)
-            .await?
-            .into_iter()
-            .find(|s| s.name == machine)
-            .ok_or_else(|| {
-                ProviderError::failed(
-                    instance,
-                    Action::Status,
-                    CommandError::new(
-                        FailureKind::MachineNotFound,
-                        format!("instance {} has no machine {machine:?}", instance.id),
-                    ),
-                )
-            })?;
-        let mut details = MachineDetails::new(&status.name, &status.status);
-        details.provider = status.provider.clone();
-        let timeout = self.config.status_timeout();
-        if status.is_running() {
+        let mut details = MachineDetails::of(self.status(instance).await?, instance, machine)?;
+        if details.state == Status::RUNNING {
             details.ip = self.ip(instance, machine).await?;
-            let _turn = self.reads.turn(instance.folder()).await;
             let args = vec!["ssh-config".into(), machine.into()];
-            let (end, collected) = self
-                .vagrant(
-                    instance,
-                    args,
-                    timeout,
-                    None,
-                    Keep::Records(&["ssh-config"]),
-                    false,
-                )
-                .await?;
+            let (end, collected) = self.read(instance, args, &["ssh-config"]).await?;
             if end == ProcessEnd::Exited(0) {
                 details.ssh = ssh_details(&collected.records);
             }
         }
-        let _turn = self.reads.turn(instance.folder()).await;
         let args = vec!["port".into(), machine.into()];
-        let (end, collected) = self
-            .vagrant(
-                instance,
-                args,
-                timeout,
-                None,
-                Keep::Records(&["forwarded_port"]),
-                false,
-            )
-            .await?;
+        let (end, collected) = self.read(instance, args, &["forwarded_port"]).await?;
         // A provider without the forwarded_ports capability exits 1: no ports known.
         if end == ProcessEnd::Exited(0) {
             details.forwarded_ports = forwarded_ports(&collected.records, machine);
@@ -629,18 +602,8 @@ impl Provider for VagrantProvider {
             .into_iter()
             .map(|s| s.name)
             .collect();
-        let _turn = self.reads.turn(instance.folder()).await;
         let args = vec!["snapshot".into(), "list".into()];
-        let (end, collected) = self
-            .vagrant(
-                instance,
-                args,
-                self.config.status_timeout(),
-                None,
-                Keep::Records(&["ui"]),
-                false,
-            )
-            .await?;
+        let (end, collected) = self.read(instance, args, &["ui"]).await?;
         if end != ProcessEnd::Exited(0) {
             return Err(Self::failed(instance, Action::Status, end, collected));
         }

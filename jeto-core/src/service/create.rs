@@ -137,14 +137,7 @@ impl Jeto {
         let request = &request.normalized()?;
         validate::instance_name(&request.name)?;
         validate::free_text("environment", &request.environment, 256)?;
-        let host = self
-            .inner
-            .store
-            .hosts()
-            .await?
-            .into_iter()
-            .find(|h| h.id == request.host && who.can_use_host(h.id))
-            .ok_or(Error::HostNotFound { id: request.host })?;
+        let host = self.usable_host(who, request.host).await?;
         if !who.is_granted(Permission::Create) {
             return Err(Error::Forbidden {
                 action: "create".into(),

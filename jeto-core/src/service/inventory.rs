@@ -13,16 +13,8 @@ impl Jeto {
         host_id: u64,
         outdated: bool,
     ) -> Result<Vec<BoxInfo>> {
-        let host = self.host(who, host_id).await?;
         // Params as the provider needs them (VAGRANT_HOME, credentials), not redacted.
-        let host = self
-            .inner
-            .store
-            .hosts()
-            .await?
-            .into_iter()
-            .find(|h| h.id == host.id)
-            .ok_or(Error::HostNotFound { id: host_id })?;
+        let host = self.usable_host(who, host_id).await?;
         let _slot = self.inner.slots.acquire().await;
         Ok(self.inner.provider.boxes(&host, outdated).await?)
     }

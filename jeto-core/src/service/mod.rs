@@ -208,6 +208,17 @@ impl Jeto {
         }
     }
 
+    /// Host `id` with its params unredacted (for the provider), when `who` may use it.
+    async fn usable_host(&self, who: &Principal, id: u64) -> Result<Host> {
+        self.inner
+            .store
+            .hosts()
+            .await?
+            .into_iter()
+            .find(|h| h.id == id && who.can_use_host(h.id))
+            .ok_or(Error::HostNotFound { id })
+    }
+
     async fn host_of(&self, record: &InstanceRecord) -> Result<Host> {
         self.inner
             .store
