@@ -261,6 +261,22 @@ async fn one_machine_through_its_whole_life_on_a_real_container() {
         address.as_deref(),
         "the container's own address"
     );
+    // validate, and Vagrant's global status, on the docker provider too.
+    let (status, validated) = d.state(id, "validate").await;
+    assert_eq!(status, 200, "{validated}");
+    let global = d.admin.get("/api/global-status").await;
+    assert_eq!(global.status, 200, "{}", global.text());
+    let listed = global.json();
+    let entry = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["directory"] == folder.display().to_string())
+        .unwrap_or_else(|| panic!("{} not in {listed}", folder.display()));
+    assert_eq!(
+        (entry["name"].as_str(), entry["provider"].as_str()),
+        (Some("default"), Some("docker"))
+    );
 
     let before = d.fake.calls().len();
     let (status, stopped) = d.state(id, "stop").await;
