@@ -68,6 +68,9 @@ pub enum FailureKind {
     NotSupported,
     /// The provider refused the request as written (e.g. an unknown provisioner name).
     InvalidRequest,
+    /// The action was cut short by something outside it (the machine running it stopped); it
+    /// may have done part of its work. The command ends `interrupted`.
+    Interrupted,
 }
 
 impl FailureKind {
@@ -78,7 +81,7 @@ impl FailureKind {
             FailureKind::Failed => ErrorKind::ActionFailed,
             FailureKind::MachineNotFound => ErrorKind::NotFound,
             FailureKind::MachineNotRunning | FailureKind::NotSupported => ErrorKind::Conflict,
-            FailureKind::ProviderUnavailable => ErrorKind::Unavailable,
+            FailureKind::ProviderUnavailable | FailureKind::Interrupted => ErrorKind::Unavailable,
             FailureKind::TimedOut => ErrorKind::Timeout,
             FailureKind::InvalidRequest => ErrorKind::InvalidRequest,
         }
@@ -94,6 +97,7 @@ impl FailureKind {
             FailureKind::TimedOut => "timeout",
             FailureKind::NotSupported => "not_supported",
             FailureKind::InvalidRequest => "invalid_request",
+            FailureKind::Interrupted => "interrupted",
         }
     }
 }

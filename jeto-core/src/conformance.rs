@@ -319,6 +319,7 @@ pub async fn check_missing_folder(p: &dyn Provider, f: &Fixture) {
     assert!(err.to_string().contains(&i.spec.path), "{err}");
     let err = p
         .prepare(
+            &i.host,
             &InstanceSource::Path(i.spec.path.clone().into()),
             "/nonexistent-target".as_ref(),
         )
@@ -398,7 +399,7 @@ pub async fn check_concurrent_status(p: &dyn Provider, f: &Fixture) {
 }
 
 /// A `prepare` that fails leaves nothing at its target.
-pub async fn check_failed_prepare_leaves_nothing(p: &dyn Provider, _f: &Fixture) {
+pub async fn check_failed_prepare_leaves_nothing(p: &dyn Provider, f: &Fixture) {
     let parent = std::env::temp_dir().join(format!(
         "jeto-conformance-{}-{}",
         std::process::id(),
@@ -417,7 +418,7 @@ pub async fn check_failed_prepare_leaves_nothing(p: &dyn Provider, _f: &Fixture)
         },
     ];
     for source in unreachable {
-        let result = p.prepare(&source, &target).await;
+        let result = p.prepare(&f.single.host, &source, &target).await;
         assert!(
             result.is_err(),
             "prepare of {source:?} succeeded: {result:?}"

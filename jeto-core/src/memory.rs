@@ -412,6 +412,7 @@ impl Provider for InMemoryProvider {
 
     async fn prepare(
         &self,
+        _host: &crate::Host,
         source: &InstanceSource,
         _target: &Path,
     ) -> Result<PathBuf, ProviderError> {

@@ -164,9 +164,10 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
     async fn ip(&self, instance: &Instance, machine: &str)
         -> Result<Option<String>, ProviderError>;
 
-    /// Makes (or checks) the folder of a new instance and returns its path.
+    /// Makes (or checks) the folder of a new instance on `host` and returns its path.
     async fn prepare(
         &self,
+        host: &Host,
         source: &InstanceSource,
         target: &Path,
     ) -> Result<PathBuf, ProviderError>;
@@ -248,10 +249,11 @@ macro_rules! forward_provider {
             }
             async fn prepare(
                 &self,
+                host: &Host,
                 source: &InstanceSource,
                 target: &Path,
             ) -> Result<PathBuf, ProviderError> {
-                (**self).prepare(source, target).await
+                (**self).prepare(host, source, target).await
             }
             async fn machine(
                 &self,

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::{Action, BoxError, CommandError, Error, ErrorKind, Instance};
 
 /// How a [`Provider`](crate::Provider) call failed: only what a provider can mean (it cannot
@@ -17,7 +19,11 @@ use crate::{Action, BoxError, CommandError, Error, ErrorKind, Instance};
 /// let error: Error = failure.into();
 /// assert_eq!(error.code(), "invalid_request");
 /// ```
-#[derive(Debug, thiserror::Error)]
+///
+/// It crosses process boundaries as JSON (a remote provider, e.g. over NATS, returns what its
+/// worker's provider returned); a source travels as its message.
+#[derive(Debug, thiserror::Error, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ProviderError {
     /// The request cannot be done as asked (a source the provider does not take, ...).
@@ -41,6 +47,7 @@ pub enum ProviderError {
         message: String,
         /// The underlying error.
         #[source]
+        #[serde(with = "source_as_text::optional", default)]
         source: Option<BoxError>,
     },
     /// A time limit passed.
@@ -87,8 +94,44 @@ pub enum ProviderError {
         context: String,
         /// The underlying error.
         #[source]
+        #[serde(with = "source_as_text")]
         source: BoxError,
     },
+}
+
+/// Sources as their messages on the wire (an error type does not serialise).
+mod source_as_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::BoxError;
+
+    pub fn serialize<S: Serializer>(source: &BoxError, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(source)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BoxError, D::Error> {
+        Ok(String::deserialize(d)?.into())
+    }
+
+    pub mod optional {
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        use crate::BoxError;
+
+        pub fn serialize<S: Serializer>(
+            source: &Option<BoxError>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match source {
+                Some(source) => s.collect_str(source),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<BoxError>, D::Error> {
+            Ok(Option::<String>::deserialize(d)?.map(Into::into))
+        }
+    }
 }
 
 impl ProviderError {

@@ -72,10 +72,11 @@ impl Provider for BufferingProvider {
     }
     async fn prepare(
         &self,
+        host: &jeto_core::Host,
         source: &InstanceSource,
         target: &Path,
     ) -> Result<PathBuf, ProviderError> {
-        self.0.prepare(source, target).await
+        self.0.prepare(host, source, target).await
     }
 }
 
@@ -108,10 +109,11 @@ impl Provider for LeakingProvider {
     }
     async fn prepare(
         &self,
+        host: &jeto_core::Host,
         source: &InstanceSource,
         target: &Path,
     ) -> Result<PathBuf, ProviderError> {
-        self.0.prepare(source, target).await
+        self.0.prepare(host, source, target).await
     }
 }
 

@@ -154,10 +154,11 @@ impl jeto_core::Provider for TypedFailures {
     }
     async fn prepare(
         &self,
+        host: &jeto_core::Host,
         source: &jeto_core::InstanceSource,
         target: &std::path::Path,
     ) -> Result<std::path::PathBuf, jeto_core::ProviderError> {
-        self.0.prepare(source, target).await
+        self.0.prepare(host, source, target).await
     }
 }
 

@@ -77,10 +77,11 @@ impl Provider for FaultyProvider {
     }
     async fn prepare(
         &self,
+        host: &Host,
         source: &InstanceSource,
         target: &Path,
     ) -> Result<std::path::PathBuf, ProviderError> {
-        self.0.prepare(source, target).await
+        self.0.prepare(host, source, target).await
     }
     async fn machine(
         &self,

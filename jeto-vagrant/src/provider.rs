@@ -661,6 +661,7 @@ impl Provider for VagrantProvider {
 
     async fn prepare(
         &self,
+        _host: &Host,
         source: &InstanceSource,
         target: &Path,
     ) -> Result<PathBuf, ProviderError> {

@@ -60,7 +60,7 @@ async fn clone_at_branch_tag_and_tags_prefix() {
             reference: reference.into(),
         };
         let folder = p
-            .prepare(&source, &target)
+            .prepare(&FakeVagrant::host(&[]), &source, &target)
             .await
             .unwrap_or_else(|e| panic!("{reference}: {e}"));
         assert_eq!(which(&folder), expected, "{reference}");
@@ -76,7 +76,10 @@ async fn a_missing_reference_fails_clearly_and_leaves_nothing() {
         url,
         reference: "nope".into(),
     };
-    let err = provider().prepare(&source, &target).await.unwrap_err();
+    let err = provider()
+        .prepare(&FakeVagrant::host(&[]), &source, &target)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidRequest);
     let message = err.to_string();
     assert!(
@@ -94,6 +97,7 @@ async fn sync_picks_up_a_new_commit() {
     let target = tmp.path().join("clone");
     let folder = p
         .prepare(
+            &FakeVagrant::host(&[]),
             &InstanceSource::Git {
                 url: url.clone(),
                 reference: "main".into(),
@@ -205,7 +209,7 @@ async fn archives_with_and_without_a_top_folder() {
             sha256: None,
         };
         let folder = provider()
-            .prepare(&source, &target)
+            .prepare(&FakeVagrant::host(&[]), &source, &target)
             .await
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(
@@ -290,7 +294,10 @@ async fn hostile_archives_are_rejected_and_nothing_is_written_outside() {
             url: format!("{base}/{name}"),
             sha256: None,
         };
-        let err = provider().prepare(&source, &target).await.expect_err(name);
+        let err = provider()
+            .prepare(&FakeVagrant::host(&[]), &source, &target)
+            .await
+            .expect_err(name);
         assert!(err.to_string().contains(expected), "{name}: {err}");
         assert!(!target.exists(), "{name}: the target was left behind");
         assert_eq!(
@@ -319,7 +326,7 @@ async fn sha256_is_checked_before_extraction() {
         sha256: Some("0".repeat(64)),
     };
     let err = provider()
-        .prepare(&wrong, &tmp.path().join("bad"))
+        .prepare(&FakeVagrant::host(&[]), &wrong, &tmp.path().join("bad"))
         .await
         .unwrap_err();
     assert!(
@@ -332,7 +339,7 @@ async fn sha256_is_checked_before_extraction() {
         sha256: Some(good.to_uppercase()),
     };
     assert!(provider()
-        .prepare(&right, &tmp.path().join("good"))
+        .prepare(&FakeVagrant::host(&[]), &right, &tmp.path().join("good"))
         .await
         .is_ok());
 }

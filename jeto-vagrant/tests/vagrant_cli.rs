@@ -337,9 +337,12 @@ async fn ip_from_ssh_config_or_from_the_machine_when_loopback() {
         provider.ip(&multi, "www").await.unwrap().as_deref(),
         Some("192.0.2.10")
     );
+    let db = provider.ip(&multi, "db").await.unwrap();
     assert_eq!(
-        provider.ip(&multi, "db").await.unwrap().as_deref(),
-        Some("192.0.2.11")
+        db.as_deref(),
+        Some("192.0.2.11"),
+        "machines: {:?}",
+        provider.status(&multi).await
     );
 
     let nat = FakeVagrant::instance(

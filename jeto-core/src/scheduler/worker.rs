@@ -250,10 +250,14 @@ fn finish(state: &mut CellState, result: Option<Result<Outcome>>, stop: Stop) {
             let success = outcome.is_success();
             let code = outcome.exit_code;
             command.exit_code = Some(code);
-            command.status = if success {
-                CommandStatus::Succeeded
-            } else {
-                CommandStatus::Failed
+            let interrupted = outcome
+                .error
+                .as_ref()
+                .is_some_and(|e| e.kind == FailureKind::Interrupted);
+            command.status = match (success, interrupted) {
+                (true, _) => CommandStatus::Succeeded,
+                (false, true) => CommandStatus::Interrupted,
+                (false, false) => CommandStatus::Failed,
             };
             command.error = outcome.error.or_else(|| {
                 (!success).then(|| CommandError::message(format!("exited with code {code}")))

@@ -284,7 +284,11 @@ impl Jeto {
             InstanceSource::Path(asked) => {
                 // Before anything else looks at the folder, so a refusal tells nothing of it.
                 self.check_root(who, asked)?;
-                let path = self.inner.provider.prepare(&source, Path::new("")).await?;
+                let path = self
+                    .inner
+                    .provider
+                    .prepare(&host, &source, Path::new(""))
+                    .await?;
                 self.check_root(who, &path)?;
                 self.check_not_registered(who, &path).await?;
                 self.insert(Self::new_instance(&request, &source, None, &path, &host))
@@ -295,7 +299,7 @@ impl Jeto {
                 let target = self.managed_folder(id, &request.name)?;
                 let path = {
                     let _slot = self.inner.slots.acquire().await;
-                    self.inner.provider.prepare(&source, &target).await?
+                    self.inner.provider.prepare(&host, &source, &target).await?
                 };
                 let cleanup = |e: Error| {
                     let _ = std::fs::remove_dir_all(&path);

@@ -1,0 +1,87 @@
+//! What travels over NATS: subjects, and the JSON of calls, commands and their output.
+
+use std::path::PathBuf;
+
+use jeto_core::{ActionRequest, Host, Instance, InstanceSource, Outcome, ProviderError};
+use serde::{Deserialize, Serialize};
+
+/// The JetStream stream holding the actions waiting for a worker.
+pub(crate) const COMMAND_STREAM: &str = "JETO_COMMANDS";
+
+/// Request-reply calls for the workers of `host`.
+pub(crate) fn call_subject(host: u64) -> String {
+    format!("jeto.host.{host}.call")
+}
+
+/// Actions for the workers of `host` (in [`COMMAND_STREAM`]).
+pub(crate) fn command_subject(host: u64) -> String {
+    format!("jeto.host.{host}.command")
+}
+
+/// The console, heartbeats and result of one run.
+pub(crate) fn output_subject(run: &str) -> String {
+    format!("jeto.run.{run}.out")
+}
+
+/// Asks the worker to stop one run (its caller went away).
+pub(crate) fn cancel_subject(run: &str) -> String {
+    format!("jeto.run.{run}.cancel")
+}
+
+/// A call answered at once.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "call", rename_all = "snake_case")]
+pub(crate) enum Call {
+    /// Is a worker there? (Answered with `null`.)
+    Ping,
+    Status {
+        instance: Instance,
+    },
+    Ip {
+        instance: Instance,
+        machine: String,
+    },
+    Machine {
+        instance: Instance,
+        machine: String,
+    },
+    Snapshots {
+        instance: Instance,
+    },
+    Prepare {
+        host: Host,
+        source: InstanceSource,
+        target: PathBuf,
+    },
+}
+
+/// The answer to a [`Call`]: the value as JSON, or what failed.
+pub(crate) type Reply = Result<serde_json::Value, ProviderError>;
+
+/// An action for a worker, through the work-queue stream.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct CommandMessage {
+    /// Names the run's output and cancel subjects.
+    pub(crate) run: String,
+    pub(crate) instance: Instance,
+    pub(crate) request: ActionRequest,
+}
+
+/// What a worker publishes about a run, in order: lines and heartbeats, then its end.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Output {
+    /// The worker has the run and is working on it.
+    Alive,
+    /// One console line.
+    Line(String),
+    /// The run ended.
+    Done(Result<Outcome, ProviderError>),
+}
+
+/// JSON of a wire value; these types always serialise.
+pub(crate) fn to_json<T: Serialize>(value: &T) -> bytes::Bytes {
+    serde_json::to_vec(value)
+        .expect("wire types serialise")
+        .into()
+}

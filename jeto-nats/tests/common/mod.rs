@@ -1,0 +1,75 @@
+//! A real `nats-server` with JetStream on a loopback port, for the tests.
+
+#![allow(dead_code)]
+
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A `nats-server -js` on 127.0.0.1 with its store in a temporary folder; killed on drop.
+pub struct NatsServer {
+    child: Child,
+    /// `nats://127.0.0.1:PORT`.
+    pub url: String,
+    dir: tempfile::TempDir,
+}
+
+impl NatsServer {
+    /// Starts one and waits until it takes connections.
+    pub fn start() -> NatsServer {
+        let binary = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .map(str::to_owned)
+            .or_else(|| {
+                Command::new("sh")
+                    .args(["-c", "command -v nats-server"])
+                    .output()
+                    .ok()
+                    .filter(|o| o.status.success())
+                    .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            })
+            .expect("these tests need nats-server: apt-get install -y nats-server (.ci/run installs it)");
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = std::fs::File::create(dir.path().join("nats.log")).unwrap();
+        let child = Command::new(binary)
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .arg(dir.path().join("store"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("nats-server starts");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "nats-server did not listen within 10 s: {}",
+                std::fs::read_to_string(dir.path().join("nats.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        NatsServer {
+            child,
+            url: format!("nats://127.0.0.1:{port}"),
+            dir,
+        }
+    }
+
+    /// A client of this server.
+    pub async fn client(&self) -> async_nats::Client {
+        async_nats::connect(&self.url).await.expect("NATS answers")
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

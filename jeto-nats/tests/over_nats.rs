@@ -1,0 +1,124 @@
+//! The NATS provider and a worker against a real `nats-server` with JetStream: the provider
+//! conformance suite through NATS, and a host with no worker.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::NatsServer;
+use jeto_core::conformance::{self, Fixture};
+use jeto_core::memory::{instance_at, InMemoryProvider};
+use jeto_core::{Action, ActionRequest, ConsoleSink, ErrorKind, Provider};
+use jeto_nats::{NatsProvider, Worker};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_provider_conformance_suite_passes_through_a_worker() {
+    let nats = NatsServer::start();
+    let memory = InMemoryProvider::new();
+    // The fixture's instances are on host 1, which the worker serves.
+    let fixture = Fixture::in_memory(&memory);
+    let _worker = Worker::start(nats.client().await, Arc::new(memory.clone()), vec![1])
+        .await
+        .unwrap();
+    let provider = NatsProvider::connect(nats.client().await).await.unwrap();
+    conformance::run_all(&provider, &fixture).await;
+    // The cancelled slow script reached the worker's provider once: not run again.
+    let slow = memory
+        .stats()
+        .runs
+        .iter()
+        .filter(|(_, r)| r.script.as_deref() == Some("slow"))
+        .count();
+    assert_eq!(slow, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_without_a_worker_is_unavailable_at_once() {
+    let nats = NatsServer::start();
+    let memory = InMemoryProvider::new().with_instance("/srv/app", &["web"]);
+    let _worker = Worker::start(nats.client().await, Arc::new(memory), vec![1])
+        .await
+        .unwrap();
+    // Long enough that only NATS's "no responders" can end the calls below.
+    let provider = NatsProvider::connect(nats.client().await)
+        .await
+        .unwrap()
+        .with_call_timeout(Duration::from_secs(300));
+    let mut elsewhere = instance_at(1, "/srv/app");
+    elsewhere.host.id = 2;
+    let error = provider.status(&elsewhere).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Unavailable, "{error}");
+    assert!(
+        error.to_string().contains("no worker is online for host 2"),
+        "{error}"
+    );
+    let start = ActionRequest::new(Action::Start).check(&elsewhere).unwrap();
+    let error = provider
+        .run(&elsewhere, &start, ConsoleSink::discard())
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Unavailable, "{error}");
+    // Host 1 is served.
+    let served = instance_at(1, "/srv/app");
+    assert_eq!(provider.status(&served).await.unwrap()[0].name, "web");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_stops_mid_action_ends_it_interrupted_and_it_is_not_run_again() {
+    let nats = NatsServer::start();
+    // Every call of this provider takes 60 s: the action is surely mid-way when the worker goes.
+    let memory = InMemoryProvider::new()
+        .with_instance("/srv/app", &["web"])
+        .with_delay(Duration::from_secs(60));
+    let worker = Worker::start(nats.client().await, Arc::new(memory.clone()), vec![1])
+        .await
+        .unwrap();
+    let provider = NatsProvider::connect(nats.client().await)
+        .await
+        .unwrap()
+        .with_silence_limit(Duration::from_secs(2));
+    let instance = instance_at(1, "/srv/app");
+    let start = ActionRequest::new(Action::Start).check(&instance).unwrap();
+    let running = tokio::spawn({
+        let (provider, instance) = (provider.clone(), instance.clone());
+        async move {
+            provider
+                .run(&instance, &start, ConsoleSink::discard())
+                .await
+        }
+    });
+    while memory.running() == 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(worker); // as if its box died: no more heartbeats, the action's future is gone
+    let outcome = tokio::time::timeout(Duration::from_secs(30), running)
+        .await
+        .expect("the caller is not left hanging")
+        .unwrap()
+        .unwrap();
+    let error = outcome.error.expect("a failed outcome");
+    assert_eq!(error.kind, jeto_core::FailureKind::Interrupted, "{error:?}");
+    assert!(error.message.contains("not be run again"), "{error:?}");
+
+    // A new worker gets the unacknowledged action again (after its lease), says it was
+    // interrupted, acknowledges it, and does not run it a second time.
+    let _again = Worker::start(nats.client().await, Arc::new(memory.clone()), vec![1])
+        .await
+        .unwrap();
+    let jetstream = async_nats::jetstream::new(nats.client().await);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    loop {
+        let mut stream = jetstream.get_stream("JETO_COMMANDS").await.unwrap();
+        if stream.info().await.unwrap().state.messages == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the action was never acknowledged after the worker came back"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(memory.stats().runs.len(), 1, "run once, never again");
+    assert_eq!(memory.running(), 0);
+}
