@@ -32,28 +32,35 @@ impl NatsServer {
             })
             .expect("these tests need nats-server: apt-get install -y nats-server (.ci/run installs it)");
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let log = std::fs::File::create(dir.path().join("nats.log")).unwrap();
-        let child = Command::new(binary)
-            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+        let log_path = dir.path().join("nats.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        // The server picks its own free port (-1) and says which: no race with other tests.
+        let mut child = Command::new(binary)
+            .args(["-js", "-a", "127.0.0.1", "-p", "-1", "-sd"])
             .arg(dir.path().join("store"))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("nats-server starts");
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        let port = loop {
+            let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let port = text
+                .lines()
+                .find_map(|l| l.split("Listening for client connections on ").nth(1))
+                .and_then(|address| address.trim().rsplit(':').next()?.parse::<u16>().ok());
+            if let Some(port) = port {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    break port;
+                }
+            }
+            let exited = child.try_wait().ok().flatten();
             assert!(
-                Instant::now() < deadline,
-                "nats-server did not listen within 10 s: {}",
-                std::fs::read_to_string(dir.path().join("nats.log")).unwrap_or_default()
+                exited.is_none() && Instant::now() < deadline,
+                "nats-server did not start listening within 10 s ({exited:?}): {text}"
             );
             std::thread::sleep(Duration::from_millis(20));
-        }
+        };
         NatsServer {
             child,
             url: format!("nats://127.0.0.1:{port}"),
