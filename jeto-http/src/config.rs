@@ -61,6 +61,54 @@ pub struct ServerConfig {
     pub projects: Vec<Project>,
     /// Access tokens. With none, an admin key is generated on first start.
     pub tokens: Vec<TokenConfig>,
+    /// Hosts served by workers on other boxes, over NATS (the `[nats]` table).
+    pub nats: Option<NatsConfig>,
+}
+
+/// The `[nats]` table: where the NATS servers are, how to sign in, and which hosts are served
+/// by workers (`jeto worker`); the other hosts run on this server's box.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatsConfig {
+    /// `nats://HOST:PORT` (several, comma separated, for a cluster).
+    pub url: String,
+    /// Hosts whose instances live on worker boxes.
+    #[serde(default)]
+    pub hosts: Vec<u64>,
+    /// NATS user name, with `password`.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// NATS password; never logged or shown.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for NatsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsConfig")
+            .field("url", &self.url)
+            .field("hosts", &self.hosts)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+impl NatsConfig {
+    /// A client signed in as configured.
+    pub async fn connect(&self) -> Result<async_nats::Client, String> {
+        let options = match (&self.user, &self.password) {
+            (Some(user), Some(password)) => {
+                async_nats::ConnectOptions::with_user_and_password(user.clone(), password.clone())
+            }
+            (None, None) => async_nats::ConnectOptions::new(),
+            _ => return Err("[nats] needs both user and password, or neither".into()),
+        };
+        options
+            .connect(self.url.as_str())
+            .await
+            .map_err(|e| format!("cannot reach NATS at {}: {e}", self.url))
+    }
 }
 
 impl Default for ServerConfig {
@@ -84,6 +132,7 @@ impl Default for ServerConfig {
             hosts: Vec::new(),
             projects: Vec::new(),
             tokens: Vec::new(),
+            nats: None,
         }
     }
 }

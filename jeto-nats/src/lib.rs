@@ -35,8 +35,14 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod provider;
+mod routing;
 mod wire;
 mod worker;
 
 pub use provider::NatsProvider;
+pub use routing::HostRouter;
 pub use worker::Worker;
+
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;

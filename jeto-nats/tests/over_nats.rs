@@ -1,15 +1,13 @@
 //! The NATS provider and a worker against a real `nats-server` with JetStream: the provider
 //! conformance suite through NATS, and a host with no worker.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::NatsServer;
 use jeto_core::conformance::{self, Fixture};
 use jeto_core::memory::{instance_at, InMemoryProvider};
 use jeto_core::{Action, ActionRequest, ConsoleSink, ErrorKind, Provider};
+use jeto_nats::testing::NatsServer;
 use jeto_nats::{NatsProvider, Worker};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

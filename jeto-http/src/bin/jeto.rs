@@ -10,10 +10,10 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use jeto_core::access::{hash_key, TokenConfig, TokenPolicy};
 use jeto_core::store::{SqliteStore, Store};
-use jeto_core::Host;
-use jeto_core::Jeto;
+use jeto_core::{DynProvider, Host, Jeto};
 use jeto_http::config::ServerConfig;
 use jeto_http::JetoService;
+use jeto_nats::{HostRouter, NatsProvider, Worker};
 use jeto_vagrant::{ProcessRecords, VagrantProvider};
 
 /// Drive Vagrant environments over a REST API.
@@ -40,6 +40,19 @@ enum Commands {
     },
     /// Print the key_sha256 of a key read from standard input, for a `[[tokens]]` entry.
     HashKey,
+    /// Serve hosts' calls and actions on this box, for a server whose `[nats]` names them.
+    Worker {
+        /// TOML config file: its `[vagrant]` table says how vagrant runs here, `data_dir` where
+        /// process records are kept, `[nats]` how to sign in.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// NATS URL (overrides the config's `[nats] url`).
+        #[arg(long)]
+        nats: Option<String>,
+        /// A host this worker serves (repeat for several).
+        #[arg(long = "host", required = true)]
+        hosts: Vec<u64>,
+    },
 }
 
 /// The file holding the hash of the generated admin key.
@@ -147,8 +160,20 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
         );
     }
     let records = Arc::new(records);
-    let provider = VagrantProvider::new(config.vagrant.clone()).with_records(records.clone());
-    let jeto = Jeto::builder(Arc::new(provider))
+    let local: DynProvider =
+        Arc::new(VagrantProvider::new(config.vagrant.clone()).with_records(records.clone()));
+    // Hosts served by workers on other boxes go over NATS; the others run here.
+    let provider: DynProvider = match &config.nats {
+        Some(nats) => {
+            let workers = NatsProvider::connect(nats.connect().await?)
+                .await
+                .map_err(|e| e.to_string())?;
+            tracing::info!(url = %nats.url, hosts = ?nats.hosts, "hosts served by workers over NATS");
+            Arc::new(HostRouter::new(local, workers, nats.hosts.iter().copied()))
+        }
+        None => local,
+    };
+    let jeto = Jeto::builder(provider)
         .store(store)
         .policy(Arc::new(policy))
         .config(config.jeto_config())
@@ -182,6 +207,55 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
         );
     }
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// `jeto worker`: serves `hosts` with this box's vagrant until SIGTERM or Ctrl-C.
+async fn work(
+    mut config: ServerConfig,
+    url: Option<String>,
+    hosts: Vec<u64>,
+) -> Result<(), String> {
+    let mut nats = config.nats.take().unwrap_or(jeto_http::config::NatsConfig {
+        url: String::new(),
+        hosts: Vec::new(),
+        user: None,
+        password: None,
+    });
+    if let Some(url) = url {
+        nats.url = url;
+    }
+    if nats.url.is_empty() {
+        return Err("a worker needs a NATS URL: --nats nats://HOST:4222 or [nats] url".into());
+    }
+    // Before anything runs: kill what a worker killed outright left running.
+    let (records, _) = ProcessRecords::open(
+        config.data_dir.join("processes"),
+        Duration::from_secs(config.vagrant.kill_grace_secs),
+    )
+    .map_err(|e| {
+        format!(
+            "cannot use {}: {e}",
+            config.data_dir.join("processes").display()
+        )
+    })?;
+    let records = Arc::new(records);
+    let provider = VagrantProvider::new(config.vagrant.clone()).with_records(records.clone());
+    let worker = Worker::start(nats.connect().await?, Arc::new(provider), hosts.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("jeto worker serving hosts {hosts:?} over {}", nats.url);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| e.to_string())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    // Running actions stop with the worker; their messages are delivered again and answered
+    // "interrupted" by the next worker.
+    drop(worker);
+    let grace = Duration::from_secs(config.vagrant.kill_grace_secs + 1);
+    let _ = tokio::task::spawn_blocking(move || records.wait_until_none(grace)).await;
     Ok(())
 }
 
@@ -221,6 +295,19 @@ fn main() -> ExitCode {
                     println!("{}", hash_key(key.trim_end_matches(['\n', '\r'])));
                 })
         }
+        Commands::Worker {
+            config,
+            nats,
+            hosts,
+        } => config
+            .as_deref()
+            .map(ServerConfig::load)
+            .unwrap_or_else(|| Ok(ServerConfig::default()))
+            .and_then(|config| {
+                tokio::runtime::Runtime::new()
+                    .map_err(|e| e.to_string())
+                    .and_then(|rt| rt.block_on(work(config, nats, hosts)))
+            }),
         Commands::Serve {
             config,
             listen,

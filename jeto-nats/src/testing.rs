@@ -1,6 +1,4 @@
-//! A real `nats-server` with JetStream on a loopback port, for the tests.
-
-#![allow(dead_code)]
+//! A real `nats-server` with JetStream on a loopback port, for tests (feature `testing`).
 
 use std::net::TcpStream;
 use std::path::Path;
@@ -12,7 +10,8 @@ pub struct NatsServer {
     child: Child,
     /// `nats://127.0.0.1:PORT`.
     pub url: String,
-    dir: tempfile::TempDir,
+    /// The store folder, removed when the server is dropped.
+    _dir: tempfile::TempDir,
 }
 
 impl NatsServer {
@@ -64,7 +63,7 @@ impl NatsServer {
         NatsServer {
             child,
             url: format!("nats://127.0.0.1:{port}"),
-            dir,
+            _dir: dir,
         }
     }
 
