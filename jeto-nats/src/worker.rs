@@ -13,6 +13,11 @@ use crate::wire::{self, Call, CommandMessage, Output, Reply};
 
 /// How often a worker says it is still on an action (and extends its message's lease).
 const HEARTBEAT: Duration = Duration::from_secs(2);
+/// Reads one worker answers at once per host; more wait (NATS keeps them, the caller's
+/// timeout bounds the wait).
+const MAX_CALLS: usize = 32;
+/// Actions one worker runs at once per host; more stay in the stream for other workers.
+const MAX_ACTIONS: i64 = 32;
 
 /// Serves hosts' calls and actions with a provider; stops when dropped.
 #[derive(Debug)]
@@ -61,6 +66,7 @@ impl Worker {
                         filter_subject: wire::command_subject(host),
                         ack_policy: jetstream::consumer::AckPolicy::Explicit,
                         ack_wait: HEARTBEAT * 5,
+                        max_ack_pending: MAX_ACTIONS,
                         ..Default::default()
                     },
                 )
@@ -91,9 +97,14 @@ async fn serve_calls(
     host: u64,
     mut calls: async_nats::Subscriber,
 ) {
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CALLS));
     while let Some(message) = calls.next().await {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
         let (client, provider) = (client.clone(), provider.clone());
         tokio::spawn(async move {
+            let _slot = slot;
             let Some(reply_to) = message.reply else {
                 return;
             };

@@ -226,12 +226,7 @@ pub(crate) fn records_of(text: &str) -> Vec<Record> {
 
 /// The `HostName` of an `ssh-config` record.
 pub fn ssh_host_name(records: &[Record]) -> Option<String> {
-    let config = records.iter().find(|r| r.kind == "ssh-config")?.value()?;
-    config.lines().find_map(|line| {
-        let (key, value) = line.trim().split_once(char::is_whitespace)?;
-        key.eq_ignore_ascii_case("HostName")
-            .then(|| value.trim().to_owned())
-    })
+    crate::machine_info::ssh_details(records).map(|ssh| ssh.host)
 }
 
 #[cfg(test)]

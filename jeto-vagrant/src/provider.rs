@@ -14,13 +14,12 @@ use jeto_core::{
 
 use crate::folder_queue::FolderQueue;
 use crate::machine_info::{forwarded_ports, snapshot_lists, ssh_details};
-use crate::machine_readable::{
-    console_text, parse_line, ssh_host_name, statuses, Line, Record, RunSummary,
-};
+use crate::machine_readable::{console_text, parse_line, statuses, Line, Record, RunSummary};
 use crate::process_records::ProcessRecords;
 use crate::runner::{ProcessEnd, ProcessRunner, ProcessSpec, TokioProcessRunner};
 use crate::{archive, folder_safety, git};
 use crate::{Error, VagrantConfig};
+use jeto_core::SshDetails;
 
 /// How many lines of output an error keeps for context.
 const TAIL_LINES: usize = 20;
@@ -242,6 +241,60 @@ impl VagrantProvider {
         }
         self.spawn(instance.folder(), env, args, timeout, console, keep)
             .await
+    }
+
+    /// How to reach a machine: its first routable IP and its SSH details, from one
+    /// `ssh-config` (and, when that names loopback as with a NAT'd virtualbox machine, the
+    /// machine's own `hostname -I`). A machine whose SSH is not ready has neither.
+    async fn reach(
+        &self,
+        instance: &Instance,
+        machine: &str,
+    ) -> Result<(Option<String>, Option<SshDetails>), ProviderError> {
+        validate::machine_name(machine).map_err(|e| ProviderError::invalid(e.to_string()))?;
+        let _turn = self.reads.turn(instance.folder()).await;
+        let timeout = self.config.status_timeout();
+        let args = vec!["ssh-config".into(), machine.into()];
+        let (end, collected) = self
+            .vagrant(
+                instance,
+                args,
+                timeout,
+                None,
+                Keep::Records(&["ssh-config"]),
+                false,
+            )
+            .await?;
+        if end != ProcessEnd::Exited(0) {
+            let not_ready = collected
+                .summary
+                .error_exit
+                .as_ref()
+                .and_then(|e| e.class.as_deref())
+                .is_some_and(|class| class.ends_with("SSHNotReady"));
+            return if not_ready {
+                Ok((None, None))
+            } else {
+                Err(Self::failed(instance, Action::Status, end, collected))
+            };
+        }
+        let ssh = ssh_details(&collected.records);
+        if let Some(ip) = ssh.as_ref().and_then(|s| first_routable(&s.host)) {
+            return Ok((Some(ip), ssh));
+        }
+        // Loopback (a NAT'd machine, as with virtualbox): ask the machine itself.
+        let request = ActionRequest::new(Action::RunScript).on(machine);
+        let args = Self::arguments(&request, Some("hostname -I"));
+        let (end, collected) = self
+            .vagrant(instance, args, timeout, None, Keep::Raw, false)
+            .await?;
+        if end != ProcessEnd::Exited(0) {
+            return Err(Self::failed(instance, Action::Status, end, collected));
+        }
+        Ok((
+            collected.raw.iter().find_map(|line| first_routable(line)),
+            ssh,
+        ))
     }
 
     /// A read-only call (status, ssh-config, port, snapshot list) in its folder's turn (see
@@ -567,12 +620,7 @@ impl Provider for VagrantProvider {
         validate::machine_name(machine).map_err(|e| ProviderError::invalid(e.to_string()))?;
         let mut details = MachineDetails::of(self.status(instance).await?, instance, machine)?;
         if details.state == Status::RUNNING {
-            details.ip = self.ip(instance, machine).await?;
-            let args = vec!["ssh-config".into(), machine.into()];
-            let (end, collected) = self.read(instance, args, &["ssh-config"]).await?;
-            if end == ProcessEnd::Exited(0) {
-                details.ssh = ssh_details(&collected.records);
-            }
+            (details.ip, details.ssh) = self.reach(instance, machine).await?;
         }
         let args = vec!["port".into(), machine.into()];
         let (end, collected) = self.read(instance, args, &["forwarded_port"]).await?;
@@ -615,48 +663,7 @@ impl Provider for VagrantProvider {
         instance: &Instance,
         machine: &str,
     ) -> Result<Option<String>, ProviderError> {
-        validate::machine_name(machine).map_err(|e| ProviderError::invalid(e.to_string()))?;
-        let _turn = self.reads.turn(instance.folder()).await;
-        let timeout = self.config.status_timeout();
-        let args = vec!["ssh-config".into(), machine.into()];
-        let (end, collected) = self
-            .vagrant(
-                instance,
-                args,
-                timeout,
-                None,
-                Keep::Records(&["ssh-config"]),
-                false,
-            )
-            .await?;
-        if end != ProcessEnd::Exited(0) {
-            let not_ready = collected
-                .summary
-                .error_exit
-                .as_ref()
-                .and_then(|e| e.class.as_deref())
-                .is_some_and(|class| class.ends_with("SSHNotReady"));
-            return if not_ready {
-                Ok(None)
-            } else {
-                Err(Self::failed(instance, Action::Status, end, collected))
-            };
-        }
-        if let Some(host) = ssh_host_name(&collected.records) {
-            if let Some(ip) = first_routable(&host) {
-                return Ok(Some(ip));
-            }
-        }
-        // Loopback (a NAT'd machine, as with virtualbox): ask the machine itself.
-        let request = ActionRequest::new(Action::RunScript).on(machine);
-        let args = Self::arguments(&request, Some("hostname -I"));
-        let (end, collected) = self
-            .vagrant(instance, args, timeout, None, Keep::Raw, false)
-            .await?;
-        if end != ProcessEnd::Exited(0) {
-            return Err(Self::failed(instance, Action::Status, end, collected));
-        }
-        Ok(collected.raw.iter().find_map(|line| first_routable(line)))
+        Ok(self.reach(instance, machine).await?.0)
     }
 
     async fn prepare(

@@ -142,26 +142,8 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
         config.tokens.clone()
     };
     let policy = TokenPolicy::new(tokens).map_err(|e| e.to_string())?;
-    // Before anything runs: kill what a server killed outright left running.
-    let (records, killed) = ProcessRecords::open(
-        config.data_dir.join("processes"),
-        Duration::from_secs(config.vagrant.kill_grace_secs),
-    )
-    .map_err(|e| {
-        format!(
-            "cannot use {}: {e}",
-            config.data_dir.join("processes").display()
-        )
-    })?;
-    if killed > 0 {
-        tracing::warn!(
-            killed,
-            "killed process groups left running by an earlier run"
-        );
-    }
-    let records = Arc::new(records);
-    let local: DynProvider =
-        Arc::new(VagrantProvider::new(config.vagrant.clone()).with_records(records.clone()));
+    let (vagrant, records) = local_vagrant(&config)?;
+    let local: DynProvider = Arc::new(vagrant);
     // Hosts served by workers on other boxes go over NATS; the others run here.
     let provider: DynProvider = match &config.nats {
         Some(nats) => {
@@ -181,21 +163,50 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     println!("jeto listening on http://{address}");
-    let shutdown = async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    };
+    let shutdown = stop_signal()?;
     jeto_http::serve(listener, JetoService::new(jeto.clone()))
         .limits(config.server.clone())
         .stopping(jeto)
         .with_graceful_shutdown(shutdown, Duration::from_secs(config.shutdown_grace_secs))
         .await;
-    // Stopped commands have their process groups killed on other threads: wait for them, so
-    // none outlives the server.
+    wait_for_process_groups(records, &config).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// This box's vagrant, with its process records: before anything runs, the groups a server
+/// or worker killed outright left running are killed.
+fn local_vagrant(config: &ServerConfig) -> Result<(VagrantProvider, Arc<ProcessRecords>), String> {
+    let dir = config.data_dir.join("processes");
+    let (records, killed) =
+        ProcessRecords::open(&dir, Duration::from_secs(config.vagrant.kill_grace_secs))
+            .map_err(|e| format!("cannot use {}: {e}", dir.display()))?;
+    if killed > 0 {
+        tracing::warn!(
+            killed,
+            "killed process groups left running by an earlier run"
+        );
+    }
+    let records = Arc::new(records);
+    let vagrant = VagrantProvider::new(config.vagrant.clone()).with_records(records.clone());
+    Ok((vagrant, records))
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+fn stop_signal() -> Result<impl std::future::Future<Output = ()>, String> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
+    Ok(async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    })
+}
+
+/// Stopped actions have their process groups killed on other threads: wait for them, so none
+/// outlives the process (what is left, the next start kills).
+async fn wait_for_process_groups(records: Arc<ProcessRecords>, config: &ServerConfig) {
     let grace = Duration::from_secs(config.vagrant.kill_grace_secs + 1);
     let left = tokio::task::spawn_blocking(move || records.wait_until_none(grace))
         .await
@@ -206,8 +217,6 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
             "process groups still dying at exit; the next start kills them"
         );
     }
-    tracing::info!("stopped");
-    Ok(())
 }
 
 /// `jeto worker`: serves `hosts` with this box's vagrant until SIGTERM or Ctrl-C.
@@ -228,34 +237,16 @@ async fn work(
     if nats.url.is_empty() {
         return Err("a worker needs a NATS URL: --nats nats://HOST:4222 or [nats] url".into());
     }
-    // Before anything runs: kill what a worker killed outright left running.
-    let (records, _) = ProcessRecords::open(
-        config.data_dir.join("processes"),
-        Duration::from_secs(config.vagrant.kill_grace_secs),
-    )
-    .map_err(|e| {
-        format!(
-            "cannot use {}: {e}",
-            config.data_dir.join("processes").display()
-        )
-    })?;
-    let records = Arc::new(records);
-    let provider = VagrantProvider::new(config.vagrant.clone()).with_records(records.clone());
-    let worker = Worker::start(nats.connect().await?, Arc::new(provider), hosts.clone())
+    let (vagrant, records) = local_vagrant(&config)?;
+    let worker = Worker::start(nats.connect().await?, Arc::new(vagrant), hosts.clone())
         .await
         .map_err(|e| e.to_string())?;
     println!("jeto worker serving hosts {hosts:?} over {}", nats.url);
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| e.to_string())?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+    stop_signal()?.await;
     // Running actions stop with the worker; their messages are delivered again and answered
     // "interrupted" by the next worker.
     drop(worker);
-    let grace = Duration::from_secs(config.vagrant.kill_grace_secs + 1);
-    let _ = tokio::task::spawn_blocking(move || records.wait_until_none(grace)).await;
+    wait_for_process_groups(records, &config).await;
     Ok(())
 }
 
