@@ -101,3 +101,33 @@ pub struct PluginInfo {
     /// Its version, as the tool prints it.
     pub version: String,
 }
+
+/// A worker process serving a host from another box (`GET /api/hosts/{id}/workers`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct HostWorker {
+    /// The worker's name (its box and process, unless configured).
+    pub name: String,
+    /// Whether it was heard from within its heartbeat's time to live.
+    pub online: bool,
+    /// Seconds since it was last heard from.
+    pub last_seen_secs: u64,
+    /// The actions it is running now, for all its hosts.
+    pub running: u32,
+    /// Every host it serves.
+    pub hosts: Vec<u64>,
+}
+
+impl HostWorker {
+    /// A worker heard from `last_seen_secs` ago.
+    pub fn new(name: impl Into<String>, online: bool, last_seen_secs: u64) -> Self {
+        HostWorker {
+            name: name.into(),
+            online,
+            last_seen_secs,
+            running: 0,
+            hosts: Vec::new(),
+        }
+    }
+}

@@ -65,7 +65,7 @@ pub use command::{Command, CommandError, CommandStatus, FailureKind};
 pub use error::{BoxError, Error, ErrorKind, Result};
 pub use host::{Host, HostParams};
 pub use instance::{Instance, InstanceSpec, Status};
-pub use inventory::{BoxInfo, GlobalMachine, PluginInfo, ToolInfo};
+pub use inventory::{BoxInfo, GlobalMachine, HostWorker, PluginInfo, ToolInfo};
 pub use jeto_infos::{JetoInfos, JETO_JSON};
 pub use machine::{ForwardedPort, MachineDetails, MachineSnapshots, SshDetails};
 pub use project::Project;

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    BoxInfo, CheckedRequest, CommandError, GlobalMachine, Host, Instance, MachineDetails,
-    MachineSnapshots, ProviderError, Result, Status, ToolInfo,
+    BoxInfo, CheckedRequest, CommandError, GlobalMachine, Host, HostWorker, Instance,
+    MachineDetails, MachineSnapshots, ProviderError, Result, Status, ToolInfo,
 };
 
 /// A shared, type-erased provider, as the service holds it.
@@ -196,6 +196,17 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
         })
     }
 
+    /// The worker processes that serve `host` from other boxes, online or lately seen. The
+    /// default: [`crate::Error::NotSupported`] (the host runs where the provider runs).
+    async fn workers(&self, host: &Host) -> Result<Vec<HostWorker>, ProviderError> {
+        Err(ProviderError::NotSupported {
+            what: format!(
+                "list workers: host {} runs on the server's own box",
+                host.id
+            ),
+        })
+    }
+
     /// Every machine the tool knows on this server, in any folder (stale entries pruned).
     /// The default: [`crate::Error::NotSupported`].
     async fn global_status(&self) -> Result<Vec<GlobalMachine>, ProviderError> {
@@ -277,6 +288,9 @@ macro_rules! forward_provider {
             }
             async fn global_status(&self) -> Result<Vec<GlobalMachine>, ProviderError> {
                 (**self).global_status().await
+            }
+            async fn workers(&self, host: &Host) -> Result<Vec<HostWorker>, ProviderError> {
+                (**self).workers(host).await
             }
             async fn about(&self) -> Result<ToolInfo, ProviderError> {
                 (**self).about().await

@@ -65,22 +65,51 @@ pub struct ServerConfig {
     pub nats: Option<NatsConfig>,
 }
 
-/// The `[nats]` table: where the NATS servers are, how to sign in, and which hosts are served
-/// by workers (`jeto worker`); the other hosts run on this server's box.
+/// The `[nats]` table: where the NATS servers are, how to sign in, which hosts are served by
+/// workers (`jeto worker`; the other hosts run on this server's box), and the limits of both
+/// sides.
 #[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct NatsConfig {
-    /// `nats://HOST:PORT` (several, comma separated, for a cluster).
+    /// `nats://HOST:PORT`; for a cluster, several, comma separated.
     pub url: String,
     /// Hosts whose instances live on worker boxes.
-    #[serde(default)]
     pub hosts: Vec<u64>,
     /// NATS user name, with `password`.
-    #[serde(default)]
     pub user: Option<String>,
     /// NATS password; never logged or shown.
-    #[serde(default)]
     pub password: Option<String>,
+    /// A file holding this side's NATS nkey seed (`SU...`), instead of user and password;
+    /// the seed is never logged or shown.
+    pub nkey_seed_file: Option<PathBuf>,
+    /// Copies of Jeto's JetStream stream and buckets (3 on a 3-node cluster). Default 1.
+    pub replicas: usize,
+    /// How long a read (status, IP, details) may take on a worker. Default 120 s.
+    pub call_timeout_secs: u64,
+    /// How long a running action may go without a word from its worker before it ends
+    /// `interrupted` (workers speak every 2 s). Default 15 s.
+    pub silence_limit_secs: u64,
+    /// A worker: reads it answers at once per host. Default 32.
+    pub worker_max_calls: usize,
+    /// A worker: actions it runs at once per host (more wait in the queue). Default 32.
+    pub worker_max_actions: usize,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        NatsConfig {
+            url: String::new(),
+            hosts: Vec::new(),
+            user: None,
+            password: None,
+            nkey_seed_file: None,
+            replicas: 1,
+            call_timeout_secs: 120,
+            silence_limit_secs: 15,
+            worker_max_calls: 32,
+            worker_max_actions: 32,
+        }
+    }
 }
 
 impl std::fmt::Debug for NatsConfig {
@@ -90,24 +119,50 @@ impl std::fmt::Debug for NatsConfig {
             .field("hosts", &self.hosts)
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("nkey_seed_file", &self.nkey_seed_file)
+            .field("replicas", &self.replicas)
+            .field("call_timeout_secs", &self.call_timeout_secs)
+            .field("silence_limit_secs", &self.silence_limit_secs)
+            .field("worker_max_calls", &self.worker_max_calls)
+            .field("worker_max_actions", &self.worker_max_actions)
             .finish()
     }
 }
 
 impl NatsConfig {
-    /// A client signed in as configured.
+    /// A client signed in as configured, knowing every server of `url`.
     pub async fn connect(&self) -> Result<async_nats::Client, String> {
-        let options = match (&self.user, &self.password) {
-            (Some(user), Some(password)) => {
+        let options = match (&self.user, &self.password, &self.nkey_seed_file) {
+            (Some(user), Some(password), None) => {
                 async_nats::ConnectOptions::with_user_and_password(user.clone(), password.clone())
             }
-            (None, None) => async_nats::ConnectOptions::new(),
-            _ => return Err("[nats] needs both user and password, or neither".into()),
+            (None, None, Some(file)) => {
+                let seed = std::fs::read_to_string(file).map_err(|e| {
+                    format!("cannot read the nkey seed file {}: {e}", file.display())
+                })?;
+                async_nats::ConnectOptions::with_nkey(seed.trim().to_owned())
+            }
+            (None, None, None) => async_nats::ConnectOptions::new(),
+            (Some(_), None, _) | (None, Some(_), _) => {
+                return Err("[nats] needs both user and password, or neither".into())
+            }
+            _ => return Err("[nats] takes user and password, or nkey_seed_file, not both".into()),
         };
+        let urls: Vec<&str> = self
+            .url
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .collect();
         options
-            .connect(self.url.as_str())
+            .connect(urls)
             .await
             .map_err(|e| format!("cannot reach NATS at {}: {e}", self.url))
+    }
+
+    /// How Jeto's stream and buckets are made.
+    pub fn setup(&self) -> jeto_nats::JetStreamSetup {
+        jeto_nats::JetStreamSetup::replicas(self.replicas)
     }
 }
 

@@ -37,6 +37,8 @@ pub enum Route {
     Boxes(u64),
     /// `/api/global-status`
     GlobalStatus,
+    /// `/api/hosts/{id}/workers`
+    Workers(u64),
 }
 
 impl Route {
@@ -72,6 +74,7 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/instances/{id}/snapshots", &["GET"]),
     ("/api/hosts/{id}/boxes", &["GET"]),
     ("/api/global-status", &["GET"]),
+    ("/api/hosts/{id}/workers", &["GET"]),
 ];
 
 /// Matches a path against [`ROUTES`]. Parameters must be positive integers; anything else
@@ -126,6 +129,7 @@ pub fn match_path(path: &str) -> Result<(Route, &'static [&'static str]), ApiErr
                 (13, [id]) => Route::Snapshots(*id),
                 (14, [id]) => Route::Boxes(*id),
                 (15, _) => Route::GlobalStatus,
+                (16, [id]) => Route::Workers(*id),
                 _ => unreachable!("ROUTES and this match list the same routes"),
             };
             return Ok((route, methods));

@@ -366,6 +366,10 @@ where
             query(&[])?;
             hosts::global_status(jeto, &who).await
         }
+        (Route::Workers(id), _) => {
+            query(&[])?;
+            hosts::workers(jeto, &who, id).await
+        }
         (Route::Health | Route::OpenApi, _) => unreachable!("answered above"),
     }
 }

@@ -157,6 +157,8 @@ pub struct ServerProcess {
     pub generated_key: Option<String>,
     /// The lines it printed before listening.
     pub banner: Vec<String>,
+    /// What must outlive the process (the NATS server and workers it uses), dropped after it.
+    companions: Vec<Box<dyn std::any::Any + Send>>,
 }
 
 impl ServerProcess {
@@ -203,7 +205,14 @@ impl ServerProcess {
             address,
             generated_key,
             banner,
+            companions: Vec::new(),
         }
+    }
+
+    /// Keeps `companion` (a NATS server, a worker process) alive until this process is
+    /// stopped, and drops it after.
+    pub fn keep_alive(&mut self, companion: Box<dyn std::any::Any + Send>) {
+        self.companions.push(companion);
     }
 
     /// The process id.

@@ -1,57 +1,73 @@
-//! A host served by a `jeto worker` process over a real `nats-server`: the server registers,
-//! starts and reads an instance whose vagrant runs in the worker, and answers 503 at once
-//! when no worker is online.
+//! Hosts served by `jeto worker` processes over a real `nats-server`: the server registers,
+//! starts and reads instances whose vagrant runs in a worker; two workers on two hosts run in
+//! parallel; a worker SIGKILLed mid-command ends it `interrupted` and, restarted, leaves no
+//! process behind and runs the next one; a command sent while a worker restarts waits for
+//! it; with no worker online the answer is 503 at once.
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::time::Duration;
 
-use common::{config_toml_with, ADMIN_KEY};
+use common::workers::WorkerProcess;
+use common::{config_toml_with, register, ADMIN_KEY, OTHER_KEY};
 use jeto_http::testing::{ServerProcess, TestClient};
 use jeto_nats::testing::NatsServer;
 use jeto_vagrant::fixture::FakeVagrant;
-use serde_json::json;
+use serde_json::{json, Value};
 
-/// A `jeto worker` for host 1 with its own data folder; killed on drop.
-struct WorkerProcess(Child);
-
-impl WorkerProcess {
-    fn start(fake: &FakeVagrant, dir: &std::path::Path, url: &str) -> WorkerProcess {
-        let config = dir.join("worker.toml");
-        std::fs::write(
-            &config,
-            config_toml_with(fake, &dir.join("worker-data"), ""),
-        )
-        .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_jeto"))
-            .args([
-                "worker",
-                "--config",
-                config.to_str().unwrap(),
-                "--nats",
-                url,
-                "--host",
-                "1",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut ready = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut ready)
-            .unwrap();
-        assert!(ready.contains("jeto worker serving hosts [1]"), "{ready:?}");
-        WorkerProcess(child)
-    }
+/// The server, its hosts 1 and 3 served by workers; host 3's first `up` hangs (its pids in
+/// `pids`), and actions whose worker is silent 3 s end interrupted.
+fn server(fake: &FakeVagrant, dir: &Path, url: &str, pids: &Path) -> ServerProcess {
+    let extra = format!(
+        "{}\n[nats]\nurl = {url:?}\nhosts = [1, 3]\nsilence_limit_secs = 3\n",
+        hang_once_host(pids)
+    );
+    let config = dir.join("jeto.toml");
+    std::fs::write(&config, config_toml_with(fake, &dir.join("data"), &extra)).unwrap();
+    ServerProcess::start(
+        env!("CARGO_BIN_EXE_jeto"),
+        &["--config", config.to_str().unwrap()],
+        &[],
+    )
 }
 
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+fn hang_once_host(pids: &Path) -> String {
+    format!(
+        "[[hosts]]\nid = 3\nname = \"hang-once\"\nprovider = \"jeto_fake\"\nparams = {{ JETO_FAKE_UP = \"hang_once\", JETO_FAKE_PIDFILE = {:?} }}\n",
+        pids.display().to_string()
+    )
+}
+
+/// Whether a process is gone (or only a zombie).
+fn gone(pid: i32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next());
+    matches!(state, None | Some("Z"))
+}
+
+/// Polls the command at `location` until it is no longer queued or running (60 s at most).
+async fn ended(admin: &TestClient, location: &str) -> Value {
+    for _ in 0..600 {
+        let command = admin.get(location).await.json();
+        if !matches!(command["status"].as_str(), Some("queued" | "running")) {
+            return command;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    panic!("{location} did not end in 60 s");
+}
+
+async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..300 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -59,29 +75,12 @@ async fn a_host_served_by_a_worker_process() {
     let nats = NatsServer::start();
     let fake = FakeVagrant::new();
     let dir = tempfile::tempdir().unwrap();
-    let worker = WorkerProcess::start(&fake, dir.path(), &nats.url);
-    let nats_table = format!("\n[nats]\nurl = {:?}\nhosts = [1]\n", nats.url);
-    let config = dir.path().join("jeto.toml");
-    std::fs::write(
-        &config,
-        config_toml_with(&fake, &dir.path().join("data"), &nats_table),
-    )
-    .unwrap();
-    let server = ServerProcess::start(
-        env!("CARGO_BIN_EXE_jeto"),
-        &["--config", config.to_str().unwrap()],
-        &[],
-    );
+    let pids = dir.path().join("pids");
+    let mut worker = WorkerProcess::start(&fake, dir.path(), &nats.url, "box-a", &[1], "");
+    let server = server(&fake, dir.path(), &nats.url, &pids);
     let admin = TestClient::new(server.address, Some(ADMIN_KEY));
 
-    let created = admin
-        .post(
-            "/api/instances",
-            &json!({"name": "remote", "host": 1, "path": fake.multi().display().to_string()}),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.text());
-    let id = created.json()["id"].as_u64().unwrap();
+    let id = register(&admin, "remote", 1, &fake.multi()).await;
     let started = admin
         .post(
             &format!("/api/instances/{id}"),
@@ -106,7 +105,26 @@ async fn a_host_served_by_a_worker_process() {
     let out = fake.run_vagrant(&fake.multi(), &["status", "www", "--machine-readable"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains(",state,running"));
 
-    drop(worker);
+    // The host shows its worker.
+    let workers = admin.get("/api/hosts/1/workers").await;
+    assert_eq!(workers.status, 200, "{}", workers.text());
+    let workers = workers.json();
+    assert_eq!(workers[0]["name"], "box-a", "{workers}");
+    assert_eq!(workers[0]["online"], true, "{workers}");
+    assert_eq!(workers[0]["hosts"], json!([1]), "{workers}");
+    // A host of the server's own box has none; a tenant cannot see another's host.
+    let local = admin.get("/api/hosts/2/workers").await;
+    assert_eq!(local.status, 409, "{}", local.text());
+    assert!(
+        local.text().contains("server's own box"),
+        "{}",
+        local.text()
+    );
+    let other = TestClient::new(server.address, Some(OTHER_KEY));
+    assert_eq!(other.get("/api/hosts/1/workers").await.status, 404);
+
+    // Stopped cleanly, the worker leaves at once: 503 without waiting, and the host says so.
+    worker.terminate();
     let refused = admin
         .post(
             &format!("/api/instances/{id}"),
@@ -119,4 +137,183 @@ async fn a_host_served_by_a_worker_process() {
         "{}",
         refused.text()
     );
+    assert_eq!(
+        admin.get("/api/hosts/1/workers").await.json(),
+        json!([]),
+        "a worker that stopped cleanly is not listed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_run_in_parallel_and_one_killed_mid_command_ends_it_interrupted() {
+    let nats = NatsServer::start();
+    let fake = FakeVagrant::new();
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    let hang = hang_once_host(&pids);
+    let _a = WorkerProcess::start(&fake, dir.path(), &nats.url, "box-a", &[1], "");
+    let mut b = WorkerProcess::start(&fake, dir.path(), &nats.url, "box-b", &[3], &hang);
+    let server = server(&fake, dir.path(), &nats.url, &pids);
+    let admin = TestClient::new(server.address, Some(ADMIN_KEY));
+    let on_a = register(&admin, "on-a", 1, &fake.single()).await;
+    let on_b = register(&admin, "on-b", 3, &fake.another_single("b")).await;
+
+    // Box B's up hangs; box A's up runs and ends meanwhile.
+    let hanging = admin
+        .post(
+            &format!("/api/instances/{on_b}"),
+            &json!({"state": "start", "async": true}),
+        )
+        .await;
+    assert_eq!(hanging.status, 202, "{}", hanging.text());
+    let hanging = hanging.header("location").unwrap().to_owned();
+    wait_for("box B's up to start", || pids.exists()).await;
+    let quick = admin
+        .post(
+            &format!("/api/instances/{on_a}"),
+            &json!({"state": "start"}),
+        )
+        .await;
+    assert_eq!(quick.status, 200, "{}", quick.text());
+    assert_eq!(quick.json()["command"]["status"], "succeeded");
+    assert_eq!(admin.get(&hanging).await.json()["status"], "running");
+    let workers = admin.get("/api/hosts/3/workers").await.json();
+    assert_eq!(workers[0]["name"], "box-b", "{workers}");
+
+    // Box B dies mid-command: the command ends interrupted, with the reason, soon.
+    let running: Vec<i32> = std::fs::read_to_string(&pids)
+        .unwrap()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    b.kill();
+    let command = ended(&admin, &hanging).await;
+    assert_eq!(command["status"], "interrupted", "{command}");
+    assert!(
+        command["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("stopped answering"),
+        "{command}"
+    );
+    // Its vagrant is in its own process group: the crash left it; the restart kills it.
+    assert!(
+        running.iter().any(|pid| !gone(*pid)),
+        "killed with the worker"
+    );
+    b.restart();
+    for pid in &running {
+        assert!(gone(*pid), "process {pid} outlived the worker's restart");
+    }
+    // The next command runs (and is not the interrupted one run again).
+    let again = admin
+        .post(
+            &format!("/api/instances/{on_b}"),
+            &json!({"state": "start"}),
+        )
+        .await;
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert_eq!(
+        again.json()["command"]["status"],
+        "succeeded",
+        "{}",
+        again.text()
+    );
+    let ups = fake
+        .calls()
+        .iter()
+        .filter(|c| c.contains(" up") && c.contains("b"))
+        .count();
+    assert!(ups >= 2, "{:?}", fake.calls());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_sent_while_its_worker_restarts_runs_when_it_is_back() {
+    let nats = NatsServer::start();
+    let fake = FakeVagrant::new();
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    let mut a = WorkerProcess::start(&fake, dir.path(), &nats.url, "box-a", &[1], "");
+    let server = server(&fake, dir.path(), &nats.url, &pids);
+    let admin = TestClient::new(server.address, Some(ADMIN_KEY));
+    let id = register(&admin, "on-a", 1, &fake.single()).await;
+
+    // Killed, not stopped: its heartbeat is still fresh, so the command is queued for it.
+    a.kill();
+    let queued = admin
+        .post(
+            &format!("/api/instances/{id}"),
+            &json!({"state": "start", "async": true}),
+        )
+        .await;
+    assert_eq!(queued.status, 202, "{}", queued.text());
+    let location = queued.header("location").unwrap().to_owned();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        matches!(
+            admin.get(&location).await.json()["status"].as_str(),
+            Some("queued" | "running")
+        ),
+        "waits for the worker"
+    );
+    a.restart();
+    let command = ended(&admin, &location).await;
+    assert_eq!(command["status"], "succeeded", "{command}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_and_the_server_sign_in_to_nats_with_an_nkey() {
+    let user = nkeys::KeyPair::new_user();
+    let nats = NatsServer::with_config(&format!(
+        "authorization {{ users = [ {{ nkey: {:?} }} ] }}",
+        user.public_key()
+    ));
+    let fake = FakeVagrant::new();
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("jeto.nk");
+    std::fs::write(&seed, user.seed().unwrap()).unwrap();
+    let signed_in = format!(
+        "[nats]\nnkey_seed_file = {:?}\n",
+        seed.display().to_string()
+    );
+
+    // Without the seed, NATS refuses the worker and it says so.
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_jeto"))
+        .args(["worker", "--nats", &nats.url, "--host", "1"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("cannot reach NATS"), "{said}");
+
+    let _worker = WorkerProcess::start(&fake, dir.path(), &nats.url, "box-a", &[1], &signed_in);
+    let config = dir.path().join("jeto.toml");
+    let server_nats = format!(
+        "\n[nats]\nurl = {:?}\nhosts = [1]\nnkey_seed_file = {:?}\n",
+        nats.url,
+        seed.display().to_string()
+    );
+    std::fs::write(
+        &config,
+        config_toml_with(&fake, &dir.path().join("data"), &server_nats),
+    )
+    .unwrap();
+    let server = ServerProcess::start(
+        env!("CARGO_BIN_EXE_jeto"),
+        &["--config", config.to_str().unwrap()],
+        &[],
+    );
+    let admin = TestClient::new(server.address, Some(ADMIN_KEY));
+    let id = register(&admin, "signed", 1, &fake.single()).await;
+    let started = admin
+        .post(&format!("/api/instances/{id}"), &json!({"state": "start"}))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text());
+    assert_eq!(started.json()["command"]["status"], "succeeded");
+    // The seed is never shown: not in the health answer, not in the worker list.
+    let seed_text = std::fs::read_to_string(&seed).unwrap();
+    for path in ["/api/health", "/api/hosts/1/workers", "/api/hosts/1"] {
+        let answer = admin.get(path).await.text();
+        assert!(!answer.contains(seed_text.trim()), "{path}: {answer}");
+    }
 }

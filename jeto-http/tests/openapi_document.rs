@@ -13,7 +13,7 @@ use http_body_util::{BodyExt, Full};
 use jeto_core::access::{hash_key, Permission, TokenConfig, TokenPolicy};
 use jeto_core::memory::InMemoryProvider;
 use jeto_core::{
-    BoxInfo, CheckedRequest, ConsoleSink, FailureKind, GlobalMachine, Host, Instance,
+    BoxInfo, CheckedRequest, ConsoleSink, FailureKind, GlobalMachine, Host, HostWorker, Instance,
     InstanceSource, Jeto, JetoConfig, MachineDetails, MachineSnapshots, Outcome, Provider,
     ProviderError, Status,
 };
@@ -98,6 +98,9 @@ impl Provider for FaultyProvider {
     }
     async fn global_status(&self) -> Result<Vec<GlobalMachine>, ProviderError> {
         self.host_call("give a global status")
+    }
+    async fn workers(&self, _host: &Host) -> Result<Vec<HostWorker>, ProviderError> {
+        self.host_call("list workers")
     }
     async fn snapshots(&self, instance: &Instance) -> Result<Vec<MachineSnapshots>, ProviderError> {
         match instance.spec.name.as_str() {
@@ -301,6 +304,7 @@ async fn every_status_answered_is_documented_and_every_documented_status_is_answ
     api.call(host, "GET", "/api/hosts/9", admin, None).await;
     let boxes = "/api/hosts/{id}/boxes";
     let global = "/api/global-status";
+    let workers = "/api/hosts/{id}/workers";
     for mode in [
         HOST_CALLS_WORK,
         HOST_CALLS_UNSUPPORTED,
@@ -316,6 +320,8 @@ async fn every_status_answered_is_documented_and_every_documented_status_is_answ
         )
         .await;
         api.call(global, "GET", global, admin, None).await;
+        api.call(workers, "GET", "/api/hosts/1/workers", admin, None)
+            .await;
     }
     host_calls.store(HOST_CALLS_WORK, Ordering::SeqCst);
     api.call(
@@ -331,6 +337,12 @@ async fn every_status_answered_is_documented_and_every_documented_status_is_answ
     api.call(boxes, "GET", "/api/hosts/9/boxes", admin, None)
         .await;
     api.call(global, "GET", "/api/global-status?x=1", admin, None)
+        .await;
+    api.call(workers, "GET", "/api/hosts/1/workers?x=1", admin, None)
+        .await;
+    api.call(workers, "GET", "/api/hosts/1/workers", None, None)
+        .await;
+    api.call(workers, "GET", "/api/hosts/9/workers", admin, None)
         .await;
     api.call(global, "GET", global, None, None).await;
     api.call(global, "GET", global, limited, None).await;

@@ -5,18 +5,23 @@
 //! provider of its own box (a `VagrantProvider` on a real box). jeto-core does not change:
 //! the `Provider` trait is the seam.
 //!
-//! - Reads (status, IP, machine details, snapshots, preparing a folder) are NATS
+//! - Reads (status, IP, machine details, snapshots, boxes, preparing a folder) are NATS
 //!   request-reply on `jeto.host.<id>.call`, with a timeout; with no worker listening NATS
 //!   answers at once and the call fails as `unavailable` (503).
+//! - Workers announce themselves every 2 s in the key-value bucket `jeto_workers` (gone after
+//!   10 s); the provider watches it ([`NatsProvider`]'s `workers` lists a host's workers).
 //! - Actions travel through the JetStream work-queue stream `JETO_COMMANDS` (subjects
 //!   `jeto.host.<id>.command`), so an action sent while its worker restarts is delivered when
-//!   it is back. The worker streams the console on `jeto.run.<run>.out` as it is produced,
-//!   with a heartbeat, and acknowledges the message only once the action has ended and its
-//!   result is published.
+//!   it is back; if no worker of the host is online any more, the caller withdraws it. The
+//!   worker claims the run in the bucket `jeto_results` (a create only one worker wins),
+//!   streams the console on `jeto.run.<run>.out` as it is produced with a heartbeat, records
+//!   the end in `jeto_results`, publishes it, and only then acknowledges the message.
 //! - A worker that dies mid-action: the caller stops hearing heartbeats and the command ends
-//!   `interrupted` with that reason; when the action is delivered again (to a worker that
-//!   came back) it is not run a second time: that worker answers that it was interrupted, and
-//!   acknowledges it.
+//!   `interrupted` with that reason; when the action is delivered again, the worker finds it
+//!   claimed, answers that it was interrupted, and acknowledges it: never run twice.
+//! - On a cluster ([`JetStreamSetup::replicas`]), publishes are retried with the run as the
+//!   message id while a new leader is elected, and an end whose message was lost is read from
+//!   `jeto_results`.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -34,14 +39,17 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod presence;
 mod provider;
 mod routing;
+mod streams;
 mod wire;
 mod worker;
 
 pub use provider::NatsProvider;
 pub use routing::HostRouter;
-pub use worker::Worker;
+pub use streams::JetStreamSetup;
+pub use worker::{Worker, WorkerConfig};
 
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]

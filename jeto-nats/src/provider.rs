@@ -3,39 +3,61 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use async_nats::jetstream::{self, stream};
+use async_nats::jetstream::{self, kv};
 use async_nats::{Client, RequestErrorKind};
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use jeto_core::{
-    CheckedRequest, CommandError, ConsoleSink, FailureKind, Host, Instance, InstanceSource,
-    MachineDetails, MachineSnapshots, Outcome, Provider, ProviderError, Status,
+    BoxInfo, CheckedRequest, CommandError, ConsoleSink, FailureKind, Host, HostWorker, Instance,
+    InstanceSource, MachineDetails, MachineSnapshots, Outcome, Provider, ProviderError, Status,
 };
 use serde::de::DeserializeOwned;
 
-use crate::wire::{self, Call, CommandMessage, Output, Reply};
+use crate::presence::PresenceBoard;
+use crate::streams::{JetStreamSetup, COMMAND_STREAM, PRESENCE_TTL};
+use crate::wire::{self, Call, CommandMessage, Output, Reply, RunRecord};
 
 /// A [`Provider`] whose calls are served by [`crate::Worker`]s over NATS: reads by
 /// request-reply, actions through the JetStream work queue with their console streamed back.
 ///
-/// Which host a call is for comes from the instance (`instance.host.id`); a host that no
-/// worker serves fails at once as `unavailable`.
+/// Which host a call is for comes from the instance (`instance.host.id`); a host with no
+/// worker online fails at once as `unavailable`.
 #[derive(Debug, Clone)]
 pub struct NatsProvider {
     client: Client,
     jetstream: jetstream::Context,
+    results: kv::Store,
+    board: PresenceBoard,
     call_timeout: Duration,
     silence_limit: Duration,
 }
 
+/// How long a publish to the command stream is retried (a cluster electing a new leader).
+const PUBLISH_PATIENCE: Duration = Duration::from_secs(30);
+/// How long a ping (is any worker of the host listening?) may take.
+const PING_TIMEOUT: Duration = Duration::from_secs(5);
+
 impl NatsProvider {
-    /// A provider over `client`; makes the command stream when it is not there yet.
+    /// A provider over `client`, with one copy of each stream ([`NatsProvider::connect_with`]
+    /// for a cluster); makes the stream and buckets when they are not there yet.
     pub async fn connect(client: Client) -> Result<Self, ProviderError> {
+        NatsProvider::connect_with(client, &JetStreamSetup::default()).await
+    }
+
+    /// A provider over `client`, making the stream and buckets as `setup` says.
+    pub async fn connect_with(
+        client: Client,
+        setup: &JetStreamSetup,
+    ) -> Result<Self, ProviderError> {
         let jetstream = jetstream::new(client.clone());
-        command_stream(&jetstream).await?;
+        setup.command_stream(&jetstream).await?;
+        let results = setup.results(&jetstream).await?;
+        let board = PresenceBoard::watch(setup.presence(&jetstream).await?);
         Ok(NatsProvider {
             client,
             jetstream,
+            results,
+            board,
             call_timeout: Duration::from_secs(120),
             silence_limit: Duration::from_secs(15),
         })
@@ -47,22 +69,31 @@ impl NatsProvider {
         self
     }
 
-    /// How long an action may go without a word from its worker before it is taken as
-    /// interrupted (default 15 s; workers speak every 2 s).
+    /// How long a running action may go without a word from its worker before it is taken
+    /// as interrupted (default 15 s; workers speak every 2 s).
     pub fn with_silence_limit(mut self, limit: Duration) -> Self {
         self.silence_limit = limit;
         self
     }
 
     async fn call<T: DeserializeOwned>(&self, host: u64, call: &Call) -> Result<T, ProviderError> {
+        self.call_within(host, call, self.call_timeout).await
+    }
+
+    async fn call_within<T: DeserializeOwned>(
+        &self,
+        host: u64,
+        call: &Call,
+        timeout: Duration,
+    ) -> Result<T, ProviderError> {
         let request = self
             .client
             .request(wire::call_subject(host), wire::to_json(call));
-        let message = match tokio::time::timeout(self.call_timeout, request).await {
+        let message = match tokio::time::timeout(timeout, request).await {
             Err(_) => {
                 return Err(ProviderError::Timeout {
                     what: format!("a call to the workers of host {host}"),
-                    after: self.call_timeout,
+                    after: timeout,
                 })
             }
             Ok(Err(error)) if error.kind() == RequestErrorKind::NoResponders => {
@@ -76,22 +107,58 @@ impl NatsProvider {
         serde_json::from_value(reply?)
             .map_err(|e| ProviderError::other("reading a worker's answer", e))
     }
-}
 
-/// The work-queue stream of actions (made once; later calls find it).
-pub(crate) async fn command_stream(
-    jetstream: &jetstream::Context,
-) -> Result<stream::Stream, ProviderError> {
-    jetstream
-        .get_or_create_stream(stream::Config {
-            name: wire::COMMAND_STREAM.into(),
-            subjects: vec!["jeto.host.*.command".into()],
-            retention: stream::RetentionPolicy::WorkQueue,
-            storage: stream::StorageType::File,
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| nats_failed("making the command stream", e))
+    /// Whether a worker of `host` is online: heard from lately, or answering right now.
+    async fn worker_online(&self, host: u64) -> bool {
+        self.board.online(host)
+            || self
+                .call_within::<()>(host, &Call::Ping, PING_TIMEOUT)
+                .await
+                .is_ok()
+    }
+
+    /// Stores the action in the stream; retried (same message id, so never twice) while
+    /// the cluster cannot take it. Its sequence in the stream.
+    async fn enqueue(&self, host: u64, message: &CommandMessage) -> Result<u64, ProviderError> {
+        let deadline = tokio::time::Instant::now() + PUBLISH_PATIENCE;
+        loop {
+            let publish = jetstream::context::Publish::build()
+                .payload(wire::to_json(message))
+                .message_id(&message.run);
+            let attempt = async {
+                self.jetstream
+                    .send_publish(wire::command_subject(host), publish)
+                    .await
+                    .map_err(|e| nats_failed("queueing an action", e))?
+                    .await
+                    .map_err(|e| nats_failed("queueing an action", e))
+            };
+            match attempt.await {
+                Ok(ack) => return Ok(ack.sequence),
+                Err(error) if tokio::time::Instant::now() >= deadline => return Err(error),
+                Err(error) => {
+                    tracing::debug!(%error, "queueing an action: retrying");
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+            }
+        }
+    }
+
+    /// The end a worker recorded for `run`, when it did.
+    async fn recorded_end(&self, run: &str) -> Option<Result<Outcome, ProviderError>> {
+        let value = self.results.get(run).await.ok()??;
+        match serde_json::from_slice(&value).ok()? {
+            RunRecord::Done(result) => Some(result),
+            RunRecord::Started { .. } => None,
+        }
+    }
+
+    /// Takes a queued action back: removed from the stream so no worker takes it later.
+    async fn withdraw(&self, sequence: u64) {
+        if let Ok(stream) = self.jetstream.get_stream(COMMAND_STREAM).await {
+            let _ = stream.delete_message(sequence).await;
+        }
+    }
 }
 
 fn no_worker(host: u64) -> ProviderError {
@@ -103,7 +170,10 @@ fn no_worker(host: u64) -> ProviderError {
     }
 }
 
-fn nats_failed(what: &str, error: impl std::error::Error + Send + Sync + 'static) -> ProviderError {
+pub(crate) fn nats_failed(
+    what: &str,
+    error: impl std::error::Error + Send + Sync + 'static,
+) -> ProviderError {
     ProviderError::Unavailable {
         message: format!("{what} failed: NATS: {error}"),
         source: Some(Box::new(error)),
@@ -147,7 +217,9 @@ impl Provider for NatsProvider {
     ) -> Result<Outcome, ProviderError> {
         let host = instance.host.id;
         // Fail fast when nobody would take it, rather than queue for nobody.
-        self.call::<()>(host, &Call::Ping).await?;
+        if !self.worker_online(host).await {
+            return Err(no_worker(host));
+        }
         let run = self
             .client
             .new_inbox()
@@ -166,25 +238,25 @@ impl Provider for NatsProvider {
             request: (**request).clone(),
         };
         // Stored in the stream (acknowledged by JetStream) before we wait for it.
-        self.jetstream
-            .publish(wire::command_subject(host), wire::to_json(&message))
-            .await
-            .map_err(|e| nats_failed("queueing an action", e))?
-            .await
-            .map_err(|e| nats_failed("queueing an action", e))?;
+        let sequence = self.enqueue(host, &message).await?;
         let mut cancel = CancelOnDrop {
             client: self.client.clone(),
-            run,
+            run: run.clone(),
             armed: true,
         };
         let mut started = false;
+        let mut last_word = tokio::time::Instant::now();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
-            // Before a worker takes it, the action waits in the stream for as long as needed.
-            let next = if started {
-                match tokio::time::timeout(self.silence_limit, output.next()).await {
-                    Ok(next) => next,
-                    Err(_) => {
+            let next = tokio::select! {
+                next = output.next() => next,
+                _ = tick.tick() => {
+                    if started && last_word.elapsed() >= self.silence_limit {
                         cancel.armed = false;
+                        // Its end may have been recorded while its messages were lost.
+                        if let Some(result) = self.recorded_end(&run).await {
+                            return result;
+                        }
                         return Ok(Outcome::failure(
                             -1,
                             CommandError::new(
@@ -196,9 +268,23 @@ impl Provider for NatsProvider {
                             ),
                         ));
                     }
+                    // While queued, it waits for as long as a worker of its host is online.
+                    if !started && !self.worker_online(host).await {
+                        if let Some(result) = self.recorded_end(&run).await {
+                            cancel.armed = false;
+                            return result;
+                        }
+                        self.withdraw(sequence).await;
+                        return Err(ProviderError::Unavailable {
+                            message: format!(
+                                "no worker of host {host} took the action and none is online any more (none heard from for {}s); it was withdrawn from the queue",
+                                PRESENCE_TTL.as_secs()
+                            ),
+                            source: None,
+                        });
+                    }
+                    continue;
                 }
-            } else {
-                output.next().await
             };
             let Some(message) = next else {
                 return Err(nats_failed(
@@ -207,9 +293,13 @@ impl Provider for NatsProvider {
                 ));
             };
             match serde_json::from_slice::<Output>(&message.payload) {
-                Ok(Output::Alive) => started = true,
+                Ok(Output::Alive) => {
+                    started = true;
+                    last_word = tokio::time::Instant::now();
+                }
                 Ok(Output::Line(line)) => {
                     started = true;
+                    last_word = tokio::time::Instant::now();
                     console.line(&line);
                 }
                 Ok(Output::Done(result)) => {
@@ -265,5 +355,17 @@ impl Provider for NatsProvider {
             instance: instance.clone(),
         };
         self.call(instance.host.id, &call).await
+    }
+
+    async fn boxes(&self, host: &Host, outdated: bool) -> Result<Vec<BoxInfo>, ProviderError> {
+        let call = Call::Boxes {
+            host: host.clone(),
+            outdated,
+        };
+        self.call(host.id, &call).await
+    }
+
+    async fn workers(&self, host: &Host) -> Result<Vec<HostWorker>, ProviderError> {
+        Ok(self.board.workers(host.id))
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use jeto_core::{
-    BoxInfo, CheckedRequest, ConsoleSink, DynProvider, GlobalMachine, Host, Instance,
+    BoxInfo, CheckedRequest, ConsoleSink, DynProvider, GlobalMachine, Host, HostWorker, Instance,
     InstanceSource, MachineDetails, MachineSnapshots, Outcome, Provider, ProviderError, Status,
     ToolInfo,
 };
@@ -94,6 +94,10 @@ impl Provider for HostRouter {
 
     async fn boxes(&self, host: &Host, outdated: bool) -> Result<Vec<BoxInfo>, ProviderError> {
         self.for_host(host.id).boxes(host, outdated).await
+    }
+
+    async fn workers(&self, host: &Host) -> Result<Vec<HostWorker>, ProviderError> {
+        self.for_host(host.id).workers(host).await
     }
 
     // The server's own box: what the API server's vagrant knows.

@@ -1,7 +1,8 @@
-//! A real `nats-server` with JetStream on a loopback port, for tests (feature `testing`).
+//! Real `nats-server`s with JetStream on loopback ports, for tests (feature `testing`): one
+//! server, or a cluster.
 
-use std::net::TcpStream;
-use std::path::Path;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -17,26 +18,29 @@ pub struct NatsServer {
 impl NatsServer {
     /// Starts one and waits until it takes connections.
     pub fn start() -> NatsServer {
-        let binary = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())
-            .map(str::to_owned)
-            .or_else(|| {
-                Command::new("sh")
-                    .args(["-c", "command -v nats-server"])
-                    .output()
-                    .ok()
-                    .filter(|o| o.status.success())
-                    .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-            })
-            .expect("these tests need nats-server: apt-get install -y nats-server (.ci/run installs it)");
+        NatsServer::with_config("")
+    }
+
+    /// Starts one with more configuration (nats-server's config syntax: an `authorization`
+    /// block, say) and waits until it takes connections.
+    pub fn with_config(extra: &str) -> NatsServer {
         let dir = tempfile::tempdir().unwrap();
+        // The server picks its own free port (-1) and says which: no race with other tests.
+        let config = format!(
+            "host: 127.0.0.1\nport: -1\njetstream {{ store_dir: {:?} }}\n{extra}\n",
+            dir.path().join("store")
+        );
+        NatsServer::spawn(dir, &config)
+    }
+
+    fn spawn(dir: tempfile::TempDir, config: &str) -> NatsServer {
+        let config_path = dir.path().join("nats.conf");
+        std::fs::write(&config_path, config).unwrap();
         let log_path = dir.path().join("nats.log");
         let log = std::fs::File::create(&log_path).unwrap();
-        // The server picks its own free port (-1) and says which: no race with other tests.
-        let mut child = Command::new(binary)
-            .args(["-js", "-a", "127.0.0.1", "-p", "-1", "-sd"])
-            .arg(dir.path().join("store"))
+        let mut child = Command::new(binary())
+            .arg("-c")
+            .arg(&config_path)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -71,11 +75,91 @@ impl NatsServer {
     pub async fn client(&self) -> async_nats::Client {
         async_nats::connect(&self.url).await.expect("NATS answers")
     }
+
+    /// Kills it outright (SIGKILL), as a crashed box would go.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Drop for NatsServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
+}
+
+/// Several `nats-server`s routed into one JetStream cluster on loopback.
+pub struct NatsCluster {
+    /// The servers, in order; [`NatsServer::kill`] one to see the others carry on.
+    pub nodes: Vec<NatsServer>,
+}
+
+impl NatsCluster {
+    /// Starts `size` servers that route to each other (JetStream elects its leaders once
+    /// they meet: the first stream made waits for that).
+    pub fn start(size: usize) -> NatsCluster {
+        let route_ports: Vec<u16> = (0..size).map(|_| free_port()).collect();
+        let routes: Vec<String> = route_ports
+            .iter()
+            .map(|p| format!("\"nats-route://127.0.0.1:{p}\""))
+            .collect();
+        let nodes = route_ports
+            .iter()
+            .enumerate()
+            .map(|(index, port)| {
+                let dir = tempfile::tempdir().unwrap();
+                let config = format!(
+                    "server_name: jeto-{index}\nhost: 127.0.0.1\nport: -1\n\
+                     jetstream {{ store_dir: {:?} }}\n\
+                     cluster {{ name: jeto, host: 127.0.0.1, port: {port}, routes: [{}] }}\n",
+                    dir.path().join("store"),
+                    routes.join(", ")
+                );
+                NatsServer::spawn(dir, &config)
+            })
+            .collect();
+        NatsCluster { nodes }
+    }
+
+    /// Every server's URL.
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.url.clone()).collect()
+    }
+
+    /// A client that knows every server (and moves to another when its own dies).
+    pub async fn client(&self) -> async_nats::Client {
+        async_nats::ConnectOptions::new()
+            .retry_on_initial_connect()
+            .connect(self.urls())
+            .await
+            .expect("NATS answers")
+    }
+}
+
+/// A port free right now (the cluster's route ports must be known before the servers start).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn binary() -> PathBuf {
+    ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .or_else(|| {
+            Command::new("sh")
+                .args(["-c", "command -v nats-server"])
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+        })
+        .filter(|p: &PathBuf| Path::new(p).exists())
+        .expect(
+            "these tests need nats-server: apt-get install -y nats-server (.ci/run installs it)",
+        )
 }

@@ -5,15 +5,12 @@ use std::path::PathBuf;
 use jeto_core::{ActionRequest, Host, Instance, InstanceSource, Outcome, ProviderError};
 use serde::{Deserialize, Serialize};
 
-/// The JetStream stream holding the actions waiting for a worker.
-pub(crate) const COMMAND_STREAM: &str = "JETO_COMMANDS";
-
 /// Request-reply calls for the workers of `host`.
 pub(crate) fn call_subject(host: u64) -> String {
     format!("jeto.host.{host}.call")
 }
 
-/// Actions for the workers of `host` (in [`COMMAND_STREAM`]).
+/// Actions for the workers of `host` (in the command stream).
 pub(crate) fn command_subject(host: u64) -> String {
     format!("jeto.host.{host}.command")
 }
@@ -48,6 +45,10 @@ pub(crate) enum Call {
     Snapshots {
         instance: Instance,
     },
+    Boxes {
+        host: Host,
+        outdated: bool,
+    },
     Prepare {
         host: Host,
         source: InstanceSource,
@@ -77,6 +78,18 @@ pub(crate) enum Output {
     Line(String),
     /// The run ended.
     Done(Result<Outcome, ProviderError>),
+}
+
+/// What the results bucket holds for a run (key: the run): `started` once a worker takes
+/// it, then its end. A delivery finding `started` knows the run was cut short.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RunRecord<R = Result<Outcome, ProviderError>> {
+    Started {
+        worker: String,
+    },
+    /// Generic so a worker records a borrowed result, then publishes it.
+    Done(R),
 }
 
 /// JSON of a wire value; these types always serialise.

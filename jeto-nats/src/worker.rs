@@ -1,28 +1,72 @@
 //! [`Worker`]: a hypervisor box's side: serves the calls and actions of its hosts with the
 //! box's own provider.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 
-use async_nats::jetstream::{self, consumer::pull, AckKind};
+use async_nats::jetstream::{self, consumer::pull, kv, AckKind};
 use async_nats::Client;
 use futures_util::StreamExt;
 use jeto_core::{CommandError, ConsoleSink, DynProvider, FailureKind, Outcome, ProviderError};
 
-use crate::provider::command_stream;
-use crate::wire::{self, Call, CommandMessage, Output, Reply};
+use crate::presence;
+use crate::streams::{JetStreamSetup, HEARTBEAT};
+use crate::wire::{self, Call, CommandMessage, Output, Reply, RunRecord};
 
-/// How often a worker says it is still on an action (and extends its message's lease).
-const HEARTBEAT: Duration = Duration::from_secs(2);
-/// Reads one worker answers at once per host; more wait (NATS keeps them, the caller's
-/// timeout bounds the wait).
-const MAX_CALLS: usize = 32;
-/// Actions one worker runs at once per host; more stay in the stream for other workers.
-const MAX_ACTIONS: i64 = 32;
+/// How a worker presents itself and how much it takes on at once.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct WorkerConfig {
+    /// Its name in the presence bucket and in `GET /api/hosts/{id}/workers`: letters,
+    /// digits, `-` and `_` (others become `_`). Default: `worker-` and the process id.
+    pub name: String,
+    /// Reads it answers at once per host (default 32); more wait in NATS, bounded by the
+    /// caller's timeout.
+    pub max_calls: usize,
+    /// Actions it runs at once per host (default 32); more stay in the stream for other
+    /// workers of the host, or for later.
+    pub max_actions: usize,
+    /// How the stream and buckets are made if this worker is the first to need them.
+    pub setup: JetStreamSetup,
+}
 
-/// Serves hosts' calls and actions with a provider; stops when dropped.
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            name: format!("worker-{}", std::process::id()),
+            max_calls: 32,
+            max_actions: 32,
+            setup: JetStreamSetup::default(),
+        }
+    }
+}
+
+impl WorkerConfig {
+    /// The defaults, under `name`.
+    pub fn named(name: &str) -> Self {
+        WorkerConfig {
+            name: name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect(),
+            ..WorkerConfig::default()
+        }
+    }
+}
+
+/// Serves hosts' calls and actions with a provider; stops when dropped (its running actions
+/// stop too, and it leaves the presence bucket).
 #[derive(Debug)]
 pub struct Worker {
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    presence: kv::Store,
+    name: String,
 }
 
 impl Drop for Worker {
@@ -30,21 +74,69 @@ impl Drop for Worker {
         for task in &self.tasks {
             task.abort();
         }
+        // Offline at once rather than when its key expires; Drop cannot wait for it.
+        let (presence, name) = (self.presence.clone(), self.name.clone());
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = presence.delete(&name).await;
+            });
+        }
     }
 }
 
 impl Worker {
-    /// Starts serving `hosts` with `provider`: their reads at once, their actions from the
-    /// work queue (one durable consumer per host, shared by all the host's workers).
+    /// Stops serving (running actions stop; their messages are delivered again and
+    /// answered `interrupted`) and leaves the presence bucket, so its hosts show offline at
+    /// once.
+    pub async fn stop(mut self) {
+        for task in self.tasks.drain(..) {
+            task.abort();
+        }
+        let _ = self.presence.delete(&self.name).await;
+    }
+}
+
+/// What every action task of a worker shares.
+#[derive(Clone)]
+struct ActionContext {
+    client: Client,
+    provider: DynProvider,
+    results: kv::Store,
+    name: String,
+    running: Arc<AtomicU32>,
+}
+
+impl Worker {
+    /// Starts serving `hosts` with `provider` and the default [`WorkerConfig`].
     pub async fn start(
         client: Client,
         provider: DynProvider,
         hosts: Vec<u64>,
     ) -> Result<Worker, ProviderError> {
+        Worker::start_with(client, provider, hosts, WorkerConfig::default()).await
+    }
+
+    /// Starts serving `hosts` with `provider`: their reads at once, their actions from the
+    /// work queue (one durable consumer per host, shared by all the host's workers), and
+    /// announces itself every heartbeat.
+    pub async fn start_with(
+        client: Client,
+        provider: DynProvider,
+        hosts: Vec<u64>,
+        config: WorkerConfig,
+    ) -> Result<Worker, ProviderError> {
         let jetstream = jetstream::new(client.clone());
-        let stream = command_stream(&jetstream).await?;
+        let stream = config.setup.command_stream(&jetstream).await?;
+        let presence = config.setup.presence(&jetstream).await?;
+        let context = ActionContext {
+            client: client.clone(),
+            provider: provider.clone(),
+            results: config.setup.results(&jetstream).await?,
+            name: config.name.clone(),
+            running: Arc::default(),
+        };
         let mut tasks = Vec::new();
-        for host in hosts {
+        for &host in &hosts {
             let calls = client
                 .queue_subscribe(wire::call_subject(host), "jeto-workers".into())
                 .await
@@ -56,6 +148,7 @@ impl Worker {
                 provider.clone(),
                 host,
                 calls,
+                config.max_calls.max(1),
             )));
             let name = format!("host-{host}");
             let consumer = stream
@@ -66,28 +159,33 @@ impl Worker {
                         filter_subject: wire::command_subject(host),
                         ack_policy: jetstream::consumer::AckPolicy::Explicit,
                         ack_wait: HEARTBEAT * 5,
-                        max_ack_pending: MAX_ACTIONS,
                         ..Default::default()
                     },
                 )
                 .await
                 .map_err(|e| ProviderError::other(format!("following host {host}'s actions"), e))?;
-            let messages = consumer
-                .messages()
-                .await
-                .map_err(|e| ProviderError::other(format!("following host {host}'s actions"), e))?;
             tasks.push(tokio::spawn(serve_actions(
-                client.clone(),
-                provider.clone(),
-                messages,
+                context.clone(),
+                consumer,
+                config.max_actions.max(1),
             )));
         }
+        tasks.push(tokio::spawn(presence::announce(
+            presence.clone(),
+            config.name.clone(),
+            hosts,
+            context.running.clone(),
+        )));
         // Subscriptions are live once the server has them.
         client
             .flush()
             .await
             .map_err(|e| ProviderError::other("reaching NATS", e))?;
-        Ok(Worker { tasks })
+        Ok(Worker {
+            tasks,
+            presence,
+            name: config.name,
+        })
     }
 }
 
@@ -96,8 +194,9 @@ async fn serve_calls(
     provider: DynProvider,
     host: u64,
     mut calls: async_nats::Subscriber,
+    max_calls: usize,
 ) {
-    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CALLS));
+    let slots = Arc::new(tokio::sync::Semaphore::new(max_calls));
     while let Some(message) = calls.next().await {
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
@@ -134,6 +233,10 @@ async fn answer(provider: &dyn jeto_core::Provider, host: u64, call: Call) -> Re
         Call::Snapshots { instance } if instance.host.id == host => {
             provider.snapshots(&instance).await.map(json)
         }
+        Call::Boxes {
+            host: target_host,
+            outdated,
+        } if target_host.id == host => provider.boxes(&target_host, outdated).await.map(json),
         Call::Prepare {
             host: target_host,
             source,
@@ -153,24 +256,65 @@ fn json<T: serde::Serialize>(value: T) -> serde_json::Value {
     serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
 }
 
-async fn serve_actions(client: Client, provider: DynProvider, mut messages: pull::Stream) {
+/// Takes actions from the host's queue as room frees up: never more than `max_actions`
+/// running or waiting here, so what this worker cannot start stays in the stream for others.
+async fn serve_actions(
+    context: ActionContext,
+    consumer: jetstream::consumer::Consumer<pull::Config>,
+    max_actions: usize,
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(max_actions));
     // Owned here, so stopping the worker stops its running actions too.
     let mut running = tokio::task::JoinSet::new();
     loop {
-        tokio::select! {
-            message = messages.next() => match message {
-                Some(Ok(message)) => {
-                    running.spawn(run_action(client.clone(), provider.clone(), message));
+        while running.try_join_next().is_some() {}
+        let Ok(first) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let room = slots.available_permits() + 1;
+        let batch = consumer
+            .batch()
+            .max_messages(room)
+            .expires(HEARTBEAT * 2)
+            .messages()
+            .await;
+        let mut batch = match batch {
+            Ok(batch) => batch,
+            Err(error) => {
+                tracing::warn!(%error, "reading the work queue");
+                tokio::time::sleep(HEARTBEAT).await;
+                continue;
+            }
+        };
+        let mut slot = Some(first);
+        while let Some(message) = batch.next().await {
+            match message {
+                Ok(message) => {
+                    let permit = match slot.take() {
+                        Some(permit) => permit,
+                        None => match slots.clone().try_acquire_owned() {
+                            Ok(permit) => permit,
+                            // Cannot happen (the batch is no larger than the room), but a
+                            // message we cannot start goes back at once rather than waiting.
+                            Err(_) => {
+                                let _ = message.ack_with(AckKind::Nak(None)).await;
+                                continue;
+                            }
+                        },
+                    };
+                    let context = context.clone();
+                    running.spawn(async move {
+                        let _permit = permit;
+                        run_action(context, message).await;
+                    });
                 }
-                Some(Err(error)) => tracing::warn!(%error, "reading the work queue"),
-                None => break,
-            },
-            Some(_) = running.join_next() => {}
+                Err(error) => tracing::warn!(%error, "reading the work queue"),
+            }
         }
     }
 }
 
-async fn run_action(client: Client, provider: DynProvider, message: jetstream::Message) {
+async fn run_action(context: ActionContext, message: jetstream::Message) {
     let command: CommandMessage = match serde_json::from_slice(&message.payload) {
         Ok(command) => command,
         Err(error) => {
@@ -180,18 +324,19 @@ async fn run_action(client: Client, provider: DynProvider, message: jetstream::M
         }
     };
     let out = wire::output_subject(&command.run);
-    let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
-    let result = if delivered > 1 {
-        // Delivered again: a worker took it before and stopped without finishing it.
-        Ok(Outcome::failure(
+    let client = &context.client;
+    let result = match claim(&context, &command.run).await {
+        Claim::Ended(result) => result,
+        Claim::CutShort { worker } => Ok(Outcome::failure(
             -1,
             CommandError::new(
                 FailureKind::Interrupted,
-                "the worker running this action stopped before it ended; it was not run a second time",
+                format!(
+                    "worker {worker} stopped before this action ended; it was not run a second time"
+                ),
             ),
-        ))
-    } else {
-        match command.request.check(&command.instance) {
+        )),
+        Claim::Mine => match command.request.check(&command.instance) {
             Err(error) => Err(ProviderError::invalid(error.to_string())),
             Ok(checked) => {
                 let mut cancel = match client.subscribe(wire::cancel_subject(&command.run)).await {
@@ -201,17 +346,19 @@ async fn run_action(client: Client, provider: DynProvider, message: jetstream::M
                         return;
                     }
                 };
+                context.running.fetch_add(1, Ordering::Relaxed);
                 let (lines, forwarder) = forward_lines(client.clone(), out.clone());
                 let sink = ConsoleSink::new(move |line: &str| {
                     let _ = lines.send(Output::Line(line.to_owned()));
                 });
                 let heartbeat = heartbeat(client.clone(), out.clone(), &message);
-                let running = provider.run(&command.instance, &checked, sink);
+                let running = context.provider.run(&command.instance, &checked, sink);
                 let result = tokio::select! {
                     result = running => Some(result),
                     _ = cancel.next() => None,
                     () = heartbeat => unreachable!("the heartbeat never ends"),
                 };
+                context.running.fetch_sub(1, Ordering::Relaxed);
                 // Every line is out before the end.
                 let _ = forwarder.await;
                 match result {
@@ -224,16 +371,74 @@ async fn run_action(client: Client, provider: DynProvider, message: jetstream::M
                     }
                 }
             }
-        }
+        },
     };
-    let done = wire::to_json(&Output::Done(result));
-    if let Err(error) = client.publish(out, done).await {
+    // Recorded first: a caller that missed the message below reads it from the bucket.
+    let record = wire::to_json(&RunRecord::Done(&result));
+    for attempt in 0..20 {
+        match context.results.put(&command.run, record.clone()).await {
+            Ok(_) => break,
+            Err(error) if attempt == 19 => {
+                tracing::warn!(%error, run = command.run, "could not record an action's end")
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+        }
+    }
+    if let Err(error) = client
+        .publish(out, wire::to_json(&Output::Done(result)))
+        .await
+    {
         tracing::warn!(%error, "could not publish an action's end");
     }
     let _ = client.flush().await;
-    // Acknowledged only once the end is published.
+    // Acknowledged only once the end is recorded and published.
     if let Err(error) = message.ack().await {
         tracing::warn!(%error, "could not acknowledge an action");
+    }
+}
+
+/// What the results bucket says of a delivered run.
+enum Claim {
+    /// Nobody started it: this worker has it now (recorded as started by it).
+    Mine,
+    /// A worker started it and stopped before its end: it is not run again.
+    CutShort { worker: String },
+    /// It ended already (its acknowledgement was lost): the same end again.
+    Ended(Result<Outcome, ProviderError>),
+}
+
+async fn claim(context: &ActionContext, run: &str) -> Claim {
+    let started: RunRecord<()> = RunRecord::Started {
+        worker: context.name.clone(),
+    };
+    // `create` succeeds for one worker only: a run is never started twice. Retried while the
+    // bucket cannot answer (a cluster electing a leader), up to the message's lease.
+    let deadline = tokio::time::Instant::now() + HEARTBEAT * 4;
+    loop {
+        match context.results.create(run, wire::to_json(&started)).await {
+            Ok(_) => return Claim::Mine,
+            Err(error) if error.kind() == kv::CreateErrorKind::AlreadyExists => break,
+            Err(error) if tokio::time::Instant::now() >= deadline => {
+                tracing::warn!(%error, run, "cannot record that this worker starts a run");
+                // Running it might run it twice; say so instead.
+                return Claim::CutShort {
+                    worker: "unknown (the results bucket could not be written)".into(),
+                };
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
+        }
+    }
+    match context.results.get(run).await {
+        Ok(Some(value)) => match serde_json::from_slice(&value) {
+            Ok(RunRecord::Done(result)) => Claim::Ended(result),
+            Ok(RunRecord::Started { worker }) => Claim::CutShort { worker },
+            Err(_) => Claim::CutShort {
+                worker: "unknown".into(),
+            },
+        },
+        _ => Claim::CutShort {
+            worker: "unknown (the results bucket could not be read)".into(),
+        },
     }
 }
 

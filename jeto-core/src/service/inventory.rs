@@ -2,7 +2,7 @@
 
 use super::Jeto;
 use crate::access::Principal;
-use crate::{BoxInfo, Error, GlobalMachine, Result, ToolInfo};
+use crate::{BoxInfo, Error, GlobalMachine, HostWorker, Result, ToolInfo};
 
 impl Jeto {
     /// The boxes installed for a host `who` may use, with whether newer versions exist when
@@ -17,6 +17,13 @@ impl Jeto {
         let host = self.usable_host(who, host_id).await?;
         let _slot = self.inner.slots.acquire().await;
         Ok(self.inner.provider.boxes(&host, outdated).await?)
+    }
+
+    /// The workers serving a host `who` may use, from other boxes, and whether each is
+    /// online; `not_supported` for a host that runs on the server's own box.
+    pub async fn host_workers(&self, who: &Principal, host_id: u64) -> Result<Vec<HostWorker>> {
+        let host = self.usable_host(who, host_id).await?;
+        Ok(self.inner.provider.workers(&host).await?)
     }
 
     /// Every machine Vagrant knows on this server, in any folder, stale entries pruned;

@@ -13,7 +13,7 @@ use jeto_core::store::{SqliteStore, Store};
 use jeto_core::{DynProvider, Host, Jeto};
 use jeto_http::config::ServerConfig;
 use jeto_http::JetoService;
-use jeto_nats::{HostRouter, NatsProvider, Worker};
+use jeto_nats::{HostRouter, NatsProvider, Worker, WorkerConfig};
 use jeto_vagrant::{ProcessRecords, VagrantProvider};
 
 /// Drive Vagrant environments over a REST API.
@@ -52,6 +52,10 @@ enum Commands {
         /// A host this worker serves (repeat for several).
         #[arg(long = "host", required = true)]
         hosts: Vec<u64>,
+        /// This worker's name in `GET /api/hosts/{id}/workers` (default: the box's host name
+        /// and the process id).
+        #[arg(long)]
+        name: Option<String>,
     },
 }
 
@@ -147,9 +151,11 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
     // Hosts served by workers on other boxes go over NATS; the others run here.
     let provider: DynProvider = match &config.nats {
         Some(nats) => {
-            let workers = NatsProvider::connect(nats.connect().await?)
+            let workers = NatsProvider::connect_with(nats.connect().await?, &nats.setup())
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| e.to_string())?
+                .with_call_timeout(Duration::from_secs(nats.call_timeout_secs))
+                .with_silence_limit(Duration::from_secs(nats.silence_limit_secs));
             tracing::info!(url = %nats.url, hosts = ?nats.hosts, "hosts served by workers over NATS");
             Arc::new(HostRouter::new(local, workers, nats.hosts.iter().copied()))
         }
@@ -224,13 +230,9 @@ async fn work(
     mut config: ServerConfig,
     url: Option<String>,
     hosts: Vec<u64>,
+    name: Option<String>,
 ) -> Result<(), String> {
-    let mut nats = config.nats.take().unwrap_or(jeto_http::config::NatsConfig {
-        url: String::new(),
-        hosts: Vec::new(),
-        user: None,
-        password: None,
-    });
+    let mut nats = config.nats.take().unwrap_or_default();
     if let Some(url) = url {
         nats.url = url;
     }
@@ -238,14 +240,34 @@ async fn work(
         return Err("a worker needs a NATS URL: --nats nats://HOST:4222 or [nats] url".into());
     }
     let (vagrant, records) = local_vagrant(&config)?;
-    let worker = Worker::start(nats.connect().await?, Arc::new(vagrant), hosts.clone())
-        .await
-        .map_err(|e| e.to_string())?;
-    println!("jeto worker serving hosts {hosts:?} over {}", nats.url);
+    let name = name.unwrap_or_else(|| {
+        let host = nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_else(|| "worker".into());
+        format!("{host}-{}", std::process::id())
+    });
+    let mut worker_config = WorkerConfig::named(&name);
+    worker_config.max_calls = nats.worker_max_calls;
+    worker_config.max_actions = nats.worker_max_actions;
+    worker_config.setup = nats.setup();
+    let name = worker_config.name.clone();
+    let worker = Worker::start_with(
+        nats.connect().await?,
+        Arc::new(vagrant),
+        hosts.clone(),
+        worker_config,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    println!(
+        "jeto worker {name} serving hosts {hosts:?} over {}",
+        nats.url
+    );
     stop_signal()?.await;
     // Running actions stop with the worker; their messages are delivered again and answered
     // "interrupted" by the next worker.
-    drop(worker);
+    worker.stop().await;
     wait_for_process_groups(records, &config).await;
     Ok(())
 }
@@ -290,6 +312,7 @@ fn main() -> ExitCode {
             config,
             nats,
             hosts,
+            name,
         } => config
             .as_deref()
             .map(ServerConfig::load)
@@ -297,7 +320,7 @@ fn main() -> ExitCode {
             .and_then(|config| {
                 tokio::runtime::Runtime::new()
                     .map_err(|e| e.to_string())
-                    .and_then(|rt| rt.block_on(work(config, nats, hosts)))
+                    .and_then(|rt| rt.block_on(work(config, nats, hosts, name)))
             }),
         Commands::Serve {
             config,

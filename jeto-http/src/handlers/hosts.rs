@@ -2,7 +2,7 @@
 
 use http::{Response, StatusCode};
 use jeto_core::access::Principal;
-use jeto_core::{BoxInfo, GlobalMachine, Host, Jeto};
+use jeto_core::{BoxInfo, GlobalMachine, Host, HostWorker, Jeto};
 
 use super::IdPath;
 use crate::answers::ErrorBody;
@@ -64,6 +64,22 @@ pub async fn boxes(jeto: &Jeto, who: &Principal, id: u64, query: &Query) -> Answ
     Ok(response::json(
         StatusCode::OK,
         &jeto.boxes(who, id, outdated).await?,
+    ))
+}
+
+/// `GET /api/hosts/{id}/workers`: the worker processes serving the host from other boxes.
+#[utoipa::path(operation_id = "listWorkers", get, path = "/api/hosts/{id}/workers", tag = "hosts",
+    summary = "The workers (`jeto worker`) serving a host from other boxes, and whether each is online",
+    params(IdPath),
+    responses(
+        (status = 200, description = "The workers heard from lately (none online: actions get 503)", body = Vec<HostWorker>),
+        (status = 409, description = "The host runs on the server's own box (`not_supported`)", body = ErrorBody),
+        (status = 503, description = "NATS cannot be reached", body = ErrorBody),
+    ))]
+pub async fn workers(jeto: &Jeto, who: &Principal, id: u64) -> Answer {
+    Ok(response::json(
+        StatusCode::OK,
+        &jeto.host_workers(who, id).await?,
     ))
 }
 

@@ -6,6 +6,8 @@ use jeto_core::access::hash_key;
 use jeto_http::testing::TestClient;
 use jeto_vagrant::fixture::FakeVagrant;
 
+pub mod workers;
+
 pub const ADMIN_KEY: &str = "admin-key-for-tests";
 pub const CI_KEY: &str = "ci-key-for-tests";
 pub const OTHER_KEY: &str = "other-key-for-tests";
@@ -31,13 +33,7 @@ pub fn start_server_with(
     data: &std::path::Path,
     extra: &str,
 ) -> jeto_http::testing::ServerProcess {
-    let config = data.join("jeto.toml");
-    std::fs::write(&config, config_toml_with(fake, &data.join("data"), extra)).unwrap();
-    jeto_http::testing::ServerProcess::start(
-        env!("CARGO_BIN_EXE_jeto"),
-        &["--config", config.to_str().unwrap()],
-        &[],
-    )
+    start_server_top(fake, data, "", extra)
 }
 
 /// [`start_server_with`], with `top` (top-level keys such as `history_limit = 5`) at the
@@ -49,16 +45,26 @@ pub fn start_server_top(
     extra: &str,
 ) -> jeto_http::testing::ServerProcess {
     let config = data.join("jeto.toml");
+    let workers = workers::over_workers(fake, data);
+    let nats_table = workers
+        .as_ref()
+        .map(|(table, _)| table.as_str())
+        .unwrap_or("");
     let toml = format!(
-        "{top}\n{}",
+        "{top}\n{}{nats_table}",
         config_toml_with(fake, &data.join("data"), extra)
     );
     std::fs::write(&config, toml).unwrap();
-    jeto_http::testing::ServerProcess::start(
+    let mut server = jeto_http::testing::ServerProcess::start(
         env!("CARGO_BIN_EXE_jeto"),
         &["--config", config.to_str().unwrap()],
         &[],
-    )
+    );
+    if let Some((_, companions)) = workers {
+        server.keep_alive(companions);
+        workers::assert_served_by_the_worker(server.address, ADMIN_KEY);
+    }
+    server
 }
 
 /// [`config_toml`] with more TOML appended (more `[[hosts]]`, say).
