@@ -166,6 +166,7 @@ impl Worker {
                 .map_err(|e| ProviderError::other(format!("following host {host}'s actions"), e))?;
             tasks.push(tokio::spawn(serve_actions(
                 context.clone(),
+                host,
                 consumer,
                 config.max_actions.max(1),
             )));
@@ -260,6 +261,7 @@ fn json<T: serde::Serialize>(value: T) -> serde_json::Value {
 /// running or waiting here, so what this worker cannot start stays in the stream for others.
 async fn serve_actions(
     context: ActionContext,
+    host: u64,
     consumer: jetstream::consumer::Consumer<pull::Config>,
     max_actions: usize,
 ) {
@@ -305,7 +307,7 @@ async fn serve_actions(
                     let context = context.clone();
                     running.spawn(async move {
                         let _permit = permit;
-                        run_action(context, message).await;
+                        run_action(context, host, message).await;
                     });
                 }
                 Err(error) => tracing::warn!(%error, "reading the work queue"),
@@ -314,7 +316,7 @@ async fn serve_actions(
     }
 }
 
-async fn run_action(context: ActionContext, message: jetstream::Message) {
+async fn run_action(context: ActionContext, host: u64, message: jetstream::Message) {
     let command: CommandMessage = match serde_json::from_slice(&message.payload) {
         Ok(command) => command,
         Err(error) => {
@@ -325,7 +327,16 @@ async fn run_action(context: ActionContext, message: jetstream::Message) {
     };
     let out = wire::output_subject(&command.run);
     let client = &context.client;
-    let result = match claim(&context, &command.run).await {
+    // Whatever a message on host X's subject says, this worker acts for its own hosts only.
+    let claimed = if command.instance.host.id == host {
+        claim(&context, &command.run).await
+    } else {
+        Claim::Ended(Err(ProviderError::invalid(format!(
+            "this worker serves host {host} only, not host {}",
+            command.instance.host.id
+        ))))
+    };
+    let result = match claimed {
         Claim::Ended(result) => result,
         Claim::CutShort { worker } => Ok(Outcome::failure(
             -1,

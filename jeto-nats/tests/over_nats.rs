@@ -120,3 +120,54 @@ async fn a_worker_that_stops_mid_action_ends_it_interrupted_and_it_is_not_run_ag
     assert_eq!(memory.stats().runs.len(), 1, "run once, never again");
     assert_eq!(memory.running(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_acts_only_for_its_own_hosts_whatever_a_message_says() {
+    use futures_util::StreamExt;
+    let nats = NatsServer::start();
+    let memory = InMemoryProvider::new().with_instance("/srv/app", &["web"]);
+    let _worker = Worker::start(nats.client().await, Arc::new(memory.clone()), vec![1])
+        .await
+        .unwrap();
+    let client = nats.client().await;
+    let mut elsewhere = instance_at(1, "/srv/app");
+    elsewhere.host.id = 2;
+
+    // A read on host 1's subject about an instance of host 2.
+    let call = serde_json::json!({"call": "status", "instance": elsewhere});
+    let reply = client
+        .request(
+            "jeto.host.1.call",
+            serde_json::to_vec(&call).unwrap().into(),
+        )
+        .await
+        .unwrap();
+    let reply = String::from_utf8_lossy(&reply.payload).into_owned();
+    assert!(reply.contains("serves host 1 only"), "{reply}");
+
+    // An action queued on host 1's subject for an instance of host 2.
+    let mut out = client.subscribe("jeto.run.forged.out").await.unwrap();
+    let action = serde_json::json!({
+        "run": "forged", "instance": elsewhere, "request": ActionRequest::new(Action::Start),
+    });
+    let jetstream = async_nats::jetstream::new(client.clone());
+    jetstream
+        .publish(
+            "jeto.host.1.command",
+            serde_json::to_vec(&action).unwrap().into(),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(20), out.next())
+        .await
+        .expect("the worker answers")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer.payload).into_owned();
+    assert!(
+        answer.contains("serves host 1 only, not host 2"),
+        "{answer}"
+    );
+    assert!(memory.stats().runs.is_empty(), "nothing ran");
+}
