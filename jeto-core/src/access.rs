@@ -69,8 +69,25 @@ impl<'de> Deserialize<'de> for Permission {
     }
 }
 
-/// An authenticated caller and what it is granted. Build one with [`Principal::admin`] or
-/// [`Principal::tenant`] and grant more through its fields.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Permission {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "An action's wire name (`start`, `runScript`, ...), `create`, or `run_own_vagrantfile`",
+            ))
+            .examples(["start"])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Permission {}
+
+/// An authenticated caller and what it is granted (`GET /api/me`). Build one with
+/// [`Principal::admin`] or [`Principal::tenant`] and grant more through its fields.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Principal {

@@ -51,6 +51,8 @@ pub struct ServerConfig {
     pub audit_entries: usize,
     /// Seconds in-flight requests and running commands get at shutdown.
     pub shutdown_grace_secs: u64,
+    /// Whether the web dashboard is served at `/` (the API is at `/api` either way).
+    pub dashboard: bool,
     /// Connection limits and timeouts (the `[server]` table).
     pub server: ServerLimits,
     /// How vagrant is run (the `[vagrant]` table).
@@ -182,6 +184,7 @@ impl Default for ServerConfig {
             console_limit_bytes: scheduler.console_limit,
             audit_entries: DEFAULT_AUDIT_ENTRIES,
             shutdown_grace_secs: 10,
+            dashboard: true,
             server: ServerLimits::default(),
             vagrant: VagrantConfig::default(),
             hosts: Vec::new(),

@@ -32,6 +32,7 @@ mod body;
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod config;
 mod connection;
+mod dashboard;
 mod error;
 mod handlers;
 mod list_cache;
@@ -47,6 +48,7 @@ pub mod testing;
 
 pub use body::{read_json, ApiBody, MAX_BODY};
 pub use connection::{BodyReadTimeout, TimedBody};
+pub use dashboard::Dashboard;
 pub use error::{status_of, ApiError};
 pub(crate) use list_cache::ListCache;
 pub use query::Query;

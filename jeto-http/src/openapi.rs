@@ -31,7 +31,7 @@ use crate::{ApiBody, MAX_BODY};
             most 64 KiB. Every error is `{\"error\": {\"code\", \"message\"}}`."
     ),
     paths(
-        meta::health, response,
+        meta::health, meta::me, response,
         instances::list, instances::create, instances::get, instances::post_state,
         instances::delete, machines::get, machines::snapshots,
         commands::list, commands::create, commands::get, commands::cancel, commands::console,

@@ -39,6 +39,8 @@ pub enum Route {
     GlobalStatus,
     /// `/api/hosts/{id}/workers`
     Workers(u64),
+    /// `/api/me`
+    Me,
 }
 
 impl Route {
@@ -75,6 +77,7 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/hosts/{id}/boxes", &["GET"]),
     ("/api/global-status", &["GET"]),
     ("/api/hosts/{id}/workers", &["GET"]),
+    ("/api/me", &["GET"]),
 ];
 
 /// Matches a path against [`ROUTES`]. Parameters must be positive integers; anything else
@@ -130,6 +133,7 @@ pub fn match_path(path: &str) -> Result<(Route, &'static [&'static str]), ApiErr
                 (14, [id]) => Route::Boxes(*id),
                 (15, _) => Route::GlobalStatus,
                 (16, [id]) => Route::Workers(*id),
+                (17, _) => Route::Me,
                 _ => unreachable!("ROUTES and this match list the same routes"),
             };
             return Ok((route, methods));

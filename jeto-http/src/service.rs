@@ -370,6 +370,10 @@ where
             query(&[])?;
             hosts::workers(jeto, &who, id).await
         }
+        (Route::Me, _) => {
+            query(&[])?;
+            Ok(meta::me(&who))
+        }
         (Route::Health | Route::OpenApi, _) => unreachable!("answered above"),
     }
 }

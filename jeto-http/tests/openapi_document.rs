@@ -268,6 +268,11 @@ async fn every_status_answered_is_documented_and_every_documented_status_is_answ
         .await;
     api.call("/api/health", "GET", "/api/health?x=1", None, None)
         .await;
+    let (status, me) = api.call("/api/me", "GET", "/api/me", limited, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(me["admin"], false, "{me}");
+    api.call("/api/me", "GET", "/api/me?x=1", admin, None).await;
+    api.call("/api/me", "GET", "/api/me", None, None).await;
     api.call("/api/openapi.json", "GET", "/api/openapi.json", None, None)
         .await;
     api.call(

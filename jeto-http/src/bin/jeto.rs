@@ -12,7 +12,7 @@ use jeto_core::access::{hash_key, TokenConfig, TokenPolicy};
 use jeto_core::store::{SqliteStore, Store};
 use jeto_core::{DynProvider, Host, Jeto};
 use jeto_http::config::ServerConfig;
-use jeto_http::JetoService;
+use jeto_http::{Dashboard, JetoService};
 use jeto_nats::{HostRouter, NatsProvider, Worker, WorkerConfig};
 use jeto_vagrant::{ProcessRecords, VagrantProvider};
 
@@ -170,11 +170,21 @@ async fn serve(config: ServerConfig) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     println!("jeto listening on http://{address}");
     let shutdown = stop_signal()?;
-    jeto_http::serve(listener, JetoService::new(jeto.clone()))
-        .limits(config.server.clone())
-        .stopping(jeto)
-        .with_graceful_shutdown(shutdown, Duration::from_secs(config.shutdown_grace_secs))
-        .await;
+    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    let api = JetoService::new(jeto.clone());
+    if config.dashboard {
+        jeto_http::serve(listener, Dashboard::new(api))
+            .limits(config.server.clone())
+            .stopping(jeto)
+            .with_graceful_shutdown(shutdown, grace)
+            .await;
+    } else {
+        jeto_http::serve(listener, api)
+            .limits(config.server.clone())
+            .stopping(jeto)
+            .with_graceful_shutdown(shutdown, grace)
+            .await;
+    }
     wait_for_process_groups(records, &config).await;
     tracing::info!("stopped");
     Ok(())

@@ -28,3 +28,12 @@ pub async fn health(jeto: &Jeto, who: Option<&Principal>) -> Response<ApiBody> {
     }
     response::json(StatusCode::OK, &health)
 }
+
+/// `GET /api/me`: who the key is and what it is granted, so a client (the dashboard) offers
+/// only what the key may do.
+#[utoipa::path(operation_id = "me", get, path = "/api/me", tag = "meta",
+    summary = "The key's name and grants (hosts, instances, projects, actions; `null` actions: all)",
+    responses((status = 200, description = "The caller", body = Principal)))]
+pub fn me(who: &Principal) -> Response<ApiBody> {
+    response::json(StatusCode::OK, who)
+}

@@ -1,0 +1,109 @@
+// The documented API, with the key of this browser session.
+
+const KEY = 'jeto.key';
+
+/** The access key, kept for this browser session only (sessionStorage, never a cookie). */
+export const session = {
+  get key() { return sessionStorage.getItem(KEY); },
+  signIn(key) { sessionStorage.setItem(KEY, key); },
+  signOut() { sessionStorage.removeItem(KEY); },
+};
+
+/** What a failed call says: the HTTP status (0: not reached), the API's code and message. */
+export class ApiError extends Error {
+  constructor(status, code, message, body) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.body = body;
+  }
+
+  /** What a person can do about it. */
+  get advice() {
+    switch (this.status) {
+      case 0: return 'The server cannot be reached. It may be restarting: this page keeps trying.';
+      case 401: return 'The key was refused. Sign in again with a valid key.';
+      case 403: return 'This key is not allowed to do that. Ask an admin to grant it.';
+      case 404: return 'It does not exist, or this key cannot see it.';
+      case 409: return 'Not possible in the current state: see the message, then try again.';
+      case 429: return 'Too much is queued already. Wait for running commands to finish, then retry.';
+      case 502: return 'Vagrant ran and failed: the console below says why.';
+      case 503: return 'Vagrant, or the worker of this host, is not available right now. Retry in a moment.';
+      case 504: return 'It took too long and was stopped.';
+      default: return this.status >= 500 ? 'The server failed. Retry, and tell an admin if it persists.' : 'Check what you entered.';
+    }
+  }
+}
+
+function headers(json) {
+  const h = { 'X-JETO-KEY': session.key ?? '' };
+  if (json) h['Content-Type'] = 'application/json';
+  return h;
+}
+
+/** Calls the API; the parsed JSON answer, or throws an ApiError. */
+export async function api(method, path, body) {
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers: headers(body !== undefined),
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: 'no-store',
+    });
+  } catch {
+    throw new ApiError(0, 'unreachable', 'The Jeto server did not answer.');
+  }
+  const text = await response.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = null; }
+  if (!response.ok) {
+    const error = data && data.error;
+    throw new ApiError(
+      response.status,
+      (error && error.code) || `http_${response.status}`,
+      (error && error.message) || text || response.statusText,
+      data,
+    );
+  }
+  return data;
+}
+
+export const get = (path) => api('GET', path);
+export const post = (path, body) => api('POST', path, body);
+export const del = (path) => api('DELETE', path);
+
+/**
+ * Follows a command's console: `onText(all)` with the whole text so far on every chunk, until
+ * the command ends or `signal` aborts. Reconnects (from the start) when the connection drops.
+ * Resolves when the stream ended normally.
+ */
+export async function followConsole(path, onText, signal) {
+  for (;;) {
+    let text = '';
+    try {
+      const response = await fetch(`${path}?follow=true`, { headers: headers(false), signal, cache: 'no-store' });
+      if (!response.ok) {
+        const body = await response.text();
+        let message = body;
+        try { message = JSON.parse(body).error.message; } catch { /* plain text */ }
+        throw new ApiError(response.status, `http_${response.status}`, message);
+      }
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+        onText(text);
+      }
+      onText(text + decoder.decode());
+      return;
+    } catch (error) {
+      if (signal && signal.aborted) return;
+      if (error instanceof ApiError && error.status !== 0 && error.status < 500) throw error;
+      // The server went away mid-stream: try again shortly, from the start.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+}
