@@ -8,21 +8,12 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{register, start_server_with, ADMIN_KEY};
+use common::{gone, register, start_server_with, ADMIN_KEY};
 use jeto_http::testing::{ServerProcess, TestClient};
 use jeto_vagrant::fixture::FakeVagrant;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
-
-/// Whether a process is gone (or only a zombie left for init to reap).
-fn gone(pid: i32) -> bool {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let state = stat
-        .rfind(')')
-        .and_then(|i| stat[i + 1..].split_whitespace().next());
-    matches!(state, None | Some("Z"))
-}
 
 async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
     for _ in 0..200 {

@@ -149,6 +149,38 @@ impl Browser {
     }
 }
 
+/// Stops `server` under the open page, checks that the page says the connection is lost,
+/// starts the server again on the same address with `config`, and waits until the page says
+/// nothing any more (it reconnected by itself).
+async fn restart_underneath(
+    browser: &Browser,
+    mut server: ServerProcess,
+    config: &Path,
+) -> ServerProcess {
+    let address = server.address.to_string();
+    assert!(server.terminate());
+    browser
+        .wait_text("#connection", "connection to the server is lost", 20)
+        .await;
+    let server = ServerProcess::start(
+        env!("CARGO_BIN_EXE_jeto"),
+        &["--config", config.to_str().unwrap(), "--listen", &address],
+        &[],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while browser
+        .find("#connection")
+        .await
+        .is_displayed()
+        .await
+        .unwrap()
+    {
+        assert!(Instant::now() < deadline, "the page never reconnected");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server
+}
+
 /// A folder whose `count` script prints a line a second for 6 s.
 fn counting_folder(fake: &FakeVagrant, name: &str) -> PathBuf {
     let folder = fake.another_single(name);
@@ -288,7 +320,7 @@ async fn a_tenant_sees_its_hosts_only_and_a_refused_action_is_shown() {
     let _one = BROWSER.lock().await;
     let fake = FakeVagrant::new();
     let dir = tempfile::tempdir().unwrap();
-    let mut server = start_server_with(&fake, dir.path(), "");
+    let server = start_server_with(&fake, dir.path(), "");
     let admin = TestClient::new(server.address, Some(ADMIN_KEY));
     let mine = register(&admin, "mine", 1, &counting_folder(&fake, "mine")).await;
     let theirs = register(&admin, "theirs", 2, &counting_folder(&fake, "theirs")).await;
@@ -352,32 +384,7 @@ async fn a_tenant_sees_its_hosts_only_and_a_refused_action_is_shown() {
     );
     assert_ne!(text, narrowed);
     std::fs::write(&config, narrowed).unwrap();
-    let address = server.address;
-    assert!(server.terminate());
-    browser
-        .wait_text("#connection", "connection to the server is lost", 20)
-        .await;
-    let _server = ServerProcess::start(
-        env!("CARGO_BIN_EXE_jeto"),
-        &[
-            "--config",
-            config.to_str().unwrap(),
-            "--listen",
-            &address.to_string(),
-        ],
-        &[],
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while browser
-        .find("#connection")
-        .await
-        .is_displayed()
-        .await
-        .unwrap()
-    {
-        assert!(Instant::now() < deadline, "the page never reconnected");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let _server = restart_underneath(&browser, server, &config).await;
     browser.click("button[data-action=start]").await;
     let error = browser.wait_text("#error", "403", 15).await;
     assert!(error.contains("Could not run start"), "{error}");
@@ -390,7 +397,7 @@ async fn the_first_paint_of_1000_instances_and_an_api_restart_underneath() {
     let _one = BROWSER.lock().await;
     let fake = FakeVagrant::new();
     let dir = tempfile::tempdir().unwrap();
-    let mut server = start_server_with(&fake, dir.path(), "");
+    let server = start_server_with(&fake, dir.path(), "");
     let admin = TestClient::new(server.address, Some(ADMIN_KEY));
     for n in 0..1000 {
         let name = format!("i{n:04}");
@@ -440,33 +447,8 @@ async fn the_first_paint_of_1000_instances_and_an_api_restart_underneath() {
         .await;
 
     // The API restarts underneath the page: it says so, then carries on by itself.
-    let address = server.address;
-    assert!(server.terminate());
-    browser
-        .wait_text("#connection", "connection to the server is lost", 20)
-        .await;
     let config = dir.path().join("jeto.toml");
-    let _server = ServerProcess::start(
-        env!("CARGO_BIN_EXE_jeto"),
-        &[
-            "--config",
-            config.to_str().unwrap(),
-            "--listen",
-            &address.to_string(),
-        ],
-        &[],
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while browser
-        .find("#connection")
-        .await
-        .is_displayed()
-        .await
-        .unwrap()
-    {
-        assert!(Instant::now() < deadline, "the page never reconnected");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let _server = restart_underneath(&browser, server, &config).await;
     browser
         .wait_text(".summary", "10 of 1000 instances", 10)
         .await;

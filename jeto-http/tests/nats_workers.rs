@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::workers::WorkerProcess;
-use common::{config_toml_with, register, ADMIN_KEY, OTHER_KEY};
+use common::{config_toml_with, gone, register, ADMIN_KEY, OTHER_KEY};
 use jeto_http::testing::{ServerProcess, TestClient};
 use jeto_nats::testing::NatsServer;
 use jeto_vagrant::fixture::FakeVagrant;
@@ -37,15 +37,6 @@ fn hang_once_host(pids: &Path) -> String {
         "[[hosts]]\nid = 3\nname = \"hang-once\"\nprovider = \"jeto_fake\"\nparams = {{ JETO_FAKE_UP = \"hang_once\", JETO_FAKE_PIDFILE = {:?} }}\n",
         pids.display().to_string()
     )
-}
-
-/// Whether a process is gone (or only a zombie).
-fn gone(pid: i32) -> bool {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let state = stat
-        .rfind(')')
-        .and_then(|i| stat[i + 1..].split_whitespace().next());
-    matches!(state, None | Some("Z"))
 }
 
 /// Polls the command at `location` until it is no longer queued or running (60 s at most).

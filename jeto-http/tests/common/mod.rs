@@ -140,3 +140,12 @@ pub async fn register(admin: &TestClient, name: &str, host: u64, folder: &std::p
     assert_eq!(created.status, 201, "{}", created.text());
     created.json()["id"].as_u64().unwrap()
 }
+
+/// Whether a process is gone (or only a zombie left for init to reap).
+pub fn gone(pid: i32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next());
+    matches!(state, None | Some("Z"))
+}
