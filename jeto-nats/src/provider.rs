@@ -149,15 +149,32 @@ impl NatsProvider {
         let value = self.results.get(run).await.ok()??;
         match serde_json::from_slice(&value).ok()? {
             RunRecord::Done(result) => Some(result),
-            RunRecord::Started { .. } => None,
+            RunRecord::Started { .. } | RunRecord::Withdrawn => None,
         }
     }
 
-    /// Takes a queued action back: removed from the stream so no worker takes it later.
-    async fn withdraw(&self, sequence: u64) {
-        if let Ok(stream) = self.jetstream.get_stream(COMMAND_STREAM).await {
-            let _ = stream.delete_message(sequence).await;
+    /// Takes a run back. Marked `withdrawn` with a create, so a worker that has not claimed it
+    /// never will (then it is removed from the stream too); when a worker claimed it first,
+    /// that worker is told to stop. Whether it was withdrawn before any worker claimed it.
+    async fn withdraw(&self, run: &str, sequence: u64) -> bool {
+        let record: RunRecord<()> = RunRecord::Withdrawn;
+        let withdrawn = self
+            .results
+            .create(run, wire::to_json(&record))
+            .await
+            .is_ok();
+        if withdrawn {
+            if let Ok(stream) = self.jetstream.get_stream(COMMAND_STREAM).await {
+                let _ = stream.delete_message(sequence).await;
+            }
+        } else {
+            let _ = self
+                .client
+                .publish(wire::cancel_subject(run), bytes::Bytes::new())
+                .await;
+            let _ = self.client.flush().await;
         }
+        withdrawn
     }
 }
 
@@ -180,21 +197,23 @@ pub(crate) fn nats_failed(
     }
 }
 
-/// Tells the worker to stop the run when the caller's future is dropped before its end.
+/// Takes the run back when the caller's future is dropped before its end: still queued, no
+/// worker will run it; running, its worker stops it.
 struct CancelOnDrop {
-    client: Client,
+    provider: NatsProvider,
     run: String,
+    sequence: u64,
     armed: bool,
 }
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
         if self.armed {
-            let (client, subject) = (self.client.clone(), wire::cancel_subject(&self.run));
-            // Drop cannot wait; the publish is queued on the client's connection.
+            let (provider, run, sequence) =
+                (self.provider.clone(), self.run.clone(), self.sequence);
+            // Drop cannot wait.
             tokio::spawn(async move {
-                let _ = client.publish(subject, bytes::Bytes::new()).await;
-                let _ = client.flush().await;
+                provider.withdraw(&run, sequence).await;
             });
         }
     }
@@ -240,8 +259,9 @@ impl Provider for NatsProvider {
         // Stored in the stream (acknowledged by JetStream) before we wait for it.
         let sequence = self.enqueue(host, &message).await?;
         let mut cancel = CancelOnDrop {
-            client: self.client.clone(),
+            provider: self.clone(),
             run: run.clone(),
+            sequence,
             armed: true,
         };
         let mut started = false;
@@ -274,7 +294,11 @@ impl Provider for NatsProvider {
                             cancel.armed = false;
                             return result;
                         }
-                        self.withdraw(sequence).await;
+                        if !self.withdraw(&run, sequence).await {
+                            // A worker claimed it at this very moment: follow it after all.
+                            continue;
+                        }
+                        cancel.armed = false;
                         return Err(ProviderError::Unavailable {
                             message: format!(
                                 "no worker of host {host} took the action and none is online any more (none heard from for {}s); it was withdrawn from the queue",

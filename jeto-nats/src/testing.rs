@@ -34,6 +34,10 @@ impl NatsServer {
     }
 
     fn spawn(dir: tempfile::TempDir, config: &str) -> NatsServer {
+        NatsServer::try_spawn(dir, config).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn try_spawn(dir: tempfile::TempDir, config: &str) -> Result<NatsServer, String> {
         let config_path = dir.path().join("nats.conf");
         std::fs::write(&config_path, config).unwrap();
         let log_path = dir.path().join("nats.log");
@@ -58,17 +62,20 @@ impl NatsServer {
                 }
             }
             let exited = child.try_wait().ok().flatten();
-            assert!(
-                exited.is_none() && Instant::now() < deadline,
-                "nats-server did not start listening within 10 s ({exited:?}): {text}"
-            );
+            if exited.is_some() || Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "nats-server did not start listening within 10 s ({exited:?}): {text}"
+                ));
+            }
             std::thread::sleep(Duration::from_millis(20));
         };
-        NatsServer {
+        Ok(NatsServer {
             child,
             url: format!("nats://127.0.0.1:{port}"),
             _dir: dir,
-        }
+        })
     }
 
     /// A client of this server.
@@ -99,6 +106,19 @@ impl NatsCluster {
     /// Starts `size` servers that route to each other (JetStream elects its leaders once
     /// they meet: the first stream made waits for that).
     pub fn start(size: usize) -> NatsCluster {
+        // A route port picked free may be taken by another server's client port before its
+        // own server binds it: then that server exits at once, and the cluster starts over.
+        let mut failures = Vec::new();
+        for _ in 0..5 {
+            match NatsCluster::try_start(size) {
+                Ok(cluster) => return cluster,
+                Err(error) => failures.push(error),
+            }
+        }
+        panic!("a {size}-node NATS cluster did not start in 5 attempts: {failures:#?}");
+    }
+
+    fn try_start(size: usize) -> Result<NatsCluster, String> {
         let route_ports: Vec<u16> = (0..size).map(|_| free_port()).collect();
         let routes: Vec<String> = route_ports
             .iter()
@@ -116,10 +136,10 @@ impl NatsCluster {
                     dir.path().join("store"),
                     routes.join(", ")
                 );
-                NatsServer::spawn(dir, &config)
+                NatsServer::try_spawn(dir, &config)
             })
-            .collect();
-        NatsCluster { nodes }
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(NatsCluster { nodes })
     }
 
     /// Every server's URL.

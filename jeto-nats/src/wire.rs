@@ -81,13 +81,17 @@ pub(crate) enum Output {
 }
 
 /// What the results bucket holds for a run (key: the run): `started` once a worker takes
-/// it, then its end. A delivery finding `started` knows the run was cut short.
+/// it, then its end; or `withdrawn` when its caller gave it up first. Both first records are
+/// written with a create, so a run is either started by one worker or withdrawn, never both. A
+/// delivery finding `started` knows the run was cut short.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum RunRecord<R = Result<Outcome, ProviderError>> {
     Started {
         worker: String,
     },
+    /// Its caller took it back before any worker started it: no worker ever will.
+    Withdrawn,
     /// Generic so a worker records a borrowed result, then publishes it.
     Done(R),
 }

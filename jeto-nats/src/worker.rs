@@ -328,6 +328,15 @@ async fn run_action(context: ActionContext, host: u64, message: jetstream::Messa
     let out = wire::output_subject(&command.run);
     let client = &context.client;
     // Whatever a message on host X's subject says, this worker acts for its own hosts only.
+    // Listening for a cancel before the claim: a caller that gives up after the claim is heard.
+    let mut cancel = match client.subscribe(wire::cancel_subject(&command.run)).await {
+        Ok(cancel) => cancel,
+        Err(error) => {
+            // Not acknowledged: delivered again after its lease.
+            tracing::warn!(%error, "could not listen for cancels");
+            return;
+        }
+    };
     let claimed = if command.instance.host.id == host {
         claim(&context, &command.run).await
     } else {
@@ -337,6 +346,11 @@ async fn run_action(context: ActionContext, host: u64, message: jetstream::Messa
         ))))
     };
     let result = match claimed {
+        Claim::Withdrawn => {
+            // Its caller gave it up before anyone started it; nobody waits for an answer.
+            let _ = message.ack().await;
+            return;
+        }
         Claim::Ended(result) => result,
         Claim::CutShort { worker } => Ok(Outcome::failure(
             -1,
@@ -350,13 +364,6 @@ async fn run_action(context: ActionContext, host: u64, message: jetstream::Messa
         Claim::Mine => match command.request.check(&command.instance) {
             Err(error) => Err(ProviderError::invalid(error.to_string())),
             Ok(checked) => {
-                let mut cancel = match client.subscribe(wire::cancel_subject(&command.run)).await {
-                    Ok(cancel) => cancel,
-                    Err(error) => {
-                        tracing::warn!(%error, "could not listen for cancels");
-                        return;
-                    }
-                };
                 context.running.fetch_add(1, Ordering::Relaxed);
                 let (lines, forwarder) = forward_lines(client.clone(), out.clone());
                 let sink = ConsoleSink::new(move |line: &str| {
@@ -416,6 +423,8 @@ enum Claim {
     CutShort { worker: String },
     /// It ended already (its acknowledgement was lost): the same end again.
     Ended(Result<Outcome, ProviderError>),
+    /// Its caller took it back before any worker started it.
+    Withdrawn,
 }
 
 async fn claim(context: &ActionContext, run: &str) -> Claim {
@@ -443,6 +452,7 @@ async fn claim(context: &ActionContext, run: &str) -> Claim {
         Ok(Some(value)) => match serde_json::from_slice(&value) {
             Ok(RunRecord::Done(result)) => Claim::Ended(result),
             Ok(RunRecord::Started { worker }) => Claim::CutShort { worker },
+            Ok(RunRecord::Withdrawn) => Claim::Withdrawn,
             Err(_) => Claim::CutShort {
                 worker: "unknown".into(),
             },

@@ -171,3 +171,49 @@ async fn a_worker_acts_only_for_its_own_hosts_whatever_a_message_says() {
     );
     assert!(memory.stats().runs.is_empty(), "nothing ran");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_action_given_up_while_still_queued_is_never_run() {
+    let nats = NatsServer::start();
+    let memory = InMemoryProvider::new()
+        .with_instance("/srv/a", &["web"])
+        .with_instance("/srv/b", &["web"])
+        .with_delay(Duration::from_secs(2));
+    // One action at a time: the second waits in the stream.
+    let mut config = jeto_nats::WorkerConfig::named("one-at-a-time");
+    config.max_actions = 1;
+    let _worker = jeto_nats::Worker::start_with(
+        nats.client().await,
+        Arc::new(memory.clone()),
+        vec![1],
+        config,
+    )
+    .await
+    .unwrap();
+    let provider = NatsProvider::connect(nats.client().await).await.unwrap();
+    let send = |path: &'static str| {
+        let provider = provider.clone();
+        tokio::spawn(async move {
+            let instance = instance_at(if path == "/srv/a" { 1 } else { 2 }, path);
+            let start = ActionRequest::new(Action::Start).check(&instance).unwrap();
+            provider
+                .run(&instance, &start, ConsoleSink::discard())
+                .await
+        })
+    };
+    let first = send("/srv/a");
+    while memory.running() == 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let second = send("/srv/b");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    second.abort(); // its caller goes away while it is queued
+    assert!(first.await.unwrap().unwrap().error.is_none());
+    // Long enough for the worker to have taken the second had it still been there.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let runs: Vec<String> = memory.stats().runs.into_iter().map(|(p, _)| p).collect();
+    assert_eq!(runs, vec!["/srv/a".to_owned()], "the given-up action ran");
+    let jetstream = async_nats::jetstream::new(nats.client().await);
+    let mut stream = jetstream.get_stream("JETO_COMMANDS").await.unwrap();
+    assert_eq!(stream.info().await.unwrap().state.messages, 0);
+}
