@@ -336,8 +336,23 @@ async fn a_tenant_sees_its_hosts_only_and_a_refused_action_is_shown() {
     assert_eq!(created.status, 201, "{}", created.text());
     let browser = Browser::start().await;
 
-    // The ci key is granted host 1 for status, start, stop, runScript and create.
-    browser.sign_in(server.address, CI_KEY).await;
+    // The ci key is granted host 1 for status, start, stop, runScript and create. Signed in
+    // with the keyboard only: the key field has the focus, Enter submits.
+    browser
+        .client
+        .goto(&format!("http://{}/", server.address))
+        .await
+        .unwrap();
+    browser.find("input[name=key]").await;
+    let focused = browser.client.active_element().await.unwrap();
+    assert_eq!(focused.attr("name").await.unwrap().as_deref(), Some("key"));
+    focused
+        .send_keys(&format!(
+            "{CI_KEY}{}",
+            char::from(fantoccini::key::Key::Enter)
+        ))
+        .await
+        .unwrap();
     let list = browser.wait_text("#instance-rows", "mine", 15).await;
     assert!(!list.contains("theirs"), "{list}");
     assert!(list.contains(hostile), "shown literally: {list}");
