@@ -153,28 +153,34 @@ impl NatsProvider {
         }
     }
 
-    /// Takes a run back. Marked `withdrawn` with a create, so a worker that has not claimed it
-    /// never will (then it is removed from the stream too); when a worker claimed it first,
-    /// that worker is told to stop. Whether it was withdrawn before any worker claimed it.
+    /// Takes a queued run back: marked `withdrawn` with a create, so a worker that has not
+    /// claimed it never will, and removed from the stream. False when a worker claimed it
+    /// first.
     async fn withdraw(&self, run: &str, sequence: u64) -> bool {
         let record: RunRecord<()> = RunRecord::Withdrawn;
-        let withdrawn = self
+        if self
             .results
             .create(run, wire::to_json(&record))
             .await
-            .is_ok();
-        if withdrawn {
-            if let Ok(stream) = self.jetstream.get_stream(COMMAND_STREAM).await {
-                let _ = stream.delete_message(sequence).await;
-            }
-        } else {
+            .is_err()
+        {
+            return false;
+        }
+        if let Ok(stream) = self.jetstream.get_stream(COMMAND_STREAM).await {
+            let _ = stream.delete_message(sequence).await;
+        }
+        true
+    }
+
+    /// Gives a run up: withdrawn while queued, or stopped by its worker once claimed.
+    async fn give_up(&self, run: &str, sequence: u64) {
+        if !self.withdraw(run, sequence).await {
             let _ = self
                 .client
                 .publish(wire::cancel_subject(run), bytes::Bytes::new())
                 .await;
             let _ = self.client.flush().await;
         }
-        withdrawn
     }
 }
 
@@ -213,7 +219,7 @@ impl Drop for CancelOnDrop {
                 (self.provider.clone(), self.run.clone(), self.sequence);
             // Drop cannot wait.
             tokio::spawn(async move {
-                provider.withdraw(&run, sequence).await;
+                provider.give_up(&run, sequence).await;
             });
         }
     }
@@ -295,7 +301,10 @@ impl Provider for NatsProvider {
                             return result;
                         }
                         if !self.withdraw(&run, sequence).await {
-                            // A worker claimed it at this very moment: follow it after all.
+                            // A worker claimed it at this very moment: follow it after all,
+                            // under the silence limit from now.
+                            started = true;
+                            last_word = tokio::time::Instant::now();
                             continue;
                         }
                         cancel.armed = false;

@@ -327,7 +327,6 @@ async fn run_action(context: ActionContext, host: u64, message: jetstream::Messa
     };
     let out = wire::output_subject(&command.run);
     let client = &context.client;
-    // Whatever a message on host X's subject says, this worker acts for its own hosts only.
     // Listening for a cancel before the claim: a caller that gives up after the claim is heard.
     let mut cancel = match client.subscribe(wire::cancel_subject(&command.run)).await {
         Ok(cancel) => cancel,
@@ -337,6 +336,7 @@ async fn run_action(context: ActionContext, host: u64, message: jetstream::Messa
             return;
         }
     };
+    // Whatever a message on host X's subject says, this worker acts for its own hosts only.
     let claimed = if command.instance.host.id == host {
         claim(&context, &command.run).await
     } else {
