@@ -291,6 +291,15 @@ async fn sign_in_start_a_machine_watch_a_console_and_cancel() {
         .unwrap();
     browser.click("form.card button[type=submit]").await;
     browser.wait_text("main h1", "made-here", 15).await;
+    // Destroy asks first; keeping it changes nothing, confirming removes it.
+    browser.click("#destroy").await;
+    browser.wait_text(".confirm", "cannot be undone", 5).await;
+    browser.click(".confirm button:not(#destroy-confirm)").await;
+    browser.find("#destroy").await;
+    browser.click("#destroy").await;
+    browser.click("#destroy-confirm").await;
+    let list = browser.wait_text("#instance-rows", "web", 30).await;
+    assert!(!list.contains("made-here"), "{list}");
 
     // Readable at 375 px: nothing wider than the screen but the tables' own scrolling.
     browser.client.set_window_size(375, 812).await.unwrap();
