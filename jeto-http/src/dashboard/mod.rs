@@ -42,9 +42,34 @@ const ASSETS: &[Asset] = &[
         body: include_str!("assets/dom.js"),
     },
     Asset {
-        path: "/dashboard/views.js",
+        path: "/dashboard/page.js",
         content_type: "text/javascript; charset=utf-8",
-        body: include_str!("assets/views.js"),
+        body: include_str!("assets/page.js"),
+    },
+    Asset {
+        path: "/dashboard/signin.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("assets/signin.js"),
+    },
+    Asset {
+        path: "/dashboard/instances.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("assets/instances.js"),
+    },
+    Asset {
+        path: "/dashboard/instance.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("assets/instance.js"),
+    },
+    Asset {
+        path: "/dashboard/catalog.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("assets/catalog.js"),
+    },
+    Asset {
+        path: "/dashboard/create.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("assets/create.js"),
     },
     Asset {
         path: "/dashboard/app.js",

@@ -3,7 +3,11 @@
 
 import { ApiError, get, session } from './api.js';
 import { fill, h } from './dom.js';
-import * as views from './views.js';
+import { hosts, projects } from './catalog.js';
+import { create } from './create.js';
+import { instance } from './instance.js';
+import { instances } from './instances.js';
+import { signIn } from './signin.js';
 
 const main = document.getElementById('main');
 const errorBox = document.getElementById('error');
@@ -75,7 +79,7 @@ function signOut(message) {
   nav.hidden = true;
   signOutButton.hidden = true;
   if (view) view.stop();
-  view = views.signIn(main, ui, message);
+  view = signIn(main, ui, message);
   if (location.hash !== '#/signin') history.replaceState(null, '', '#/signin');
 }
 
@@ -110,12 +114,12 @@ async function route() {
     else link.removeAttribute('aria-current');
   }
   document.title = 'Jeto';
-  const instance = hash.match(/^#\/instances\/(\d+)$/);
-  if (instance) view = views.instance(main, ui, Number(instance[1]));
-  else if (hash === '#/instances' || hash === '#/') view = views.instances(main, ui);
-  else if (hash === '#/hosts') view = views.hosts(main, ui);
-  else if (hash === '#/projects') view = views.projects(main, ui);
-  else if (hash === '#/new') view = views.create(main, ui);
+  const one = hash.match(/^#\/instances\/(\d+)$/);
+  if (one) view = instance(main, ui, Number(one[1]));
+  else if (hash === '#/instances' || hash === '#/') view = instances(main, ui);
+  else if (hash === '#/hosts') view = hosts(main, ui);
+  else if (hash === '#/projects') view = projects(main, ui);
+  else if (hash === '#/new') view = create(main, ui);
   else {
     fill(main, h('h1', {}, 'Not found'), h('p', {}, 'No such page. ', h('a', { href: '#/instances' }, 'See the instances.')));
     view = { stop() {} };
