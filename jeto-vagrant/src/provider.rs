@@ -65,14 +65,17 @@ pub struct VagrantProvider {
     reads: Arc<FolderQueue>,
 }
 
-/// The Ruby file that makes an action's vagrant process print the machines' state as it exits
-/// (see `src/ruby/jeto_report.rb`), in a private temporary folder that lives as long as the
-/// provider.
+/// The Ruby files Jeto loads into vagrant processes, in a private temporary folder that lives
+/// as long as the provider: `src/ruby/jeto_report.rb` makes an action's process print the
+/// machines' state as it exits; `src/ruby/jeto_whole_ids.rb` keeps Vagrant from taking a machine
+/// name made of hex letters ("db") for the id of another machine.
 #[derive(Debug)]
 struct StateReport {
     _dir: tempfile::TempDir,
-    /// The `RUBYOPT` option that loads it.
+    /// The `RUBYOPT` option that loads the report (actions only).
     option: String,
+    /// The `RUBYOPT` option that loads the whole-id lookup (every process).
+    whole_ids: String,
 }
 
 impl StateReport {
@@ -81,12 +84,18 @@ impl StateReport {
             .prefix("jeto-report")
             .tempdir()
             .ok()?;
-        let path = dir.path().join("jeto_report.rb");
-        std::fs::write(&path, include_str!("ruby/jeto_report.rb")).ok()?;
-        let path = path.to_str()?;
-        // RUBYOPT is split on whitespace: a path with a space cannot be loaded this way.
-        (!path.contains(char::is_whitespace)).then(|| StateReport {
-            option: format!("-r{path}"),
+        let write = |name: &str, text: &str| -> Option<String> {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).ok()?;
+            let path = path.to_str()?;
+            // RUBYOPT is split on whitespace: a path with a space cannot be loaded this way.
+            (!path.contains(char::is_whitespace)).then(|| format!("-r{path}"))
+        };
+        let option = write("jeto_report.rb", include_str!("ruby/jeto_report.rb"))?;
+        let whole_ids = write("jeto_whole_ids.rb", include_str!("ruby/jeto_whole_ids.rb"))?;
+        Some(StateReport {
+            option,
+            whole_ids,
             _dir: dir,
         })
     }
@@ -228,7 +237,7 @@ impl VagrantProvider {
     ) -> Result<(ProcessEnd, Collected), ProviderError> {
         check_vagrant_folder(instance.folder())?;
         let mut env = self.environment(instance);
-        if let (true, Some(report)) = (report, &self.report) {
+        if let Some(hooks) = &self.report {
             let existing = env
                 .iter()
                 .rev()
@@ -236,8 +245,12 @@ impl VagrantProvider {
                 .map(|(_, v)| v.clone())
                 .or_else(|| std::env::var("RUBYOPT").ok())
                 .unwrap_or_default();
-            env.push(("RUBYOPT".into(), format!("{} {existing}", report.option)));
-            env.push(("JETO_REPORT".into(), "1".into()));
+            let mut options = hooks.whole_ids.clone();
+            if report {
+                options = format!("{options} {}", hooks.option);
+                env.push(("JETO_REPORT".into(), "1".into()));
+            }
+            env.push(("RUBYOPT".into(), format!("{options} {existing}")));
         }
         self.spawn(instance.folder(), env, args, timeout, console, keep)
             .await

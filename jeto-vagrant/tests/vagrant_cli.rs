@@ -36,6 +36,50 @@ async fn passes_the_provider_conformance_suite() {
     conformance::run_all(&provider, &fixture).await;
 }
 
+/// Vagrant 2.3 looks machine names up in its global index as id prefixes: a machine named
+/// `db` is taken for any indexed machine whose id starts with "db" (one id in 256 does).
+#[tokio::test]
+async fn a_machine_named_like_the_start_of_another_machines_id_keeps_its_own_status() {
+    let fake = FakeVagrant::new();
+    let provider = VagrantProvider::new(fake.config());
+    let multi = FakeVagrant::instance(1, &fake.multi(), FakeVagrant::host(&[]));
+    let start = (ActionRequest::new(Action::Start).on("www"))
+        .check(&multi)
+        .unwrap();
+    assert!(provider
+        .run(&multi, &start, ConsoleSink::discard())
+        .await
+        .unwrap()
+        .is_success());
+    // www's index entry, under an id that starts with "db", as a random id sometimes does.
+    let index_path = fake.root().join("vagrant-home/data/machine-index/index");
+    let mut index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&index_path).unwrap()).unwrap();
+    let machines = index["machines"].as_object_mut().unwrap();
+    let www = machines
+        .values()
+        .find(|m| m["name"] == "www")
+        .expect("www is in the index")
+        .clone();
+    machines.insert("db5f8e1a0c2b4d6e8f0a1b2c3d4e5f60".into(), www);
+    std::fs::write(&index_path, index.to_string()).unwrap();
+
+    // Plain vagrant now lists www in db's place...
+    let out = fake.run_vagrant(&fake.multi(), &["status", "--machine-readable"]);
+    let plain = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        !plain.contains(",db,state,"),
+        "the setup no longer shows Vagrant's lookup: {plain}"
+    );
+    // ...Jeto's vagrant processes look up whole ids only.
+    let status = provider.status(&multi).await.unwrap();
+    let states: Vec<_> = status
+        .iter()
+        .map(|s| (s.name.as_str(), s.status.as_str()))
+        .collect();
+    assert_eq!(states, [("www", "running"), ("db", "not_created")]);
+}
+
 #[tokio::test]
 async fn status_reports_states_and_provider_in_vagrantfile_order() {
     let fake = FakeVagrant::new();
