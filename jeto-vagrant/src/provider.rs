@@ -250,7 +250,8 @@ impl VagrantProvider {
                 options = format!("{options} {}", hooks.option);
                 env.push(("JETO_REPORT".into(), "1".into()));
             }
-            env.push(("RUBYOPT".into(), format!("{options} {existing}")));
+            let options = format!("{options} {existing}").trim_end().to_owned();
+            env.push(("RUBYOPT".into(), options));
         }
         self.spawn(instance.folder(), env, args, timeout, console, keep)
             .await

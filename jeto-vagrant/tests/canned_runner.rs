@@ -77,7 +77,13 @@ async fn argv_and_environment_of_a_script_run() {
          JETO_TEAM=\"$(printf '\\167\\145\\142_')\"; JETO_TEAM=\"${JETO_TEAM%_}\"; export JETO_TEAM; make deploy"
     );
     assert_eq!(spec.cwd, dir.path());
-    let env: Vec<_> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut env: Vec<_> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    // Last, the Ruby hook every Jeto vagrant process loads (Vagrant's name-as-id lookup).
+    let hook = env.pop().unwrap();
+    assert!(
+        hook.starts_with("RUBYOPT=-r") && hook.ends_with("jeto_whole_ids.rb"),
+        "{hook}"
+    );
     assert_eq!(
         env,
         [
