@@ -8,22 +8,12 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{gone, register, start_server_with, ADMIN_KEY};
+use common::{gone, register, start_server_with, wait_for, ADMIN_KEY};
 use jeto_http::testing::{ServerProcess, TestClient};
 use jeto_vagrant::fixture::FakeVagrant;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
-
-async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..200 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
 
 /// Polls an async condition every 50 ms for up to 10 s.
 async fn wait_for_async<F: std::future::Future<Output = bool>>(mut check: impl FnMut() -> F) {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{register, start_server_with, ADMIN_KEY, CI_KEY, OTHER_KEY};
+use common::{machine_states, register, start_server_with, ADMIN_KEY, CI_KEY, OTHER_KEY};
 use jeto_core::access::hash_key;
 use jeto_http::testing::TestClient;
 use jeto_vagrant::fixture::FakeVagrant;
@@ -18,15 +18,6 @@ fn blind_token() -> String {
         "[[tokens]]\nname = \"blind\"\nkey_sha256 = \"{}\"\nhosts = [1]\nactions = [\"start\"]\n",
         hash_key(BLIND_KEY)
     )
-}
-
-fn states(answer: &Value) -> Vec<String> {
-    answer["instance"]["status"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["status"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,7 +58,7 @@ async fn snapshots_are_saved_listed_restored_and_deleted() {
     let stopped = admin
         .post(&path, &json!({"state": "stop", "machine": "www"}))
         .await;
-    assert_eq!(states(&stopped.json()), ["poweroff", "not_created"]);
+    assert_eq!(machine_states(&stopped.json()), ["poweroff", "not_created"]);
     let restored = admin
         .post(
             &path,
@@ -76,7 +67,7 @@ async fn snapshots_are_saved_listed_restored_and_deleted() {
         .await;
     assert_eq!(restored.status, 200, "{}", restored.text());
     assert_eq!(
-        states(&restored.json()),
+        machine_states(&restored.json()),
         ["running", "not_created"],
         "the saved state is back"
     );

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::workers::WorkerProcess;
-use common::{config_toml_with, gone, register, ADMIN_KEY, OTHER_KEY};
+use common::{config_toml_with, gone, register, wait_for, ADMIN_KEY, OTHER_KEY};
 use jeto_http::testing::{ServerProcess, TestClient};
 use jeto_nats::testing::NatsServer;
 use jeto_vagrant::fixture::FakeVagrant;
@@ -49,16 +49,6 @@ async fn ended(admin: &TestClient, location: &str) -> Value {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("{location} did not end in 60 s");
-}
-
-async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..300 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

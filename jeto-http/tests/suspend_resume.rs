@@ -4,19 +4,10 @@
 
 mod common;
 
-use common::{register, start_server_with, ADMIN_KEY, CI_KEY};
+use common::{machine_states, register, start_server_with, ADMIN_KEY, CI_KEY};
 use jeto_http::testing::TestClient;
 use jeto_vagrant::fixture::FakeVagrant;
-use serde_json::{json, Value};
-
-fn machine_states(answer: &Value) -> Vec<String> {
-    answer["instance"]["status"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["status"].as_str().unwrap().to_owned())
-        .collect()
-}
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn suspend_and_resume_change_the_machines_state() {

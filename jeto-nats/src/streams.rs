@@ -125,7 +125,12 @@ where
             Ok(value) => return Ok(value),
             Err(error) if tokio::time::Instant::now() >= deadline => {
                 return Err(ProviderError::Unavailable {
-                    message: format!("{what} failed: NATS: {error}"),
+                    message: format!(
+                        "{what} failed after {}s of retries: NATS: {error} (is JetStream on? \
+                         start nats-server with -js, and on a cluster keep replicas at most \
+                         the number of servers)",
+                        SETUP_PATIENCE.as_secs()
+                    ),
                     source: Some(error),
                 })
             }

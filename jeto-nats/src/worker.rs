@@ -42,8 +42,12 @@ impl Default for WorkerConfig {
 }
 
 impl WorkerConfig {
-    /// The defaults, under `name`.
+    /// The defaults, under `name` (the default name when `name` is empty).
     pub fn named(name: &str) -> Self {
+        let defaults = WorkerConfig::default();
+        if name.is_empty() {
+            return defaults;
+        }
         WorkerConfig {
             name: name
                 .chars()
@@ -55,7 +59,7 @@ impl WorkerConfig {
                     }
                 })
                 .collect(),
-            ..WorkerConfig::default()
+            ..defaults
         }
     }
 }

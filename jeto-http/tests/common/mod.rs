@@ -149,3 +149,24 @@ pub fn gone(pid: i32) -> bool {
         .and_then(|i| stat[i + 1..].split_whitespace().next());
     matches!(state, None | Some("Z"))
 }
+
+/// Polls `check` every 50 ms until it holds; fails the test after 15 s, naming `what`.
+pub async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..300 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// The machines' states in an action's answer (`{"instance": {"status": [...]}}`), in order.
+pub fn machine_states(answer: &serde_json::Value) -> Vec<String> {
+    answer["instance"]["status"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["status"].as_str().unwrap().to_owned())
+        .collect()
+}
