@@ -1,17 +1,58 @@
-# Shared by the benchmark and reliability scripts: a work folder, a jeto config over the
-# jeto_fake test plugin, and starting servers. Source it; it sets $work and $key.
+# The one harness of the benchmark and reliability scripts: a work folder, the `jeto` binary,
+# a config over the jeto_fake test plugin, and servers started so that every one of them (and
+# every process it starts) is stopped when the script ends, however it ends. Source it; it sets
+# $work, $key and $jeto_bin.
+#
+#   JETO_BENCH_PROFILE=release (default) or dev: which build of `jeto` to run (dev is for the
+#   harness check in .ci/run, which only looks at what is left running, not at numbers).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-for tool in vagrant curl; do
-  command -v "$tool" >/dev/null || { echo "needs $tool: apt-get install -y $tool" >&2; exit 1; }
-done
+
+# need TOOL...: fails with the install line when a tool is missing.
+need() {
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "needs $tool: apt-get install -y $tool" >&2; exit 1; }
+  done
+}
+need curl setsid
+
 work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+# Process groups of the servers started (each runs in its own session, see start), stopped by
+# cleanup. Kept in this shell: `start` must not run in a $(...) subshell, where they would be
+# lost (the bug that left every server of an earlier run alive).
+groups=()
+cleanup_hooks=()
+cleanup() {
+  local hook group
+  for hook in "${cleanup_hooks[@]}"; do eval "$hook" || true; done
+  for group in "${groups[@]}"; do kill -TERM -- "-$group" 2>/dev/null || true; done
+  for _ in $(seq 1 100); do
+    local alive=0
+    for group in "${groups[@]}"; do kill -0 -- "-$group" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  for group in "${groups[@]}"; do kill -KILL -- "-$group" 2>/dev/null || true; done
+  rm -rf "$work"
+}
 trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# on_exit COMMAND: runs COMMAND (a string) first when the script ends, before servers stop.
+on_exit() { cleanup_hooks+=("$1"); }
+
 cp -r jeto-vagrant/tests/fixture "$work/fixture"
 key=bench-key
 hash=$(printf %s "$key" | sha256sum | cut -d' ' -f1)
+
+# build_jeto: builds the `jeto` binary of the chosen profile and sets $jeto_bin.
+build_jeto() {
+  case "${JETO_BENCH_PROFILE:-release}" in
+    release) cargo build -q --release -p jeto-server --bin jeto; jeto_bin=target/release/jeto ;;
+    dev) cargo build -q -p jeto-server --bin jeto; jeto_bin=target/debug/jeto ;;
+    *) echo "JETO_BENCH_PROFILE is release or dev" >&2; exit 1 ;;
+  esac
+}
 
 # write_config FILE [MAX_AGE_SECS]: an admin token, host 1 on the jeto_fake provider.
 write_config() {
@@ -33,22 +74,33 @@ admin = true
 TOML
 }
 
-# start LOG COMMAND...: starts a server in the background, prints the address it listens on.
+# start VAR LOG COMMAND...: starts a server in a session of its own and sets VAR to the
+# address it listens on (read from LOG). Call it directly, never inside $(...).
 start() {
-  local log=$1; shift
-  "$@" > "$log" 2>/dev/null &
-  pids+=($!)
-  for _ in $(seq 1 200); do
-    addr=$(sed -n 's/.*listening on http:\/\///p' "$log" | head -n1)
-    [ -n "$addr" ] && { echo "$addr"; return; }
-    sleep 0.05
+  local var=$1 log=$2 found=""; shift 2
+  setsid "$@" > "$log" 2>/dev/null &
+  groups+=($!)
+  for _ in $(seq 1 2000); do
+    found=$(sed -n 's/.*listening on http:\/\///p' "$log" | head -n1)
+    [ -n "$found" ] && break
+    sleep 0.01
   done
-  echo "server did not start: $(cat "$log")" >&2; exit 1
+  [ -n "$found" ] || { echo "server did not start: $(cat "$log")" >&2; exit 1; }
+  printf -v "$var" '%s' "$found"
+}
+
+# stop_last: stops the server started last (SIGTERM to its group) and waits for it.
+stop_last() {
+  local group=${groups[-1]}
+  kill -TERM -- "-$group" 2>/dev/null || true
+  while kill -0 "$group" 2>/dev/null; do sleep 0.05; done
+  unset 'groups[-1]'
 }
 
 # register ADDR N FIXTURE: N instances, each on its own copy of the fixture folder FIXTURE
 # (single or multi): one folder holds one instance.
 register() {
+  need vagrant
   for i in $(seq 1 "$2"); do
     mkdir -p "$work/instances/$i"
     cp "$work/fixture/$3/Vagrantfile" "$work/fixture/$3/jeto.json" "$work/instances/$i/"

@@ -5,27 +5,32 @@
 #
 #   benches/load.sh                      # DURATION=10s CONNECTIONS=64 THREADS=2 by default
 #
-# Needs vagrant and wrk (`apt-get install -y vagrant wrk`), and curl. No hypervisor: the
+# Needs vagrant and wrk (`apt-get install -y vagrant wrk`), and curl. Every process it starts is
+# stopped when it ends (benches/common.sh; checked by benches/leftovers.sh in CI). No hypervisor: the
 # instances use the jeto_fake test plugin.
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 INSTANCES=${INSTANCES:-100}
 source "$(dirname "$0")/common.sh"
-command -v wrk >/dev/null || { echo "load.sh needs wrk: apt-get install -y wrk" >&2; exit 1; }
-cargo build -q --release -p jeto-http --bin jeto
-cargo build -q --release --example hello_hyper
+need vagrant wrk
+build_jeto
+if [ "${JETO_BENCH_PROFILE:-release}" = dev ]; then
+  cargo build -q -p jeto --example hello_hyper; hello=target/debug/examples/hello_hyper
+else
+  cargo build -q --release -p jeto --example hello_hyper; hello=target/release/examples/hello_hyper
+fi
 write_config "$work/jeto.toml" 86400
 
-jeto=$(start "$work/jeto.out" target/release/jeto serve --config "$work/jeto.toml")
-bare=$(start "$work/bare.out" target/release/examples/hello_hyper 127.0.0.1:0)
+start jeto "$work/jeto.out" "$jeto_bin" serve --config "$work/jeto.toml"
+start bare "$work/bare.out" "$hello" 127.0.0.1:0
 H=(-s -H "X-JETO-KEY: $key")
 register "$jeto" "$INSTANCES" single
 echo "registered $INSTANCES instances; reading every status once (vagrant, 4 at a time)..." >&2
 curl "${H[@]}" -o /dev/null "http://$jeto/api/instances?refresh=true"
 # A second baseline: bare hyper answering as many bytes as the list of instances.
 list_bytes=$(curl "${H[@]}" "http://$jeto/api/instances" | wc -c)
-bare_big=$(start "$work/bare-big.out" target/release/examples/hello_hyper 127.0.0.1:0 "$list_bytes")
+start bare_big "$work/bare-big.out" "$hello" 127.0.0.1:0 "$list_bytes"
 
 # Runs wrk and prints "requests/s p99_ms".
 measure() {

@@ -4,17 +4,11 @@
 # `GET /api/instances`, and the resident set size after it.
 #
 #   benches/memory.sh            # INSTANCES=10000 by default; needs curl
-set -euo pipefail
 INSTANCES=${INSTANCES:-10000}
-cd "$(dirname "$0")/.."
-cargo build -q --release -p jeto-http --bin jeto
-work=$(mktemp -d)
-pid=""
-trap 'kill ${pid:-} 2>/dev/null || true; rm -rf "$work"' EXIT
+source "$(dirname "$0")/common.sh"
+build_jeto
 mkdir -p "$work/data" "$work/project"
 echo '# empty' > "$work/project/Vagrantfile"
-key=memory-bench-key
-hash=$(printf %s "$key" | sha256sum | cut -d' ' -f1)
 printf 'listen = "127.0.0.1:0"\ndata_dir = "%s/data"\n[[tokens]]\nname = "bench"\nkey_sha256 = "%s"\nadmin = true\n' "$work" "$hash" > "$work/jeto.toml"
 
 # The registry in the JSON format of earlier versions, written directly: a first start imports
@@ -29,23 +23,17 @@ printf 'listen = "127.0.0.1:0"\ndata_dir = "%s/data"\n[[tokens]]\nname = "bench"
 } > "$work/data/instances.json"
 
 now_ms() { date +%s%3N; }
-wait_listening() {
-  addr=""
-  while [ -z "$addr" ]; do addr=$(sed -n 's/.*listening on http:\/\///p' "$1"); done
-  until curl -sf -o /dev/null -H "X-JETO-KEY: $key" "http://$addr/api/hosts"; do :; done
-}
+answered() { until curl -sf -o /dev/null -H "X-JETO-KEY: $key" "http://$1/api/hosts"; do :; done; }
 t_import=$(now_ms)
-target/release/jeto serve --config "$work/jeto.toml" > "$work/import.out" 2>/dev/null &
-pid=$!
-wait_listening "$work/import.out"
+start addr "$work/import.out" "$jeto_bin" serve --config "$work/jeto.toml"
+answered "$addr"
 t_imported=$(now_ms)
-kill "$pid"; wait "$pid" 2>/dev/null || true
-touch "$work/out"
+stop_last
 t0=$(now_ms)
-target/release/jeto serve --config "$work/jeto.toml" > "$work/out" 2>/dev/null &
-pid=$!
-wait_listening "$work/out"
+start addr "$work/out" "$jeto_bin" serve --config "$work/jeto.toml"
+answered "$addr"
 t1=$(now_ms)
+pid=${groups[-1]}
 rss_idle=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
 bytes=$(curl -sf -H "X-JETO-KEY: $key" "http://$addr/api/instances" | wc -c)
 t2=$(now_ms)

@@ -9,8 +9,9 @@
 # by jeto-vagrant/tests/docker/image.sh (once per machine, from Debian packages).
 ROUNDS=${ROUNDS:-5}
 source "$(dirname "$0")/common.sh"
+need vagrant docker bc python3
 image=$(jeto-vagrant/tests/docker/image.sh)
-cargo build -q --release -p jeto-http --bin jeto
+build_jeto
 write_config "$work/jeto.toml" 10
 cat >> "$work/jeto.toml" <<TOML
 [[hosts]]
@@ -36,11 +37,11 @@ Vagrant.configure("2") do |config|
   end
 end
 RUBY
-jeto=$(start "$work/jeto.out" target/release/jeto serve --config "$work/jeto.toml")
+start jeto "$work/jeto.out" "$jeto_bin" serve --config "$work/jeto.toml"
 H=(-s -H "X-JETO-KEY: $key" -H 'Content-Type: application/json')
 curl "${H[@]}" -o /dev/null -d "{\"name\":\"box\",\"host\":2,\"path\":\"$folder\"}" "http://$jeto/api/instances"
 export VAGRANT_HOME="$work/vagrant-home" VAGRANT_CHECKPOINT_DISABLE=1 VAGRANT_DEFAULT_PROVIDER=docker
-trap 'cd "$folder" && vagrant destroy -f >/dev/null 2>&1; cleanup' EXIT
+on_exit '(cd "$folder" && vagrant destroy -f >/dev/null 2>&1)'
 
 # seconds COMMAND...: runs it, prints how long it took.
 seconds() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null 2>&1; t1=$(date +%s.%N); echo "$t1 - $t0" | bc -l; }

@@ -7,11 +7,12 @@
 # Needs python3 with venv, vagrant and curl; installs schemathesis into a temporary venv.
 EXAMPLES=${EXAMPLES:-100}
 source "$(dirname "$0")/common.sh"
-cargo build -q --release -p jeto-http --bin jeto
+need vagrant python3
+build_jeto
 python3 -m venv "$work/venv"
 "$work/venv/bin/pip" install -q schemathesis
 write_config "$work/jeto.toml"
-jeto=$(start "$work/jeto.out" target/release/jeto serve --config "$work/jeto.toml")
+start jeto "$work/jeto.out" "$jeto_bin" serve --config "$work/jeto.toml"
 register "$jeto" 2 multi
 "$work/venv/bin/schemathesis" --version
 "$work/venv/bin/schemathesis" run "http://$jeto/api/openapi.json" \

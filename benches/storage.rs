@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jeto_core::access::Principal;
-use jeto_core::memory::InMemoryProvider;
 use jeto_core::service::CreateInstance;
 use jeto_core::store::{Page, SqliteStore, Store};
+use jeto_core::testing::InMemoryProvider;
 use jeto_core::Host;
 use jeto_core::SchedulerConfig;
 use jeto_core::{Action, ActionRequest, Jeto, JetoConfig};

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use jeto_core::access::{Permission, Principal};
-use jeto_core::memory::InMemoryProvider;
+use jeto_core::testing::InMemoryProvider;
 use jeto_core::{Action, Jeto};
 use jeto_http::JetoService;
 

@@ -4,7 +4,7 @@
 //!
 //! Run: `cargo run --example mock_provider`
 
-use jeto_core::memory::{instance_at, InMemoryProvider};
+use jeto_core::testing::{instance_at, InMemoryProvider};
 use jeto_core::{
     Action, ActionRequest, ConsoleSink, Instance, MockProvider, Outcome, Provider, Status,
 };

@@ -1,8 +1,8 @@
 //! Jeto: drive Vagrant environments from Rust or over a REST API.
 //!
 //! A facade over the workspace's crates: [`core`] (domain, Provider trait, service),
-//! [`vagrant`] (the Provider that spawns the `vagrant` CLI) and [`http`] (the hyper adapter
-//! and the `jeto` server).
+//! [`vagrant`] (the Provider that spawns the `vagrant` CLI) and [`http`] (the hyper adapter).
+//! The `jeto` binary is the `jeto-server` crate.
 //!
 //! The service, its REST API and a request, all in-process (swap the in-memory provider for
 //! `jeto::vagrant::VagrantProvider` to drive real machines, and hand the service to
@@ -12,7 +12,7 @@
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! use std::sync::Arc;
 //! use http_body_util::{BodyExt, Full};
-//! use jeto::core::{access::{TokenConfig, TokenPolicy}, memory::InMemoryProvider, Jeto};
+//! use jeto::core::{access::{TokenConfig, TokenPolicy}, testing::InMemoryProvider, Jeto};
 //!
 //! let provider = InMemoryProvider::new().with_instance("/srv/shop", &["web", "db"]);
 //! let policy = TokenPolicy::new(vec![TokenConfig::admin("ops", "s3cret")]).unwrap();
@@ -37,3 +37,8 @@
 pub use jeto_core as core;
 pub use jeto_http as http;
 pub use jeto_vagrant as vagrant;
+
+// The README's Rust example runs as a doctest, so the first code a newcomer copies compiles.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;

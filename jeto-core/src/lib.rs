@@ -7,10 +7,11 @@
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-//! use jeto_core::{memory::InMemoryProvider, Action, ActionRequest, ConsoleSink, Provider};
+//! use jeto_core::testing::{instance_at, InMemoryProvider};
+//! use jeto_core::{Action, ActionRequest, ConsoleSink, Provider};
 //!
 //! let provider = InMemoryProvider::new().with_instance("/srv/app", &["default"]);
-//! let instance = jeto_core::memory::instance_at(1, "/srv/app");
+//! let instance = instance_at(1, "/srv/app");
 //! let start = ActionRequest::new(Action::Start).check(&instance)?;
 //! let outcome = provider
 //!     .run(&instance, &start, ConsoleSink::new(|l| println!("{l}")))
@@ -21,61 +22,53 @@
 //! # }).unwrap();
 //! ```
 //!
-//! Features: `mock` adds mockall's `MockProvider`; `testing` adds [`memory::InMemoryProvider`]
-//! and the provider [`conformance`] suite.
+//! The modules follow the layers, lowest first; each imports only from the ones before it:
+//!
+//! | module | holds |
+//! |---|---|
+//! | `model` (re-exported here) | [`Instance`], [`Host`], [`Project`], [`Action`], [`ActionRequest`], [`Command`], [`Error`] and the failure kinds, [`validate`] and [`console`] |
+//! | `provider` (re-exported here) | the [`Provider`] trait, [`ProviderError`], [`ProviderSlots`] |
+//! | [`access`] | who is asking ([`access::Principal`]), the token policy, the [`audit`] entry |
+//! | [`store`] | the [`store::Store`] trait, [`store::MemoryStore`], [`store::SqliteStore`] |
+//! | `scheduler` | commands queued and run one at a time per instance, the status cache |
+//! | [`service`] | [`Jeto`], the service every adapter calls |
+//! | [`testing`] | [`testing::InMemoryProvider`], the provider and store conformance suites, `MockProvider` |
+//!
+//! Features: `mock` adds mockall's `MockProvider`; `testing` the [`testing`] module; `sqlite`
+//! the SQLite store; `openapi` `utoipa::ToSchema` on the wire types.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod access;
-mod action;
-pub mod audit;
-mod command;
-pub mod console;
-mod error;
-mod host;
-mod instance;
-mod inventory;
-mod jeto_infos;
-mod machine;
-mod project;
+mod model;
 mod provider;
-mod provider_error;
-mod provider_slots;
+
+pub mod access;
+pub mod store;
+
 mod scheduler;
 pub mod service;
-mod status_cache;
-pub mod store;
-pub mod validate;
 
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
-pub mod conformance;
-#[cfg(feature = "testing")]
-#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
-pub mod memory;
-#[cfg(feature = "testing")]
-#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
-pub mod store_conformance;
+pub mod testing;
 
 /// Implement [`Provider`] with it: `#[jeto_core::async_trait]` on the impl block.
 pub use async_trait::async_trait;
 
-pub use action::{Action, ActionRequest, CheckedRequest};
-pub use command::{Command, CommandError, CommandStatus, FailureKind};
-pub use error::{BoxError, Error, ErrorKind, Result};
-pub use host::{Host, HostParams};
-pub use instance::{Instance, InstanceSpec, Status};
-pub use inventory::{BoxInfo, GlobalMachine, HostWorker, PluginInfo, ToolInfo};
-pub use jeto_infos::{JetoInfos, JETO_JSON};
-pub use machine::{ForwardedPort, MachineDetails, MachineSnapshots, SshDetails};
-pub use project::Project;
+pub use access::audit;
+pub use model::{console, validate};
+pub use model::{
+    Action, ActionRequest, BoxError, BoxInfo, CheckedRequest, Command, CommandError, CommandStatus,
+    Error, ErrorKind, FailureKind, ForwardedPort, GlobalMachine, Host, HostParams, HostWorker,
+    Instance, InstanceSpec, JetoInfos, MachineDetails, MachineSnapshots, PluginInfo, Project,
+    Result, SshDetails, Status, ToolInfo, UnknownAction, JETO_JSON,
+};
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub use provider::MockProvider;
 pub use provider::{
     check_vagrant_folder, ConsoleSink, DynProvider, InstanceSource, Outcome, Provider,
+    ProviderError, ProviderSlots,
 };
-pub use provider_error::ProviderError;
-pub use provider_slots::ProviderSlots;
 pub use scheduler::{CommandHandle, ConsoleFollower, SchedulerConfig};
 pub use service::{InstanceView, Jeto, JetoConfig};

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use jeto_core::conformance::{self, Fixture};
-use jeto_core::memory::InMemoryProvider;
+use jeto_core::testing::conformance::{self, Fixture};
+use jeto_core::testing::InMemoryProvider;
 use jeto_core::{
     CheckedRequest, ConsoleSink, Instance, InstanceSource, Outcome, Provider, ProviderError,
     Result, Status,

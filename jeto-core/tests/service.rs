@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jeto_core::access::{hash_key, Principal, TokenConfig, TokenPolicy};
-use jeto_core::memory::InMemoryProvider;
 use jeto_core::service::CreateInstance;
 use jeto_core::store::{Page, SqliteStore};
+use jeto_core::testing::InMemoryProvider;
 use jeto_core::Host;
 use jeto_core::SchedulerConfig;
 use jeto_core::{Action, ActionRequest, CommandStatus, ErrorKind, Jeto, JetoConfig};

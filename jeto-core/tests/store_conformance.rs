@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use jeto_core::store::{MemoryStore, SqliteStore, Store};
-use jeto_core::store_conformance;
+use jeto_core::testing::store_conformance;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_store_passes_the_suite() {

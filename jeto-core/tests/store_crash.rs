@@ -26,7 +26,11 @@ fn child(dir: &str) -> ! {
         for i in 0.. {
             let record = store
                 .insert_instance(InstanceRecord::new(
-                    InstanceSpec::new(format!("crash-{i}"), format!("/srv/crash/{i}")),
+                    InstanceSpec::new(
+                        format!("crash-{i}"),
+                        // One folder per instance, across the rounds' children too.
+                        format!("/srv/crash/{}-{i}", std::process::id()),
+                    ),
                     1,
                 ))
                 .await

@@ -69,7 +69,7 @@ impl Authenticate for KeyAuth {
 ///     }
 /// }
 ///
-/// let jeto = jeto_core::Jeto::builder(Arc::new(jeto_core::memory::InMemoryProvider::new()))
+/// let jeto = jeto_core::Jeto::builder(Arc::new(jeto_core::testing::InMemoryProvider::new()))
 ///     .build().await.unwrap();
 /// let mut service = AuthLayer::new(ProxyUser).layer(jeto_http::JetoService::new(jeto));
 /// let request = http::Request::get("/api/hosts")

@@ -16,7 +16,7 @@ use http_body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 
-use crate::ServerLimits;
+use crate::limits::ServerLimits;
 
 /// What a connection is doing, as far as the timeouts care.
 #[derive(Debug)]

@@ -109,6 +109,12 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
     }
 }
 
+impl From<jeto_core::UnknownAction> for ApiError {
+    fn from(unknown: jeto_core::UnknownAction) -> Self {
+        Error::from(unknown).into()
+    }
+}
+
 impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
         let status = status_of(error.kind());

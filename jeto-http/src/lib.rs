@@ -1,17 +1,19 @@
-//! The REST API of Jeto over hyper 1.x, and the `jeto` server.
+//! The REST API of Jeto over hyper 1.x.
 //!
 //! [`JetoService`] is a `Clone` tower `Service` over a [`jeto_core::Jeto`], generic over the
-//! request body and infallible (every error is a JSON response); [`serve`] runs it on a TCP
-//! listener with graceful shutdown. Routes: see [`routes::ROUTES`] and `GET /api/openapi.json`.
+//! request body and infallible (every error is a JSON response); [`Dashboard`] serves the web
+//! page in front of it; [`serve`] runs either on a TCP listener with limits and graceful
+//! shutdown. Routes: `GET /api/openapi.json`. This crate knows no provider: the `jeto-server`
+//! crate wires `jeto-vagrant` and `jeto-nats` under it; below, the in-memory test provider
+//! stands in.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
-//! use jeto_core::{access::{TokenConfig, TokenPolicy}, Jeto};
-//! use jeto_vagrant::{VagrantConfig, VagrantProvider};
+//! use jeto_core::{access::{TokenConfig, TokenPolicy}, testing::InMemoryProvider, Jeto};
 //!
 //! let policy = TokenPolicy::new(vec![TokenConfig::admin("admin", "secret")])?;
-//! let jeto = Jeto::builder(Arc::new(VagrantProvider::new(VagrantConfig::default())))
+//! let jeto = Jeto::builder(Arc::new(InMemoryProvider::new()))
 //!     .policy(Arc::new(policy))
 //!     .build().await?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:7878").await?;
@@ -28,13 +30,13 @@
 pub mod answers;
 pub mod auth;
 mod body;
-#[cfg(feature = "server")]
-#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
-pub mod config;
 mod connection;
 mod dashboard;
 mod error;
 mod handlers;
+mod json_request;
+mod limits;
+mod links;
 mod list_cache;
 pub mod openapi;
 mod query;
@@ -46,11 +48,13 @@ mod service;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
-pub use body::{read_json, ApiBody, MAX_BODY};
+pub use body::ApiBody;
 pub use connection::{BodyReadTimeout, TimedBody};
 pub use dashboard::Dashboard;
 pub use error::{status_of, ApiError};
+pub use json_request::{read_json, MAX_BODY};
+pub use limits::ServerLimits;
 pub(crate) use list_cache::ListCache;
 pub use query::Query;
-pub use serve::{serve, Serve, ServerLimits};
+pub use serve::{serve, Serve};
 pub use service::JetoService;

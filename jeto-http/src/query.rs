@@ -30,6 +30,18 @@ impl Query {
                 }
             )));
         }
+        // A repeated parameter has no one meaning (proxies and frameworks pick the first or the
+        // last): refused rather than guessed.
+        if let Some((key, _)) = pairs
+            .iter()
+            .enumerate()
+            .find(|(i, (k, _))| pairs[..*i].iter().any(|(seen, _)| seen == k))
+            .map(|(_, pair)| pair)
+        {
+            return Err(ApiError::bad_request(format!(
+                "query parameter {key:?} is given more than once; give it once"
+            )));
+        }
         Ok(Query { pairs })
     }
 
@@ -40,11 +52,11 @@ impl Query {
             .map(|(_, v)| v.as_str())
     }
 
-    /// A `true`/`false` parameter (`1`/`0` too); absent is `false`.
+    /// A `true`/`false` parameter, spelled exactly so; absent is `false`.
     pub fn flag(&self, name: &str) -> Result<bool, ApiError> {
         match self.get(name) {
-            None | Some("false") | Some("0") => Ok(false),
-            Some("true") | Some("1") => Ok(true),
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
             Some(other) => Err(ApiError::bad_request(format!(
                 "{name} must be true or false, not {other:?}"
             ))),
@@ -63,5 +75,26 @@ impl Query {
                 ))),
             })
             .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_are_true_or_false_once() {
+        let q = Query::parse(Some("force=true"), &["force"]).unwrap();
+        assert!(q.flag("force").unwrap());
+        assert!(!Query::parse(None, &["force"])
+            .unwrap()
+            .flag("force")
+            .unwrap());
+        for bad in ["force=1", "force=0", "force=yes", "force=", "force=TRUE"] {
+            let q = Query::parse(Some(bad), &["force"]).unwrap();
+            assert!(q.flag("force").is_err(), "{bad}");
+        }
+        assert!(Query::parse(Some("force=true&force=false"), &["force"]).is_err());
+        assert!(Query::parse(Some("force=true&force=true"), &["force"]).is_err());
     }
 }

@@ -14,8 +14,9 @@ use http::{HeaderValue, Method, Request, Response};
 use http_body::Body;
 use jeto_core::Jeto;
 
-use crate::body::read_json;
 use crate::handlers::{audit, commands, hosts, instances, machines, meta, projects};
+use crate::json_request::read_json;
+use crate::links::Links;
 use crate::routes::{match_path, Route};
 use crate::{auth, openapi, ApiBody, ApiError, ListCache, Query};
 use jeto_core::access::Principal;
@@ -30,7 +31,7 @@ use jeto_core::audit::AuditEntry;
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// use std::sync::Arc;
 /// use http_body_util::{BodyExt, Empty};
-/// use jeto_core::{memory::InMemoryProvider, Jeto};
+/// use jeto_core::{testing::InMemoryProvider, Jeto};
 /// use jeto_http::JetoService;
 ///
 /// let jeto = Jeto::builder(Arc::new(InMemoryProvider::new())).build().await.unwrap();
@@ -79,7 +80,7 @@ impl JetoService {
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// # use std::sync::Arc;
-    /// # let jeto = jeto_core::Jeto::builder(Arc::new(jeto_core::memory::InMemoryProvider::new())).build().await.unwrap();
+    /// # let jeto = jeto_core::Jeto::builder(Arc::new(jeto_core::testing::InMemoryProvider::new())).build().await.unwrap();
     /// // Router::new().nest_service("/api", service) strips "/api" from "/api/health".
     /// let service = jeto_http::JetoService::new(jeto).nested_at("/api");
     /// let request = http::Request::get("/health").body(http_body_util::Empty::<bytes::Bytes>::new()).unwrap();
@@ -160,6 +161,17 @@ impl JetoService {
         if !self.mount.links.is_empty() {
             prefix_location(&mut response, &self.mount.links);
         }
+        // API answers are data, never a page: no type sniffing, no framing, nothing loaded.
+        let headers = response.headers_mut();
+        headers.insert(
+            http::header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        headers
+            .entry(http::header::CONTENT_SECURITY_POLICY)
+            .or_insert(HeaderValue::from_static(
+                "default-src 'none'; frame-ancestors 'none'",
+            ));
         let status = response.status();
         // Every mutating request and every denial.
         if method != Method::GET || matches!(status.as_u16(), 401 | 403) {
@@ -225,14 +237,6 @@ fn prefix_location(response: &mut Response<ApiBody>, prefix: &str) {
     {
         headers.insert(http::header::LOCATION, location);
     }
-}
-
-/// The mount prefix of the links a handler writes into a body, and the OpenAPI document
-/// with that prefix in its `servers`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Links<'a> {
-    pub(crate) prefix: &'a str,
-    document: &'a OnceLock<Bytes>,
 }
 
 /// Who asked about what, as far as [`dispatch`] got, for the audit log.

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use http_body_util::{BodyExt, Full};
 use jeto_core::access::{TokenConfig, TokenPolicy};
-use jeto_core::memory::InMemoryProvider;
+use jeto_core::testing::InMemoryProvider;
 use jeto_core::Jeto;
 use jeto_http::JetoService;
 use serde_json::{json, Value};

@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use http_body_util::{BodyExt, Full};
 use jeto_core::access::{hash_key, Permission, TokenConfig, TokenPolicy};
-use jeto_core::memory::InMemoryProvider;
+use jeto_core::testing::InMemoryProvider;
 use jeto_core::{
     BoxInfo, CheckedRequest, ConsoleSink, FailureKind, GlobalMachine, Host, HostWorker, Instance,
     InstanceSource, Jeto, JetoConfig, MachineDetails, MachineSnapshots, Outcome, Provider,

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use jeto_core::memory::{instance_at, InMemoryProvider};
+use jeto_core::testing::{instance_at, InMemoryProvider};
 use jeto_core::{Action, ActionRequest, ConsoleSink, Provider};
 use jeto_nats::testing::NatsServer;
 use jeto_nats::{NatsProvider, Worker};

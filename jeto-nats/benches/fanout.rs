@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::StreamExt;
-use jeto_core::memory::{instance_at, InMemoryProvider};
+use jeto_core::testing::{instance_at, InMemoryProvider};
 use jeto_core::Provider;
 use jeto_nats::testing::NatsServer;
 use jeto_nats::{NatsProvider, Worker};

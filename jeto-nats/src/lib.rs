@@ -26,7 +26,7 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
-//! use jeto_core::memory::InMemoryProvider;
+//! use jeto_core::testing::InMemoryProvider;
 //! use jeto_nats::{NatsProvider, Worker};
 //!
 //! let client = async_nats::connect("nats://127.0.0.1:4222").await?;

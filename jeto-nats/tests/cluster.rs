@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jeto_core::memory::{instance_at, InMemoryProvider};
+use jeto_core::testing::{instance_at, InMemoryProvider};
 use jeto_core::{Action, ActionRequest, ConsoleSink, Provider};
 use jeto_nats::testing::NatsCluster;
 use jeto_nats::{JetStreamSetup, NatsProvider, Worker, WorkerConfig};

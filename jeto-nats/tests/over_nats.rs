@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jeto_core::conformance::{self, Fixture};
-use jeto_core::memory::{instance_at, InMemoryProvider};
+use jeto_core::testing::conformance::{self, Fixture};
+use jeto_core::testing::{instance_at, InMemoryProvider};
 use jeto_core::{Action, ActionRequest, ConsoleSink, ErrorKind, Provider};
 use jeto_nats::testing::NatsServer;
 use jeto_nats::{NatsProvider, Worker};

@@ -15,14 +15,17 @@ pub fn branch_or_tag(reference: &str) -> &str {
     reference.strip_prefix("tags/").unwrap_or(reference)
 }
 
+/// Checks what reaches git's command line: the URL, and the reference both as given and as git
+/// takes it (once `tags/` is dropped), so no part of either can be read as an option. The
+/// arguments also end git's options with `--` before them where git allows it.
 fn check(url: &str, reference: &str) -> Result<(), ProviderError> {
     let bad = |s: &str| s.is_empty() || s.starts_with('-') || s.chars().any(char::is_control);
-    if bad(url) || bad(reference) {
+    if bad(url) || bad(branch_or_tag(reference)) {
         return Err(ProviderError::invalid(
-            "git_url and git_reference must be non-empty, without control characters, and must not start with '-'",
+            "git_url and git_reference must be non-empty, without control characters, and must not start with '-' (also after a tags/ prefix)",
         ));
     }
-    Ok(())
+    jeto_core::validate::git_reference(reference).map_err(|e| ProviderError::invalid(e.to_string()))
 }
 
 /// The transports git may use for `url` and its submodules: the network ones, and `file`
@@ -100,7 +103,7 @@ async fn git(
     }
 }
 
-/// `git clone --recursive --depth 1 --branch REF -- URL TARGET`; `target` must not exist, and
+/// `git clone --recursive --depth 1 --branch=REF -- URL TARGET`; `target` must not exist, and
 /// is removed again when the clone fails.
 pub async fn clone(
     config: &VagrantConfig,
@@ -117,8 +120,7 @@ pub async fn clone(
         "--recursive".into(),
         "--depth".into(),
         "1".into(),
-        "--branch".into(),
-        branch_or_tag(reference).into(),
+        format!("--branch={}", branch_or_tag(reference)).into(),
         "--".into(),
         url.into(),
         target.into(),
@@ -147,6 +149,7 @@ pub async fn sync(
             "fetch".into(),
             "--depth".into(),
             "1".into(),
+            "--".into(),
             "origin".into(),
             branch_or_tag(reference).into(),
         ],
@@ -162,4 +165,24 @@ pub async fn sync(
         git(config, runner, folder, (url, args), &what, console).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reference_that_is_an_option_once_tags_is_dropped_is_refused() {
+        for bad in [
+            "tags/--upload-pack=touch${IFS}x",
+            "tags/-x",
+            "-x",
+            "tags/",
+            "main\n",
+        ] {
+            assert!(check("https://git.example/r.git", bad).is_err(), "{bad:?}");
+        }
+        assert!(check("https://git.example/r.git", "tags/v1").is_ok());
+        assert!(check("--upload-pack=x", "main").is_err());
+    }
 }

@@ -29,7 +29,7 @@ mod folder_queue;
 pub mod folder_safety;
 pub mod git;
 mod inventory;
-mod machine_info;
+pub mod machine_info;
 pub mod machine_readable;
 mod process_records;
 mod provider;

@@ -24,6 +24,11 @@ pub fn ssh_details(records: &[Record]) -> Option<SshDetails> {
     Some(ssh)
 }
 
+/// The `HostName` of an `ssh-config` record.
+pub fn ssh_host_name(records: &[Record]) -> Option<String> {
+    ssh_details(records).map(|ssh| ssh.host)
+}
+
 /// The `forwarded_port,GUEST,HOST` records of `machine`.
 pub fn forwarded_ports(records: &[Record], machine: &str) -> Vec<ForwardedPort> {
     records

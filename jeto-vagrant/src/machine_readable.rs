@@ -224,11 +224,6 @@ pub(crate) fn records_of(text: &str) -> Vec<Record> {
         .collect()
 }
 
-/// The `HostName` of an `ssh-config` record.
-pub fn ssh_host_name(records: &[Record]) -> Option<String> {
-    crate::machine_info::ssh_details(records).map(|ssh| ssh.host)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

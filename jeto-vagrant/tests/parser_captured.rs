@@ -1,8 +1,9 @@
 //! The machine-readable parser on output captured from the real vagrant 2.3.4 with the
 //! `jeto_fake` plugin (see `tests/captured/`), and on arbitrary input.
 
+use jeto_vagrant::machine_info::ssh_host_name;
 use jeto_vagrant::machine_readable::{
-    console_text, parse, parse_line, records, ssh_host_name, statuses, Line, RunSummary,
+    console_text, parse, parse_line, records, statuses, Line, RunSummary,
 };
 use proptest::prelude::*;
 

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use jeto_core::conformance::{self, Fixture, RunningProbe};
+use jeto_core::testing::conformance::{self, Fixture, RunningProbe};
 use jeto_core::{Action, ActionRequest, ConsoleSink, ErrorKind, Provider};
 use jeto_vagrant::fixture::FakeVagrant;
 use jeto_vagrant::{ProcessRecords, VagrantConfig, VagrantProvider};

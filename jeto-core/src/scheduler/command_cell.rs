@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::watch;
 
-use crate::console::ConsoleBuffer;
+use crate::model::console::ConsoleBuffer;
 use crate::{Command, CommandStatus, Error, Result};
 
 /// The most a follower takes in one chunk, so a follower holds little whatever the console.

@@ -11,18 +11,19 @@ use time::OffsetDateTime;
 
 mod admission;
 mod command_cell;
+mod status_cache;
 mod worker;
 
 use command_cell::{CommandCell, FollowerLimits, Stop};
 pub use command_cell::{CommandHandle, ConsoleFollower};
 
-use crate::console::{ConsoleBuffer, DEFAULT_CONSOLE_LIMIT};
-use crate::status_cache::StatusCache;
+use crate::model::console::{ConsoleBuffer, DEFAULT_CONSOLE_LIMIT};
 use crate::store::{Page, Store};
 use crate::{
     Action, ActionRequest, Command, CommandStatus, DynProvider, Error, Instance, ProviderSlots,
     Result,
 };
+pub(crate) use status_cache::{StatusCache, StatusSnapshot};
 
 /// Limits of the scheduler.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -512,13 +513,4 @@ impl CommandScheduler {
             state.settled = state.command.status.is_finished();
         });
     }
-}
-
-/// Runs file work on tokio's blocking threads, off the async workers.
-pub(crate) async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| Error::storage("a file task", e))?
 }

@@ -1,8 +1,8 @@
 //! Hosts, projects and the audit log: what admins define and read.
 
 use super::Jeto;
+use crate::access::audit::AuditEntry;
 use crate::access::Principal;
-use crate::audit::AuditEntry;
 use crate::{validate, Error, Host, Project, Result};
 
 impl Jeto {

@@ -106,15 +106,12 @@ impl CreateInstance {
                     "a git source needs both \"git_url\" and \"git_reference\"",
                 ));
             };
-            if url.starts_with('-')
-                || reference.starts_with('-')
-                || url.is_empty()
-                || reference.is_empty()
-            {
+            if url.starts_with('-') || url.is_empty() {
                 return Err(Error::invalid(
-                    "git_url and git_reference must be non-empty and must not start with '-'",
+                    "git_url must be non-empty and must not start with '-'",
                 ));
             }
+            validate::git_reference(reference)?;
             return Ok(InstanceSource::Git {
                 url: url.clone(),
                 reference: reference.clone(),
@@ -211,6 +208,8 @@ impl Jeto {
                     project.references.join(", ")
                 ))
             })?;
+        // Before the pattern: a permitted pattern such as `tags/*` matches `tags/--option`.
+        validate::git_reference(&reference)?;
         if !project.allows_reference(&reference) {
             return Err(Error::Forbidden {
                 action: format!(

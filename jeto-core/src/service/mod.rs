@@ -16,11 +16,12 @@ use serde::{Deserialize, Serialize};
 pub use create::CreateInstance;
 use time::OffsetDateTime;
 
+use crate::access::audit::DEFAULT_AUDIT_ENTRIES;
 use crate::access::{AccessPolicy, Permission, Principal, TokenPolicy};
-use crate::audit::DEFAULT_AUDIT_ENTRIES;
-use crate::scheduler::{blocking, CommandHandle, CommandScheduler, SchedulerConfig};
-use crate::status_cache::StatusCache;
-use crate::store::{InstanceRecord, MemoryStore, Page, Store};
+use crate::scheduler::{
+    CommandHandle, CommandScheduler, SchedulerConfig, StatusCache, StatusSnapshot,
+};
+use crate::store::{blocking, InstanceRecord, MemoryStore, Page, Store};
 use crate::{
     Action, ActionRequest, Command, DynProvider, Error, Host, Instance, JetoInfos, ProviderSlots,
     Result,
@@ -87,7 +88,7 @@ struct Inner {
 /// ```
 /// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
 /// use std::sync::Arc;
-/// use jeto_core::{memory::InMemoryProvider, Action, ActionRequest, Jeto, access::Principal};
+/// use jeto_core::{testing::InMemoryProvider, Action, ActionRequest, Jeto, access::Principal};
 /// use jeto_core::{service::CreateInstance, Host};
 ///
 /// let provider = InMemoryProvider::new().with_instance("/srv/app", &["web"]);
@@ -139,7 +140,7 @@ impl JetoBuilder {
     }
 
     /// Makes the service, after cleaning what a previous run left unfinished in the store and
-    /// the data folder (see the README's crash recovery).
+    /// the data folder (see docs/limits.md, crash recovery).
     pub async fn build(self) -> Result<Jeto> {
         let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
         let slots = ProviderSlots::new(self.config.scheduler.max_concurrent);
@@ -259,7 +260,7 @@ impl Jeto {
         &self,
         who: &Principal,
         mut instance: Instance,
-        snapshot: crate::status_cache::StatusSnapshot,
+        snapshot: StatusSnapshot,
     ) -> InstanceView {
         if !who.admin {
             instance.host = instance.host.redacted();
@@ -273,8 +274,11 @@ impl Jeto {
     }
 
     /// The instances `who` may see, with their last known status; with `refresh`, every
-    /// status is read again (several at a time).
+    /// status is read again (several at a time), which needs the `status` grant.
     pub async fn instances(&self, who: &Principal, refresh: bool) -> Result<Vec<InstanceView>> {
+        if refresh && !may_read_statuses(who) {
+            return Err(fresh_reads_forbidden());
+        }
         let hosts = self.inner.store.hosts().await?;
         let visible: Vec<Instance> = self
             .inner
@@ -312,6 +316,9 @@ impl Jeto {
 
     /// One instance with a status at most `max_age` old (the configured default when `None`;
     /// zero forces a read), and `jeto.json` read again.
+    ///
+    /// Reading a status runs the provider, so it takes the `status` grant: without it, a given
+    /// `max_age` is refused and the last known status is shown as it is.
     pub async fn instance(
         &self,
         who: &Principal,
@@ -320,9 +327,15 @@ impl Jeto {
     ) -> Result<InstanceView> {
         let mut record = self.record(who, id).await?;
         let mut instance = self.instance_of(record.clone(), self.host_of(&record).await?);
-        let max_age = max_age.unwrap_or(self.inner.config.status_max_age);
         let before = self.inner.status.last_known(id).checked_at;
-        let snapshot = self.inner.status.get(&instance, max_age).await;
+        let snapshot = match (may_read_statuses(who), max_age) {
+            (true, max_age) => {
+                let max_age = max_age.unwrap_or(self.inner.config.status_max_age);
+                self.inner.status.get(&instance, max_age).await
+            }
+            (false, Some(_)) => return Err(fresh_reads_forbidden()),
+            (false, None) => self.inner.status.last_known(id),
+        };
         // jeto.json is read again along with the status, so a cached answer does no I/O.
         if snapshot.checked_at != before {
             match self.refresh_infos(&mut record).await {
@@ -518,4 +531,15 @@ impl Jeto {
 async fn load_infos(path: &str) -> Result<JetoInfos> {
     let path = PathBuf::from(path);
     blocking(move || JetoInfos::load(&path)).await
+}
+
+/// Fresh status reads run the provider: only keys granted `status` may cause them.
+fn may_read_statuses(who: &Principal) -> bool {
+    who.is_granted(Permission::Action(Action::Status))
+}
+
+fn fresh_reads_forbidden() -> Error {
+    Error::Forbidden {
+        action: "read statuses afresh (max_age and refresh=true need the status grant)".into(),
+    }
 }

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{InstanceRecord, Page, Registry, Store};
-use crate::audit::AuditEntry;
-use crate::console::ConsoleBuffer;
+use crate::access::audit::AuditEntry;
+use crate::model::console::ConsoleBuffer;
 use crate::{Command, Error, Host, Project, Result};
 
 /// A [`Store`] in memory; clones share the same records.
@@ -90,6 +90,7 @@ impl Store for MemoryStore {
                 message: format!("instance {id} already exists"),
             });
         }
+        data.registry.check_folder_free(&new)?;
         Ok(data.registry.insert_instance(new))
     }
 
@@ -98,7 +99,12 @@ impl Store for MemoryStore {
     }
 
     async fn update_instance(&self, record: InstanceRecord) -> Result<bool> {
-        Ok(self.lock().registry.update_instance(record))
+        let mut data = self.lock();
+        if !data.registry.instances.contains_key(&record.id) {
+            return Ok(false);
+        }
+        data.registry.check_folder_free(&record)?;
+        Ok(data.registry.update_instance(record))
     }
 
     async fn remove_instance(&self, id: u64) -> Result<Option<InstanceRecord>> {

@@ -3,6 +3,7 @@
 //! one SQLite database holding instances, hosts, projects, commands and their consoles.
 
 mod atomic;
+mod blocking;
 mod memory;
 mod registry;
 #[cfg(feature = "sqlite")]
@@ -13,13 +14,14 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 pub use atomic::write_atomically;
+pub(crate) use blocking::blocking;
 pub use memory::MemoryStore;
 pub(crate) use registry::Registry;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::{SqliteStore, DATABASE_FILE};
 
-use crate::audit::AuditEntry;
+use crate::access::audit::AuditEntry;
 use crate::{Command, Host, InstanceSpec, Project, Result};
 
 /// An instance as stored: everything but the live status, and the host by id. Its JSON is
@@ -92,7 +94,7 @@ impl Page {
 ///   nothing. A failed call changes nothing.
 /// - An instance's commands keep their submission (id) order; listing them carries no console
 ///   (`console` is `None`, `console_bytes` says how much there is), reading one carries it.
-/// - Run against [`crate::store_conformance`] (feature `testing`).
+/// - Run against [`crate::testing::store_conformance`] (feature `testing`).
 #[async_trait]
 pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     /// All instances, by id.

@@ -66,6 +66,21 @@ impl Registry {
         self.by_path.get(path).and_then(|id| self.instance(*id))
     }
 
+    /// Refuses `record` when another instance holds its folder: one folder, one instance
+    /// (two would run vagrant in it at once, and deleting one would destroy the other's
+    /// machines). Stores check it in the same step as the write.
+    pub(crate) fn check_folder_free(&self, record: &InstanceRecord) -> crate::Result<()> {
+        match self.by_path.get(&record.spec.path) {
+            Some(holder) if *holder != record.id => Err(crate::Error::Conflict {
+                message: format!(
+                    "{} is already registered as an instance; one folder can hold one instance",
+                    record.spec.path
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Puts a record as it is (loaded, or written by a store), keeping the path index.
     pub(crate) fn put_record(&mut self, record: InstanceRecord) {
         if let Some(old) = self.instances.get(&record.id) {

@@ -91,7 +91,7 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; st
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// # use std::sync::Arc;
 /// use tower_service::Service;
-/// # let jeto = jeto_core::Jeto::builder(Arc::new(jeto_core::memory::InMemoryProvider::new())).build().await.unwrap();
+/// # let jeto = jeto_core::Jeto::builder(Arc::new(jeto_core::testing::InMemoryProvider::new())).build().await.unwrap();
 /// let mut site = jeto_http::Dashboard::new(jeto_http::JetoService::new(jeto));
 /// let page = site.call(http::Request::get("/").body(http_body_util::Empty::<bytes::Bytes>::new()).unwrap()).await.unwrap();
 /// assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");

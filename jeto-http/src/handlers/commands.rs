@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::{command_location, CommandPath, IdPath};
 use crate::answers::{CommandAnswer, ErrorBody, ListedCommand};
-use crate::service::Links;
+use crate::links::Links;
 use crate::{response, ApiBody, ApiError, Query};
 
 type Answer = Result<Response<ApiBody>, ApiError>;

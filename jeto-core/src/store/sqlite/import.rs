@@ -100,10 +100,18 @@ fn import(
         .map_err(storage("starting the import"))?;
     for record in registry.instances.values() {
         tx.execute(
-            "INSERT INTO instances (id, body) VALUES (?1, ?2)",
-            params![record.id, to_json(record)?],
+            "INSERT INTO instances (id, body, path) VALUES (?1, ?2, ?3)",
+            params![record.id, to_json(record)?, record.spec.path],
         )
-        .map_err(storage("importing an instance"))?;
+        .map_err(|e| {
+            Error::storage(
+                format!(
+                    "importing instance {} at {} (one folder can hold one instance)",
+                    record.id, record.spec.path
+                ),
+                e,
+            )
+        })?;
     }
     for host in &registry.hosts {
         tx.execute(
@@ -179,7 +187,7 @@ fn import(
         let text = read(file)?;
         // A torn last line (a crash mid-write) is what it was: not an entry.
         for line in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-            let Ok(entry) = serde_json::from_slice::<crate::audit::AuditEntry>(line) else {
+            let Ok(entry) = serde_json::from_slice::<crate::access::audit::AuditEntry>(line) else {
                 continue;
             };
             next_audit = next_audit.max(entry.id + 1);

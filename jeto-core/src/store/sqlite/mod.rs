@@ -16,7 +16,7 @@ use commands::{listed_command, prune, trim_console};
 use schema::{connect, from_json, load_registry, lock, migrate, raise_counter, storage, take_id};
 
 use super::{InstanceRecord, Page, Registry, Store};
-use crate::audit::AuditEntry;
+use crate::access::audit::AuditEntry;
 use crate::{Command, Error, Host, Project, Result};
 
 /// The database file inside the data folder.
@@ -107,7 +107,7 @@ impl SqliteStore {
         apply: impl FnOnce(&mut Registry, &T) + Send + 'static,
     ) -> Result<T> {
         let inner = self.inner.clone();
-        crate::scheduler::blocking(move || {
+        crate::store::blocking(move || {
             let mut writer = lock(&inner.writer);
             let tx = writer
                 .transaction()
@@ -135,7 +135,7 @@ impl SqliteStore {
             .await
             .expect("the semaphore is never closed");
         let inner = self.inner.clone();
-        crate::scheduler::blocking(move || {
+        crate::store::blocking(move || {
             let connection = lock(&inner.readers).pop();
             let connection = match connection {
                 Some(connection) => connection,
@@ -170,6 +170,7 @@ impl Store for SqliteStore {
         super::check_id("instance", record.id)?;
         self.write(
             move |tx, registry| {
+                registry.check_folder_free(&record)?;
                 record.id = match record.id {
                     0 => take_id(tx, "instance", registry.next_instance_id)?,
                     id => {
@@ -179,8 +180,8 @@ impl Store for SqliteStore {
                 };
                 let id = record.id;
                 tx.execute(
-                    "INSERT INTO instances (id, body) VALUES (?1, ?2)",
-                    params![id, to_json(&record)?],
+                    "INSERT INTO instances (id, body, path) VALUES (?1, ?2, ?3)",
+                    params![id, to_json(&record)?, record.spec.path],
                 )
                 .map_err(storage(format!("storing instance {id}")))?;
                 Ok(record)
@@ -200,11 +201,15 @@ impl Store for SqliteStore {
 
     async fn update_instance(&self, record: InstanceRecord) -> Result<bool> {
         self.write(
-            move |tx, _| {
+            move |tx, registry| {
+                if !registry.instances.contains_key(&record.id) {
+                    return Ok(None);
+                }
+                registry.check_folder_free(&record)?;
                 let changed = tx
                     .execute(
-                        "UPDATE instances SET body = ?2 WHERE id = ?1",
-                        params![record.id, to_json(&record)?],
+                        "UPDATE instances SET body = ?2, path = ?3 WHERE id = ?1",
+                        params![record.id, to_json(&record)?, record.spec.path],
                     )
                     .map_err(storage(format!("updating instance {}", record.id)))?;
                 Ok((changed > 0).then_some(record))

@@ -36,6 +36,15 @@ CREATE TABLE console_chunks (
     r#"
 CREATE TABLE audit (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
 "#,
+    // One folder, one instance, enforced by the database too. Folders that earlier versions
+    // let several instances share keep their oldest instance in the index; the others stay
+    // (their path NULL, which a unique index does not compare) until they are deleted.
+    r#"
+ALTER TABLE instances ADD COLUMN path TEXT;
+UPDATE instances SET path = json_extract(body, '$.path')
+    WHERE id IN (SELECT min(id) FROM instances GROUP BY json_extract(body, '$.path'));
+CREATE UNIQUE INDEX instances_by_path ON instances(path);
+"#,
 ];
 
 pub(super) fn storage(context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error {
@@ -161,4 +170,45 @@ pub(super) fn load_registry(connection: &Connection) -> Result<Registry> {
     registry.next_host_id = counter("host")?;
     registry.next_project_id = counter("project")?;
     Ok(registry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database from before the folder index, holding two instances on one folder (which
+    /// earlier versions allowed), migrates: both are kept, the oldest holds the folder, and a
+    /// third is refused by the index.
+    #[test]
+    fn the_folder_index_migrates_a_database_that_shared_a_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jeto.sqlite3");
+        let mut connection = connect(&path).unwrap();
+        for step in &MIGRATIONS[..2] {
+            connection.execute_batch(step).unwrap();
+        }
+        connection.pragma_update(None, "user_version", 2).unwrap();
+        for id in [1, 2] {
+            connection
+                .execute(
+                    "INSERT INTO instances (id, body) VALUES (?1, ?2)",
+                    params![id, format!(r#"{{"id":{id},"path":"/srv/shared"}}"#)],
+                )
+                .unwrap();
+        }
+        migrate(&mut connection, &path).unwrap();
+        let holders: Vec<(u64, Option<String>)> = connection
+            .prepare("SELECT id, path FROM instances ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(holders, vec![(1, Some("/srv/shared".into())), (2, None)]);
+        let third = connection.execute(
+            "INSERT INTO instances (id, body, path) VALUES (3, '{}', '/srv/shared')",
+            [],
+        );
+        assert!(third.is_err(), "the unique index refuses a second holder");
+    }
 }

@@ -1,0 +1,450 @@
+//! Behavioural checks that every [`Store`] must pass (unstable API, behind `testing`), run by
+//! jeto-core's tests against [`MemoryStore`](crate::store::MemoryStore) and
+//! [`SqliteStore`](crate::store::SqliteStore).
+//!
+//! `open` gives the store under test; for a persistent store each call opens the same data
+//! again (as a restart would), for an in-memory one it hands out the same store.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+//! use std::sync::Arc;
+//! use jeto_core::store::{MemoryStore, Store};
+//! let store = MemoryStore::new();
+//! jeto_core::testing::store_conformance::run_all(move || Arc::new(store.clone()) as Arc<dyn Store>, false).await;
+//! # });
+//! ```
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use crate::store::{InstanceRecord, Page, Store};
+use crate::{Action, ActionRequest, Command, CommandStatus, ErrorKind, Project};
+use crate::{Host, InstanceSpec};
+
+/// Runs every check, in order, on stores from `open`; `persistent` stores are also checked
+/// across a reopen.
+pub async fn run_all(open: impl Fn() -> Arc<dyn Store>, persistent: bool) {
+    let store = open();
+    ids_are_never_reused(store.as_ref()).await;
+    a_failed_write_changes_nothing(store.as_ref()).await;
+    concurrent_writers_all_land(store.clone()).await;
+    history_is_bounded_and_keeps_unfinished_commands(store.as_ref()).await;
+    commands_page_newest_first_without_consoles(store.as_ref()).await;
+    consoles_keep_their_last_bytes(store.as_ref()).await;
+    unfinished_commands_become_interrupted(store.as_ref()).await;
+    the_audit_log_is_bounded_and_pages_newest_first(store.as_ref()).await;
+    one_folder_holds_one_instance(store.clone()).await;
+    if persistent {
+        let before = snapshot(store.as_ref()).await;
+        drop(store);
+        let again = open();
+        assert_eq!(
+            snapshot(again.as_ref()).await,
+            before,
+            "a reopened store holds the same data"
+        );
+        ids_are_never_reused(again.as_ref()).await;
+    }
+}
+
+/// A new instance record named `name`, in a folder of its own (one folder, one instance).
+fn instance(name: &str) -> InstanceRecord {
+    static FOLDERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let folder = FOLDERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    InstanceRecord {
+        id: 0,
+        spec: InstanceSpec {
+            environment: "conformance".into(),
+            ..InstanceSpec::new(name, format!("/srv/conformance/{folder}-{name}"))
+        },
+        host_id: 1,
+        managed_folder: false,
+    }
+}
+
+fn command(instance_id: u64, status: CommandStatus) -> Command {
+    Command {
+        status,
+        ..Command::queued(
+            instance_id,
+            &ActionRequest::new(Action::Start),
+            "conformance",
+        )
+    }
+}
+
+/// Everything a store holds, comparable.
+async fn snapshot(store: &dyn Store) -> String {
+    let mut text = format!(
+        "{:?}\n{:?}\n{:?}\n{:?}\n",
+        store.instances().await.unwrap(),
+        store.hosts().await.unwrap(),
+        store.projects().await.unwrap(),
+        store.audit(None, usize::MAX).await.unwrap()
+    );
+    for record in store.instances().await.unwrap() {
+        for listed in store.commands(record.id, Page::ALL).await.unwrap() {
+            let full = store.command(record.id, listed.id).await.unwrap().unwrap();
+            text.push_str(&format!("{listed:?}\n{:?}\n", full.console));
+        }
+    }
+    text
+}
+
+/// Instance, host, project and command ids grow, also past removals and reservations.
+pub async fn ids_are_never_reused(store: &dyn Store) {
+    let a = store.insert_instance(instance("ids-a")).await.unwrap();
+    let b = store.insert_instance(instance("ids-b")).await.unwrap();
+    assert!(b.id > a.id, "instance ids grow");
+    let first = store
+        .insert_command(command(b.id, CommandStatus::Succeeded), 10)
+        .await;
+    let first = first.unwrap();
+    assert_eq!(
+        store.instance_at(&a.spec.path).await.unwrap(),
+        Some(a.clone())
+    );
+    store.remove_instance(b.id).await.unwrap();
+    assert!(store.instance(b.id).await.unwrap().is_none());
+    assert!(store.instance_at(&b.spec.path).await.unwrap().is_none());
+    let reserved = store.reserve_instance_id().await.unwrap();
+    assert!(
+        reserved > b.id,
+        "a removed instance's id is not handed out again"
+    );
+    let c = store.insert_instance(instance("ids-c")).await.unwrap();
+    assert!(c.id > reserved, "a reserved id is not handed out again");
+    let with_reserved = InstanceRecord {
+        id: reserved,
+        ..instance("ids-reserved")
+    };
+    assert_eq!(
+        store.insert_instance(with_reserved).await.unwrap().id,
+        reserved
+    );
+    let next = store
+        .insert_command(command(c.id, CommandStatus::Succeeded), 10)
+        .await;
+    assert!(
+        next.unwrap().id > first.id,
+        "command ids grow past removed instances"
+    );
+    assert!(
+        store.commands(b.id, Page::ALL).await.unwrap().is_empty(),
+        "a removed instance's commands go with it"
+    );
+    let h1 = store.put_host(Host::new("ids-h1", "memory")).await.unwrap();
+    let h2 = store.put_host(Host::new("ids-h2", "memory")).await.unwrap();
+    assert!(h2.id > h1.id);
+    let fixed = store
+        .put_host(Host {
+            id: h1.id,
+            ..Host::new("ids-h1-renamed", "memory")
+        })
+        .await
+        .unwrap();
+    assert_eq!(fixed.id, h1.id, "a host with an id replaces that host");
+    let hosts = store.hosts().await.unwrap();
+    assert_eq!(hosts.iter().filter(|h| h.id == h1.id).count(), 1);
+    let project = |name: &str| Project {
+        id: 0,
+        name: name.into(),
+        git_url: Some("https://git.example.org/x.git".into()),
+        archive_url: None,
+        archive_sha256: None,
+        references: vec!["main".into()],
+        default_reference: Some("main".into()),
+        hosts: None,
+    };
+    let p1 = store.put_project(project("ids-p1")).await.unwrap();
+    let p2 = store.put_project(project("ids-p2")).await.unwrap();
+    assert!(p1.id > 0 && p2.id > p1.id);
+    assert!(
+        store.command(c.id, u64::MAX).await.unwrap().is_none(),
+        "an id beyond int64 names nothing (and is no storage error)"
+    );
+    let huge = Project {
+        id: u64::MAX,
+        ..project("ids-huge")
+    };
+    let refused = store.put_project(huge).await.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::InvalidRequest, "{refused}");
+    let refused = store
+        .put_host(Host {
+            id: 1 << 63,
+            ..Host::new("ids-huge", "memory")
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::InvalidRequest, "{refused}");
+}
+
+/// A command of an instance that does not exist, or an instance under an id in use, is
+/// refused and leaves the store as it was.
+pub async fn a_failed_write_changes_nothing(store: &dyn Store) {
+    let before = snapshot(store).await;
+    let error = store
+        .insert_command(command(u64::MAX / 2, CommandStatus::Queued), 10)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::NotFound, "{error}");
+    let taken = store.instances().await.unwrap()[0].id;
+    let duplicate = InstanceRecord {
+        id: taken,
+        ..instance("duplicate")
+    };
+    assert!(store.insert_instance(duplicate).await.is_err());
+    assert!(!store
+        .update_instance(crate::store::InstanceRecord {
+            id: u64::MAX / 2,
+            ..store.instances().await.unwrap()[0].clone()
+        })
+        .await
+        .unwrap());
+    assert_eq!(
+        snapshot(store).await,
+        before,
+        "a failed write changed the store"
+    );
+}
+
+/// Many writers at once: every write lands, ids are distinct.
+pub async fn concurrent_writers_all_land(store: Arc<dyn Store>) {
+    let target = store.insert_instance(instance("busy")).await.unwrap().id;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            let record = store
+                .insert_instance(instance(&format!("writer-{i}")))
+                .await;
+            let command = store
+                .insert_command(command(target, CommandStatus::Succeeded), 1000)
+                .await;
+            (record.unwrap().id, command.unwrap().id)
+        });
+    }
+    let (mut instances, mut commands) = (BTreeSet::new(), BTreeSet::new());
+    while let Some(done) = tasks.join_next().await {
+        let (instance, command) = done.unwrap();
+        assert!(instances.insert(instance), "instance id {instance} twice");
+        assert!(commands.insert(command), "command id {command} twice");
+    }
+    let stored: BTreeSet<u64> = store
+        .instances()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert!(instances.is_subset(&stored));
+    let listed: BTreeSet<u64> = store
+        .commands(target, Page::ALL)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(listed, commands);
+}
+
+/// At most `keep` commands per instance: the oldest finished go first, unfinished ones stay.
+pub async fn history_is_bounded_and_keeps_unfinished_commands(store: &dyn Store) {
+    let id = store.insert_instance(instance("history")).await.unwrap().id;
+    let queued = store
+        .insert_command(command(id, CommandStatus::Queued), 5)
+        .await
+        .unwrap();
+    let mut last = 0;
+    for _ in 0..12 {
+        last = store
+            .insert_command(command(id, CommandStatus::Succeeded), 5)
+            .await
+            .unwrap()
+            .id;
+    }
+    let kept = store.commands(id, Page::ALL).await.unwrap();
+    assert_eq!(kept.len(), 5, "{kept:?}");
+    assert_eq!(kept[0].id, last, "the newest stay");
+    assert!(
+        kept.iter().any(|c| c.id == queued.id),
+        "an unfinished command is never dropped"
+    );
+    store.prune_commands(2).await.unwrap();
+    let kept = store.commands(id, Page::ALL).await.unwrap();
+    assert_eq!(kept.len(), 2);
+    assert!(kept.iter().any(|c| c.id == queued.id));
+}
+
+/// Pages are newest first, `before` and `limit` apply, lists carry no console.
+pub async fn commands_page_newest_first_without_consoles(store: &dyn Store) {
+    let id = store.insert_instance(instance("pages")).await.unwrap().id;
+    let mut ids = Vec::new();
+    for _ in 0..7 {
+        let c = store
+            .insert_command(command(id, CommandStatus::Succeeded), 100)
+            .await
+            .unwrap();
+        store.append_console(c.id, "line\n", 1 << 20).await.unwrap();
+        ids.push(c.id);
+    }
+    ids.reverse();
+    let first = store
+        .commands(
+            id,
+            Page {
+                before: None,
+                limit: 3,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.iter().map(|c| c.id).collect::<Vec<_>>(), ids[..3]);
+    let second = store
+        .commands(
+            id,
+            Page {
+                before: Some(first[2].id),
+                limit: 3,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(second.iter().map(|c| c.id).collect::<Vec<_>>(), ids[3..6]);
+    for listed in first.iter().chain(&second) {
+        assert_eq!(listed.console, None, "lists carry no console");
+        assert_eq!(listed.console_bytes, 5);
+    }
+    let one = store.command(id, ids[0]).await.unwrap().unwrap();
+    assert_eq!(one.console.as_deref(), Some("line\n"));
+    assert!(store.command(id + 1, ids[0]).await.unwrap().is_none());
+}
+
+/// A console keeps its last `limit` bytes, at character boundaries, and says it was cut.
+pub async fn consoles_keep_their_last_bytes(store: &dyn Store) {
+    let id = store.insert_instance(instance("console")).await.unwrap().id;
+    let mut running = store
+        .insert_command(command(id, CommandStatus::Running), 10)
+        .await
+        .unwrap();
+    for i in 0..100 {
+        let text = format!("line {i:03} é\n");
+        store.append_console(running.id, &text, 100).await.unwrap();
+    }
+    running.status = CommandStatus::Succeeded;
+    running.exit_code = Some(0);
+    store.update_command(&running).await.unwrap();
+    let read = store.command(id, running.id).await.unwrap().unwrap();
+    let console = read.console.unwrap();
+    assert!(console.len() <= 100, "{} bytes kept", console.len());
+    assert!(console.ends_with("line 099 é\n"), "{console:?}");
+    assert!(read.console_truncated);
+    assert_eq!(
+        read.status,
+        CommandStatus::Succeeded,
+        "updates keep the console"
+    );
+    assert_eq!(read.exit_code, Some(0));
+}
+
+/// At start, what was left queued or running becomes interrupted.
+pub async fn unfinished_commands_become_interrupted(store: &dyn Store) {
+    let id = store.insert_instance(instance("restart")).await.unwrap().id;
+    let queued = store
+        .insert_command(command(id, CommandStatus::Queued), 10)
+        .await
+        .unwrap();
+    let done = store
+        .insert_command(command(id, CommandStatus::Succeeded), 10)
+        .await
+        .unwrap();
+    let interrupted = store.interrupt_unfinished().await.unwrap();
+    assert!(interrupted
+        .iter()
+        .any(|c| c.id == queued.id && c.status == CommandStatus::Interrupted));
+    assert!(!interrupted.iter().any(|c| c.id == done.id));
+    let read = store.command(id, queued.id).await.unwrap().unwrap();
+    assert_eq!(read.status, CommandStatus::Interrupted);
+    assert!(read.finished_at.is_some() && read.error.is_some());
+    let untouched = store.command(id, done.id).await.unwrap().unwrap();
+    assert_eq!(untouched.status, CommandStatus::Succeeded);
+}
+
+/// Audit entries get growing ids, the oldest beyond `keep` go, pages are newest first.
+pub async fn the_audit_log_is_bounded_and_pages_newest_first(store: &dyn Store) {
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let entry = crate::access::audit::AuditEntry {
+            id: 0,
+            time: OffsetDateTime::now_utc(),
+            principal: Some("conformance".into()),
+            method: "POST".into(),
+            route: format!("/api/instances/{i}"),
+            instance: Some(i),
+            status: 200,
+            outcome: "ok".into(),
+        };
+        ids.push(store.append_audit(entry, 3).await.unwrap().id);
+    }
+    assert!(
+        ids.windows(2).all(|w| w[1] > w[0]),
+        "audit ids grow: {ids:?}"
+    );
+    let kept = store.audit(None, 10).await.unwrap();
+    let kept_ids: Vec<u64> = kept.iter().map(|e| e.id).collect();
+    assert_eq!(
+        kept_ids,
+        [ids[4], ids[3], ids[2]],
+        "the newest 3, newest first"
+    );
+    let older = store.audit(Some(ids[3]), 10).await.unwrap();
+    assert_eq!(older.len(), 1);
+    assert_eq!(older[0].route, "/api/instances/2");
+}
+
+/// A folder holds one instance: a second insert (or an update) onto a taken folder is a
+/// conflict, also when many are raced at once (the check and the write are one step), and the
+/// folder is free again once its instance is removed.
+pub async fn one_folder_holds_one_instance(store: Arc<dyn Store>) {
+    let first = store.insert_instance(instance("folder")).await.unwrap();
+    let mut twin = instance("twin");
+    twin.spec.path = first.spec.path.clone();
+    let refused = store.insert_instance(twin.clone()).await.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Conflict, "{refused}");
+    assert!(refused.to_string().contains("one folder"), "{refused}");
+
+    let other = store.insert_instance(instance("other")).await.unwrap();
+    let mut moved = other.clone();
+    moved.spec.path = first.spec.path.clone();
+    let refused = store.update_instance(moved).await.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Conflict, "{refused}");
+
+    let mut raced = instance("raced");
+    raced.spec.path = "/srv/conformance/raced-folder".into();
+    let attempts: Vec<_> = (0..30)
+        .map(|_| {
+            let (store, record) = (store.clone(), raced.clone());
+            tokio::spawn(async move { store.insert_instance(record).await })
+        })
+        .collect();
+    let mut won = 0;
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Ok(_) => won += 1,
+            Err(e) => assert_eq!(e.kind(), ErrorKind::Conflict, "{e}"),
+        }
+    }
+    assert_eq!(won, 1, "30 raced inserts of one folder");
+    let holder = store
+        .instance_at("/srv/conformance/raced-folder")
+        .await
+        .unwrap()
+        .expect("the winner holds the folder");
+    store.remove_instance(holder.id).await.unwrap();
+    store
+        .insert_instance(raced)
+        .await
+        .expect("a removed instance frees its folder");
+}

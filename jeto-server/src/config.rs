@@ -1,0 +1,286 @@
+//! The server's config file (TOML), with embedded defaults: no file is needed to start.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jeto_core::access::TokenConfig;
+use jeto_core::audit::DEFAULT_AUDIT_ENTRIES;
+use jeto_core::SchedulerConfig;
+use jeto_core::{Host, JetoConfig, Project};
+use jeto_vagrant::VagrantConfig;
+
+use jeto_http::ServerLimits;
+use serde::Deserialize;
+
+/// The whole config file. Every key is optional; an unknown key is an error that names it.
+///
+/// ```
+/// let config: jeto_server::config::ServerConfig = toml::from_str(r#"
+///     listen = "127.0.0.1:9000"
+///     [vagrant]
+///     max_concurrent = 4
+/// "#).unwrap();
+/// assert_eq!(config.listen.port(), 9000);
+/// assert_eq!(config.vagrant.max_concurrent, 4);
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Where the database (`jeto.sqlite3`) and Jeto-made instance folders live.
+    pub data_dir: PathBuf,
+    /// Folders inside which non-admin keys may register instance paths.
+    pub instance_roots: Vec<PathBuf>,
+    /// Default oldest acceptable status, in seconds.
+    pub status_max_age_secs: u64,
+    /// Commands kept per instance, unfinished ones included.
+    pub history_limit: usize,
+    /// Commands waiting to run on one instance (429 beyond).
+    pub max_queued_per_instance: usize,
+    /// Commands waiting to run that one key submitted, all instances together (429 beyond).
+    pub max_queued_per_key: usize,
+    /// Clients following one command's console at once (429 beyond).
+    pub max_followers_per_command: usize,
+    /// Clients following consoles at once, in all (429 beyond).
+    pub max_followers: usize,
+    /// Bytes of console output kept per command (the oldest are dropped).
+    pub console_limit_bytes: usize,
+    /// Audit entries kept (the oldest are dropped).
+    pub audit_entries: usize,
+    /// Seconds in-flight requests and running commands get at shutdown.
+    pub shutdown_grace_secs: u64,
+    /// Whether the web dashboard is served at `/` (the API is at `/api` either way).
+    pub dashboard: bool,
+    /// Connection limits and timeouts (the `[server]` table).
+    pub server: ServerLimits,
+    /// How vagrant is run (the `[vagrant]` table).
+    pub vagrant: VagrantConfig,
+    /// Hosts, upserted into the store at start.
+    pub hosts: Vec<Host>,
+    /// Projects (sources tenants may create instances from), upserted into the store at start.
+    pub projects: Vec<Project>,
+    /// Access tokens. With none, an admin key is generated on first start.
+    pub tokens: Vec<TokenConfig>,
+    /// Hosts served by workers on other boxes, over NATS (the `[nats]` table).
+    pub nats: Option<NatsConfig>,
+}
+
+/// The `[nats]` table: where the NATS servers are, how to sign in, which hosts are served by
+/// workers (`jeto worker`; the other hosts run on this server's box), and the limits of both
+/// sides.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NatsConfig {
+    /// `nats://HOST:PORT`; for a cluster, several, comma separated.
+    pub url: String,
+    /// Hosts whose instances live on worker boxes.
+    pub hosts: Vec<u64>,
+    /// NATS user name, with `password`.
+    pub user: Option<String>,
+    /// NATS password; never logged or shown.
+    pub password: Option<String>,
+    /// A file holding this side's NATS nkey seed (`SU...`), instead of user and password;
+    /// the seed is never logged or shown.
+    pub nkey_seed_file: Option<PathBuf>,
+    /// Copies of Jeto's JetStream stream and buckets (3 on a 3-node cluster). Default 1.
+    pub replicas: usize,
+    /// How long a read (status, IP, details) may take on a worker. Default 120 s.
+    pub call_timeout_secs: u64,
+    /// How long a running action may go without a word from its worker before it ends
+    /// `interrupted` (workers speak every 2 s). Default 15 s.
+    pub silence_limit_secs: u64,
+    /// A worker: reads it answers at once per host. Default 32.
+    pub worker_max_calls: usize,
+    /// A worker: actions it runs at once per host (more wait in the queue). Default 32.
+    pub worker_max_actions: usize,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        NatsConfig {
+            url: String::new(),
+            hosts: Vec::new(),
+            user: None,
+            password: None,
+            nkey_seed_file: None,
+            replicas: 1,
+            call_timeout_secs: 120,
+            silence_limit_secs: 15,
+            worker_max_calls: 32,
+            worker_max_actions: 32,
+        }
+    }
+}
+
+impl std::fmt::Debug for NatsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsConfig")
+            .field("url", &self.url)
+            .field("hosts", &self.hosts)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("nkey_seed_file", &self.nkey_seed_file)
+            .field("replicas", &self.replicas)
+            .field("call_timeout_secs", &self.call_timeout_secs)
+            .field("silence_limit_secs", &self.silence_limit_secs)
+            .field("worker_max_calls", &self.worker_max_calls)
+            .field("worker_max_actions", &self.worker_max_actions)
+            .finish()
+    }
+}
+
+impl NatsConfig {
+    /// A client signed in as configured, knowing every server of `url`.
+    pub async fn connect(&self) -> Result<async_nats::Client, String> {
+        let options = match (&self.user, &self.password, &self.nkey_seed_file) {
+            (Some(user), Some(password), None) => {
+                async_nats::ConnectOptions::with_user_and_password(user.clone(), password.clone())
+            }
+            (None, None, Some(file)) => {
+                let seed = std::fs::read_to_string(file).map_err(|e| {
+                    format!("cannot read the nkey seed file {}: {e}", file.display())
+                })?;
+                async_nats::ConnectOptions::with_nkey(seed.trim().to_owned())
+            }
+            (None, None, None) => async_nats::ConnectOptions::new(),
+            (Some(_), None, _) | (None, Some(_), _) => {
+                return Err("[nats] needs both user and password, or neither".into())
+            }
+            _ => return Err("[nats] takes user and password, or nkey_seed_file, not both".into()),
+        };
+        let urls: Vec<&str> = self
+            .url
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .collect();
+        options
+            .connect(urls)
+            .await
+            .map_err(|e| format!("cannot reach NATS at {}: {e}", self.url))
+    }
+
+    /// How Jeto's stream and buckets are made.
+    pub fn setup(&self) -> jeto_nats::JetStreamSetup {
+        jeto_nats::JetStreamSetup::replicas(self.replicas)
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        let scheduler = SchedulerConfig::default();
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7878)),
+            data_dir: PathBuf::from("jeto-data"),
+            instance_roots: Vec::new(),
+            status_max_age_secs: 10,
+            history_limit: scheduler.history_limit,
+            max_queued_per_instance: scheduler.max_queued_per_instance,
+            max_queued_per_key: scheduler.max_queued_per_key,
+            max_followers_per_command: scheduler.max_followers_per_command,
+            max_followers: scheduler.max_followers,
+            console_limit_bytes: scheduler.console_limit,
+            audit_entries: DEFAULT_AUDIT_ENTRIES,
+            shutdown_grace_secs: 10,
+            dashboard: true,
+            server: ServerLimits::default(),
+            vagrant: VagrantConfig::default(),
+            hosts: Vec::new(),
+            projects: Vec::new(),
+            tokens: Vec::new(),
+            nats: None,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Reads a config file; errors name the file and the offending key.
+    pub fn load(path: &Path) -> Result<ServerConfig, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))
+    }
+
+    /// The service's settings.
+    pub fn jeto_config(&self) -> JetoConfig {
+        JetoConfig {
+            status_max_age: Duration::from_secs(self.status_max_age_secs),
+            instance_roots: self.instance_roots.clone(),
+            data_dir: Some(self.data_dir.clone()),
+            scheduler: self.scheduler_config(),
+            audit_entries: self.audit_entries.max(1),
+        }
+    }
+
+    fn scheduler_config(&self) -> SchedulerConfig {
+        SchedulerConfig {
+            max_concurrent: self.vagrant.max_concurrent.max(1),
+            history_limit: self.history_limit.max(1),
+            console_limit: self.console_limit_bytes,
+            max_queued_per_instance: self.max_queued_per_instance.max(1),
+            max_queued_per_key: self.max_queued_per_key.max(1),
+            max_followers_per_command: self.max_followers_per_command.max(1),
+            max_followers: self.max_followers.max(1),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = toml::from_str::<ServerConfig>("lisen = \"127.0.0.1:1\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `lisen`"), "{err}");
+        let err = toml::from_str::<ServerConfig>("[vagrant]\nbinnary = \"x\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `binnary`"), "{err}");
+    }
+
+    #[test]
+    fn the_design_example_parses() {
+        let config: ServerConfig = toml::from_str(
+            r#"
+listen = "127.0.0.1:7878"
+data_dir = "jeto-data"
+instance_roots = ["/srv/vagrant"]
+status_max_age_secs = 10
+
+[vagrant]
+binary = "vagrant"
+max_concurrent = 2
+status_timeout_secs = 120
+command_timeout_secs = 1800
+env = { VAGRANT_CHECKPOINT_DISABLE = "1" }
+
+[[hosts]]
+id = 1
+name = "local"
+provider = "virtualbox"
+params = { SOME_KEY = "value" }
+
+[[tokens]]
+name = "admin"
+key_sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+admin = true
+
+[[tokens]]
+name = "ci"
+key_sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+hosts = [1]
+instances = [7]
+actions = ["status", "start", "stop", "runScript"]
+"#,
+        )
+        .unwrap();
+        assert_eq!(config.tokens.len(), 2);
+        assert_eq!(config.hosts[0].params.get("SOME_KEY"), Some("value"));
+        assert_eq!(config.jeto_config().scheduler.max_concurrent, 2);
+    }
+}

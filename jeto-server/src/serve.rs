@@ -1,0 +1,117 @@
+//! `jeto serve`: the composition root of the server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jeto_core::access::TokenPolicy;
+use jeto_core::store::{SqliteStore, Store};
+use jeto_core::{DynProvider, Host, Jeto};
+use jeto_http::{Dashboard, JetoService};
+use jeto_nats::{HostRouter, NatsProvider};
+
+use crate::admin_key::generated_admin;
+use crate::config::ServerConfig;
+use crate::process::{local_vagrant, stop_signal, wait_for_process_groups};
+
+/// `jeto serve`: opens the store in the config's data folder, registers its hosts and projects,
+/// wires the providers (this box's vagrant, and NATS workers for the hosts `[nats]` names), and
+/// serves the API and dashboard until SIGTERM or Ctrl-C, then drains and stops.
+///
+/// The error is a sentence for the operator, naming the file, key or address at fault.
+pub async fn serve(config: ServerConfig) -> Result<(), String> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        format!(
+            "cannot create the data folder {}: {e}",
+            config.data_dir.display()
+        )
+    })?;
+    let store = Arc::new(SqliteStore::open(&config.data_dir).map_err(|e| e.to_string())?);
+    for host in &config.hosts {
+        if host.id == 0 {
+            return Err(format!(
+                "host {:?} in the config needs an id (tokens grant hosts by id)",
+                host.name
+            ));
+        }
+        store
+            .put_host(host.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    for project in &config.projects {
+        if project.id == 0 {
+            return Err(format!(
+                "project {:?} in the config needs an id (tokens grant projects by id)",
+                project.name
+            ));
+        }
+        project
+            .validate()
+            .map_err(|e| format!("project {:?} in the config: {e}", project.name))?;
+        store
+            .put_project(project.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    if store.hosts().await.map_err(|e| e.to_string())?.is_empty() {
+        store
+            .put_host(Host {
+                id: 1,
+                ..Host::new("local", "virtualbox")
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let tokens = if config.tokens.is_empty() {
+        vec![generated_admin(&config.data_dir, address)?]
+    } else {
+        config.tokens.clone()
+    };
+    let policy = TokenPolicy::new(tokens).map_err(|e| e.to_string())?;
+    let (vagrant, records) = local_vagrant(&config)?;
+    let local: DynProvider = Arc::new(vagrant);
+    // Hosts served by workers on other boxes go over NATS; the others run here.
+    let provider: DynProvider = match &config.nats {
+        Some(nats) => {
+            let workers = NatsProvider::connect_with(nats.connect().await?, &nats.setup())
+                .await
+                .map_err(|e| e.to_string())?
+                .with_call_timeout(Duration::from_secs(nats.call_timeout_secs))
+                .with_silence_limit(Duration::from_secs(nats.silence_limit_secs));
+            tracing::info!(url = %nats.url, hosts = ?nats.hosts, "hosts served by workers over NATS");
+            Arc::new(HostRouter::new(local, workers, nats.hosts.iter().copied()))
+        }
+        None => local,
+    };
+    let jeto = Jeto::builder(provider)
+        .store(store)
+        .policy(Arc::new(policy))
+        .config(config.jeto_config())
+        .build()
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("jeto listening on http://{address}");
+    let shutdown = stop_signal()?;
+    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    let api = JetoService::new(jeto.clone());
+    if config.dashboard {
+        jeto_http::serve(listener, Dashboard::new(api))
+            .limits(config.server.clone())
+            .stopping(jeto)
+            .with_graceful_shutdown(shutdown, grace)
+            .await;
+    } else {
+        jeto_http::serve(listener, api)
+            .limits(config.server.clone())
+            .stopping(jeto)
+            .with_graceful_shutdown(shutdown, grace)
+            .await;
+    }
+    wait_for_process_groups(records, &config).await;
+    tracing::info!("stopped");
+    Ok(())
+}

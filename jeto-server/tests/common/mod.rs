@@ -1,0 +1,172 @@
+//! Shared setup of the end-to-end tests of the `jeto` binary: a config over the `jeto_fake` fixture.
+
+#![allow(dead_code)]
+
+use jeto_core::access::hash_key;
+use jeto_http::testing::TestClient;
+use jeto_vagrant::fixture::FakeVagrant;
+
+pub mod workers;
+
+pub const ADMIN_KEY: &str = "admin-key-for-tests";
+pub const CI_KEY: &str = "ci-key-for-tests";
+pub const OTHER_KEY: &str = "other-key-for-tests";
+
+/// A config file over the fixture: host 1 (`jeto_fake`), host 2 (`jeto_fake` whose `up`
+/// hangs), an admin key, a `ci` key granted host 1 for some actions, and an `other` key granted
+/// only host 2. Vagrant runs through the counting wrapper.
+pub fn config_toml(fake: &FakeVagrant, data_dir: &std::path::Path) -> String {
+    config_toml_with(fake, data_dir, "")
+}
+
+/// Writes [`config_toml`] into `data` and starts the real `jeto` binary on it.
+pub fn start_server(
+    fake: &FakeVagrant,
+    data: &std::path::Path,
+) -> jeto_http::testing::ServerProcess {
+    start_server_with(fake, data, "")
+}
+
+/// [`start_server`] over [`config_toml_with`] `extra`.
+pub fn start_server_with(
+    fake: &FakeVagrant,
+    data: &std::path::Path,
+    extra: &str,
+) -> jeto_http::testing::ServerProcess {
+    start_server_top(fake, data, "", extra)
+}
+
+/// [`start_server_with`], with `top` (top-level keys such as `history_limit = 5`) at the
+/// start of the file, where TOML reads them as top-level keys.
+pub fn start_server_top(
+    fake: &FakeVagrant,
+    data: &std::path::Path,
+    top: &str,
+    extra: &str,
+) -> jeto_http::testing::ServerProcess {
+    let config = data.join("jeto.toml");
+    let workers = workers::over_workers(fake, data);
+    let nats_table = workers
+        .as_ref()
+        .map(|(table, _)| table.as_str())
+        .unwrap_or("");
+    let toml = format!(
+        "{top}\n{}{nats_table}",
+        config_toml_with(fake, &data.join("data"), extra)
+    );
+    std::fs::write(&config, toml).unwrap();
+    let mut server = jeto_http::testing::ServerProcess::start(
+        env!("CARGO_BIN_EXE_jeto"),
+        &["--config", config.to_str().unwrap()],
+        &[],
+    );
+    if let Some((_, companions)) = workers {
+        server.keep_alive(companions);
+        workers::assert_served_by_the_worker(server.address, ADMIN_KEY);
+    }
+    server
+}
+
+/// [`config_toml`] with more TOML appended (more `[[hosts]]`, say).
+pub fn config_toml_with(fake: &FakeVagrant, data_dir: &std::path::Path, extra: &str) -> String {
+    let config = fake.config();
+    let env: Vec<String> = config
+        .env
+        .iter()
+        .map(|(k, v)| format!("{k} = {v:?}"))
+        .collect();
+    format!(
+        r#"
+listen = "127.0.0.1:0"
+data_dir = {data:?}
+instance_roots = [{root:?}]
+status_max_age_secs = 10
+shutdown_grace_secs = 5
+
+[vagrant]
+binary = {binary:?}
+max_concurrent = 2
+command_timeout_secs = 60
+kill_grace_secs = 2
+env = {{ {env} }}
+
+[[hosts]]
+id = 1
+name = "fake"
+provider = "jeto_fake"
+params = {{ SOME_PARAM = "secret-value" }}
+
+[[hosts]]
+id = 2
+name = "hanging"
+provider = "jeto_fake"
+params = {{ JETO_FAKE_UP = "hang" }}
+
+[[tokens]]
+name = "admin"
+key_sha256 = "{admin}"
+admin = true
+
+[[tokens]]
+name = "ci"
+key_sha256 = "{ci}"
+hosts = [1]
+actions = ["status", "start", "stop", "runScript", "create"]
+
+[[tokens]]
+name = "other"
+key_sha256 = "{other}"
+hosts = [2]
+{extra}
+"#,
+        data = data_dir.display().to_string(),
+        root = fake.root().display().to_string(),
+        binary = fake.counting_binary().display().to_string(),
+        env = env.join(", "),
+        admin = hash_key(ADMIN_KEY),
+        ci = hash_key(CI_KEY),
+        other = hash_key(OTHER_KEY),
+    )
+}
+
+/// Registers the folder as an instance named `name` on `host` (201 or the test fails); its id.
+pub async fn register(admin: &TestClient, name: &str, host: u64, folder: &std::path::Path) -> u64 {
+    let created = admin
+        .post(
+            "/api/instances",
+            &serde_json::json!({"name": name, "host": host, "path": folder.display().to_string()}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    created.json()["id"].as_u64().unwrap()
+}
+
+/// Whether a process is gone (or only a zombie left for init to reap).
+pub fn gone(pid: i32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next());
+    matches!(state, None | Some("Z"))
+}
+
+/// Polls `check` every 50 ms until it holds; fails the test after 15 s, naming `what`.
+pub async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..300 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// The machines' states in an action's answer (`{"instance": {"status": [...]}}`), in order.
+pub fn machine_states(answer: &serde_json::Value) -> Vec<String> {
+    answer["instance"]["status"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["status"].as_str().unwrap().to_owned())
+        .collect()
+}

@@ -1,0 +1,480 @@
+//! The dashboard in a real headless Chromium (Debian's `chromium` and `chromium-driver`),
+//! driven through WebDriver (fantoccini), against the real `jeto` binary over the fixture
+//! provider: sign in, the list, starting a machine, a console streaming while its command
+//! runs, cancel, a tenant's view, a refused action, the first paint of 1,000 instances, and
+//! the API restarted underneath the page.
+//!
+//! With `JETO_SCREENSHOTS=<folder>` the tests also save the screenshots of docs/dashboard.md there.
+
+mod common;
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{register, start_server_with, ADMIN_KEY, CI_KEY};
+use fantoccini::{Client, ClientBuilder, Locator};
+use jeto_http::testing::{ServerProcess, TestClient};
+use jeto_vagrant::fixture::FakeVagrant;
+use serde_json::json;
+
+/// One browser at a time: Chromium is heavy on a 2-core machine.
+static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// `chromedriver` on a free loopback port and a headless Chromium session through it.
+struct Browser {
+    client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+fn installed(paths: &[&str]) -> Option<PathBuf> {
+    paths.iter().map(PathBuf::from).find(|p| p.exists())
+}
+
+impl Browser {
+    async fn start() -> Browser {
+        let chromium = installed(&["/usr/bin/chromium", "/usr/bin/chromium-browser"]).expect(
+            "the dashboard tests need Chromium: apt-get install -y chromium chromium-driver (.ci/run installs them)",
+        );
+        let chromedriver = installed(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"])
+            .expect("the dashboard tests need chromedriver: apt-get install -y chromium-driver (.ci/run installs it)");
+        let port = jeto_vagrant::fixture::free_port();
+        let driver = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not listen in 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                // As the machine's probe runs it: no network beyond loopback is reachable.
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--window-size=1280,900",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            },
+        });
+        let serde_json::Value::Object(capabilities) = capabilities else {
+            unreachable!()
+        };
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a Chromium session");
+        Browser {
+            client,
+            driver,
+            _profile: profile,
+        }
+    }
+
+    /// Waits (15 s at most) until an element matching `css` exists; it.
+    async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css} in 15 s: {e}"))
+    }
+
+    /// The text of the first element matching `css`, or "" when there is none.
+    async fn text(&self, css: &str) -> String {
+        match self.client.find(Locator::Css(css)).await {
+            Ok(element) => element.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// Waits (`seconds` at most) until the text of `css` contains `wanted`.
+    async fn wait_text(&self, css: &str, wanted: &str, seconds: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        loop {
+            let text = self.text(css).await;
+            if text.contains(wanted) {
+                return text;
+            }
+            if Instant::now() >= deadline {
+                let error = self.text("#error").await;
+                let status = self.text("#console-status").await;
+                panic!("{css} never said {wanted:?} in {seconds} s; it says {text:?} (error: {error:?}, console status: {status:?})");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn click(&self, css: &str) {
+        self.find(css).await.click().await.unwrap();
+    }
+
+    async fn sign_in(&self, address: std::net::SocketAddr, key: &str) {
+        self.client
+            .goto(&format!("http://{address}/#/signin"))
+            .await
+            .unwrap();
+        let input = self.find("input[name=key]").await;
+        input.clear().await.unwrap();
+        input.send_keys(key).await.unwrap();
+        self.click("form.signin button[type=submit]").await;
+    }
+
+    /// Saves a screenshot for docs/dashboard.md when `JETO_SCREENSHOTS` names a folder.
+    async fn screenshot(&self, name: &str) {
+        if let Some(dir) = std::env::var_os("JETO_SCREENSHOTS") {
+            let png = self.client.screenshot().await.unwrap();
+            std::fs::write(Path::new(&dir).join(name), png).unwrap();
+        }
+    }
+
+    async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// Stops `server` under the open page, checks that the page says the connection is lost,
+/// starts the server again on the same address with `config`, and waits until the page says
+/// nothing any more (it reconnected by itself).
+async fn restart_underneath(
+    browser: &Browser,
+    mut server: ServerProcess,
+    config: &Path,
+) -> ServerProcess {
+    let address = server.address.to_string();
+    assert!(server.terminate());
+    browser
+        .wait_text("#connection", "connection to the server is lost", 20)
+        .await;
+    let server = ServerProcess::start(
+        env!("CARGO_BIN_EXE_jeto"),
+        &["--config", config.to_str().unwrap(), "--listen", &address],
+        &[],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while browser
+        .find("#connection")
+        .await
+        .is_displayed()
+        .await
+        .unwrap()
+    {
+        assert!(Instant::now() < deadline, "the page never reconnected");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server
+}
+
+/// A folder whose `count` script prints a line a second for 6 s.
+fn counting_folder(fake: &FakeVagrant, name: &str) -> PathBuf {
+    let folder = fake.another_single(name);
+    std::fs::write(
+        folder.join("jeto.json"),
+        r#"{"scripts": {
+            "count": {"command": "for i in 1 2 3 4 5 6; do echo line-$i; sleep 1; done"},
+            "slow": {"command": "echo slow-start; sleep 60; echo slow-end"}
+        }}"#,
+    )
+    .unwrap();
+    folder
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_start_a_machine_watch_a_console_and_cancel() {
+    let _one = BROWSER.lock().await;
+    let fake = FakeVagrant::new();
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server_with(&fake, dir.path(), "");
+    let admin = TestClient::new(server.address, Some(ADMIN_KEY));
+    let id = register(&admin, "web", 1, &counting_folder(&fake, "web")).await;
+    register(&admin, "shop", 1, &fake.multi()).await;
+    register(&admin, "batch", 2, &fake.another_single("batch")).await;
+    let browser = Browser::start().await;
+
+    // A wrong key is refused, with what to do.
+    browser.sign_in(server.address, "not-a-key").await;
+    let error = browser.wait_text("#error", "401", 15).await;
+    assert!(
+        error.contains("Sign in again") || error.contains("refused"),
+        "{error}"
+    );
+    browser.screenshot("dashboard-signin.png").await;
+
+    // The right one shows the instances, with their machines' states.
+    browser.sign_in(server.address, ADMIN_KEY).await;
+    browser.wait_text("#instance-rows", "web", 15).await;
+    browser.wait_text("#who", "Signed in as admin", 5).await;
+    // States never read are read for the rows shown.
+    browser.wait_text("#instance-rows", "not created", 30).await;
+
+    // Start: the machine's state changes on the page.
+    browser.click(&format!("tr[data-instance='{id}'] a")).await;
+    browser.click("button[data-action=start]").await;
+    browser
+        .wait_text("tr[data-machine=default]", "running", 30)
+        .await;
+
+    // A script's console streams while it runs.
+    browser.click("button[data-script=count]").await;
+    let live = browser.wait_text("#console", "line-2", 20).await;
+    assert!(
+        !live.contains("line-6"),
+        "seen while running, not at the end: {live:?}"
+    );
+    let status = browser.text("#console-status").await;
+    assert!(status.contains("running"), "{status}");
+    browser.screenshot("dashboard-console.png").await;
+    browser.wait_text("#console", "line-6", 20).await;
+    browser.wait_text("#console-status", "succeeded", 20).await;
+
+    // Cancel a slow one.
+    browser.click("button[data-script=slow]").await;
+    browser.wait_text("#console", "slow-start", 20).await;
+    browser.click("#cancel").await;
+    browser.wait_text("#console-status", "cancelled", 30).await;
+
+    // Back on the list, the machine's new state.
+    browser.click("#nav a[href='#/instances']").await;
+    browser.wait_text("#instance-rows", "running", 15).await;
+    browser.screenshot("dashboard-instances.png").await;
+    let command = admin
+        .get(&format!("/api/instances/{id}/commands"))
+        .await
+        .json();
+    let slow = command
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["script"] == "slow")
+        .unwrap();
+    assert_eq!(slow["status"], "cancelled", "{slow}");
+
+    // Hosts, projects, and the create form.
+    browser.click("#nav a[href='#/hosts']").await;
+    let hosts = browser.wait_text("#host-rows", "hanging", 15).await;
+    assert!(hosts.contains("runs on the server"), "{hosts}");
+    browser.click("#nav a[href='#/projects']").await;
+    browser.find("#project-rows").await;
+    browser.click("#nav a[href='#/new']").await;
+    let folder = fake.another_single("made-here");
+    browser
+        .find("form.card input[type=text]")
+        .await
+        .send_keys("made-here")
+        .await
+        .unwrap();
+    browser.find("#source-path").await.click().await.unwrap();
+    let inputs = browser
+        .client
+        .find_all(Locator::Css("form.card input[type=text]"))
+        .await
+        .unwrap();
+    inputs[1]
+        .send_keys(&folder.display().to_string())
+        .await
+        .unwrap();
+    browser.click("form.card button[type=submit]").await;
+    browser.wait_text("main h1", "made-here", 15).await;
+    // Destroy asks first; keeping it changes nothing, confirming removes it.
+    browser.click("#destroy").await;
+    browser.wait_text(".confirm", "cannot be undone", 5).await;
+    browser.click(".confirm button:not(#destroy-confirm)").await;
+    browser.find("#destroy").await;
+    browser.click("#destroy").await;
+    browser.click("#destroy-confirm").await;
+    let list = browser.wait_text("#instance-rows", "web", 30).await;
+    assert!(!list.contains("made-here"), "{list}");
+
+    // Readable at 375 px: nothing wider than the screen but the tables' own scrolling.
+    browser.client.set_window_size(375, 812).await.unwrap();
+    let wide: i64 = browser
+        .client
+        .execute("return document.documentElement.scrollWidth", vec![])
+        .await
+        .unwrap()
+        .as_i64()
+        .unwrap();
+    let inner: i64 = browser
+        .client
+        .execute("return window.innerWidth", vec![])
+        .await
+        .unwrap()
+        .as_i64()
+        .unwrap();
+    assert!(
+        wide <= inner,
+        "the page scrolls sideways at {inner} px: {wide} px wide"
+    );
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_sees_its_hosts_only_and_a_refused_action_is_shown() {
+    let _one = BROWSER.lock().await;
+    let fake = FakeVagrant::new();
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server_with(&fake, dir.path(), "");
+    let admin = TestClient::new(server.address, Some(ADMIN_KEY));
+    let mine = register(&admin, "mine", 1, &counting_folder(&fake, "mine")).await;
+    let theirs = register(&admin, "theirs", 2, &counting_folder(&fake, "theirs")).await;
+    // A hostile name is shown as text, never run as markup.
+    let hostile = r#"<img src=x onerror="window.jetoPwned=1">bad"#;
+    let ci = TestClient::new(server.address, Some(CI_KEY));
+    let created = ci
+        .post(
+            "/api/instances",
+            &json!({"name": hostile, "host": 1, "path": fake.another_single("hostile").display().to_string()}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let browser = Browser::start().await;
+
+    // The ci key is granted host 1 for status, start, stop, runScript and create. Signed in
+    // with the keyboard only: the key field has the focus, Enter submits.
+    browser
+        .client
+        .goto(&format!("http://{}/", server.address))
+        .await
+        .unwrap();
+    browser.find("input[name=key]").await;
+    let focused = browser.client.active_element().await.unwrap();
+    assert_eq!(focused.attr("name").await.unwrap().as_deref(), Some("key"));
+    focused
+        .send_keys(&format!(
+            "{CI_KEY}{}",
+            char::from(fantoccini::key::Key::Enter)
+        ))
+        .await
+        .unwrap();
+    let list = browser.wait_text("#instance-rows", "mine", 15).await;
+    assert!(!list.contains("theirs"), "{list}");
+    assert!(list.contains(hostile), "shown literally: {list}");
+    let pwned = browser
+        .client
+        .execute("return window.jetoPwned === undefined", vec![])
+        .await
+        .unwrap();
+    assert_eq!(pwned, json!(true), "a name ran as markup");
+    browser
+        .client
+        .goto(&format!("http://{}/#/instances/{theirs}", server.address))
+        .await
+        .unwrap();
+    let error = browser.wait_text("#error", "404", 15).await;
+    assert!(error.contains("cannot see it"), "{error}");
+
+    // Only the granted actions are offered.
+    browser
+        .client
+        .goto(&format!("http://{}/#/instances/{mine}", server.address))
+        .await
+        .unwrap();
+    browser.find("button[data-action=start]").await;
+    for absent in ["provision", "reload", "rsync"] {
+        assert!(
+            browser
+                .client
+                .find(Locator::Css(&format!("button[data-action={absent}]")))
+                .await
+                .is_err(),
+            "{absent} is offered to a key without it"
+        );
+    }
+    assert!(browser.client.find(Locator::Css("#destroy")).await.is_err());
+
+    // The admin takes `start` away (the server restarts with the new grant) while the page is
+    // open: the page reconnects, and the refusal is shown with what to do.
+    let config = dir.path().join("jeto.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let narrowed = text.replace(
+        r#"actions = ["status", "start", "stop", "runScript", "create"]"#,
+        r#"actions = ["status", "stop", "runScript", "create"]"#,
+    );
+    assert_ne!(text, narrowed);
+    std::fs::write(&config, narrowed).unwrap();
+    let _server = restart_underneath(&browser, server, &config).await;
+    browser.click("button[data-action=start]").await;
+    let error = browser.wait_text("#error", "403", 15).await;
+    assert!(error.contains("Could not run start"), "{error}");
+    assert!(error.contains("Ask an admin"), "{error}");
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_paint_of_1000_instances_and_an_api_restart_underneath() {
+    let _one = BROWSER.lock().await;
+    let fake = FakeVagrant::new();
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server_with(&fake, dir.path(), "");
+    let admin = TestClient::new(server.address, Some(ADMIN_KEY));
+    for n in 0..1000 {
+        let name = format!("i{n:04}");
+        register(&admin, &name, 1 + n % 2, &fake.another_single(&name)).await;
+    }
+    let browser = Browser::start().await;
+    browser.sign_in(server.address, ADMIN_KEY).await;
+    browser.find("#instance-rows[data-painted]").await;
+
+    // Measured on a fresh load of the page (the key stays for the tab's session).
+    browser
+        .client
+        .goto(&format!("http://{}/#/instances", server.address))
+        .await
+        .unwrap();
+    browser.client.refresh().await.unwrap();
+    browser.find("#instance-rows[data-painted]").await;
+    let painted = browser
+        .client
+        .execute(
+            "return performance.getEntriesByName('jeto-instances-painted')[0].startTime",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    let rows = browser
+        .client
+        .find_all(Locator::Css("#instance-rows tr"))
+        .await
+        .unwrap()
+        .len();
+    println!("first paint of {rows} instances: {painted:.0} ms after navigation start");
+    assert_eq!(rows, 1000);
+    assert!(painted < 1000.0, "first paint took {painted:.0} ms");
+
+    // Filters: by host and by name.
+    browser
+        .find("#filter-name")
+        .await
+        .send_keys("i099")
+        .await
+        .unwrap();
+    browser
+        .wait_text(".summary", "10 of 1000 instances", 10)
+        .await;
+
+    // The API restarts underneath the page: it says so, then carries on by itself.
+    let config = dir.path().join("jeto.toml");
+    let _server = restart_underneath(&browser, server, &config).await;
+    browser
+        .wait_text(".summary", "10 of 1000 instances", 10)
+        .await;
+    browser.close().await;
+}
