@@ -47,7 +47,10 @@ impl ApiError {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
-            format!("no route {path}; see GET /api/openapi.json for the routes"),
+            format!(
+                "no route {}; see GET /api/openapi.json for the routes",
+                jeto_core::audit::bounded(path)
+            ),
         )
     }
 

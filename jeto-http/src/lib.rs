@@ -30,6 +30,7 @@
 pub mod answers;
 pub mod auth;
 mod body;
+mod client;
 mod connection;
 mod dashboard;
 mod error;
@@ -49,6 +50,7 @@ mod service;
 pub mod testing;
 
 pub use body::ApiBody;
+pub use client::ClientAddr;
 pub use connection::{BodyReadTimeout, TimedBody};
 pub use dashboard::Dashboard;
 pub use error::{status_of, ApiError};

@@ -44,6 +44,32 @@ pub enum Route {
 }
 
 impl Route {
+    /// The route's pattern in [`ROUTES`] (`/api/instances/{id}`): what logs and the audit
+    /// record instead of the path as sent, which is the client's to make arbitrarily long.
+    pub fn template(self) -> &'static str {
+        let index = match self {
+            Route::Health => 0,
+            Route::OpenApi => 1,
+            Route::Instances => 2,
+            Route::Instance(_) => 3,
+            Route::Commands(_) => 4,
+            Route::Command(..) => 5,
+            Route::Console(..) => 6,
+            Route::Hosts => 7,
+            Route::Host(_) => 8,
+            Route::Projects => 9,
+            Route::Project(_) => 10,
+            Route::Audit => 11,
+            Route::Machine(_) => 12,
+            Route::Snapshots(_) => 13,
+            Route::Boxes(_) => 14,
+            Route::GlobalStatus => 15,
+            Route::Workers(_) => 16,
+            Route::Me => 17,
+        };
+        ROUTES[index].0
+    }
+
     /// The instance the route is about, if any.
     pub fn instance(self) -> Option<u64> {
         match self {
@@ -173,6 +199,20 @@ mod tests {
             match_path("/api/instances/7/machines/web").unwrap().0,
             Route::Machine(7)
         );
+        assert_eq!(
+            match_path("/api/instances/7/commands/3/console")
+                .unwrap()
+                .0
+                .template(),
+            "/api/instances/{id}/commands/{cid}/console"
+        );
+        for (pattern, _) in ROUTES {
+            let example = pattern
+                .replace("{machine}", "web")
+                .replace("{id}", "1")
+                .replace("{cid}", "2");
+            assert_eq!(match_path(&example).unwrap().0.template(), *pattern);
+        }
         for bad in [
             "/api/instances/0",
             "/api/instances/-1",

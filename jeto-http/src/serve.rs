@@ -18,6 +18,7 @@ use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::client::ClientAddr;
 use crate::connection::{Connections, TimedBody, TrackedBody, TrackedIo};
 use crate::limits::ServerLimits;
 
@@ -144,8 +145,8 @@ impl<S> Serve<S> {
         loop {
             tokio::select! {
                 accepted = listener.accept() => {
-                    let stream = match accepted {
-                        Ok((stream, _)) => stream,
+                    let (stream, peer) = match accepted {
+                        Ok(accepted) => accepted,
                         Err(error) => {
                             out_of_files(&error, &connections).await;
                             continue;
@@ -165,7 +166,8 @@ impl<S> Serve<S> {
                             let in_flight = activity.begin();
                             let mut service = service.clone();
                             async move {
-                                let request = request.map(|body| TimedBody::new(body, body_timeout));
+                                let mut request = request.map(|body| TimedBody::new(body, body_timeout));
+                                request.extensions_mut().insert(ClientAddr(peer));
                                 let response = service.call(request).await?;
                                 Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, in_flight)))
                             }

@@ -14,6 +14,7 @@ use http::{HeaderValue, Method, Request, Response};
 use http_body::Body;
 use jeto_core::Jeto;
 
+use crate::client::ClientAddr;
 use crate::handlers::{audit, commands, hosts, instances, machines, meta, projects};
 use crate::json_request::read_json;
 use crate::links::Links;
@@ -133,6 +134,10 @@ impl JetoService {
     {
         let started = Instant::now();
         let method = request.method().clone();
+        let source = request
+            .extensions()
+            .get::<ClientAddr>()
+            .map(|client| client.0.ip().to_string());
         let received = request.uri().path().to_owned();
         let path = self.route_path(&received);
         let mut asked = Asked::default();
@@ -146,11 +151,9 @@ impl JetoService {
             }
             None => Err(ApiError::no_route(&received)),
         };
-        // Received at the root, the route path is the received one: no copy.
-        let path = match path {
-            Some(Cow::Owned(path)) => path,
-            _ => received,
-        };
+        // The path is the client's to make long: logs and the audit keep the route's pattern,
+        // and the log line at most the path's start.
+        let route = asked.route.unwrap_or("(no route)");
         let (mut response, outcome) = match answer {
             Ok(response) => (response, "ok"),
             Err(error) => {
@@ -183,21 +186,24 @@ impl JetoService {
                 .and_then(|l| l.strip_prefix("/api/instances/"))
                 .and_then(|l| l.split('/').next()?.parse().ok());
             let entry = AuditEntry {
-                id: 0,
-                time: time::OffsetDateTime::now_utc(),
-                principal: asked.principal,
-                method: method.to_string(),
-                route: path.clone(),
                 instance: asked.instance.or(created),
-                status: status.as_u16(),
-                outcome: outcome.to_owned(),
+                source,
+                ..AuditEntry::new(
+                    asked.principal,
+                    method_name(&method),
+                    route,
+                    status.as_u16(),
+                    outcome,
+                )
             };
             // Recorded before the answer leaves.
             self.jeto.audit(entry).await;
         }
+        let path = path.as_deref().unwrap_or(&received);
         tracing::info!(
-            %method,
-            path,
+            method = method_name(&method),
+            route,
+            path = %jeto_core::audit::bounded(path),
             status = response.status().as_u16(),
             duration_ms = started.elapsed().as_secs_f64() * 1000.0,
             "request"
@@ -244,6 +250,28 @@ fn prefix_location(response: &mut Response<ApiBody>, prefix: &str) {
 struct Asked {
     principal: Option<String>,
     instance: Option<u64>,
+    /// The matched route's pattern.
+    route: Option<&'static str>,
+}
+
+/// The method's name for logs and the audit: the standard ones, or `OTHER` (a client can send
+/// any token as a method).
+fn method_name(method: &Method) -> &'static str {
+    const KNOWN: [Method; 9] = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    KNOWN
+        .iter()
+        .find(|known| *known == method)
+        .map_or("OTHER", |known| known.as_str())
 }
 
 async fn dispatch<B>(
@@ -261,22 +289,26 @@ where
 {
     let (parts, body) = request.into_parts();
     let (route, methods) = match_path(path)?;
+    asked.route = Some(route.template());
     if !methods.contains(&parts.method.as_str()) {
         return Err(ApiError::method_not_allowed(&parts.method, methods));
     }
     let query = |allowed: &[&str]| Query::parse(parts.uri.query(), allowed);
     match route {
         Route::Health => {
-            query(&[])?;
-            // No key needed; an admin key also gets the provider's version.
+            // No key needed; an admin key also gets the provider's version. A key that is sent
+            // is checked (and a wrong one refused and audited) as on every other route, so
+            // health is no quiet place to try keys.
             let who = match (
                 parts.extensions.get::<Principal>(),
                 auth::key(&parts.headers),
             ) {
                 (Some(who), _) => Some(who.clone()),
-                (None, Some(key)) => jeto.authenticate(Some(key)).ok(),
+                (None, Some(key)) => Some(jeto.authenticate(Some(key))?),
                 (None, None) => None,
             };
+            asked.principal = who.as_ref().map(|who| who.name.clone());
+            query(&[])?;
             return Ok(meta::health(jeto, who.as_ref()).await);
         }
         Route::OpenApi => {

@@ -171,14 +171,25 @@ impl ServerProcess {
 
     /// Starts `command` (a `jeto serve`, possibly behind a launcher that execs it, such as
     /// `prlimit`) and waits until it prints where it listens.
-    pub fn spawn(mut command: Command) -> ServerProcess {
-        // Quiet unless a test asks for logs with its own RUST_LOG.
-        if std::env::var_os("RUST_LOG").is_none() {
+    pub fn spawn(command: Command) -> ServerProcess {
+        ServerProcess::spawn_with_stderr(command, Stdio::inherit())
+    }
+
+    /// [`ServerProcess::spawn`] with the server's log (its standard error) written to `log`,
+    /// at the `RUST_LOG` level the command sets (`warn` when neither it nor the test does).
+    pub fn spawn_logging_to(command: Command, log: std::fs::File) -> ServerProcess {
+        ServerProcess::spawn_with_stderr(command, Stdio::from(log))
+    }
+
+    fn spawn_with_stderr(mut command: Command, stderr: Stdio) -> ServerProcess {
+        // Quiet unless the command or the test asks for logs with its own RUST_LOG.
+        let level_set = command.get_envs().any(|(name, _)| name == "RUST_LOG");
+        if !level_set && std::env::var_os("RUST_LOG").is_none() {
             command.env("RUST_LOG", "warn");
         }
         let mut child = command
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
         let stdout = child.stdout.take().unwrap();

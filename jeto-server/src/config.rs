@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use jeto_core::access::TokenConfig;
-use jeto_core::audit::DEFAULT_AUDIT_ENTRIES;
+use jeto_core::audit::{DEFAULT_ANONYMOUS_WINDOW, DEFAULT_AUDIT_ENTRIES};
 use jeto_core::SchedulerConfig;
 use jeto_core::{Host, JetoConfig, Project};
 use jeto_vagrant::VagrantConfig;
@@ -47,8 +47,12 @@ pub struct ServerConfig {
     pub max_followers: usize,
     /// Bytes of console output kept per command (the oldest are dropped).
     pub console_limit_bytes: usize,
-    /// Audit entries kept (the oldest are dropped).
+    /// Audit entries kept (the oldest are dropped); the counts of requests without a valid
+    /// key are kept apart, as many again.
     pub audit_entries: usize,
+    /// Seconds over which requests without a valid key are counted into one audit entry per
+    /// source, method, route and answer.
+    pub audit_anonymous_window_secs: u64,
     /// Seconds in-flight requests and running commands get at shutdown.
     pub shutdown_grace_secs: u64,
     /// Whether the web dashboard is served at `/` (the API is at `/api` either way).
@@ -183,6 +187,7 @@ impl Default for ServerConfig {
             max_followers: scheduler.max_followers,
             console_limit_bytes: scheduler.console_limit,
             audit_entries: DEFAULT_AUDIT_ENTRIES,
+            audit_anonymous_window_secs: DEFAULT_ANONYMOUS_WINDOW.as_secs(),
             shutdown_grace_secs: 10,
             dashboard: true,
             server: ServerLimits::default(),
@@ -211,6 +216,7 @@ impl ServerConfig {
             data_dir: Some(self.data_dir.clone()),
             scheduler: self.scheduler_config(),
             audit_entries: self.audit_entries.max(1),
+            audit_anonymous_window: Duration::from_secs(self.audit_anonymous_window_secs),
         }
     }
 

@@ -1,7 +1,7 @@
 //! Hosts, projects and the audit log: what admins define and read.
 
 use super::Jeto;
-use crate::access::audit::AuditEntry;
+use crate::access::audit::{AnonymousTally, AuditEntry};
 use crate::access::Principal;
 use crate::{validate, Error, Host, Project, Result};
 
@@ -56,11 +56,39 @@ impl Jeto {
     }
 
     /// Appends to the audit log, in the store (and to the trace log). A failure is logged.
+    ///
+    /// An entry without a principal (no valid key) is counted, not written: the counts of a
+    /// window are written when it closes (see [`AnonymousTally`]), when the log is read, and
+    /// at shutdown.
     pub async fn audit(&self, entry: AuditEntry) {
-        tracing::info!(principal = ?entry.principal, method = %entry.method, route = %entry.route, status = entry.status, outcome = %entry.outcome, "audit");
+        let entries = if entry.principal.is_none() {
+            self.lock_anonymous().add(&entry)
+        } else {
+            tracing::info!(principal = ?entry.principal, method = %entry.method, route = %entry.route, status = entry.status, outcome = %entry.outcome, "audit");
+            vec![entry]
+        };
+        self.write_audit(entries).await;
+    }
+
+    /// Writes the counts of requests without a valid key gathered so far.
+    pub(crate) async fn flush_anonymous_audit(&self) {
+        let entries = self.lock_anonymous().take();
+        self.write_audit(entries).await;
+    }
+
+    fn lock_anonymous(&self) -> std::sync::MutexGuard<'_, AnonymousTally> {
+        self.inner
+            .anonymous
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn write_audit(&self, entries: Vec<AuditEntry>) {
         let keep = self.inner.config.audit_entries;
-        if let Err(error) = self.inner.store.append_audit(entry, keep).await {
-            tracing::error!(%error, "could not write the audit log");
+        for entry in entries {
+            if let Err(error) = self.inner.store.append_audit(entry, keep).await {
+                tracing::error!(%error, "could not write the audit log");
+            }
         }
     }
 
@@ -75,6 +103,7 @@ impl Jeto {
         if !who.admin {
             return Err(Error::NotVisible);
         }
+        self.flush_anonymous_audit().await;
         self.inner.store.audit(before, limit).await
     }
 

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 pub use create::CreateInstance;
 use time::OffsetDateTime;
 
-use crate::access::audit::DEFAULT_AUDIT_ENTRIES;
+use crate::access::audit::{AnonymousTally, DEFAULT_ANONYMOUS_WINDOW, DEFAULT_AUDIT_ENTRIES};
 use crate::access::{AccessPolicy, Permission, Principal, TokenPolicy};
 use crate::scheduler::{
     CommandHandle, CommandScheduler, SchedulerConfig, StatusCache, StatusSnapshot,
@@ -38,8 +38,11 @@ pub struct JetoConfig {
     pub data_dir: Option<PathBuf>,
     /// Scheduler limits.
     pub scheduler: SchedulerConfig,
-    /// Audit entries kept in the store (the oldest are dropped).
+    /// Audit entries kept in the store (the oldest are dropped); entries of requests without
+    /// a valid key are kept apart, as many again, so they can never evict the others.
     pub audit_entries: usize,
+    /// How long requests without a valid key are counted before their counts are written.
+    pub audit_anonymous_window: Duration,
 }
 
 impl Default for JetoConfig {
@@ -50,6 +53,7 @@ impl Default for JetoConfig {
             data_dir: None,
             scheduler: SchedulerConfig::default(),
             audit_entries: DEFAULT_AUDIT_ENTRIES,
+            audit_anonymous_window: DEFAULT_ANONYMOUS_WINDOW,
         }
     }
 }
@@ -78,6 +82,8 @@ struct Inner {
     scheduler: CommandScheduler,
     slots: ProviderSlots,
     config: JetoConfig,
+    /// Requests without a valid key, counted per window rather than written one by one.
+    anonymous: std::sync::Mutex<AnonymousTally>,
 }
 
 /// The Jeto service: instances, hosts, access checks and commands, over one [`Provider`].
@@ -165,6 +171,9 @@ impl JetoBuilder {
                 status,
                 scheduler,
                 slots,
+                anonymous: std::sync::Mutex::new(AnonymousTally::new(
+                    self.config.audit_anonymous_window,
+                )),
                 config: self.config,
             }),
         };
@@ -524,6 +533,7 @@ impl Jeto {
     /// `deadline`.
     pub async fn shutdown(&self, deadline: Duration) {
         self.inner.scheduler.shutdown(deadline).await;
+        self.flush_anonymous_audit().await;
     }
 }
 

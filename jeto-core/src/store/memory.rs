@@ -219,9 +219,22 @@ impl Store for MemoryStore {
         let mut data = self.lock();
         entry.id = data.next_audit_id.max(1);
         data.next_audit_id = entry.id + 1;
+        let anonymous = entry.principal.is_none();
         data.audit.push_back(entry.clone());
-        while data.audit.len() > keep.max(1) {
-            data.audit.pop_front();
+        // Each kind keeps its own newest `keep`: keyless requests never evict others.
+        let of_kind = data
+            .audit
+            .iter()
+            .filter(|e| e.principal.is_none() == anonymous)
+            .count();
+        if of_kind > keep.max(1) {
+            if let Some(oldest) = data
+                .audit
+                .iter()
+                .position(|e| e.principal.is_none() == anonymous)
+            {
+                data.audit.remove(oldest);
+            }
         }
         Ok(entry)
     }

@@ -144,7 +144,8 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     async fn prune_commands(&self, keep: usize) -> Result<()>;
 
     /// Appends an audit entry under the next audit id (its `id` is ignored), then drops the
-    /// oldest entries beyond `keep`.
+    /// oldest entries of its kind beyond `keep`: entries with a principal and entries without
+    /// one (requests with no valid key) are kept apart, so neither kind evicts the other.
     async fn append_audit(&self, entry: AuditEntry, keep: usize) -> Result<AuditEntry>;
     /// Up to `limit` audit entries with an id below `before`, newest first.
     async fn audit(&self, before: Option<u64>, limit: usize) -> Result<Vec<AuditEntry>>;

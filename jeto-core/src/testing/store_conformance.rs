@@ -17,8 +17,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use time::OffsetDateTime;
-
+use crate::access::audit::AuditEntry;
 use crate::store::{InstanceRecord, Page, Store};
 use crate::{Action, ActionRequest, Command, CommandStatus, ErrorKind, Project};
 use crate::{Host, InstanceSpec};
@@ -372,19 +371,20 @@ pub async fn unfinished_commands_become_interrupted(store: &dyn Store) {
     assert_eq!(untouched.status, CommandStatus::Succeeded);
 }
 
-/// Audit entries get growing ids, the oldest beyond `keep` go, pages are newest first.
+/// Audit entries get growing ids, the oldest beyond `keep` go (each kind apart), pages are
+/// newest first.
 pub async fn the_audit_log_is_bounded_and_pages_newest_first(store: &dyn Store) {
     let mut ids = Vec::new();
     for i in 0..5 {
-        let entry = crate::access::audit::AuditEntry {
-            id: 0,
-            time: OffsetDateTime::now_utc(),
-            principal: Some("conformance".into()),
-            method: "POST".into(),
-            route: format!("/api/instances/{i}"),
+        let entry = AuditEntry {
             instance: Some(i),
-            status: 200,
-            outcome: "ok".into(),
+            ..AuditEntry::new(
+                Some("conformance".into()),
+                "POST",
+                &format!("/api/instances/{i}"),
+                200,
+                "ok",
+            )
         };
         ids.push(store.append_audit(entry, 3).await.unwrap().id);
     }
@@ -402,6 +402,28 @@ pub async fn the_audit_log_is_bounded_and_pages_newest_first(store: &dyn Store) 
     let older = store.audit(Some(ids[3]), 10).await.unwrap();
     assert_eq!(older.len(), 1);
     assert_eq!(older[0].route, "/api/instances/2");
+    // Entries of requests without a valid key are kept apart: however many come, the newest
+    // 3 signed-in entries stay.
+    for _ in 0..10 {
+        let keyless = AuditEntry {
+            count: 1000,
+            ..AuditEntry::new(None, "DELETE", "(no route)", 404, "not_found")
+        };
+        store.append_audit(keyless, 3).await.unwrap();
+    }
+    let kept = store.audit(None, 100).await.unwrap();
+    let signed: Vec<u64> = kept
+        .iter()
+        .filter(|e| e.principal.is_some())
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(
+        signed,
+        [ids[4], ids[3], ids[2]],
+        "a keyless flood evicted entries"
+    );
+    assert_eq!(kept.iter().filter(|e| e.principal.is_none()).count(), 3);
+    assert_eq!(kept[0].count, 1000);
 }
 
 /// A folder holds one instance: a second insert (or an update) onto a taken folder is a

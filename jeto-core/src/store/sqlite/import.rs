@@ -192,8 +192,8 @@ fn import(
             };
             next_audit = next_audit.max(entry.id + 1);
             tx.execute(
-                "INSERT OR IGNORE INTO audit (id, body) VALUES (?1, ?2)",
-                params![entry.id, to_json(&entry)?],
+                "INSERT OR IGNORE INTO audit (id, body, anonymous) VALUES (?1, ?2, ?3)",
+                params![entry.id, to_json(&entry)?, entry.principal.is_none()],
             )
             .map_err(storage("importing an audit entry"))?;
             audited += 1;

@@ -495,14 +495,17 @@ impl Store for SqliteStore {
         self.write(
             move |tx, _| {
                 entry.id = take_id(tx, "audit", 1)?;
+                let anonymous = entry.principal.is_none();
                 tx.execute(
-                    "INSERT INTO audit (id, body) VALUES (?1, ?2)",
-                    params![entry.id, to_json(&entry)?],
+                    "INSERT INTO audit (id, body, anonymous) VALUES (?1, ?2, ?3)",
+                    params![entry.id, to_json(&entry)?, anonymous],
                 )
                 .map_err(storage("writing the audit log"))?;
+                // Each kind keeps its own newest `keep`: keyless requests never evict others.
                 tx.execute(
-                    "DELETE FROM audit WHERE id <= ?1",
-                    [entry.id.saturating_sub(keep.max(1) as u64)],
+                    "DELETE FROM audit WHERE anonymous = ?1 AND id IN \
+                     (SELECT id FROM audit WHERE anonymous = ?1 ORDER BY id DESC LIMIT -1 OFFSET ?2)",
+                    params![anonymous, keep.max(1) as i64],
                 )
                 .map_err(storage("trimming the audit log"))?;
                 Ok(entry)

@@ -45,6 +45,12 @@ UPDATE instances SET path = json_extract(body, '$.path')
     WHERE id IN (SELECT min(id) FROM instances GROUP BY json_extract(body, '$.path'));
 CREATE UNIQUE INDEX instances_by_path ON instances(path);
 "#,
+    // Audit entries of requests without a valid key are trimmed apart from the others.
+    r#"
+ALTER TABLE audit ADD COLUMN anonymous INTEGER NOT NULL DEFAULT 0;
+UPDATE audit SET anonymous = (json_extract(body, '$.principal') IS NULL);
+CREATE INDEX audit_by_kind ON audit(anonymous, id);
+"#,
 ];
 
 pub(super) fn storage(context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error {
