@@ -68,7 +68,7 @@ pub use model::{
 pub use provider::MockProvider;
 pub use provider::{
     check_vagrant_folder, ConsoleSink, DynProvider, InstanceSource, Outcome, Provider,
-    ProviderError, ProviderSlots,
+    ProviderError, ProviderSlots, ReadSlot,
 };
 pub use scheduler::{CommandHandle, ConsoleFollower, SchedulerConfig};
 pub use service::{InstanceView, Jeto, JetoConfig};

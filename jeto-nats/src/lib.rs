@@ -47,7 +47,7 @@ mod wire;
 mod worker;
 
 pub use provider::NatsProvider;
-pub use routing::HostRouter;
+pub use routing::{HostRouter, WorkersSlot};
 pub use streams::JetStreamSetup;
 pub use worker::{Worker, WorkerConfig};
 

@@ -1,8 +1,11 @@
 //! [`HostRouter`]: one provider for the server: hosts served by workers go over NATS, the
-//! others run on the server's own box.
+//! others run on the server's own box. NATS may come later than the server: until a
+//! [`NatsProvider`] is given ([`WorkersSlot::fill`]), the workers' hosts answer `unavailable`
+//! (503) and every other host works.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use jeto_core::{
@@ -17,8 +20,24 @@ use crate::NatsProvider;
 #[derive(Debug, Clone)]
 pub struct HostRouter {
     local: DynProvider,
-    workers: NatsProvider,
+    workers: WorkersSlot,
     hosts: BTreeSet<u64>,
+}
+
+/// Where a [`HostRouter`] finds the [`NatsProvider`] of its workers' hosts, once there is one.
+#[derive(Debug, Clone, Default)]
+pub struct WorkersSlot(Arc<OnceLock<NatsProvider>>);
+
+impl WorkersSlot {
+    /// Gives the router its workers' provider (the first one given stays).
+    pub fn fill(&self, workers: NatsProvider) {
+        let _ = self.0.set(workers);
+    }
+
+    /// Whether a provider was given.
+    pub fn is_filled(&self) -> bool {
+        self.0.get().is_some()
+    }
 }
 
 impl HostRouter {
@@ -28,18 +47,38 @@ impl HostRouter {
         workers: NatsProvider,
         hosts: impl IntoIterator<Item = u64>,
     ) -> Self {
-        HostRouter {
-            local,
-            workers,
-            hosts: hosts.into_iter().collect(),
-        }
+        let (router, slot) = HostRouter::pending(local, hosts);
+        slot.fill(workers);
+        router
     }
 
-    fn for_host(&self, host: u64) -> &dyn Provider {
-        if self.hosts.contains(&host) {
-            &self.workers
-        } else {
-            &*self.local
+    /// A router whose workers' provider comes later, through the returned slot (when NATS is
+    /// reachable); meanwhile calls for `hosts` fail as unavailable.
+    pub fn pending(
+        local: DynProvider,
+        hosts: impl IntoIterator<Item = u64>,
+    ) -> (Self, WorkersSlot) {
+        let slot = WorkersSlot::default();
+        let router = HostRouter {
+            local,
+            workers: slot.clone(),
+            hosts: hosts.into_iter().collect(),
+        };
+        (router, slot)
+    }
+
+    fn for_host(&self, host: u64) -> Result<&dyn Provider, ProviderError> {
+        if !self.hosts.contains(&host) {
+            return Ok(&*self.local);
+        }
+        match self.workers.0.get() {
+            Some(workers) => Ok(workers),
+            None => Err(ProviderError::Unavailable {
+                message: format!(
+                    "host {host} is served by workers over NATS, and NATS has not been reachable since the server started; the server keeps trying (see its log)"
+                ),
+                source: None,
+            }),
         }
     }
 }
@@ -47,7 +86,7 @@ impl HostRouter {
 #[async_trait]
 impl Provider for HostRouter {
     async fn status(&self, instance: &Instance) -> Result<Vec<Status>, ProviderError> {
-        self.for_host(instance.host.id).status(instance).await
+        self.for_host(instance.host.id)?.status(instance).await
     }
 
     async fn run(
@@ -56,7 +95,7 @@ impl Provider for HostRouter {
         request: &CheckedRequest,
         console: ConsoleSink,
     ) -> Result<Outcome, ProviderError> {
-        self.for_host(instance.host.id)
+        self.for_host(instance.host.id)?
             .run(instance, request, console)
             .await
     }
@@ -66,7 +105,7 @@ impl Provider for HostRouter {
         instance: &Instance,
         machine: &str,
     ) -> Result<Option<String>, ProviderError> {
-        self.for_host(instance.host.id).ip(instance, machine).await
+        self.for_host(instance.host.id)?.ip(instance, machine).await
     }
 
     async fn prepare(
@@ -75,7 +114,7 @@ impl Provider for HostRouter {
         source: &InstanceSource,
         target: &Path,
     ) -> Result<PathBuf, ProviderError> {
-        self.for_host(host.id).prepare(host, source, target).await
+        self.for_host(host.id)?.prepare(host, source, target).await
     }
 
     async fn machine(
@@ -83,21 +122,21 @@ impl Provider for HostRouter {
         instance: &Instance,
         machine: &str,
     ) -> Result<MachineDetails, ProviderError> {
-        self.for_host(instance.host.id)
+        self.for_host(instance.host.id)?
             .machine(instance, machine)
             .await
     }
 
     async fn snapshots(&self, instance: &Instance) -> Result<Vec<MachineSnapshots>, ProviderError> {
-        self.for_host(instance.host.id).snapshots(instance).await
+        self.for_host(instance.host.id)?.snapshots(instance).await
     }
 
     async fn boxes(&self, host: &Host, outdated: bool) -> Result<Vec<BoxInfo>, ProviderError> {
-        self.for_host(host.id).boxes(host, outdated).await
+        self.for_host(host.id)?.boxes(host, outdated).await
     }
 
     async fn workers(&self, host: &Host) -> Result<Vec<HostWorker>, ProviderError> {
-        self.for_host(host.id).workers(host).await
+        self.for_host(host.id)?.workers(host).await
     }
 
     // The server's own box: what the API server's vagrant knows.

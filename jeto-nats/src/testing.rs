@@ -21,6 +21,17 @@ impl NatsServer {
         NatsServer::with_config("")
     }
 
+    /// Starts one on `port` (for a test that needs the address before the server exists)
+    /// and waits until it takes connections.
+    pub fn on_port(port: u16) -> NatsServer {
+        let dir = tempfile::tempdir().unwrap();
+        let config = format!(
+            "host: 127.0.0.1\nport: {port}\njetstream {{ store_dir: {:?} }}\n",
+            dir.path().join("store")
+        );
+        NatsServer::spawn(dir, &config)
+    }
+
     /// Starts one with more configuration (nats-server's config syntax: an `authorization`
     /// block, say) and waits until it takes connections.
     pub fn with_config(extra: &str) -> NatsServer {

@@ -53,6 +53,9 @@ pub struct ServerConfig {
     /// Seconds over which requests without a valid key are counted into one audit entry per
     /// source, method, route and answer.
     pub audit_anonymous_window_secs: u64,
+    /// Reads that run vagrant (status, machine details, snapshots, boxes) a key that is not
+    /// admin may have in progress at once (429 beyond).
+    pub max_reads_per_key: usize,
     /// Seconds in-flight requests and running commands get at shutdown.
     pub shutdown_grace_secs: u64,
     /// Whether the web dashboard is served at `/` (the API is at `/api` either way).
@@ -188,6 +191,7 @@ impl Default for ServerConfig {
             console_limit_bytes: scheduler.console_limit,
             audit_entries: DEFAULT_AUDIT_ENTRIES,
             audit_anonymous_window_secs: DEFAULT_ANONYMOUS_WINDOW.as_secs(),
+            max_reads_per_key: JetoConfig::default().max_reads_per_key,
             shutdown_grace_secs: 10,
             dashboard: true,
             server: ServerLimits::default(),
@@ -217,6 +221,7 @@ impl ServerConfig {
             scheduler: self.scheduler_config(),
             audit_entries: self.audit_entries.max(1),
             audit_anonymous_window: Duration::from_secs(self.audit_anonymous_window_secs),
+            max_reads_per_key: self.max_reads_per_key.max(1),
         }
     }
 

@@ -7,10 +7,10 @@ use jeto_core::access::TokenPolicy;
 use jeto_core::store::{SqliteStore, Store};
 use jeto_core::{DynProvider, Host, Jeto};
 use jeto_http::{Dashboard, JetoService};
-use jeto_nats::{HostRouter, NatsProvider};
+use jeto_nats::{HostRouter, NatsProvider, WorkersSlot};
 
 use crate::admin_key::generated_admin;
-use crate::config::ServerConfig;
+use crate::config::{NatsConfig, ServerConfig};
 use crate::process::{local_vagrant, stop_signal, wait_for_process_groups};
 
 /// `jeto serve`: opens the store in the config's data folder, registers its hosts and projects,
@@ -75,15 +75,18 @@ pub async fn serve(config: ServerConfig) -> Result<(), String> {
     let (vagrant, records) = local_vagrant(&config)?;
     let local: DynProvider = Arc::new(vagrant);
     // Hosts served by workers on other boxes go over NATS; the others run here.
+    // NATS may be down when the server starts: local hosts and the dashboard work at once, and
+    // the workers' hosts answer 503 until a connection is made (retried in the background).
     let provider: DynProvider = match &config.nats {
         Some(nats) => {
-            let workers = NatsProvider::connect_with(nats.connect().await?, &nats.setup())
-                .await
-                .map_err(|e| e.to_string())?
-                .with_call_timeout(Duration::from_secs(nats.call_timeout_secs))
-                .with_silence_limit(Duration::from_secs(nats.silence_limit_secs));
-            tracing::info!(url = %nats.url, hosts = ?nats.hosts, "hosts served by workers over NATS");
-            Arc::new(HostRouter::new(local, workers, nats.hosts.iter().copied()))
+            let (router, slot) = HostRouter::pending(local, nats.hosts.iter().copied());
+            // One try before serving, so that with NATS up the workers' hosts are served from
+            // the first request on; the retries go on in the background.
+            if let Err(error) = connect_workers(nats, &slot).await {
+                tracing::warn!(url = %nats.url, %error, "NATS is not reachable; the hosts its workers serve answer 503 until it is");
+                tokio::spawn(keep_connecting(nats.clone(), slot));
+            }
+            Arc::new(router)
         }
         None => local,
     };
@@ -114,4 +117,35 @@ pub async fn serve(config: ServerConfig) -> Result<(), String> {
     wait_for_process_groups(records, &config).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Connects to NATS, sets up its stream and buckets, and gives the router its workers.
+async fn connect_workers(nats: &NatsConfig, slot: &WorkersSlot) -> Result<(), String> {
+    let client = nats.connect().await?;
+    let workers = NatsProvider::connect_with(client, &nats.setup())
+        .await
+        .map_err(|e| e.to_string())?;
+    slot.fill(
+        workers
+            .with_call_timeout(Duration::from_secs(nats.call_timeout_secs))
+            .with_silence_limit(Duration::from_secs(nats.silence_limit_secs)),
+    );
+    tracing::info!(url = %nats.url, hosts = ?nats.hosts, "hosts served by workers over NATS");
+    Ok(())
+}
+
+/// [`connect_workers`] again and again (1 s, doubling up to 30 s) until it succeeds. A wrong
+/// setting (a missing seed file) is logged at each try like an unreachable server.
+async fn keep_connecting(nats: NatsConfig, slot: WorkersSlot) {
+    let mut wait = Duration::from_secs(1);
+    loop {
+        tokio::time::sleep(wait).await;
+        match connect_workers(&nats, &slot).await {
+            Ok(()) => return,
+            Err(error) => {
+                wait = (wait * 2).min(Duration::from_secs(30));
+                tracing::warn!(url = %nats.url, %error, retry_in_secs = wait.as_secs(), "NATS is still not reachable");
+            }
+        }
+    }
 }

@@ -298,3 +298,62 @@ async fn workers_and_the_server_sign_in_to_nats_with_an_nkey() {
         assert!(!answer.contains(seed_text.trim()), "{path}: {answer}");
     }
 }
+
+/// Issue 24, item 11: with NATS unreachable the server used to exit at start, taking its local
+/// hosts and the dashboard with it. Now it starts: the dashboard and local hosts work, the
+/// workers' hosts answer 503 naming NATS, and once NATS is up (and a worker with it) the
+/// server connects by itself and serves them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_starts_without_nats_and_connects_when_it_comes() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("nats://127.0.0.1:{port}");
+    let fake = FakeVagrant::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("jeto.toml");
+    let extra = format!("\n[nats]\nurl = {url:?}\nhosts = [1]\n");
+    std::fs::write(
+        &config,
+        config_toml_with(&fake, &dir.path().join("data"), &extra),
+    )
+    .unwrap();
+    let server = ServerProcess::start(
+        env!("CARGO_BIN_EXE_jeto"),
+        &["--config", config.to_str().unwrap()],
+        &[],
+    );
+    let admin = TestClient::new(server.address, Some(ADMIN_KEY));
+    assert_eq!(admin.get("/").await.status, 200, "the dashboard");
+    assert_eq!(admin.get("/api/health").await.status, 200);
+    let local = register(&admin, "local", 2, &fake.another_single("local")).await;
+    let read = admin
+        .get(&format!("/api/instances/{local}?max_age=0"))
+        .await;
+    assert_eq!(read.status, 200, "{}", read.text());
+    let folder = fake.single().display().to_string();
+    let body = json!({"name": "remote", "host": 1, "path": folder});
+    let refused = admin.post("/api/instances", &body).await;
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert!(refused.text().contains("NATS"), "{}", refused.text());
+
+    let nats = NatsServer::on_port(port);
+    let _worker = WorkerProcess::start(&fake, dir.path(), &nats.url, "box-a", &[1], "");
+    let mut answer = admin.post("/api/instances", &body).await;
+    for _ in 0..400 {
+        if answer.status == 201 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        answer = admin.post("/api/instances", &body).await;
+    }
+    assert_eq!(answer.status, 201, "{}", answer.text());
+    let id = answer.json()["id"].as_u64().unwrap();
+    let started = admin
+        .post(&format!("/api/instances/{id}"), &json!({"state": "start"}))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text());
+    assert_eq!(started.json()["command"]["status"], "succeeded");
+}

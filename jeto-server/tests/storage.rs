@@ -226,3 +226,102 @@ async fn lists_over_40_commands_of_1_2_mb_consoles_keep_memory_flat() {
         .await;
     assert_eq!(console.body.len(), 1_200_000);
 }
+
+/// Issue 24, item 10: a hostile JSON data folder used to be imported unchecked: an audit id near
+/// the top of int64 silently stopped all later auditing, a `next_instance_id` at the top made
+/// every create a 500, an instance with a missing host answered 500, names with bidi characters
+/// came in as they were, and out-of-range ids stopped the start without naming the file. Now
+/// each is refused at start, naming the file and the record, and leaves nothing imported: with
+/// the file fixed, the next start imports it whole.
+#[test]
+fn a_hostile_json_data_folder_is_refused_naming_the_file_and_record() {
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../jeto-core/tests/fixtures/json-data-dir");
+    let registry: Value =
+        serde_json::from_slice(&std::fs::read(fixture.join("instances.json")).unwrap()).unwrap();
+    let edited = |edit: &dyn Fn(&mut Value)| {
+        let mut registry = registry.clone();
+        edit(&mut registry);
+        registry.to_string()
+    };
+    let cases: Vec<(&str, &str, String, &str)> = vec![
+        (
+            "next_instance_id at the top of int64",
+            "instances.json",
+            edited(&|r| r["next_instance_id"] = json!(i64::MAX)),
+            "next_instance_id",
+        ),
+        (
+            "an instance on a host the file does not have",
+            "instances.json",
+            edited(&|r| r["instances"][1]["host_id"] = json!(9)),
+            "instance 2",
+        ),
+        (
+            "an instance name with a bidi override",
+            "instances.json",
+            edited(&|r| r["instances"][0]["name"] = json!("\u{202e}nimda")),
+            "instance 1",
+        ),
+        (
+            "a host id beyond int64",
+            "instances.json",
+            edited(&|r| r["hosts"][1]["id"] = json!(u64::MAX)),
+            "host 18446744073709551615",
+        ),
+        (
+            "a git reference that is an option once tags/ is dropped",
+            "instances.json",
+            edited(&|r| r["instances"][0]["git_reference"] = json!("tags/--upload-pack=x")),
+            "instance 1",
+        ),
+        (
+            "an audit id near the top of int64",
+            "audit.jsonl",
+            format!(
+                "{{\"id\":{},\"time\":\"2026-01-01T00:00:00Z\",\"principal\":\"admin\",\"method\":\"POST\",\"route\":\"/api/hosts\",\"instance\":null,\"status\":201,\"outcome\":\"ok\"}}\n",
+                i64::MAX - 1
+            ),
+            "line 1",
+        ),
+    ];
+    for (what, file, text, record) in cases {
+        let data = tempfile::tempdir().unwrap();
+        let folder = data.path().join("data");
+        copy_dir(&fixture, &folder);
+        std::fs::write(folder.join(file), &text).unwrap();
+        let config = data.path().join("jeto.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n[[tokens]]\nname = \"admin\"\nkey_sha256 = \"{}\"\nadmin = true\n",
+                folder.display().to_string(),
+                hash_key(ADMIN_KEY)
+            ),
+        )
+        .unwrap();
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_jeto"))
+            .args(["serve", "--config", config.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{what}: the server started");
+        assert!(
+            stderr.contains(file)
+                && stderr.contains(record)
+                && stderr.contains("cannot be imported"),
+            "{what}: {stderr}"
+        );
+        // Nothing was imported: the files are still there to fix, and once fixed the next
+        // start imports them whole.
+        assert!(folder.join(file).exists(), "{what}");
+        std::fs::copy(fixture.join(file), folder.join(file)).unwrap();
+        let server = ServerProcess::start(
+            env!("CARGO_BIN_EXE_jeto"),
+            &["--config", config.to_str().unwrap()],
+            &[],
+        );
+        drop(server);
+        assert!(folder.join("instances.json.imported").exists(), "{what}");
+    }
+}

@@ -4,6 +4,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::error::Error;
+use super::validate;
+
 /// Where instances run: a Vagrant provider and its parameters.
 ///
 /// `provider` becomes `VAGRANT_DEFAULT_PROVIDER` and every entry of `params` an environment
@@ -34,6 +37,29 @@ pub struct Host {
 }
 
 impl Host {
+    /// Checks the definition as the API does: a name, a Vagrant provider name, and params
+    /// named like environment variables.
+    pub fn validate(&self) -> Result<(), Error> {
+        validate::instance_name(&self.name)?;
+        if self.provider.is_empty()
+            || !self
+                .provider
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(Error::invalid(format!(
+                "provider {:?} must be a Vagrant provider name such as virtualbox, libvirt or vsphere",
+                self.provider
+            )));
+        }
+        if let Some((key, _)) = self.params.iter().find(|(k, _)| !is_env_name(k)) {
+            return Err(Error::invalid(format!(
+                "param {key:?} is not a valid environment variable name (letters, digits and '_', not starting with a digit)"
+            )));
+        }
+        Ok(())
+    }
+
     /// A host not stored yet (id 0), with no params.
     pub fn new(name: impl Into<String>, provider: impl Into<String>) -> Self {
         Host {
@@ -181,3 +207,9 @@ impl utoipa::PartialSchema for HostParams {
 
 #[cfg(feature = "openapi")]
 impl utoipa::ToSchema for HostParams {}
+
+fn is_env_name(key: &str) -> bool {
+    !key.is_empty()
+        && !key.starts_with(|c: char| c.is_ascii_digit())
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}

@@ -16,7 +16,7 @@ mod error;
 mod slots;
 
 pub use error::ProviderError;
-pub use slots::ProviderSlots;
+pub use slots::{ProviderSlots, ReadSlot};
 
 /// A shared, type-erased provider, as the service holds it.
 pub type DynProvider = Arc<dyn Provider>;

@@ -1,4 +1,5 @@
-//! [`ProviderSlots`]: the one bound on provider calls running at once.
+//! [`ProviderSlots`]: the one bound on provider calls running at once, with a lane for reads
+//! that always leaves actions a slot.
 
 use std::sync::Arc;
 
@@ -19,16 +20,55 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// assert_eq!(slots.available(), 1);
 /// # });
 /// ```
+///
+/// Reads (status, details, snapshots, boxes) take their slot through
+/// [`ProviderSlots::acquire_read`]: at most `max_concurrent - 1` of them run at once (one when
+/// there is a single slot), so a burst of reads can never hold every slot while an action
+/// waits.
 #[derive(Debug, Clone)]
 pub struct ProviderSlots {
     semaphore: Arc<Semaphore>,
+    reads: Arc<Semaphore>,
+}
+
+/// A slot held by a read: given back (both lanes) when dropped.
+#[derive(Debug)]
+pub struct ReadSlot {
+    _slot: OwnedSemaphorePermit,
+    _lane: OwnedSemaphorePermit,
 }
 
 impl ProviderSlots {
     /// `max_concurrent` slots (at least one).
     pub fn new(max_concurrent: usize) -> Self {
+        let max = max_concurrent.max(1);
         ProviderSlots {
-            semaphore: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            semaphore: Arc::new(Semaphore::new(max)),
+            reads: Arc::new(Semaphore::new((max - 1).max(1))),
+        }
+    }
+
+    /// Waits for a slot for a read: first a place in the reads' lane, then a slot.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let slots = jeto_core::ProviderSlots::new(2);
+    /// let _read = slots.acquire_read().await;
+    /// // A second read would wait; an action still gets the other slot at once.
+    /// let _action = slots.acquire().await;
+    /// assert_eq!(slots.available(), 0);
+    /// # });
+    /// ```
+    pub async fn acquire_read(&self) -> ReadSlot {
+        let lane = self
+            .reads
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        ReadSlot {
+            _slot: self.acquire().await,
+            _lane: lane,
         }
     }
 

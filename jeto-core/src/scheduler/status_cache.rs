@@ -167,7 +167,7 @@ impl StatusCache {
     }
 
     async fn read(&self, instance: &Instance, entry: &Entry) -> StatusSnapshot {
-        let slot = self.slots.acquire().await;
+        let slot = self.slots.acquire_read().await;
         // Started once a slot was free: waiting in line is not age.
         let started = Instant::now();
         let result = self.provider.status(instance).await;
@@ -195,7 +195,7 @@ impl StatusCache {
                 let instance = instance.clone();
                 let machine = s.name.clone();
                 tokio::spawn(async move {
-                    let _slot = slots.acquire().await;
+                    let _slot = slots.acquire_read().await;
                     let ip = provider.ip(&instance, &machine).await;
                     (machine, ip)
                 })

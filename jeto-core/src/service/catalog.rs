@@ -3,7 +3,7 @@
 use super::Jeto;
 use crate::access::audit::{AnonymousTally, AuditEntry};
 use crate::access::Principal;
-use crate::{validate, Error, Host, Project, Result};
+use crate::{Error, Host, Project, Result};
 
 impl Jeto {
     /// The hosts `who` may use (params redacted for non-admins).
@@ -35,23 +35,7 @@ impl Jeto {
                 action: "create hosts".into(),
             });
         }
-        validate::instance_name(&host.name)?;
-        if host.provider.is_empty()
-            || !host
-                .provider
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
-            return Err(Error::invalid(format!(
-                "provider {:?} must be a Vagrant provider name such as virtualbox, libvirt or vsphere",
-                host.provider
-            )));
-        }
-        if let Some((key, _)) = host.params.iter().find(|(k, _)| !is_env_name(k)) {
-            return Err(Error::invalid(format!(
-                "param {key:?} is not a valid environment variable name (letters, digits and '_', not starting with a digit)"
-            )));
-        }
+        host.validate()?;
         self.inner.store.put_host(host).await
     }
 
@@ -144,10 +128,4 @@ impl Jeto {
         }
         self.inner.store.put_project(project).await
     }
-}
-
-fn is_env_name(key: &str) -> bool {
-    !key.is_empty()
-        && !key.starts_with(|c: char| c.is_ascii_digit())
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }

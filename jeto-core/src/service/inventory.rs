@@ -15,8 +15,17 @@ impl Jeto {
     ) -> Result<Vec<BoxInfo>> {
         // Params as the provider needs them (VAGRANT_HOME, credentials), not redacted.
         let host = self.usable_host(who, host_id).await?;
-        let _slot = self.inner.slots.acquire().await;
-        Ok(self.inner.provider.boxes(&host, outdated).await?)
+        let _reading = self
+            .inner
+            .reads
+            .enter(who, self.inner.config.max_reads_per_key)?;
+        self.inner
+            .box_reads
+            .get((host_id, outdated), async {
+                let _slot = self.inner.slots.acquire_read().await;
+                Ok(self.inner.provider.boxes(&host, outdated).await?)
+            })
+            .await
     }
 
     /// The workers serving a host `who` may use, from other boxes, and whether each is
@@ -34,7 +43,7 @@ impl Jeto {
                 action: "read the global status".into(),
             });
         }
-        let _slot = self.inner.slots.acquire().await;
+        let _slot = self.inner.slots.acquire_read().await;
         Ok(self.inner.provider.global_status().await?)
     }
 
@@ -45,7 +54,7 @@ impl Jeto {
                 action: "read the provider's version".into(),
             });
         }
-        let _slot = self.inner.slots.acquire().await;
+        let _slot = self.inner.slots.acquire_read().await;
         Ok(self.inner.provider.about().await?)
     }
 }

@@ -10,10 +10,18 @@ impl Jeto {
     pub async fn machine(&self, who: &Principal, id: u64, machine: &str) -> Result<MachineDetails> {
         validate::machine_name(machine)?;
         let instance = self.readable(who, id).await?;
-        let mut details = {
-            let _slot = self.inner.slots.acquire().await;
-            self.inner.provider.machine(&instance, machine).await?
-        };
+        let _reading = self
+            .inner
+            .reads
+            .enter(who, self.inner.config.max_reads_per_key)?;
+        let mut details = self
+            .inner
+            .machine_reads
+            .get((id, machine.to_owned()), async {
+                let _slot = self.inner.slots.acquire_read().await;
+                Ok(self.inner.provider.machine(&instance, machine).await?)
+            })
+            .await?;
         if !who.admin {
             if let Some(ssh) = &mut details.ssh {
                 ssh.private_key_path = None;
@@ -25,8 +33,17 @@ impl Jeto {
     /// The snapshots of each machine of an instance; needs the `status` grant.
     pub async fn snapshots(&self, who: &Principal, id: u64) -> Result<Vec<MachineSnapshots>> {
         let instance = self.readable(who, id).await?;
-        let _slot = self.inner.slots.acquire().await;
-        Ok(self.inner.provider.snapshots(&instance).await?)
+        let _reading = self
+            .inner
+            .reads
+            .enter(who, self.inner.config.max_reads_per_key)?;
+        self.inner
+            .snapshot_reads
+            .get(id, async {
+                let _slot = self.inner.slots.acquire_read().await;
+                Ok(self.inner.provider.snapshots(&instance).await?)
+            })
+            .await
     }
 
     /// The instance, when `who` may see it and read its status.

@@ -9,6 +9,7 @@ mod catalog;
 mod create;
 mod inventory;
 mod machines;
+mod reads;
 mod recovery;
 
 use serde::{Deserialize, Serialize};
@@ -43,6 +44,9 @@ pub struct JetoConfig {
     pub audit_entries: usize,
     /// How long requests without a valid key are counted before their counts are written.
     pub audit_anonymous_window: Duration,
+    /// Reads that run the provider (status, machine details, snapshots, boxes) a key that is
+    /// not admin may have in progress at once; more are refused with 429.
+    pub max_reads_per_key: usize,
 }
 
 impl Default for JetoConfig {
@@ -54,6 +58,7 @@ impl Default for JetoConfig {
             scheduler: SchedulerConfig::default(),
             audit_entries: DEFAULT_AUDIT_ENTRIES,
             audit_anonymous_window: DEFAULT_ANONYMOUS_WINDOW,
+            max_reads_per_key: 8,
         }
     }
 }
@@ -84,6 +89,11 @@ struct Inner {
     config: JetoConfig,
     /// Requests without a valid key, counted per window rather than written one by one.
     anonymous: std::sync::Mutex<AnonymousTally>,
+    /// Reads in progress per key, and reads of one thing at once sharing one call.
+    reads: reads::ReadsPerKey,
+    machine_reads: reads::SharedReads<(u64, String), crate::MachineDetails>,
+    snapshot_reads: reads::SharedReads<u64, Vec<crate::MachineSnapshots>>,
+    box_reads: reads::SharedReads<(u64, bool), Vec<crate::BoxInfo>>,
 }
 
 /// The Jeto service: instances, hosts, access checks and commands, over one [`Provider`].
@@ -174,6 +184,10 @@ impl JetoBuilder {
                 anonymous: std::sync::Mutex::new(AnonymousTally::new(
                     self.config.audit_anonymous_window,
                 )),
+                reads: Default::default(),
+                machine_reads: Default::default(),
+                snapshot_reads: Default::default(),
+                box_reads: Default::default(),
                 config: self.config,
             }),
         };
@@ -288,6 +302,13 @@ impl Jeto {
         if refresh && !may_read_statuses(who) {
             return Err(fresh_reads_forbidden());
         }
+        let _reading = refresh
+            .then(|| {
+                self.inner
+                    .reads
+                    .enter(who, self.inner.config.max_reads_per_key)
+            })
+            .transpose()?;
         let hosts = self.inner.store.hosts().await?;
         let visible: Vec<Instance> = self
             .inner
@@ -339,6 +360,10 @@ impl Jeto {
         let before = self.inner.status.last_known(id).checked_at;
         let snapshot = match (may_read_statuses(who), max_age) {
             (true, max_age) => {
+                let _reading = self
+                    .inner
+                    .reads
+                    .enter(who, self.inner.config.max_reads_per_key)?;
                 let max_age = max_age.unwrap_or(self.inner.config.status_max_age);
                 self.inner.status.get(&instance, max_age).await
             }

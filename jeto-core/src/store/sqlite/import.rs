@@ -7,7 +7,7 @@ use rusqlite::{params, Connection};
 
 use super::to_json;
 use crate::store::Registry;
-use crate::{Command, Error, Result};
+use crate::{validate, Command, Error, Result};
 
 /// The registry file of earlier versions.
 const REGISTRY_FILE: &str = "instances.json";
@@ -34,6 +34,89 @@ fn corrupt(path: &Path, e: impl Into<crate::BoxError>) -> Error {
         ),
         e,
     )
+}
+
+/// The largest id (and id counter) an imported record may carry: what the dashboard's
+/// JavaScript numbers hold exactly, far below where the database's counters would overflow. An
+/// id near the top of int64 would leave no room for the next one (every later create or audit
+/// entry failing); such a file is refused at start instead, naming the record.
+const MAX_IMPORTED_ID: u64 = 1 << 53;
+
+/// A record of `file` that cannot be imported, and why, as the start's error.
+fn refused(file: &Path, record: impl std::fmt::Display, why: impl std::fmt::Display) -> Error {
+    Error::storage(
+        format!(
+            "{} cannot be imported: {record} is refused (fix it, or move the file away to start without it)",
+            file.display()
+        ),
+        why.to_string(),
+    )
+}
+
+fn check_id(file: &Path, record: impl std::fmt::Display, id: u64) -> Result<()> {
+    if (1..=MAX_IMPORTED_ID).contains(&id) {
+        Ok(())
+    } else {
+        Err(refused(
+            file,
+            record,
+            format!("its id {id} is not between 1 and {MAX_IMPORTED_ID}"),
+        ))
+    }
+}
+
+/// Checks every record of the registry file as the API checks what it is sent, so that what is
+/// imported is what the server could have made itself: nothing that fails later.
+fn check_registry(registry: &Registry, file: &Path) -> Result<()> {
+    for (name, next) in [
+        ("next_instance_id", registry.next_instance_id),
+        ("next_host_id", registry.next_host_id),
+        ("next_project_id", registry.next_project_id),
+    ] {
+        if next > MAX_IMPORTED_ID {
+            return Err(refused(
+                file,
+                name,
+                format!("{next} is above {MAX_IMPORTED_ID}"),
+            ));
+        }
+    }
+    for host in &registry.hosts {
+        let record = format!("host {} ({:?})", host.id, host.name);
+        check_id(file, &record, host.id)?;
+        host.validate().map_err(|e| refused(file, &record, e))?;
+    }
+    for project in &registry.projects {
+        let record = format!("project {} ({:?})", project.id, project.name);
+        check_id(file, &record, project.id)?;
+        project.validate().map_err(|e| refused(file, &record, e))?;
+    }
+    for (id, instance) in &registry.instances {
+        let record = format!("instance {id} ({:?})", instance.spec.name);
+        check_id(file, &record, *id)?;
+        let spec = &instance.spec;
+        validate::instance_name(&spec.name).map_err(|e| refused(file, &record, e))?;
+        validate::free_text("environment", &spec.environment, 256)
+            .map_err(|e| refused(file, &record, e))?;
+        if !Path::new(&spec.path).is_absolute() {
+            return Err(refused(
+                file,
+                &record,
+                format!("its path {:?} is not absolute", spec.path),
+            ));
+        }
+        if let Some(reference) = &spec.git_reference {
+            validate::git_reference(reference).map_err(|e| refused(file, &record, e))?;
+        }
+        if !registry.hosts.iter().any(|h| h.id == instance.host_id) {
+            return Err(refused(
+                file,
+                &record,
+                format!("its host {} is not in the file's hosts", instance.host_id),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Imports the JSON files in `data_dir` into `connection` when there are some and the
@@ -95,6 +178,7 @@ fn import(
     } else {
         Registry::default()
     };
+    check_registry(&registry, registry_file)?;
     let tx = connection
         .transaction()
         .map_err(storage("starting the import"))?;
@@ -137,6 +221,9 @@ fn import(
                 .trim()
                 .parse()
                 .map_err(|e| corrupt(&sequence, e))?;
+            if next_command > MAX_IMPORTED_ID {
+                return Err(refused(&sequence, "the next command id", next_command));
+            }
         }
         let entries = std::fs::read_dir(commands_dir)
             .map_err(|e| Error::storage(format!("reading {}", commands_dir.display()), e))?;
@@ -149,6 +236,7 @@ fn import(
             let list: Vec<Command> =
                 serde_json::from_slice(&read(&file)?).map_err(|e| corrupt(&file, e))?;
             for command in list {
+                check_id(&file, format!("command {}", command.id), command.id)?;
                 next_command = next_command.max(command.id + 1);
                 if !registry.instances.contains_key(&command.instance_id) {
                     continue; // The history of an instance deleted meanwhile.
@@ -186,10 +274,18 @@ fn import(
     for file in audit_files {
         let text = read(file)?;
         // A torn last line (a crash mid-write) is what it was: not an entry.
-        for line in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        for (number, line) in text.split(|b| *b == b'\n').enumerate() {
+            if line.is_empty() {
+                continue;
+            }
             let Ok(entry) = serde_json::from_slice::<crate::access::audit::AuditEntry>(line) else {
                 continue;
             };
+            check_id(
+                file,
+                format!("the audit entry of line {}", number + 1),
+                entry.id,
+            )?;
             next_audit = next_audit.max(entry.id + 1);
             tx.execute(
                 "INSERT OR IGNORE INTO audit (id, body, anonymous) VALUES (?1, ?2, ?3)",
