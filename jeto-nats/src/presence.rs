@@ -12,7 +12,10 @@ use jeto_core::HostWorker;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use crate::streams::{HEARTBEAT, PRESENCE_TTL};
+use crate::streams::{HEARTBEAT, MAX_BEAT_BYTES, PRESENCE_TTL};
+
+/// Workers the server keeps track of; beats of further names are ignored.
+const MAX_WORKERS: usize = 1024;
 
 /// What a worker says of itself every heartbeat.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -124,14 +127,28 @@ impl PresenceBoard {
     }
 }
 
+/// Notes a change of the presence bucket. Whatever the bucket holds, what is kept is bounded:
+/// a beat larger than [`MAX_BEAT_BYTES`], or naming more than 64 hosts, or a name other than
+/// its key, is ignored, and at most [`MAX_WORKERS`] workers are tracked.
 fn record(seen: &Mutex<HashMap<String, (Beat, Instant)>>, entry: kv::Entry) {
     let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
     match entry.operation {
+        kv::Operation::Put if entry.value.len() > MAX_BEAT_BYTES => {
+            tracing::warn!(key = %jeto_core::audit::bounded(&entry.key), bytes = entry.value.len(), "ignoring an oversized worker beat");
+        }
         kv::Operation::Put => match serde_json::from_slice::<Beat>(&entry.value) {
+            Ok(beat) if beat.name != entry.key || beat.hosts.len() > 64 => {
+                tracing::warn!(key = %jeto_core::audit::bounded(&entry.key), "ignoring a malformed worker beat");
+            }
+            Ok(beat) if seen.len() >= MAX_WORKERS && !seen.contains_key(&entry.key) => {
+                tracing::warn!(worker = %beat.name, "ignoring a worker beat: {MAX_WORKERS} workers are tracked already");
+            }
             Ok(beat) => {
                 seen.insert(entry.key, (beat, Instant::now()));
             }
-            Err(error) => tracing::warn!(%error, key = entry.key, "unreadable worker beat"),
+            Err(error) => {
+                tracing::warn!(%error, key = %jeto_core::audit::bounded(&entry.key), "unreadable worker beat")
+            }
         },
         // A worker that stopped cleanly takes its key away.
         kv::Operation::Delete | kv::Operation::Purge => {

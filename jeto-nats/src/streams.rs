@@ -17,6 +17,9 @@ pub(crate) const RESULTS_BUCKET: &str = "jeto_results";
 
 /// How often a worker says it is alive (presence, and on each running action).
 pub(crate) const HEARTBEAT: Duration = Duration::from_secs(2);
+/// The largest worker beat: the presence bucket refuses larger ones (when this version made
+/// it), and the server ignores them whatever the bucket took.
+pub(crate) const MAX_BEAT_BYTES: usize = 4096;
 /// A worker not heard from for this long is offline (its presence key expires too).
 pub(crate) const PRESENCE_TTL: Duration = Duration::from_secs(10);
 /// How long a run's record is kept: long enough for any caller to read its result.
@@ -73,7 +76,13 @@ impl JetStreamSetup {
         &self,
         jetstream: &jetstream::Context,
     ) -> Result<kv::Store, ProviderError> {
-        self.bucket(jetstream, PRESENCE_BUCKET, PRESENCE_TTL).await
+        self.bucket(
+            jetstream,
+            PRESENCE_BUCKET,
+            PRESENCE_TTL,
+            MAX_BEAT_BYTES as i32,
+        )
+        .await
     }
 
     /// The runs' results bucket.
@@ -81,7 +90,7 @@ impl JetStreamSetup {
         &self,
         jetstream: &jetstream::Context,
     ) -> Result<kv::Store, ProviderError> {
-        self.bucket(jetstream, RESULTS_BUCKET, RESULT_TTL).await
+        self.bucket(jetstream, RESULTS_BUCKET, RESULT_TTL, -1).await
     }
 
     async fn bucket(
@@ -89,6 +98,7 @@ impl JetStreamSetup {
         jetstream: &jetstream::Context,
         name: &str,
         max_age: Duration,
+        max_message_size: i32,
     ) -> Result<kv::Store, ProviderError> {
         // The bucket's stream made as a key-value bucket is (async-nats's own
         // `create_key_value` first reads the account in a shape nats-server 2.9 does not send).
@@ -103,6 +113,7 @@ impl JetStreamSetup {
             deny_delete: true,
             allow_direct: true,
             discard: stream::DiscardPolicy::New,
+            max_message_size,
             ..Default::default()
         };
         patiently(&format!("making the {name} bucket"), || async {

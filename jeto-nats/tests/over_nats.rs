@@ -217,3 +217,55 @@ async fn an_action_given_up_while_still_queued_is_never_run() {
     let mut stream = jetstream.get_stream("JETO_COMMANDS").await.unwrap();
     assert_eq!(stream.info().await.unwrap().state.messages, 0);
 }
+
+/// Issue 24, item 4, its bounds (beats are not yet signed; see the issue): 100 beats of 900 KB
+/// used to be kept by the server (19 MB to 379 MB) and listed to any key. The presence bucket
+/// this version makes refuses values over 4 KiB, and the server ignores oversized beats in a
+/// bucket made without that limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_presence_beats_are_refused_and_ignored() {
+    let flood = |i: usize| {
+        let beat = serde_json::json!({"name": format!("flood-{i}"), "hosts": [1], "running": 0, "pad": "x".repeat(900 * 1024)});
+        bytes::Bytes::from(beat.to_string())
+    };
+
+    // The bucket as this version makes it: the flood is refused by NATS itself.
+    let nats = NatsServer::start();
+    let provider = NatsProvider::connect(nats.client().await).await.unwrap();
+    let presence = async_nats::jetstream::new(nats.client().await)
+        .get_key_value("jeto_workers")
+        .await
+        .unwrap();
+    assert!(
+        presence.put("flood-0", flood(0)).await.is_err(),
+        "a 900 KB beat was stored"
+    );
+
+    // A bucket an earlier version made, without the limit: the flood is stored, and ignored.
+    let old = NatsServer::start();
+    let jetstream = async_nats::jetstream::new(old.client().await);
+    // (Made as a stream, as jeto-nats makes its buckets: async-nats's create_key_value does
+    // not read nats-server 2.9's answer.)
+    jetstream
+        .get_or_create_stream(async_nats::jetstream::stream::Config {
+            name: "KV_jeto_workers".into(),
+            subjects: vec!["$KV.jeto_workers.>".into()],
+            max_messages_per_subject: 1,
+            max_age: Duration::from_secs(10),
+            allow_rollup: true,
+            deny_delete: true,
+            allow_direct: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let unlimited = jetstream.get_key_value("jeto_workers").await.unwrap();
+    for i in 0..100 {
+        unlimited.put(format!("flood-{i}"), flood(i)).await.unwrap();
+    }
+    let provider_old = NatsProvider::connect(old.client().await).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let host = instance_at(1, "/srv/app").host;
+    assert_eq!(provider_old.workers(&host).await.unwrap(), vec![]);
+    assert_eq!(provider.workers(&host).await.unwrap(), vec![]);
+}

@@ -14,8 +14,9 @@ use jeto_core::{Action, ActionRequest, Command, CommandStatus, InstanceSpec};
 use jeto_http::testing::{ServerProcess, TestClient};
 use serde_json::{json, Value};
 
-/// A config with only an admin key: the hosts are those of the data folder.
-fn start(data: &Path, top: &str) -> ServerProcess {
+/// Writes a config with only an admin key (the hosts are those of the data folder
+/// `data/data`) and returns its path.
+fn write_config(data: &Path, top: &str) -> std::path::PathBuf {
     let config = data.join("jeto.toml");
     std::fs::write(
         &config,
@@ -26,6 +27,12 @@ fn start(data: &Path, top: &str) -> ServerProcess {
         ),
     )
     .unwrap();
+    config
+}
+
+/// Starts the server on [`write_config`].
+fn start(data: &Path, top: &str) -> ServerProcess {
+    let config = write_config(data, top);
     ServerProcess::start(
         env!("CARGO_BIN_EXE_jeto"),
         &["--config", config.to_str().unwrap()],
@@ -290,16 +297,7 @@ fn a_hostile_json_data_folder_is_refused_naming_the_file_and_record() {
         let folder = data.path().join("data");
         copy_dir(&fixture, &folder);
         std::fs::write(folder.join(file), &text).unwrap();
-        let config = data.path().join("jeto.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n[[tokens]]\nname = \"admin\"\nkey_sha256 = \"{}\"\nadmin = true\n",
-                folder.display().to_string(),
-                hash_key(ADMIN_KEY)
-            ),
-        )
-        .unwrap();
+        let config = write_config(data.path(), "");
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_jeto"))
             .args(["serve", "--config", config.to_str().unwrap()])
             .output()
