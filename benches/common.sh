@@ -75,17 +75,24 @@ TOML
 }
 
 # start VAR LOG COMMAND...: starts a server in a session of its own and sets VAR to the
-# address it listens on (read from LOG). Call it directly, never inside $(...).
+# address it listens on (read from LOG; its log goes to LOG.err). Call it directly, never
+# inside $(...).
 start() {
-  local var=$1 log=$2 found=""; shift 2
-  setsid "$@" > "$log" 2>/dev/null &
-  groups+=($!)
+  local var=$1 log=$2 found="" pid; shift 2
+  setsid "$@" > "$log" 2>"$log.err" &
+  pid=$!
+  groups+=("$pid")
   for _ in $(seq 1 2000); do
     found=$(sed -n 's/.*listening on http:\/\///p' "$log" | head -n1)
     [ -n "$found" ] && break
+    kill -0 "$pid" 2>/dev/null || break
     sleep 0.01
   done
-  [ -n "$found" ] || { echo "server did not start: $(cat "$log")" >&2; exit 1; }
+  if [ -z "$found" ]; then
+    echo "server did not start: $*" >&2
+    tail -n 20 "$log" "$log.err" >&2
+    exit 1
+  fi
   printf -v "$var" '%s' "$found"
 }
 

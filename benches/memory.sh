@@ -17,7 +17,7 @@ printf 'listen = "127.0.0.1:0"\ndata_dir = "%s/data"\n[[tokens]]\nname = "bench"
   printf '{"next_instance_id":%d,"next_host_id":2,"instances":[' $((INSTANCES + 1))
   for i in $(seq 1 "$INSTANCES"); do
     [ "$i" -gt 1 ] && printf ','
-    printf '{"id":%d,"name":"instance-%d","path":"%s/project","archive_url":null,"git_reference":null,"environment":"bench","host_id":1,"jeto_infos":{"team":"bench","scripts":{"status":{"command":"uptime"}}}}' "$i" "$i" "$work"
+    printf '{"id":%d,"name":"instance-%d","path":"%s/project-%d","archive_url":null,"git_reference":null,"environment":"bench","host_id":1,"jeto_infos":{"team":"bench","scripts":{"status":{"command":"uptime"}}}}' "$i" "$i" "$work" "$i"
   done
   printf '],"hosts":[{"id":1,"name":"local","provider":"virtualbox","params":{"A":"1"}}]}'
 } > "$work/data/instances.json"
