@@ -14,7 +14,7 @@ use jeto_core::{
 use serde::de::DeserializeOwned;
 
 use crate::presence::PresenceBoard;
-use crate::streams::{JetStreamSetup, COMMAND_STREAM, PRESENCE_TTL};
+use crate::streams::{JetStreamSetup, COMMAND_STREAM, PRESENCE_TTL, RESULTS_BUCKET};
 use crate::wire::{self, Call, CommandMessage, Output, Reply, RunRecord};
 
 /// A [`Provider`] whose calls are served by [`crate::Worker`]s over NATS: reads by
@@ -151,6 +151,17 @@ impl NatsProvider {
             RunRecord::Done(result) => Some(result),
             RunRecord::Started { .. } | RunRecord::Withdrawn => None,
         }
+    }
+
+    /// Whether the run's record says `withdrawn` (read while its caller still waits for it).
+    async fn withdrawn_by_another(&self, run: &str) -> bool {
+        let Ok(Some(value)) = self.results.get(run).await else {
+            return false;
+        };
+        matches!(
+            serde_json::from_slice::<RunRecord<serde_json::Value>>(&value),
+            Ok(RunRecord::Withdrawn)
+        )
     }
 
     /// Takes a queued run back: marked `withdrawn` with a create, so a worker that has not
@@ -290,6 +301,21 @@ impl Provider for NatsProvider {
                                 format!(
                                     "the worker of host {host} stopped answering for {}s mid-action; the action may have done part of its work, and will not be run again",
                                     self.silence_limit.as_secs()
+                                ),
+                            ),
+                        ));
+                    }
+                    // Only this call withdraws its run, and it returns when it does: a
+                    // `withdrawn` record found while it still waits was written by someone
+                    // else, and no worker will take the run any more. End it, don't hang.
+                    if !started && self.withdrawn_by_another(&run).await {
+                        cancel.armed = false;
+                        return Ok(Outcome::failure(
+                            -1,
+                            CommandError::new(
+                                FailureKind::Failed,
+                                format!(
+                                    "the action was not run: its record in {RESULTS_BUCKET} says withdrawn, which this server did not write (check who may write to NATS)"
                                 ),
                             ),
                         ));

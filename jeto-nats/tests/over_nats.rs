@@ -269,3 +269,72 @@ async fn oversized_presence_beats_are_refused_and_ignored() {
     assert_eq!(provider_old.workers(&host).await.unwrap(), vec![]);
     assert_eq!(provider.workers(&host).await.unwrap(), vec![]);
 }
+
+/// Issue 24, item 3 (the hang; records are not yet signed): any NATS client that sees a queued
+/// action (its subject carries the run) could write `withdrawn` for it in the results bucket.
+/// The worker then never ran it, and its caller waited forever, the instance's queue stuck
+/// behind it. Now the caller notices a `withdrawn` it did not write and ends the action, saying
+/// why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_withdrawal_ends_the_action_instead_of_hanging_it() {
+    use futures_util::StreamExt;
+    let nats = NatsServer::start();
+    let memory = InMemoryProvider::new()
+        .with_instance("/srv/a", &["web"])
+        .with_instance("/srv/b", &["web"])
+        .with_delay(Duration::from_secs(2));
+    // One action at a time: the second waits in the stream, where the forger sees it.
+    let mut config = jeto_nats::WorkerConfig::named("one-at-a-time");
+    config.max_actions = 1;
+    let _worker = Worker::start_with(
+        nats.client().await,
+        Arc::new(memory.clone()),
+        vec![1],
+        config,
+    )
+    .await
+    .unwrap();
+    let provider = NatsProvider::connect(nats.client().await).await.unwrap();
+    let forger = nats.client().await;
+    let mut queued = forger.subscribe("jeto.host.1.command").await.unwrap();
+    let results = async_nats::jetstream::new(forger.clone())
+        .get_key_value("jeto_results")
+        .await
+        .unwrap();
+    let send = |path: &'static str| {
+        let provider = provider.clone();
+        tokio::spawn(async move {
+            let instance = instance_at(if path == "/srv/a" { 1 } else { 2 }, path);
+            let start = ActionRequest::new(Action::Start).check(&instance).unwrap();
+            provider
+                .run(&instance, &start, ConsoleSink::discard())
+                .await
+        })
+    };
+    let first = send("/srv/a");
+    queued.next().await.unwrap();
+    while memory.running() == 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let second = send("/srv/b");
+    let message = queued.next().await.unwrap();
+    let run = serde_json::from_slice::<serde_json::Value>(&message.payload).unwrap()["run"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    results
+        .create(&run, bytes::Bytes::from_static(b"\"withdrawn\""))
+        .await
+        .unwrap();
+
+    let outcome = tokio::time::timeout(Duration::from_secs(15), second)
+        .await
+        .expect("the action ended instead of hanging")
+        .unwrap()
+        .unwrap();
+    let error = outcome.error.expect("a failure");
+    assert!(error.message.contains("did not write"), "{}", error.message);
+    assert!(first.await.unwrap().unwrap().error.is_none());
+    let runs: Vec<String> = memory.stats().runs.into_iter().map(|(p, _)| p).collect();
+    assert_eq!(runs, vec!["/srv/a".to_owned()]);
+}
