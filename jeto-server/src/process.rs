@@ -1,6 +1,7 @@
 //! The process around the server and the worker: this box's vagrant with its process records,
 //! the stop signal, the wait for killed process groups, the open-files limit.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,11 +9,27 @@ use jeto_vagrant::{ProcessRecords, VagrantProvider};
 
 use crate::config::ServerConfig;
 
+/// Makes the data folder (when missing) readable by this user only: it holds the database
+/// (hosts' secret params, consoles, the audit log) and the admin key's hash, which files made
+/// under the usual umask would leave readable by every user of the box.
+/// A folder this user may not change the mode of (owned by another) is used as it is, with a
+/// warning.
+pub(crate) fn private_data_dir(data_dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| format!("cannot create the data folder {}: {e}", data_dir.display()))?;
+    if let Err(error) = std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700)) {
+        tracing::warn!(folder = %data_dir.display(), %error, "cannot make the data folder readable by this user only");
+    }
+    Ok(())
+}
+
 /// This box's vagrant, with its process records: before anything runs, the groups a server
 /// or worker killed outright left running are killed.
 pub(crate) fn local_vagrant(
     config: &ServerConfig,
 ) -> Result<(VagrantProvider, Arc<ProcessRecords>), String> {
+    private_data_dir(&config.data_dir)?;
     let dir = config.data_dir.join("processes");
     let (records, killed) =
         ProcessRecords::open(&dir, Duration::from_secs(config.vagrant.kill_grace_secs))

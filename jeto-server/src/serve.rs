@@ -11,7 +11,7 @@ use jeto_nats::{HostRouter, NatsProvider, WorkersSlot};
 
 use crate::admin_key::generated_admin;
 use crate::config::{NatsConfig, ServerConfig};
-use crate::process::{local_vagrant, stop_signal, wait_for_process_groups};
+use crate::process::{local_vagrant, private_data_dir, stop_signal, wait_for_process_groups};
 
 /// `jeto serve`: opens the store in the config's data folder, registers its hosts and projects,
 /// wires the providers (this box's vagrant, and NATS workers for the hosts `[nats]` names), and
@@ -19,12 +19,7 @@ use crate::process::{local_vagrant, stop_signal, wait_for_process_groups};
 ///
 /// The error is a sentence for the operator, naming the file, key or address at fault.
 pub async fn serve(config: ServerConfig) -> Result<(), String> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-        format!(
-            "cannot create the data folder {}: {e}",
-            config.data_dir.display()
-        )
-    })?;
+    private_data_dir(&config.data_dir)?;
     let store = Arc::new(SqliteStore::open(&config.data_dir).map_err(|e| e.to_string())?);
     for host in &config.hosts {
         if host.id == 0 {

@@ -323,3 +323,18 @@ fn a_hostile_json_data_folder_is_refused_naming_the_file_and_record() {
         assert!(folder.join("instances.json.imported").exists(), "{what}");
     }
 }
+
+/// Issue 26 (one item): the data folder holds the hosts' secret params, every console and the
+/// admin key's hash; it used to be made with the umask's 0755 and its files 0644, readable by
+/// every user of the box. It is now readable by the server's user only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_data_folder_is_readable_by_the_servers_user_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let data = tempfile::tempdir().unwrap();
+    let server = start(data.path(), "");
+    let folder = data.path().join("data");
+    let mode = std::fs::metadata(&folder).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "{mode:o}");
+    assert!(folder.join("jeto.sqlite3").exists());
+    drop(server);
+}
