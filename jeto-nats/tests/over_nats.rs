@@ -172,17 +172,16 @@ async fn a_worker_acts_only_for_its_own_hosts_whatever_a_message_says() {
     assert!(memory.stats().runs.is_empty(), "nothing ran");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_action_given_up_while_still_queued_is_never_run() {
-    let nats = NatsServer::start();
+/// Instances `/srv/a` (id 1) and `/srv/b` (id 2) whose actions take 2 s, served by a worker
+/// that runs one action at a time (so a second waits in the stream), and a provider to them.
+async fn one_at_a_time(nats: &NatsServer) -> (InMemoryProvider, Worker, NatsProvider) {
     let memory = InMemoryProvider::new()
         .with_instance("/srv/a", &["web"])
         .with_instance("/srv/b", &["web"])
         .with_delay(Duration::from_secs(2));
-    // One action at a time: the second waits in the stream.
     let mut config = jeto_nats::WorkerConfig::named("one-at-a-time");
     config.max_actions = 1;
-    let _worker = jeto_nats::Worker::start_with(
+    let worker = Worker::start_with(
         nats.client().await,
         Arc::new(memory.clone()),
         vec![1],
@@ -191,21 +190,33 @@ async fn an_action_given_up_while_still_queued_is_never_run() {
     .await
     .unwrap();
     let provider = NatsProvider::connect(nats.client().await).await.unwrap();
-    let send = |path: &'static str| {
-        let provider = provider.clone();
-        tokio::spawn(async move {
-            let instance = instance_at(if path == "/srv/a" { 1 } else { 2 }, path);
-            let start = ActionRequest::new(Action::Start).check(&instance).unwrap();
-            provider
-                .run(&instance, &start, ConsoleSink::discard())
-                .await
-        })
-    };
-    let first = send("/srv/a");
+    (memory, worker, provider)
+}
+
+/// Starts the instance at `path` (of [`one_at_a_time`]) through `provider`, in a task.
+fn send(
+    provider: &NatsProvider,
+    path: &'static str,
+) -> tokio::task::JoinHandle<Result<jeto_core::Outcome, jeto_core::ProviderError>> {
+    let provider = provider.clone();
+    tokio::spawn(async move {
+        let instance = instance_at(if path == "/srv/a" { 1 } else { 2 }, path);
+        let start = ActionRequest::new(Action::Start).check(&instance).unwrap();
+        provider
+            .run(&instance, &start, ConsoleSink::discard())
+            .await
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_action_given_up_while_still_queued_is_never_run() {
+    let nats = NatsServer::start();
+    let (memory, _worker, provider) = one_at_a_time(&nats).await;
+    let first = send(&provider, "/srv/a");
     while memory.running() == 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let second = send("/srv/b");
+    let second = send(&provider, "/srv/b");
     tokio::time::sleep(Duration::from_millis(500)).await;
     second.abort(); // its caller goes away while it is queued
     assert!(first.await.unwrap().unwrap().error.is_none());
@@ -279,44 +290,20 @@ async fn oversized_presence_beats_are_refused_and_ignored() {
 async fn a_forged_withdrawal_ends_the_action_instead_of_hanging_it() {
     use futures_util::StreamExt;
     let nats = NatsServer::start();
-    let memory = InMemoryProvider::new()
-        .with_instance("/srv/a", &["web"])
-        .with_instance("/srv/b", &["web"])
-        .with_delay(Duration::from_secs(2));
-    // One action at a time: the second waits in the stream, where the forger sees it.
-    let mut config = jeto_nats::WorkerConfig::named("one-at-a-time");
-    config.max_actions = 1;
-    let _worker = Worker::start_with(
-        nats.client().await,
-        Arc::new(memory.clone()),
-        vec![1],
-        config,
-    )
-    .await
-    .unwrap();
-    let provider = NatsProvider::connect(nats.client().await).await.unwrap();
+    // The second action waits in the stream, where the forger sees it.
+    let (memory, _worker, provider) = one_at_a_time(&nats).await;
     let forger = nats.client().await;
     let mut queued = forger.subscribe("jeto.host.1.command").await.unwrap();
     let results = async_nats::jetstream::new(forger.clone())
         .get_key_value("jeto_results")
         .await
         .unwrap();
-    let send = |path: &'static str| {
-        let provider = provider.clone();
-        tokio::spawn(async move {
-            let instance = instance_at(if path == "/srv/a" { 1 } else { 2 }, path);
-            let start = ActionRequest::new(Action::Start).check(&instance).unwrap();
-            provider
-                .run(&instance, &start, ConsoleSink::discard())
-                .await
-        })
-    };
-    let first = send("/srv/a");
+    let first = send(&provider, "/srv/a");
     queued.next().await.unwrap();
     while memory.running() == 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let second = send("/srv/b");
+    let second = send(&provider, "/srv/b");
     let message = queued.next().await.unwrap();
     let run = serde_json::from_slice::<serde_json::Value>(&message.payload).unwrap()["run"]
         .as_str()
