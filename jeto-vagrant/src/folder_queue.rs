@@ -2,7 +2,8 @@
 //!
 //! Vagrant locks a machine while it reads its state; a second `vagrant status` (or
 //! `ssh-config`) of the same folder started meanwhile fails with "machine is locked". Reads of
-//! one folder so wait their turn; reads of different folders still run at once.
+//! one folder so wait their turn; reads of different folders still run at once. (A read that
+//! meets an action of the same folder is tried again instead; see `LOCKED_RETRY`.)
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -40,6 +40,43 @@ pub(crate) enum Keep {
     Raw,
 }
 
+/// What a vagrant process is for, which says how it is run.
+#[derive(Debug, Clone, Copy)]
+enum Call {
+    /// A read-only call: repeated when Vagrant finds the machine locked.
+    Read,
+    /// An action; `report` loads the state report, `repeatable` says whether a run Vagrant
+    /// refused because the machine was locked may be tried again (see [`LOCKED_RETRY`]).
+    Action { report: bool, repeatable: bool },
+}
+
+/// The waits before each new try of a call Vagrant refused with `MachineLocked` (5 s in all).
+///
+/// Every vagrant process that reads a machine's state takes that machine's entry in Vagrant's
+/// global index for a moment, and a second process doing the same at that moment fails at
+/// once with "Vagrant can't use the requested machine because it is locked!" (it never
+/// waits). A status read of a folder while an action runs there is thus refused now and then,
+/// or makes the action fail before it starts; trying again a moment later is what a person
+/// would do.
+const LOCKED_RETRY: [std::time::Duration; 5] = [
+    std::time::Duration::from_millis(200),
+    std::time::Duration::from_millis(400),
+    std::time::Duration::from_millis(800),
+    std::time::Duration::from_millis(1600),
+    std::time::Duration::from_millis(2000),
+];
+
+/// Whether `end`/`collected` is Vagrant refusing because the machine's index entry is locked.
+fn machine_locked(end: ProcessEnd, collected: &Collected) -> bool {
+    end != ProcessEnd::Exited(0)
+        && collected
+            .summary
+            .error_exit
+            .as_ref()
+            .and_then(|e| e.class.as_deref())
+            == Some("Vagrant::Errors::MachineLocked")
+}
+
 /// Runs instances with the real `vagrant` CLI, one process per call, arguments as argv (never a
 /// shell), in the instance folder, with `--machine-readable` output parsed as it streams.
 ///
@@ -233,8 +270,47 @@ impl VagrantProvider {
         timeout: std::time::Duration,
         console: Option<&ConsoleSink>,
         keep: Keep,
-        report: bool,
+        call: Call,
     ) -> Result<(ProcessEnd, Collected), ProviderError> {
+        let repeatable = match call {
+            Call::Read => true,
+            Call::Action { repeatable, .. } => repeatable,
+        };
+        let mut waits = LOCKED_RETRY.iter();
+        loop {
+            let (end, collected) = self
+                .vagrant_once(instance, args.clone(), timeout, console, keep, call)
+                .await?;
+            let wait = match waits.next() {
+                Some(wait) if repeatable && machine_locked(end, &collected) => wait,
+                _ => return Ok((end, collected)),
+            };
+            tracing::info!(
+                instance = instance.id,
+                folder = %instance.folder().display(),
+                "vagrant found the machine locked by another vagrant process; trying again in {wait:?}"
+            );
+            if let Some(console) = console {
+                console.line(&format!(
+                    "[jeto] another vagrant process held the machine; trying again in {} ms",
+                    wait.as_millis()
+                ));
+            }
+            tokio::time::sleep(*wait).await;
+        }
+    }
+
+    /// One `vagrant --machine-readable ARGS` process in the instance folder.
+    async fn vagrant_once(
+        &self,
+        instance: &Instance,
+        args: Vec<OsString>,
+        timeout: std::time::Duration,
+        console: Option<&ConsoleSink>,
+        keep: Keep,
+        call: Call,
+    ) -> Result<(ProcessEnd, Collected), ProviderError> {
+        let report = matches!(call, Call::Action { report: true, .. });
         check_vagrant_folder(instance.folder())?;
         let mut env = self.environment(instance);
         if let Some(hooks) = &self.report {
@@ -276,7 +352,7 @@ impl VagrantProvider {
                 timeout,
                 None,
                 Keep::Records(&["ssh-config"]),
-                false,
+                Call::Read,
             )
             .await?;
         if end != ProcessEnd::Exited(0) {
@@ -300,7 +376,7 @@ impl VagrantProvider {
         let request = ActionRequest::new(Action::RunScript).on(machine);
         let args = Self::arguments(&request, Some("hostname -I"));
         let (end, collected) = self
-            .vagrant(instance, args, timeout, None, Keep::Raw, false)
+            .vagrant(instance, args, timeout, None, Keep::Raw, Call::Read)
             .await?;
         if end != ProcessEnd::Exited(0) {
             return Err(Self::failed(instance, Action::Status, end, collected));
@@ -321,8 +397,15 @@ impl VagrantProvider {
     ) -> Result<(ProcessEnd, Collected), ProviderError> {
         let _turn = self.reads.turn(instance.folder()).await;
         let timeout = self.config.status_timeout();
-        self.vagrant(instance, args, timeout, None, Keep::Records(kinds), false)
-            .await
+        self.vagrant(
+            instance,
+            args,
+            timeout,
+            None,
+            Keep::Records(kinds),
+            Call::Read,
+        )
+        .await
     }
 
     /// Runs `vagrant --machine-readable ARGS` in `cwd` with `env`, collecting what `keep`
@@ -591,6 +674,23 @@ impl Provider for VagrantProvider {
         } else {
             Keep::Nothing
         };
+        // Vagrant reads a machine's state (and can find it locked) before these do their work
+        // (a script runs after every check), or doing them again changes nothing. Provision,
+        // reload and snapshot save/delete may have done part of their work when Vagrant finds
+        // the machine locked, so their failure stands.
+        let repeatable = matches!(
+            request.action,
+            Action::Start
+                | Action::Stop
+                | Action::Suspend
+                | Action::Resume
+                | Action::Destroy
+                | Action::Rsync
+                | Action::RunScript
+                | Action::Validate
+                | Action::Status
+                | Action::SnapshotRestore
+        );
         let (end, collected) = self
             .vagrant(
                 instance,
@@ -598,7 +698,7 @@ impl Provider for VagrantProvider {
                 self.config.command_timeout(),
                 Some(&console),
                 keep,
-                report,
+                Call::Action { report, repeatable },
             )
             .await?;
         let after = report.then(|| state_after(&collected.records)).flatten();

@@ -420,3 +420,73 @@ async fn a_missing_binary_says_how_to_fix_it() {
         "{message}"
     );
 }
+
+/// Holds `folder`'s `default` machine entry in Vagrant's global index, as another vagrant
+/// process reading its state does for a moment, until the returned file is dropped.
+fn hold_index_entry(fake: &FakeVagrant, folder: &std::path::Path) -> std::fs::File {
+    let uuid =
+        std::fs::read_to_string(folder.join(".vagrant/machines/default/jeto_fake/index_uuid"))
+            .expect("the machine is in Vagrant's index once it was up");
+    let lock = fake
+        .root()
+        .join("vagrant-home/data/machine-index")
+        .join(format!("{}.lock", uuid.trim()));
+    let file = std::fs::File::create(lock).unwrap();
+    file.lock().unwrap();
+    file
+}
+
+#[tokio::test]
+async fn a_machine_locked_for_a_moment_by_another_vagrant_is_tried_again() {
+    let fake = FakeVagrant::new();
+    let provider = VagrantProvider::new(fake.config());
+    let folder = fake.single();
+    let instance = FakeVagrant::instance(1, &folder, FakeVagrant::host(&[]));
+    let run = |action| {
+        let request = ActionRequest::new(action).check(&instance).unwrap();
+        let (sink, lines) = collecting();
+        let provider = &provider;
+        let instance = &instance;
+        async move {
+            let outcome = provider.run(instance, &request, sink).await.unwrap();
+            (outcome, lines.lock().unwrap().join("\n"))
+        }
+    };
+    assert!(run(Action::Start).await.0.is_success());
+
+    // A read and an action while the entry is held for a second: both wait it out.
+    let held = hold_index_entry(&fake, &folder);
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(1));
+        drop(held);
+    });
+    let statuses = provider.status(&instance).await.unwrap();
+    assert_eq!(statuses[0].status, "running", "{statuses:?}");
+    release.join().unwrap();
+    let held = hold_index_entry(&fake, &folder);
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(1));
+        drop(held);
+    });
+    let (outcome, console) = run(Action::Stop).await;
+    release.join().unwrap();
+    assert!(outcome.is_success(), "{outcome:?}\n{console}");
+    assert!(
+        console.contains("another vagrant process held the machine; trying again"),
+        "{console}"
+    );
+
+    // Provision may have done part of its work when Vagrant finds the machine locked: its
+    // failure stands, with Vagrant's own words.
+    assert!(run(Action::Start).await.0.is_success());
+    let _held = hold_index_entry(&fake, &folder);
+    let (outcome, console) = run(Action::Provision).await;
+    let error = outcome.error.expect("provision of a locked machine fails");
+    assert_eq!(
+        error.class.as_deref(),
+        Some("Vagrant::Errors::MachineLocked"),
+        "{error:?}"
+    );
+    assert!(error.message.contains("locked"), "{error:?}");
+    assert!(!console.contains("trying again"), "{console}");
+}
