@@ -423,7 +423,10 @@ async fn a_missing_binary_says_how_to_fix_it() {
 
 /// Holds `folder`'s `default` machine entry in Vagrant's global index, as another vagrant
 /// process reading its state does for a moment, until the returned file is dropped.
-fn hold_index_entry(fake: &FakeVagrant, folder: &std::path::Path) -> std::fs::File {
+fn hold_index_entry(
+    fake: &FakeVagrant,
+    folder: &std::path::Path,
+) -> nix::fcntl::Flock<std::fs::File> {
     let uuid =
         std::fs::read_to_string(folder.join(".vagrant/machines/default/jeto_fake/index_uuid"))
             .expect("the machine is in Vagrant's index once it was up");
@@ -432,8 +435,10 @@ fn hold_index_entry(fake: &FakeVagrant, folder: &std::path::Path) -> std::fs::Fi
         .join("vagrant-home/data/machine-index")
         .join(format!("{}.lock", uuid.trim()));
     let file = std::fs::File::create(lock).unwrap();
-    file.lock().unwrap();
-    file
+    // Vagrant takes it with flock(2); `File::lock` is newer than the crate's MSRV.
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| e)
+        .unwrap()
 }
 
 #[tokio::test]
