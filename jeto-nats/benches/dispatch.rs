@@ -13,6 +13,10 @@ use jeto_core::{Action, ActionRequest, ConsoleSink, Provider};
 use jeto_nats::testing::NatsServer;
 use jeto_nats::{NatsProvider, Worker};
 
+/// The keys of the server and its worker in these tests.
+static TRUST: std::sync::LazyLock<jeto_nats::testing::TestTrust> =
+    std::sync::LazyLock::new(jeto_nats::testing::TestTrust::new);
+
 const ROUNDS: usize = 500;
 
 fn percentile(samples: &mut [Duration], p: f64) -> Duration {
@@ -29,10 +33,18 @@ fn main() {
     runtime.block_on(async {
         let nats = NatsServer::start();
         let memory = InMemoryProvider::new().with_instance("/srv/app", &["web"]);
-        let _worker = Worker::start(nats.client().await, Arc::new(memory.clone()), vec![1])
-            .await
-            .unwrap();
-        let remote = NatsProvider::connect(nats.client().await).await.unwrap();
+        let _worker = Worker::start(
+            nats.client().await,
+            Arc::new(memory.clone()),
+            vec![1],
+            TRUST.worker(),
+        )
+        .await
+        .unwrap();
+        let remote =
+            NatsProvider::connect(nats.client().await, TRUST.server.clone(), TRUST.workers())
+                .await
+                .unwrap();
         let instance = instance_at(1, "/srv/app");
         let start = ActionRequest::new(Action::Start).check(&instance).unwrap();
         // Warm both paths.

@@ -17,6 +17,10 @@ use jeto_core::Provider;
 use jeto_nats::testing::NatsServer;
 use jeto_nats::{NatsProvider, Worker};
 
+/// The keys of the server and its worker in these tests.
+static TRUST: std::sync::LazyLock<jeto_nats::testing::TestTrust> =
+    std::sync::LazyLock::new(jeto_nats::testing::TestTrust::new);
+
 const WORKERS: u64 = 100;
 const PER_HOST: u64 = 100;
 /// Status calls in flight at once from the server.
@@ -47,13 +51,13 @@ fn main() {
             let client = nats.client().await;
             worker_clients.push(client.clone());
             workers.push(
-                Worker::start(client, Arc::new(memory.clone()), vec![host])
+                Worker::start(client, Arc::new(memory.clone()), vec![host], TRUST.worker())
                     .await
                     .unwrap(),
             );
         }
         let client = nats.client().await;
-        let remote = NatsProvider::connect(client.clone()).await.unwrap();
+        let remote = NatsProvider::connect(client.clone(), TRUST.server.clone(), TRUST.workers()).await.unwrap();
 
         let fan_out = |provider: Arc<dyn Provider>| {
             let instances = instances.clone();

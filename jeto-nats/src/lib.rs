@@ -42,14 +42,18 @@
 mod presence;
 mod provider;
 mod routing;
+mod signing;
 mod streams;
 mod wire;
 mod worker;
+mod worker_trust;
 
 pub use provider::NatsProvider;
 pub use routing::{HostRouter, WorkersSlot};
+pub use signing::{SigningKey, TrustedWorkers};
 pub use streams::JetStreamSetup;
 pub use worker::{Worker, WorkerConfig};
+pub use worker_trust::WorkerTrust;
 
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]

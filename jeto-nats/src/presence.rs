@@ -12,6 +12,7 @@ use jeto_core::HostWorker;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use crate::signing::{self, SigningKey, TrustedWorkers};
 use crate::streams::{HEARTBEAT, MAX_BEAT_BYTES, PRESENCE_TTL};
 
 /// Workers the server keeps track of; beats of further names are ignored.
@@ -25,14 +26,17 @@ pub(crate) struct Beat {
     pub(crate) running: u32,
 }
 
-/// A worker's side: puts its beat until aborted.
+/// A worker's side: puts its beat, signed with `key`, until aborted.
 pub(crate) async fn announce(
     store: kv::Store,
+    key: SigningKey,
     name: String,
     hosts: Vec<u64>,
     running: Arc<AtomicU32>,
 ) {
     let mut tick = tokio::time::interval(HEARTBEAT);
+    let subject = crate::wire::beat_subject(&name);
+    let mut number = 0u64;
     loop {
         tick.tick().await;
         let beat = Beat {
@@ -40,7 +44,10 @@ pub(crate) async fn announce(
             hosts: hosts.clone(),
             running: running.load(Ordering::Relaxed),
         };
-        if let Err(error) = store.put(&name, crate::wire::to_json(&beat)).await {
+        number += 1;
+        // The number orders beats; the signing time makes an old beat replayed stale.
+        let sealed = key.seal(&subject, &number.to_string(), &beat);
+        if let Err(error) = store.put(&name, sealed).await {
             tracing::warn!(%error, "could not announce this worker");
         }
     }
@@ -52,9 +59,9 @@ const FORGET_AFTER: Duration = Duration::from_secs(600);
 /// The server's view of the workers, kept by watching the presence bucket.
 #[derive(Debug, Clone)]
 pub(crate) struct PresenceBoard {
-    /// Worker name → its last beat and when it arrived here (this box's clock only: no
-    /// skew between boxes matters).
-    seen: Arc<Mutex<HashMap<String, (Beat, Instant)>>>,
+    /// Worker name → its last beat (hosts limited to those its key is trusted for), when it
+    /// arrived here, and when its worker signed it.
+    seen: Arc<Mutex<Seen>>,
     _watcher: Arc<AbortOnDrop>,
 }
 
@@ -68,9 +75,10 @@ impl Drop for AbortOnDrop {
 }
 
 impl PresenceBoard {
-    /// Starts watching `store` (its current keys, then every change).
-    pub(crate) fn watch(store: kv::Store) -> Self {
-        let seen: Arc<Mutex<HashMap<String, (Beat, Instant)>>> = Arc::default();
+    /// Starts watching `store` (its current keys, then every change), believing beats that
+    /// `workers` signed.
+    pub(crate) fn watch(store: kv::Store, workers: TrustedWorkers) -> Self {
+        let seen: Arc<Mutex<Seen>> = Arc::default();
         let task = tokio::spawn({
             let seen = seen.clone();
             async move {
@@ -79,7 +87,7 @@ impl PresenceBoard {
                         Ok(mut entries) => {
                             while let Some(entry) = entries.next().await {
                                 match entry {
-                                    Ok(entry) => record(&seen, entry),
+                                    Ok(entry) => record(&seen, &workers, entry),
                                     Err(error) => {
                                         tracing::warn!(%error, "watching worker presence");
                                         break;
@@ -107,11 +115,11 @@ impl PresenceBoard {
     /// The workers of `host` heard from lately, by name.
     pub(crate) fn workers(&self, host: u64) -> Vec<HostWorker> {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        seen.retain(|_, (_, at)| at.elapsed() < FORGET_AFTER);
+        seen.retain(|_, (_, at, _)| at.elapsed() < FORGET_AFTER);
         let mut workers: Vec<HostWorker> = seen
             .values()
-            .filter(|(beat, _)| beat.hosts.contains(&host))
-            .map(|(beat, at)| {
+            .filter(|(beat, _, _)| beat.hosts.contains(&host))
+            .map(|(beat, at, _)| {
                 let mut worker = HostWorker::new(
                     beat.name.clone(),
                     at.elapsed() <= PRESENCE_TTL,
@@ -127,29 +135,49 @@ impl PresenceBoard {
     }
 }
 
-/// Notes a change of the presence bucket. Whatever the bucket holds, what is kept is bounded:
-/// a beat larger than [`MAX_BEAT_BYTES`], or naming more than 64 hosts, or a name other than
-/// its key, is ignored, and at most [`MAX_WORKERS`] workers are tracked.
-fn record(seen: &Mutex<HashMap<String, (Beat, Instant)>>, entry: kv::Entry) {
+/// Worker name → its last beat, when it arrived here, and when it was signed.
+type Seen = HashMap<String, (Beat, Instant, i64)>;
+
+/// Notes a change of the presence bucket. Whatever the bucket holds, only what a trusted
+/// worker signed counts, and what is kept is bounded: a beat larger than [`MAX_BEAT_BYTES`],
+/// unsigned or signed by a key not trusted, not fresh or older than the last one of its
+/// worker, or naming more than 64 hosts, or a name other than its key, is ignored; it counts
+/// only for the hosts its key is trusted for; at most [`MAX_WORKERS`] workers are tracked.
+fn record(seen: &Mutex<Seen>, workers: &TrustedWorkers, entry: kv::Entry) {
     let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+    let key = jeto_core::audit::bounded(&entry.key);
     match entry.operation {
         kv::Operation::Put if entry.value.len() > MAX_BEAT_BYTES => {
-            tracing::warn!(key = %jeto_core::audit::bounded(&entry.key), bytes = entry.value.len(), "ignoring an oversized worker beat");
+            tracing::warn!(%key, bytes = entry.value.len(), "ignoring an oversized worker beat");
         }
-        kv::Operation::Put => match serde_json::from_slice::<Beat>(&entry.value) {
-            Ok(beat) if beat.name != entry.key || beat.hosts.len() > 64 => {
-                tracing::warn!(key = %jeto_core::audit::bounded(&entry.key), "ignoring a malformed worker beat");
+        kv::Operation::Put => {
+            match signing::open::<Beat>(&entry.value, &crate::wire::beat_subject(&entry.key)) {
+                Ok(opened) if opened.body.name != entry.key || opened.body.hosts.len() > 64 => {
+                    tracing::warn!(%key, "ignoring a malformed worker beat");
+                }
+                Ok(opened) if workers.hosts_of(&opened.key).is_empty() => {
+                    tracing::warn!(%key, signer = %opened.key, "ignoring a beat signed by a worker key not in [[nats.workers]]");
+                }
+                Ok(opened)
+                    if !opened.fresh(PRESENCE_TTL)
+                        || seen
+                            .get(&entry.key)
+                            .is_some_and(|(_, _, at)| *at >= opened.at) =>
+                {
+                    tracing::warn!(%key, "ignoring a stale or replayed worker beat");
+                }
+                Ok(_) if seen.len() >= MAX_WORKERS && !seen.contains_key(&entry.key) => {
+                    tracing::warn!(%key, "ignoring a worker beat: {MAX_WORKERS} workers are tracked already");
+                }
+                Ok(opened) => {
+                    let trusted = workers.hosts_of(&opened.key);
+                    let mut beat = opened.body;
+                    beat.hosts.retain(|host| trusted.contains(host));
+                    seen.insert(entry.key, (beat, Instant::now(), opened.at));
+                }
+                Err(why) => tracing::warn!(%key, "ignoring a worker beat: {why}"),
             }
-            Ok(beat) if seen.len() >= MAX_WORKERS && !seen.contains_key(&entry.key) => {
-                tracing::warn!(worker = %beat.name, "ignoring a worker beat: {MAX_WORKERS} workers are tracked already");
-            }
-            Ok(beat) => {
-                seen.insert(entry.key, (beat, Instant::now()));
-            }
-            Err(error) => {
-                tracing::warn!(%error, key = %jeto_core::audit::bounded(&entry.key), "unreadable worker beat")
-            }
-        },
+        }
         // A worker that stopped cleanly takes its key away.
         kv::Operation::Delete | kv::Operation::Purge => {
             seen.remove(&entry.key);

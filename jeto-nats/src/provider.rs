@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, kv};
-use async_nats::{Client, RequestErrorKind};
+use async_nats::Client;
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use jeto_core::{
@@ -14,6 +14,7 @@ use jeto_core::{
 use serde::de::DeserializeOwned;
 
 use crate::presence::PresenceBoard;
+use crate::signing::{self, SigningKey, TrustedWorkers};
 use crate::streams::{JetStreamSetup, COMMAND_STREAM, PRESENCE_TTL, RESULTS_BUCKET};
 use crate::wire::{self, Call, CommandMessage, Output, Reply, RunRecord};
 
@@ -22,6 +23,10 @@ use crate::wire::{self, Call, CommandMessage, Output, Reply, RunRecord};
 ///
 /// Which host a call is for comes from the instance (`instance.host.id`); a host with no
 /// worker online fails at once as `unavailable`.
+///
+/// Everything it sends is signed with its [`SigningKey`], and it believes only what a worker
+/// of [`TrustedWorkers`] signed for the host (see the crate's docs): NATS itself need not be
+/// trusted. Host params never leave the server; each worker exports its own.
 #[derive(Debug, Clone)]
 pub struct NatsProvider {
     client: Client,
@@ -30,6 +35,8 @@ pub struct NatsProvider {
     board: PresenceBoard,
     call_timeout: Duration,
     silence_limit: Duration,
+    key: SigningKey,
+    workers: TrustedWorkers,
 }
 
 /// How long a publish to the command stream is retried (a cluster electing a new leader).
@@ -38,21 +45,28 @@ const PUBLISH_PATIENCE: Duration = Duration::from_secs(30);
 const PING_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl NatsProvider {
-    /// A provider over `client`, with one copy of each stream ([`NatsProvider::connect_with`]
-    /// for a cluster); makes the stream and buckets when they are not there yet.
-    pub async fn connect(client: Client) -> Result<Self, ProviderError> {
-        NatsProvider::connect_with(client, &JetStreamSetup::default()).await
+    /// A provider over `client` signing with `key` and believing `workers`, with one copy of
+    /// each stream ([`NatsProvider::connect_with`] for a cluster); makes the stream and buckets
+    /// when they are not there yet.
+    pub async fn connect(
+        client: Client,
+        key: SigningKey,
+        workers: TrustedWorkers,
+    ) -> Result<Self, ProviderError> {
+        NatsProvider::connect_with(client, &JetStreamSetup::default(), key, workers).await
     }
 
-    /// A provider over `client`, making the stream and buckets as `setup` says.
+    /// [`NatsProvider::connect`], making the stream and buckets as `setup` says.
     pub async fn connect_with(
         client: Client,
         setup: &JetStreamSetup,
+        key: SigningKey,
+        workers: TrustedWorkers,
     ) -> Result<Self, ProviderError> {
         let jetstream = jetstream::new(client.clone());
         setup.command_stream(&jetstream).await?;
         let results = setup.results(&jetstream).await?;
-        let board = PresenceBoard::watch(setup.presence(&jetstream).await?);
+        let board = PresenceBoard::watch(setup.presence(&jetstream).await?, workers.clone());
         Ok(NatsProvider {
             client,
             jetstream,
@@ -60,6 +74,8 @@ impl NatsProvider {
             board,
             call_timeout: Duration::from_secs(120),
             silence_limit: Duration::from_secs(15),
+            key,
+            workers,
         })
     }
 
@@ -86,26 +102,57 @@ impl NatsProvider {
         call: &Call,
         timeout: Duration,
     ) -> Result<T, ProviderError> {
-        let request = self
+        let subject = wire::call_subject(host);
+        let inbox = self.client.new_inbox();
+        let nonce = inbox.rsplit('.').next().unwrap_or_default().to_owned();
+        // Answers come to an inbox of this call's own, and only a trusted worker's answer
+        // signed for it counts: a faster forged one is dropped, not taken.
+        let mut answers = self
             .client
-            .request(wire::call_subject(host), wire::to_json(call));
-        let message = match tokio::time::timeout(timeout, request).await {
-            Err(_) => {
-                return Err(ProviderError::Timeout {
-                    what: format!("a call to the workers of host {host}"),
-                    after: timeout,
-                })
+            .subscribe(inbox.clone())
+            .await
+            .map_err(|e| nats_failed("listening for a worker's answer", e))?;
+        self.client
+            .publish_with_reply(
+                subject,
+                inbox.clone(),
+                self.key.seal(&wire::call_subject(host), &nonce, call),
+            )
+            .await
+            .map_err(|e| nats_failed("a call to a worker", e))?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let message = match tokio::time::timeout_at(deadline, answers.next()).await {
+                Err(_) => {
+                    return Err(ProviderError::Timeout {
+                        what: format!("a call to the workers of host {host}"),
+                        after: timeout,
+                    })
+                }
+                Ok(None) => {
+                    return Err(nats_failed(
+                        "a call to a worker",
+                        std::io::Error::other("the NATS connection closed"),
+                    ))
+                }
+                Ok(Some(message)) => message,
+            };
+            if message.status == Some(async_nats::StatusCode::NO_RESPONDERS) {
+                return Err(no_worker(host));
             }
-            Ok(Err(error)) if error.kind() == RequestErrorKind::NoResponders => {
-                return Err(no_worker(host))
+            match signing::open::<Reply>(&message.payload, &inbox) {
+                Ok(opened) if opened.id == nonce && self.workers.serves(&opened.key, host) => {
+                    return serde_json::from_value(opened.body?)
+                        .map_err(|e| ProviderError::other("reading a worker's answer", e));
+                }
+                Ok(opened) => tracing::warn!(
+                    signer = %opened.key,
+                    host,
+                    "dropping an answer not signed by a worker trusted for the host (see [[nats.workers]])"
+                ),
+                Err(why) => tracing::warn!(host, "dropping an answer: {why}"),
             }
-            Ok(Err(error)) => return Err(nats_failed("a call to a worker", error)),
-            Ok(Ok(message)) => message,
-        };
-        let reply: Reply = serde_json::from_slice(&message.payload)
-            .map_err(|e| ProviderError::other("reading a worker's answer", e))?;
-        serde_json::from_value(reply?)
-            .map_err(|e| ProviderError::other("reading a worker's answer", e))
+        }
     }
 
     /// Whether a worker of `host` is online: heard from lately, or answering right now.
@@ -123,7 +170,10 @@ impl NatsProvider {
         let deadline = tokio::time::Instant::now() + PUBLISH_PATIENCE;
         loop {
             let publish = jetstream::context::Publish::build()
-                .payload(wire::to_json(message))
+                .payload(
+                    self.key
+                        .seal(&wire::command_subject(host), &message.run, message),
+                )
                 .message_id(&message.run);
             let attempt = async {
                 self.jetstream
@@ -144,37 +194,62 @@ impl NatsProvider {
         }
     }
 
-    /// The end a worker recorded for `run`, when it did.
-    async fn recorded_end(&self, run: &str) -> Option<Result<Outcome, ProviderError>> {
-        let value = self.results.get(run).await.ok()??;
-        match serde_json::from_slice(&value).ok()? {
-            RunRecord::Done(result) => Some(result),
-            RunRecord::Started { .. } | RunRecord::Withdrawn => None,
+    /// The record of `run` in the results bucket and its revision, when one is there and was
+    /// signed by who may write it: `withdrawn` by this server, the rest by a worker trusted
+    /// for `host`. `Err(revision)` for a record nobody trusted wrote (it counts as absent).
+    async fn record(
+        &self,
+        run: &str,
+        host: u64,
+    ) -> Option<Result<RunRecord<serde_json::Value>, u64>> {
+        let entry = self.results.entry(run).await.ok()??;
+        if entry.operation != kv::Operation::Put {
+            return None;
+        }
+        let opened =
+            signing::open::<RunRecord<serde_json::Value>>(&entry.value, &wire::record_subject(run));
+        Some(match opened {
+            Ok(opened) if opened.id == run => {
+                let trusted = match opened.body {
+                    RunRecord::Withdrawn => opened.key == self.key.public_key(),
+                    _ => self.workers.serves(&opened.key, host),
+                };
+                if trusted {
+                    Ok(opened.body)
+                } else {
+                    tracing::warn!(run, signer = %opened.key, "ignoring a run record signed by an untrusted key");
+                    Err(entry.revision)
+                }
+            }
+            _ => {
+                tracing::warn!(run, "ignoring an unsigned run record in {RESULTS_BUCKET}");
+                Err(entry.revision)
+            }
+        })
+    }
+
+    /// The end a trusted worker recorded for `run`, when it did.
+    async fn recorded_end(&self, run: &str, host: u64) -> Option<Result<Outcome, ProviderError>> {
+        match self.record(run, host).await? {
+            Ok(RunRecord::Done(result)) => serde_json::from_value(result).ok(),
+            _ => None,
         }
     }
 
-    /// Whether the run's record says `withdrawn` (read while its caller still waits for it).
-    async fn withdrawn_by_another(&self, run: &str) -> bool {
-        let Ok(Some(value)) = self.results.get(run).await else {
-            return false;
-        };
-        matches!(
-            serde_json::from_slice::<RunRecord<serde_json::Value>>(&value),
-            Ok(RunRecord::Withdrawn)
-        )
-    }
-
-    /// Takes a queued run back: marked `withdrawn` with a create, so a worker that has not
-    /// claimed it never will, and removed from the stream. False when a worker claimed it
-    /// first.
-    async fn withdraw(&self, run: &str, sequence: u64) -> bool {
+    /// Takes a queued run back: marked `withdrawn` (signed) with a create, or over a record
+    /// nobody trusted wrote, so a worker that has not claimed it never will, and removed from
+    /// the stream. False when a worker claimed it first.
+    async fn withdraw(&self, run: &str, host: u64, sequence: u64) -> bool {
         let record: RunRecord<()> = RunRecord::Withdrawn;
-        if self
-            .results
-            .create(run, wire::to_json(&record))
-            .await
-            .is_err()
-        {
+        let sealed = self.key.seal(&wire::record_subject(run), run, &record);
+        let written = match self.results.create(run, sealed.clone()).await {
+            Ok(_) => true,
+            Err(_) => match self.record(run, host).await {
+                Some(Err(revision)) => self.results.update(run, sealed, revision).await.is_ok(),
+                _ => false,
+            },
+        };
+        if !written {
             return false;
         }
         if let Ok(stream) = self.jetstream.get_stream(COMMAND_STREAM).await {
@@ -184,15 +259,28 @@ impl NatsProvider {
     }
 
     /// Gives a run up: withdrawn while queued, or stopped by its worker once claimed.
-    async fn give_up(&self, run: &str, sequence: u64) {
-        if !self.withdraw(run, sequence).await {
-            let _ = self
-                .client
-                .publish(wire::cancel_subject(run), bytes::Bytes::new())
-                .await;
+    async fn give_up(&self, run: &str, host: u64, sequence: u64) {
+        if !self.withdraw(run, host, sequence).await {
+            let subject = wire::cancel_subject(run);
+            let cancel = self.key.seal(&subject, run, &());
+            let _ = self.client.publish(subject, cancel).await;
             let _ = self.client.flush().await;
         }
     }
+}
+
+/// `instance` as it travels: without its host's params (secrets the workers hold themselves).
+fn outbound(instance: &Instance) -> Instance {
+    let mut instance = instance.clone();
+    instance.host = outbound_host(&instance.host);
+    instance
+}
+
+/// `host` without its params.
+fn outbound_host(host: &Host) -> Host {
+    let mut host = host.clone();
+    host.params = jeto_core::HostParams::default();
+    host
 }
 
 fn no_worker(host: u64) -> ProviderError {
@@ -219,6 +307,7 @@ pub(crate) fn nats_failed(
 struct CancelOnDrop {
     provider: NatsProvider,
     run: String,
+    host: u64,
     sequence: u64,
     armed: bool,
 }
@@ -226,11 +315,15 @@ struct CancelOnDrop {
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
         if self.armed {
-            let (provider, run, sequence) =
-                (self.provider.clone(), self.run.clone(), self.sequence);
+            let (provider, run, host, sequence) = (
+                self.provider.clone(),
+                self.run.clone(),
+                self.host,
+                self.sequence,
+            );
             // Drop cannot wait.
             tokio::spawn(async move {
-                provider.give_up(&run, sequence).await;
+                provider.give_up(&run, host, sequence).await;
             });
         }
     }
@@ -240,7 +333,7 @@ impl Drop for CancelOnDrop {
 impl Provider for NatsProvider {
     async fn status(&self, instance: &Instance) -> Result<Vec<Status>, ProviderError> {
         let call = Call::Status {
-            instance: instance.clone(),
+            instance: outbound(instance),
         };
         self.call(instance.host.id, &call).await
     }
@@ -270,17 +363,24 @@ impl Provider for NatsProvider {
             .map_err(|e| nats_failed("listening for an action's output", e))?;
         let message = CommandMessage {
             run: run.clone(),
-            instance: instance.clone(),
+            instance: outbound(instance),
             request: (**request).clone(),
+            workers: self.workers.keys_for(host),
         };
         // Stored in the stream (acknowledged by JetStream) before we wait for it.
         let sequence = self.enqueue(host, &message).await?;
         let mut cancel = CancelOnDrop {
             provider: self.clone(),
             run: run.clone(),
+            host,
             sequence,
             armed: true,
         };
+        let out = wire::output_subject(&run);
+        // The worker that claimed the run (the first trusted one to speak of it) and the number
+        // of its last message: later messages must be its own, and newer.
+        let mut claimer: Option<String> = None;
+        let mut last_number: Option<u64> = None;
         let mut started = false;
         let mut last_word = tokio::time::Instant::now();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -291,7 +391,7 @@ impl Provider for NatsProvider {
                     if started && last_word.elapsed() >= self.silence_limit {
                         cancel.armed = false;
                         // Its end may have been recorded while its messages were lost.
-                        if let Some(result) = self.recorded_end(&run).await {
+                        if let Some(result) = self.recorded_end(&run, host).await {
                             return result;
                         }
                         return Ok(Outcome::failure(
@@ -305,28 +405,13 @@ impl Provider for NatsProvider {
                             ),
                         ));
                     }
-                    // Only this call withdraws its run, and it returns when it does: a
-                    // `withdrawn` record found while it still waits was written by someone
-                    // else, and no worker will take the run any more. End it, don't hang.
-                    if !started && self.withdrawn_by_another(&run).await {
-                        cancel.armed = false;
-                        return Ok(Outcome::failure(
-                            -1,
-                            CommandError::new(
-                                FailureKind::Failed,
-                                format!(
-                                    "the action was not run: its record in {RESULTS_BUCKET} says withdrawn, which this server did not write (check who may write to NATS)"
-                                ),
-                            ),
-                        ));
-                    }
                     // While queued, it waits for as long as a worker of its host is online.
                     if !started && !self.worker_online(host).await {
-                        if let Some(result) = self.recorded_end(&run).await {
+                        if let Some(result) = self.recorded_end(&run, host).await {
                             cancel.armed = false;
                             return result;
                         }
-                        if !self.withdraw(&run, sequence).await {
+                        if !self.withdraw(&run, host, sequence).await {
                             // A worker claimed it at this very moment: follow it after all,
                             // under the silence limit from now.
                             started = true;
@@ -351,21 +436,38 @@ impl Provider for NatsProvider {
                     std::io::Error::other("the NATS connection closed"),
                 ));
             };
-            match serde_json::from_slice::<Output>(&message.payload) {
-                Ok(Output::Alive) => {
+            let output = match signing::open::<Output>(&message.payload, &out) {
+                Ok(opened) => opened,
+                Err(why) => {
+                    tracing::warn!(run, "dropping output: {why}");
+                    continue;
+                }
+            };
+            let number = output.id.parse::<u64>().ok();
+            let from_claimer = match &claimer {
+                Some(claimer) => *claimer == output.key,
+                None => self.workers.serves(&output.key, host),
+            };
+            if !from_claimer || number.is_none() || number <= last_number {
+                tracing::warn!(run, signer = %output.key, "dropping output not from the run's worker, or replayed");
+                continue;
+            }
+            claimer = Some(output.key);
+            last_number = number;
+            match output.body {
+                Output::Alive => {
                     started = true;
                     last_word = tokio::time::Instant::now();
                 }
-                Ok(Output::Line(line)) => {
+                Output::Line(line) => {
                     started = true;
                     last_word = tokio::time::Instant::now();
                     console.line(&line);
                 }
-                Ok(Output::Done(result)) => {
+                Output::Done(result) => {
                     cancel.armed = false;
                     return result;
                 }
-                Err(error) => tracing::warn!(%error, "unreadable output from a worker"),
             }
         }
     }
@@ -376,7 +478,7 @@ impl Provider for NatsProvider {
         machine: &str,
     ) -> Result<Option<String>, ProviderError> {
         let call = Call::Ip {
-            instance: instance.clone(),
+            instance: outbound(instance),
             machine: machine.to_owned(),
         };
         self.call(instance.host.id, &call).await
@@ -390,7 +492,7 @@ impl Provider for NatsProvider {
     ) -> Result<PathBuf, ProviderError> {
         // The folder is made (or checked) on the box of the host's workers.
         let call = Call::Prepare {
-            host: host.clone(),
+            host: outbound_host(host),
             source: source.clone(),
             target: target.to_owned(),
         };
@@ -403,7 +505,7 @@ impl Provider for NatsProvider {
         machine: &str,
     ) -> Result<MachineDetails, ProviderError> {
         let call = Call::Machine {
-            instance: instance.clone(),
+            instance: outbound(instance),
             machine: machine.to_owned(),
         };
         self.call(instance.host.id, &call).await
@@ -411,14 +513,14 @@ impl Provider for NatsProvider {
 
     async fn snapshots(&self, instance: &Instance) -> Result<Vec<MachineSnapshots>, ProviderError> {
         let call = Call::Snapshots {
-            instance: instance.clone(),
+            instance: outbound(instance),
         };
         self.call(instance.host.id, &call).await
     }
 
     async fn boxes(&self, host: &Host, outdated: bool) -> Result<Vec<BoxInfo>, ProviderError> {
         let call = Call::Boxes {
-            host: host.clone(),
+            host: outbound_host(host),
             outdated,
         };
         self.call(host.id, &call).await

@@ -194,3 +194,69 @@ fn binary() -> PathBuf {
             "these tests need nats-server: apt-get install -y nats-server (.ci/run installs it)",
         )
 }
+
+/// A server key and a worker key that trust each other, for tests of a [`crate::Worker`] and
+/// a [`crate::NatsProvider`].
+#[derive(Debug, Clone)]
+pub struct TestTrust {
+    /// The server's signing key.
+    pub server: crate::SigningKey,
+    /// The worker's signing key.
+    pub worker: crate::SigningKey,
+}
+
+impl Default for TestTrust {
+    fn default() -> Self {
+        TestTrust {
+            server: crate::SigningKey::generate(),
+            worker: crate::SigningKey::generate(),
+        }
+    }
+}
+
+impl TestTrust {
+    /// A new pair of keys.
+    pub fn new() -> Self {
+        TestTrust::default()
+    }
+
+    /// The worker's side: obeys the server's key, serves any folder, and takes scripts from
+    /// the server (an in-memory provider's instances have no folder).
+    pub fn worker(&self) -> crate::WorkerTrust {
+        crate::WorkerTrust::new(
+            self.worker.clone(),
+            &self.server.public_key(),
+            vec![PathBuf::from("/")],
+        )
+        .expect("a generated key")
+        .scripts_from_server()
+    }
+
+    /// The server's side: the worker trusted for hosts 1 to 64.
+    pub fn workers(&self) -> crate::TrustedWorkers {
+        crate::TrustedWorkers::default()
+            .with(&self.worker.public_key(), 1..=64)
+            .expect("a generated key")
+    }
+}
+
+/// `body` signed by `key` for `subject` under `id`, as a server or worker would send it: for
+/// tests that play a forger holding a key, or the right key with a wrong message.
+pub fn seal(
+    key: &crate::SigningKey,
+    subject: &str,
+    id: &str,
+    body: &serde_json::Value,
+) -> bytes::Bytes {
+    key.seal(subject, id, body)
+}
+
+/// The JSON payload of a signed message, whoever signed it (no check at all): what any
+/// subscriber can read.
+pub fn payload_of(message: &[u8]) -> serde_json::Value {
+    let envelope: serde_json::Value = serde_json::from_slice(message).unwrap_or_default();
+    envelope["body"]
+        .as_str()
+        .and_then(|body| serde_json::from_str(body).ok())
+        .unwrap_or_default()
+}

@@ -25,6 +25,16 @@ pub(crate) fn cancel_subject(run: &str) -> String {
     format!("jeto.run.{run}.cancel")
 }
 
+/// What a run's record in the results bucket is signed for.
+pub(crate) fn record_subject(run: &str) -> String {
+    format!("{}.{run}", crate::streams::RESULTS_BUCKET)
+}
+
+/// What a worker's beat in the presence bucket is signed for.
+pub(crate) fn beat_subject(worker: &str) -> String {
+    format!("{}.{worker}", crate::streams::PRESENCE_BUCKET)
+}
+
 /// A call answered at once.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "call", rename_all = "snake_case")]
@@ -66,6 +76,9 @@ pub(crate) struct CommandMessage {
     pub(crate) run: String,
     pub(crate) instance: Instance,
     pub(crate) request: ActionRequest,
+    /// The public keys of the workers the server trusts for the host: the only ones whose
+    /// records of this run a worker believes.
+    pub(crate) workers: Vec<String>,
 }
 
 /// What a worker publishes about a run, in order: lines and heartbeats, then its end.

@@ -10,8 +10,17 @@ use futures_util::StreamExt;
 use jeto_core::{CommandError, ConsoleSink, DynProvider, FailureKind, Outcome, ProviderError};
 
 use crate::presence;
+use crate::signing::{self, SeenIds};
 use crate::streams::{JetStreamSetup, HEARTBEAT};
 use crate::wire::{self, Call, CommandMessage, Output, Reply, RunRecord};
+use crate::WorkerTrust;
+
+/// How old a call may be when it arrives (beyond the clocks' skew).
+const CALL_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(60);
+/// How old an action may be when a worker takes it from the queue. Below the results
+/// bucket's retention: a run delivered again within it finds its record (never run twice),
+/// and a copy sent after that is too old.
+const COMMAND_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(50 * 60);
 
 /// How a worker presents itself and how much it takes on at once.
 #[derive(Debug, Clone)]
@@ -108,16 +117,19 @@ struct ActionContext {
     results: kv::Store,
     name: String,
     running: Arc<AtomicU32>,
+    trust: WorkerTrust,
 }
 
 impl Worker {
-    /// Starts serving `hosts` with `provider` and the default [`WorkerConfig`].
+    /// Starts serving `hosts` with `provider`, as `trust` says, and the default
+    /// [`WorkerConfig`].
     pub async fn start(
         client: Client,
         provider: DynProvider,
         hosts: Vec<u64>,
+        trust: WorkerTrust,
     ) -> Result<Worker, ProviderError> {
-        Worker::start_with(client, provider, hosts, WorkerConfig::default()).await
+        Worker::start_with(client, provider, hosts, trust, WorkerConfig::default()).await
     }
 
     /// Starts serving `hosts` with `provider`: their reads at once, their actions from the
@@ -127,6 +139,7 @@ impl Worker {
         client: Client,
         provider: DynProvider,
         hosts: Vec<u64>,
+        trust: WorkerTrust,
         config: WorkerConfig,
     ) -> Result<Worker, ProviderError> {
         let jetstream = jetstream::new(client.clone());
@@ -138,7 +151,9 @@ impl Worker {
             results: config.setup.results(&jetstream).await?,
             name: config.name.clone(),
             running: Arc::default(),
+            trust: trust.clone(),
         };
+        let seen = Arc::new(SeenIds::default());
         let mut tasks = Vec::new();
         for &host in &hosts {
             let calls = client
@@ -148,8 +163,8 @@ impl Worker {
                     ProviderError::other(format!("listening for host {host}'s calls"), e)
                 })?;
             tasks.push(tokio::spawn(serve_calls(
-                client.clone(),
-                provider.clone(),
+                context.clone(),
+                seen.clone(),
                 host,
                 calls,
                 config.max_calls.max(1),
@@ -177,6 +192,7 @@ impl Worker {
         }
         tasks.push(tokio::spawn(presence::announce(
             presence.clone(),
+            trust.key.clone(),
             config.name.clone(),
             hosts,
             context.running.clone(),
@@ -195,61 +211,94 @@ impl Worker {
 }
 
 async fn serve_calls(
-    client: Client,
-    provider: DynProvider,
+    context: ActionContext,
+    seen: Arc<SeenIds>,
     host: u64,
     mut calls: async_nats::Subscriber,
     max_calls: usize,
 ) {
     let slots = Arc::new(tokio::sync::Semaphore::new(max_calls));
+    let subject = wire::call_subject(host);
     while let Some(message) = calls.next().await {
+        let Some(reply_to) = message.reply.clone() else {
+            continue;
+        };
+        // Only what the server signed, for this host, lately, and once: anything else gets no
+        // answer at all (an answer would tell a stranger that a worker listens).
+        let call = match signing::open::<Call>(&message.payload, &subject) {
+            Ok(call)
+                if call.key == context.trust.server
+                    && call.fresh(CALL_MAX_AGE)
+                    && seen.first_time(&call.id, call.at, CALL_MAX_AGE) =>
+            {
+                call
+            }
+            Ok(call) => {
+                tracing::warn!(signer = %call.key, host, "refusing a call not signed by the server, stale, or replayed");
+                continue;
+            }
+            Err(why) => {
+                tracing::warn!(host, "refusing a call: {why}");
+                continue;
+            }
+        };
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
-        let (client, provider) = (client.clone(), provider.clone());
+        let context = context.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            let Some(reply_to) = message.reply else {
-                return;
-            };
-            let reply: Reply = match serde_json::from_slice::<Call>(&message.payload) {
-                Ok(call) => answer(&*provider, host, call).await,
-                Err(e) => Err(ProviderError::invalid(format!("unreadable call: {e}"))),
-            };
-            if let Err(error) = client.publish(reply_to, wire::to_json(&reply)).await {
+            let reply: Reply = answer(&context, host, call.body).await;
+            let sealed = context.trust.key.seal(reply_to.as_str(), &call.id, &reply);
+            if let Err(error) = context.client.publish(reply_to, sealed).await {
                 tracing::warn!(%error, "could not answer a call");
             }
         });
     }
 }
 
-async fn answer(provider: &dyn jeto_core::Provider, host: u64, call: Call) -> Reply {
+async fn answer(context: &ActionContext, host: u64, call: Call) -> Reply {
+    let (provider, trust) = (&*context.provider, &context.trust);
     match call {
         Call::Ping => Ok(serde_json::Value::Null),
         Call::Status { instance } if instance.host.id == host => {
+            let instance = trust.local_instance(instance)?;
             provider.status(&instance).await.map(json)
         }
         Call::Ip { instance, machine } if instance.host.id == host => {
+            let instance = trust.local_instance(instance)?;
             provider.ip(&instance, &machine).await.map(json)
         }
         Call::Machine { instance, machine } if instance.host.id == host => {
+            let instance = trust.local_instance(instance)?;
             provider.machine(&instance, &machine).await.map(json)
         }
         Call::Snapshots { instance } if instance.host.id == host => {
+            let instance = trust.local_instance(instance)?;
             provider.snapshots(&instance).await.map(json)
         }
         Call::Boxes {
             host: target_host,
             outdated,
-        } if target_host.id == host => provider.boxes(&target_host, outdated).await.map(json),
+        } if target_host.id == host => provider
+            .boxes(&trust.local_host(target_host), outdated)
+            .await
+            .map(json),
         Call::Prepare {
             host: target_host,
             source,
             target,
-        } if target_host.id == host => provider
-            .prepare(&target_host, &source, &target)
-            .await
-            .map(json),
+        } if target_host.id == host => {
+            // A registered folder, or the one a download or clone makes.
+            match &source {
+                jeto_core::InstanceSource::Path(path) => trust.check_folder(path)?,
+                _ => trust.check_folder(&target)?,
+            }
+            provider
+                .prepare(&trust.local_host(target_host), &source, &target)
+                .await
+                .map(json)
+        }
         _ => Err(ProviderError::invalid(format!(
             "this worker serves host {host} only"
         ))),
@@ -321,15 +370,28 @@ async fn serve_actions(
 }
 
 async fn run_action(context: ActionContext, host: u64, message: jetstream::Message) {
-    let command: CommandMessage = match serde_json::from_slice(&message.payload) {
-        Ok(command) => command,
-        Err(error) => {
-            tracing::warn!(%error, "dropping an unreadable action");
+    // Only what the server signed for this host's queue, under its own run id, and not older
+    // than a record of its run lasts.
+    let command = match signing::open::<CommandMessage>(&message.payload, &message.subject) {
+        Ok(command)
+            if command.key == context.trust.server
+                && command.id == command.body.run
+                && command.fresh(COMMAND_MAX_AGE) =>
+        {
+            command.body
+        }
+        Ok(command) => {
+            tracing::warn!(signer = %command.key, host, "dropping an action not signed by the server, or too old");
+            let _ = message.ack_with(AckKind::Term).await;
+            return;
+        }
+        Err(why) => {
+            tracing::warn!(host, "dropping an action: {why}");
             let _ = message.ack_with(AckKind::Term).await;
             return;
         }
     };
-    let out = wire::output_subject(&command.run);
+    let output = RunOutput::new(&context, &command.run);
     let client = &context.client;
     // Listening for a cancel before the claim: a caller that gives up after the claim is heard.
     let mut cancel = match client.subscribe(wire::cancel_subject(&command.run)).await {
@@ -342,7 +404,7 @@ async fn run_action(context: ActionContext, host: u64, message: jetstream::Messa
     };
     // Whatever a message on host X's subject says, this worker acts for its own hosts only.
     let claimed = if command.instance.host.id == host {
-        claim(&context, &command.run).await
+        claim(&context, &command).await
     } else {
         Claim::Ended(Err(ProviderError::invalid(format!(
             "this worker serves host {host} only, not host {}",
@@ -365,19 +427,29 @@ async fn run_action(context: ActionContext, host: u64, message: jetstream::Messa
                 ),
             ),
         )),
-        Claim::Mine => match command.request.check(&command.instance) {
-            Err(error) => Err(ProviderError::invalid(error.to_string())),
-            Ok(checked) => {
+        Claim::Mine => match context
+            .trust
+            .local_instance(command.instance.clone())
+            .and_then(|instance| {
+                let checked = command
+                    .request
+                    .check(&instance)
+                    .map_err(|e| ProviderError::invalid(e.to_string()))?;
+                Ok((instance, checked))
+            }) {
+            Err(error) => Err(error),
+            Ok((instance, checked)) => {
                 context.running.fetch_add(1, Ordering::Relaxed);
-                let (lines, forwarder) = forward_lines(client.clone(), out.clone());
+                let (lines, forwarder) = forward_lines(output.clone());
                 let sink = ConsoleSink::new(move |line: &str| {
                     let _ = lines.send(Output::Line(line.to_owned()));
                 });
-                let heartbeat = heartbeat(client.clone(), out.clone(), &message);
-                let running = context.provider.run(&command.instance, &checked, sink);
+                let heartbeat = heartbeat(output.clone(), &message);
+                let running = context.provider.run(&instance, &checked, sink);
+                let cancelled = server_cancel(&context, &mut cancel, &command.run);
                 let result = tokio::select! {
                     result = running => Some(result),
-                    _ = cancel.next() => None,
+                    () = cancelled => None,
                     () = heartbeat => unreachable!("the heartbeat never ends"),
                 };
                 context.running.fetch_sub(1, Ordering::Relaxed);
@@ -396,7 +468,11 @@ async fn run_action(context: ActionContext, host: u64, message: jetstream::Messa
         },
     };
     // Recorded first: a caller that missed the message below reads it from the bucket.
-    let record = wire::to_json(&RunRecord::Done(&result));
+    let record = context.trust.key.seal(
+        &wire::record_subject(&command.run),
+        &command.run,
+        &RunRecord::Done(&result),
+    );
     for attempt in 0..20 {
         match context.results.put(&command.run, record.clone()).await {
             Ok(_) => break,
@@ -406,10 +482,7 @@ async fn run_action(context: ActionContext, host: u64, message: jetstream::Messa
             Err(_) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
         }
     }
-    if let Err(error) = client
-        .publish(out, wire::to_json(&Output::Done(result)))
-        .await
-    {
+    if let Err(error) = output.send(&Output::Done(result)).await {
         tracing::warn!(%error, "could not publish an action's end");
     }
     let _ = client.flush().await;
@@ -431,15 +504,20 @@ enum Claim {
     Withdrawn,
 }
 
-async fn claim(context: &ActionContext, run: &str) -> Claim {
+async fn claim(context: &ActionContext, command: &CommandMessage) -> Claim {
+    let run = command.run.as_str();
     let started: RunRecord<()> = RunRecord::Started {
         worker: context.name.clone(),
     };
+    let sealed = context
+        .trust
+        .key
+        .seal(&wire::record_subject(run), run, &started);
     // `create` succeeds for one worker only: a run is never started twice. Retried while the
     // bucket cannot answer (a cluster electing a leader), up to the message's lease.
     let deadline = tokio::time::Instant::now() + HEARTBEAT * 4;
     loop {
-        match context.results.create(run, wire::to_json(&started)).await {
+        match context.results.create(run, sealed.clone()).await {
             Ok(_) => return Claim::Mine,
             Err(error) if error.kind() == kv::CreateErrorKind::AlreadyExists => break,
             Err(error) if tokio::time::Instant::now() >= deadline => {
@@ -452,48 +530,107 @@ async fn claim(context: &ActionContext, run: &str) -> Claim {
             Err(_) => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
         }
     }
-    match context.results.get(run).await {
-        Ok(Some(value)) => match serde_json::from_slice(&value) {
-            Ok(RunRecord::Done(result)) => Claim::Ended(result),
-            Ok(RunRecord::Started { worker }) => Claim::CutShort { worker },
-            Ok(RunRecord::Withdrawn) => Claim::Withdrawn,
-            Err(_) => Claim::CutShort {
-                worker: "unknown".into(),
-            },
+    let entry = match context.results.entry(run).await {
+        Ok(Some(entry)) => entry,
+        _ => {
+            return Claim::CutShort {
+                worker: "unknown (the results bucket could not be read)".into(),
+            }
+        }
+    };
+    let opened = signing::open::<RunRecord>(&entry.value, &wire::record_subject(run));
+    match opened {
+        Ok(record) if record.id == run => {
+            let by_server = record.key == context.trust.server;
+            let by_worker = command.workers.contains(&record.key);
+            match record.body {
+                RunRecord::Withdrawn if by_server => return Claim::Withdrawn,
+                RunRecord::Done(result) if by_worker => return Claim::Ended(result),
+                RunRecord::Started { worker } if by_worker => return Claim::CutShort { worker },
+                _ => {}
+            }
+        }
+        _ => {}
+    }
+    // A record nobody trusted wrote: as if there were none. Replaced only if it is still the
+    // same one, so a trusted claim or withdrawal written meanwhile wins.
+    tracing::warn!(run, "replacing a run record nobody trusted wrote");
+    match context.results.update(run, sealed, entry.revision).await {
+        Ok(_) => Claim::Mine,
+        Err(_) => Claim::CutShort {
+            worker: "unknown (its record changed while this worker claimed it)".into(),
         },
-        _ => Claim::CutShort {
-            worker: "unknown (the results bucket could not be read)".into(),
-        },
+    }
+}
+
+/// Waits for a cancel of `run` that the server signed (others are ignored).
+async fn server_cancel(context: &ActionContext, cancel: &mut async_nats::Subscriber, run: &str) {
+    let subject = wire::cancel_subject(run);
+    while let Some(message) = cancel.next().await {
+        match signing::open::<()>(&message.payload, &subject) {
+            Ok(opened)
+                if opened.key == context.trust.server
+                    && opened.id == run
+                    && opened.fresh(CALL_MAX_AGE) =>
+            {
+                return
+            }
+            _ => tracing::warn!(run, "ignoring a cancel the server did not sign"),
+        }
+    }
+    // The subscription ended (the connection closed): never a cancel.
+    std::future::pending::<()>().await
+}
+
+/// A run's output subject, where each message is signed and numbered in order.
+#[derive(Clone)]
+struct RunOutput {
+    client: Client,
+    key: crate::SigningKey,
+    subject: String,
+    number: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl RunOutput {
+    fn new(context: &ActionContext, run: &str) -> Self {
+        RunOutput {
+            client: context.client.clone(),
+            key: context.trust.key.clone(),
+            subject: wire::output_subject(run),
+            number: Arc::default(),
+        }
+    }
+
+    async fn send(&self, output: &Output) -> Result<(), async_nats::PublishError> {
+        // Numbered when sent, so numbers rise in the order the server receives them.
+        let number = self.number.fetch_add(1, Ordering::SeqCst) + 1;
+        let sealed = self.key.seal(&self.subject, &number.to_string(), output);
+        self.client.publish(self.subject.clone(), sealed).await
     }
 }
 
 /// Sends console lines, in order, to the run's output subject; ends when the sink is dropped.
 fn forward_lines(
-    client: Client,
-    subject: String,
+    output: RunOutput,
 ) -> (
     tokio::sync::mpsc::UnboundedSender<Output>,
     tokio::task::JoinHandle<()>,
 ) {
     let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<Output>();
     let task = tokio::spawn(async move {
-        while let Some(output) = receiver.recv().await {
-            let _ = client
-                .publish(subject.clone(), wire::to_json(&output))
-                .await;
+        while let Some(line) = receiver.recv().await {
+            let _ = output.send(&line).await;
         }
     });
     (sender, task)
 }
 
 /// Says `Alive` at once and every [`HEARTBEAT`], and keeps the message's lease.
-async fn heartbeat(client: Client, subject: String, message: &jetstream::Message) {
+async fn heartbeat(output: RunOutput, message: &jetstream::Message) {
     let mut tick = tokio::time::interval(HEARTBEAT);
     loop {
         tick.tick().await;
-        let _ = client
-            .publish(subject.clone(), wire::to_json(&Output::Alive))
-            .await;
+        let _ = output.send(&Output::Alive).await;
         let _ = message.ack_with(AckKind::Progress).await;
     }
 }

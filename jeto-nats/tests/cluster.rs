@@ -9,6 +9,10 @@ use jeto_core::{Action, ActionRequest, ConsoleSink, Provider};
 use jeto_nats::testing::NatsCluster;
 use jeto_nats::{JetStreamSetup, NatsProvider, Worker, WorkerConfig};
 
+/// The keys of the server and its worker in these tests.
+static TRUST: std::sync::LazyLock<jeto_nats::testing::TestTrust> =
+    std::sync::LazyLock::new(jeto_nats::testing::TestTrust::new);
+
 const BURST: u64 = 60;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -26,13 +30,19 @@ async fn a_node_killed_during_a_burst_loses_no_queued_action() {
         cluster.client().await,
         Arc::new(memory.clone()),
         vec![1],
+        TRUST.worker(),
         config,
     )
     .await
     .unwrap();
-    let provider = NatsProvider::connect_with(cluster.client().await, &setup)
-        .await
-        .unwrap();
+    let provider = NatsProvider::connect_with(
+        cluster.client().await,
+        &setup,
+        TRUST.server.clone(),
+        TRUST.workers(),
+    )
+    .await
+    .unwrap();
 
     let send = |n: u64| {
         let provider = provider.clone();

@@ -7,8 +7,12 @@ use std::time::Duration;
 use jeto_core::testing::conformance::{self, Fixture};
 use jeto_core::testing::{instance_at, InMemoryProvider};
 use jeto_core::{Action, ActionRequest, ConsoleSink, ErrorKind, Provider};
-use jeto_nats::testing::NatsServer;
+use jeto_nats::testing::{payload_of, seal, NatsServer};
 use jeto_nats::{NatsProvider, Worker};
+
+/// The keys of the server and its worker in these tests.
+static TRUST: std::sync::LazyLock<jeto_nats::testing::TestTrust> =
+    std::sync::LazyLock::new(jeto_nats::testing::TestTrust::new);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_provider_conformance_suite_passes_through_a_worker() {
@@ -16,10 +20,18 @@ async fn the_provider_conformance_suite_passes_through_a_worker() {
     let memory = InMemoryProvider::new();
     // The fixture's instances are on host 1, which the worker serves.
     let fixture = Fixture::in_memory(&memory);
-    let _worker = Worker::start(nats.client().await, Arc::new(memory.clone()), vec![1])
-        .await
-        .unwrap();
-    let provider = NatsProvider::connect(nats.client().await).await.unwrap();
+    let _worker = Worker::start(
+        nats.client().await,
+        Arc::new(memory.clone()),
+        vec![1],
+        TRUST.worker(),
+    )
+    .await
+    .unwrap();
+    let provider =
+        NatsProvider::connect(nats.client().await, TRUST.server.clone(), TRUST.workers())
+            .await
+            .unwrap();
     conformance::run_all(&provider, &fixture).await;
     // The cancelled slow script reached the worker's provider once: not run again.
     let slow = memory
@@ -35,14 +47,20 @@ async fn the_provider_conformance_suite_passes_through_a_worker() {
 async fn a_host_without_a_worker_is_unavailable_at_once() {
     let nats = NatsServer::start();
     let memory = InMemoryProvider::new().with_instance("/srv/app", &["web"]);
-    let _worker = Worker::start(nats.client().await, Arc::new(memory), vec![1])
-        .await
-        .unwrap();
+    let _worker = Worker::start(
+        nats.client().await,
+        Arc::new(memory),
+        vec![1],
+        TRUST.worker(),
+    )
+    .await
+    .unwrap();
     // Long enough that only NATS's "no responders" can end the calls below.
-    let provider = NatsProvider::connect(nats.client().await)
-        .await
-        .unwrap()
-        .with_call_timeout(Duration::from_secs(300));
+    let provider =
+        NatsProvider::connect(nats.client().await, TRUST.server.clone(), TRUST.workers())
+            .await
+            .unwrap()
+            .with_call_timeout(Duration::from_secs(300));
     let mut elsewhere = instance_at(1, "/srv/app");
     elsewhere.host.id = 2;
     let error = provider.status(&elsewhere).await.unwrap_err();
@@ -69,13 +87,19 @@ async fn a_worker_that_stops_mid_action_ends_it_interrupted_and_it_is_not_run_ag
     let memory = InMemoryProvider::new()
         .with_instance("/srv/app", &["web"])
         .with_delay(Duration::from_secs(60));
-    let worker = Worker::start(nats.client().await, Arc::new(memory.clone()), vec![1])
-        .await
-        .unwrap();
-    let provider = NatsProvider::connect(nats.client().await)
-        .await
-        .unwrap()
-        .with_silence_limit(Duration::from_secs(2));
+    let worker = Worker::start(
+        nats.client().await,
+        Arc::new(memory.clone()),
+        vec![1],
+        TRUST.worker(),
+    )
+    .await
+    .unwrap();
+    let provider =
+        NatsProvider::connect(nats.client().await, TRUST.server.clone(), TRUST.workers())
+            .await
+            .unwrap()
+            .with_silence_limit(Duration::from_secs(2));
     let instance = instance_at(1, "/srv/app");
     let start = ActionRequest::new(Action::Start).check(&instance).unwrap();
     let running = tokio::spawn({
@@ -101,9 +125,14 @@ async fn a_worker_that_stops_mid_action_ends_it_interrupted_and_it_is_not_run_ag
 
     // A new worker gets the unacknowledged action again (after its lease), says it was
     // interrupted, acknowledges it, and does not run it a second time.
-    let _again = Worker::start(nats.client().await, Arc::new(memory.clone()), vec![1])
-        .await
-        .unwrap();
+    let _again = Worker::start(
+        nats.client().await,
+        Arc::new(memory.clone()),
+        vec![1],
+        TRUST.worker(),
+    )
+    .await
+    .unwrap();
     let jetstream = async_nats::jetstream::new(nats.client().await);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
     loop {
@@ -126,35 +155,41 @@ async fn a_worker_acts_only_for_its_own_hosts_whatever_a_message_says() {
     use futures_util::StreamExt;
     let nats = NatsServer::start();
     let memory = InMemoryProvider::new().with_instance("/srv/app", &["web"]);
-    let _worker = Worker::start(nats.client().await, Arc::new(memory.clone()), vec![1])
-        .await
-        .unwrap();
+    let _worker = Worker::start(
+        nats.client().await,
+        Arc::new(memory.clone()),
+        vec![1],
+        TRUST.worker(),
+    )
+    .await
+    .unwrap();
     let client = nats.client().await;
     let mut elsewhere = instance_at(1, "/srv/app");
     elsewhere.host.id = 2;
 
-    // A read on host 1's subject about an instance of host 2.
+    // Signed by the server, but a read on host 1's subject about an instance of host 2.
     let call = serde_json::json!({"call": "status", "instance": elsewhere});
     let reply = client
         .request(
             "jeto.host.1.call",
-            serde_json::to_vec(&call).unwrap().into(),
+            seal(&TRUST.server, "jeto.host.1.call", "call-1", &call),
         )
         .await
         .unwrap();
-    let reply = String::from_utf8_lossy(&reply.payload).into_owned();
+    let reply = payload_of(&reply.payload).to_string();
     assert!(reply.contains("serves host 1 only"), "{reply}");
 
     // An action queued on host 1's subject for an instance of host 2.
     let mut out = client.subscribe("jeto.run.forged.out").await.unwrap();
     let action = serde_json::json!({
         "run": "forged", "instance": elsewhere, "request": ActionRequest::new(Action::Start),
+        "workers": [TRUST.worker.public_key()],
     });
     let jetstream = async_nats::jetstream::new(client.clone());
     jetstream
         .publish(
             "jeto.host.1.command",
-            serde_json::to_vec(&action).unwrap().into(),
+            seal(&TRUST.server, "jeto.host.1.command", "forged", &action),
         )
         .await
         .unwrap()
@@ -164,7 +199,7 @@ async fn a_worker_acts_only_for_its_own_hosts_whatever_a_message_says() {
         .await
         .expect("the worker answers")
         .unwrap();
-    let answer = String::from_utf8_lossy(&answer.payload).into_owned();
+    let answer = payload_of(&answer.payload).to_string();
     assert!(
         answer.contains("serves host 1 only, not host 2"),
         "{answer}"
@@ -185,11 +220,15 @@ async fn one_at_a_time(nats: &NatsServer) -> (InMemoryProvider, Worker, NatsProv
         nats.client().await,
         Arc::new(memory.clone()),
         vec![1],
+        TRUST.worker(),
         config,
     )
     .await
     .unwrap();
-    let provider = NatsProvider::connect(nats.client().await).await.unwrap();
+    let provider =
+        NatsProvider::connect(nats.client().await, TRUST.server.clone(), TRUST.workers())
+            .await
+            .unwrap();
     (memory, worker, provider)
 }
 
@@ -242,7 +281,10 @@ async fn oversized_presence_beats_are_refused_and_ignored() {
 
     // The bucket as this version makes it: the flood is refused by NATS itself.
     let nats = NatsServer::start();
-    let provider = NatsProvider::connect(nats.client().await).await.unwrap();
+    let provider =
+        NatsProvider::connect(nats.client().await, TRUST.server.clone(), TRUST.workers())
+            .await
+            .unwrap();
     let presence = async_nats::jetstream::new(nats.client().await)
         .get_key_value("jeto_workers")
         .await
@@ -274,20 +316,22 @@ async fn oversized_presence_beats_are_refused_and_ignored() {
     for i in 0..100 {
         unlimited.put(format!("flood-{i}"), flood(i)).await.unwrap();
     }
-    let provider_old = NatsProvider::connect(old.client().await).await.unwrap();
+    let provider_old =
+        NatsProvider::connect(old.client().await, TRUST.server.clone(), TRUST.workers())
+            .await
+            .unwrap();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let host = instance_at(1, "/srv/app").host;
     assert_eq!(provider_old.workers(&host).await.unwrap(), vec![]);
     assert_eq!(provider.workers(&host).await.unwrap(), vec![]);
 }
 
-/// Issue 24, item 3 (the hang; records are not yet signed): any NATS client that sees a queued
-/// action (its subject carries the run) could write `withdrawn` for it in the results bucket.
-/// The worker then never ran it, and its caller waited forever, the instance's queue stuck
-/// behind it. Now the caller notices a `withdrawn` it did not write and ends the action, saying
-/// why.
+/// Issue 24, item 3: any NATS client that sees a queued action (its subject carries the run)
+/// could write `withdrawn` for it in the results bucket: the worker then never ran it, and its
+/// caller waited forever. Now records are signed: the forged one counts as no record at all,
+/// the worker claims the run over it and runs it, and its caller gets its real end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_forged_withdrawal_ends_the_action_instead_of_hanging_it() {
+async fn a_forged_withdrawal_changes_nothing() {
     use futures_util::StreamExt;
     let nats = NatsServer::start();
     // The second action waits in the stream, where the forger sees it.
@@ -305,23 +349,36 @@ async fn a_forged_withdrawal_ends_the_action_instead_of_hanging_it() {
     }
     let second = send(&provider, "/srv/b");
     let message = queued.next().await.unwrap();
-    let run = serde_json::from_slice::<serde_json::Value>(&message.payload).unwrap()["run"]
+    let run = payload_of(&message.payload)["run"]
         .as_str()
         .unwrap()
         .to_owned();
+    // Unsigned, and signed by a key nobody trusts.
     results
         .create(&run, bytes::Bytes::from_static(b"\"withdrawn\""))
         .await
         .unwrap();
-
-    let outcome = tokio::time::timeout(Duration::from_secs(15), second)
+    let stranger = jeto_nats::SigningKey::generate();
+    results
+        .put(
+            &run,
+            seal(
+                &stranger,
+                &format!("jeto_results.{run}"),
+                &run,
+                &serde_json::json!("withdrawn"),
+            ),
+        )
         .await
-        .expect("the action ended instead of hanging")
+        .unwrap();
+
+    let outcome = tokio::time::timeout(Duration::from_secs(20), second)
+        .await
+        .expect("the action ended")
         .unwrap()
         .unwrap();
-    let error = outcome.error.expect("a failure");
-    assert!(error.message.contains("did not write"), "{}", error.message);
+    assert!(outcome.error.is_none(), "{outcome:?}");
     assert!(first.await.unwrap().unwrap().error.is_none());
     let runs: Vec<String> = memory.stats().runs.into_iter().map(|(p, _)| p).collect();
-    assert_eq!(runs, vec!["/srv/a".to_owned()]);
+    assert_eq!(runs, vec!["/srv/a".to_owned(), "/srv/b".to_owned()]);
 }

@@ -102,6 +102,27 @@ pub struct NatsConfig {
     pub worker_max_calls: usize,
     /// A worker: actions it runs at once per host (more wait in the queue). Default 32.
     pub worker_max_actions: usize,
+    /// A file holding this side's signing seed (`SU...`): the server signs every call and
+    /// action with it, a worker its answers, output and records. Default:
+    /// `<data_dir>/nats-signing.seed`, made on first start (readable by this user only). Not
+    /// the NATS sign-in seed (`nkey_seed_file`): NATS never sees this one.
+    pub signing_seed_file: Option<PathBuf>,
+    /// A worker: the server's public signing key (`U...`, printed by the server at start).
+    /// A worker acts only on what this key signed.
+    pub server_key: Option<String>,
+    /// The server: the workers it believes, each a public signing key (printed by `jeto
+    /// worker` at start) with the hosts it may serve.
+    pub workers: Vec<TrustedWorkerConfig>,
+}
+
+/// One `[[nats.workers]]` entry: a worker's public signing key and the hosts it may serve.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedWorkerConfig {
+    /// Its public signing key (`U...`).
+    pub key: String,
+    /// The hosts whose calls, actions and presence the server takes from it.
+    pub hosts: Vec<u64>,
 }
 
 impl Default for NatsConfig {
@@ -117,6 +138,9 @@ impl Default for NatsConfig {
             silence_limit_secs: 15,
             worker_max_calls: 32,
             worker_max_actions: 32,
+            signing_seed_file: None,
+            server_key: None,
+            workers: Vec::new(),
         }
     }
 }
@@ -134,6 +158,9 @@ impl std::fmt::Debug for NatsConfig {
             .field("silence_limit_secs", &self.silence_limit_secs)
             .field("worker_max_calls", &self.worker_max_calls)
             .field("worker_max_actions", &self.worker_max_actions)
+            .field("signing_seed_file", &self.signing_seed_file)
+            .field("server_key", &self.server_key)
+            .field("workers", &self.workers)
             .finish()
     }
 }
@@ -173,6 +200,60 @@ impl NatsConfig {
     pub fn setup(&self) -> jeto_nats::JetStreamSetup {
         jeto_nats::JetStreamSetup::replicas(self.replicas)
     }
+
+    /// This side's signing key: from `signing_seed_file`, or from `<data_dir>/nats-signing.seed`,
+    /// made (readable by this user only) when it is not there yet.
+    pub fn signing_key(&self, data_dir: &Path) -> Result<jeto_nats::SigningKey, String> {
+        let (file, explicit) = match &self.signing_seed_file {
+            Some(file) => (file.clone(), true),
+            None => (data_dir.join("nats-signing.seed"), false),
+        };
+        match std::fs::read_to_string(&file) {
+            Ok(seed) => jeto_nats::SigningKey::from_seed(&seed)
+                .map_err(|e| format!("signing seed file {}: {e}", file.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+                let key = jeto_nats::SigningKey::generate();
+                write_seed(&file, &key)?;
+                tracing::info!(file = %file.display(), "made a new NATS signing key");
+                Ok(key)
+            }
+            Err(e) => Err(format!(
+                "cannot read the signing seed file {}: {e}",
+                file.display()
+            )),
+        }
+    }
+
+    /// The server's trusted workers, from `[[nats.workers]]`.
+    pub fn trusted_workers(&self) -> Result<jeto_nats::TrustedWorkers, String> {
+        if !self.hosts.is_empty() && self.workers.is_empty() {
+            return Err("[nats] names hosts served by workers, but no worker is trusted: add a [[nats.workers]] entry (key = the worker's public signing key, printed by `jeto worker` at start; hosts = the hosts it serves)".into());
+        }
+        let mut trusted = jeto_nats::TrustedWorkers::default();
+        for worker in &self.workers {
+            trusted = trusted
+                .with(&worker.key, worker.hosts.iter().copied())
+                .map_err(|e| format!("[[nats.workers]]: {e}"))?;
+        }
+        Ok(trusted)
+    }
+}
+
+/// Writes `key`'s seed to a new file readable by this user only (never over an existing one).
+pub fn write_seed(file: &Path, key: &jeto_nats::SigningKey) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(parent) = file.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)
+        .and_then(|mut f| writeln!(f, "{}", key.seed()))
+        .map_err(|e| format!("cannot write the signing seed file {}: {e}", file.display()))
 }
 
 impl Default for ServerConfig {

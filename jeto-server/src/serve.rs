@@ -7,7 +7,7 @@ use jeto_core::access::TokenPolicy;
 use jeto_core::store::{SqliteStore, Store};
 use jeto_core::{DynProvider, Host, Jeto};
 use jeto_http::{Dashboard, JetoService};
-use jeto_nats::{HostRouter, NatsProvider, WorkersSlot};
+use jeto_nats::{HostRouter, NatsProvider, SigningKey, WorkersSlot};
 
 use crate::admin_key::generated_admin;
 use crate::config::{NatsConfig, ServerConfig};
@@ -74,12 +74,19 @@ pub async fn serve(config: ServerConfig) -> Result<(), String> {
     // the workers' hosts answer 503 until a connection is made (retried in the background).
     let provider: DynProvider = match &config.nats {
         Some(nats) => {
+            // Wrong keys are a config error, found at start rather than at each retry.
+            let key = nats.signing_key(&config.data_dir)?;
+            nats.trusted_workers()?;
+            println!(
+                "jeto's NATS signing key: {} (each worker's [nats] server_key)",
+                key.public_key()
+            );
             let (router, slot) = HostRouter::pending(local, nats.hosts.iter().copied());
             // One try before serving, so that with NATS up the workers' hosts are served from
             // the first request on; the retries go on in the background.
-            if let Err(error) = connect_workers(nats, &slot).await {
+            if let Err(error) = connect_workers(nats, &key, &slot).await {
                 tracing::warn!(url = %nats.url, %error, "NATS is not reachable; the hosts its workers serve answer 503 until it is");
-                tokio::spawn(keep_connecting(nats.clone(), slot));
+                tokio::spawn(keep_connecting(nats.clone(), key, slot));
             }
             Arc::new(router)
         }
@@ -115,11 +122,16 @@ pub async fn serve(config: ServerConfig) -> Result<(), String> {
 }
 
 /// Connects to NATS, sets up its stream and buckets, and gives the router its workers.
-async fn connect_workers(nats: &NatsConfig, slot: &WorkersSlot) -> Result<(), String> {
+async fn connect_workers(
+    nats: &NatsConfig,
+    key: &SigningKey,
+    slot: &WorkersSlot,
+) -> Result<(), String> {
     let client = nats.connect().await?;
-    let workers = NatsProvider::connect_with(client, &nats.setup())
-        .await
-        .map_err(|e| e.to_string())?;
+    let workers =
+        NatsProvider::connect_with(client, &nats.setup(), key.clone(), nats.trusted_workers()?)
+            .await
+            .map_err(|e| e.to_string())?;
     slot.fill(
         workers
             .with_call_timeout(Duration::from_secs(nats.call_timeout_secs))
@@ -131,11 +143,11 @@ async fn connect_workers(nats: &NatsConfig, slot: &WorkersSlot) -> Result<(), St
 
 /// [`connect_workers`] again and again (1 s, doubling up to 30 s) until it succeeds. A wrong
 /// setting (a missing seed file) is logged at each try like an unreachable server.
-async fn keep_connecting(nats: NatsConfig, slot: WorkersSlot) {
+async fn keep_connecting(nats: NatsConfig, key: SigningKey, slot: WorkersSlot) {
     let mut wait = Duration::from_secs(1);
     loop {
         tokio::time::sleep(wait).await;
-        match connect_workers(&nats, &slot).await {
+        match connect_workers(&nats, &key, &slot).await {
             Ok(()) => return,
             Err(error) => {
                 wait = (wait * 2).min(Duration::from_secs(30));

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use jeto_nats::{Worker, WorkerConfig};
+use jeto_nats::{Worker, WorkerConfig, WorkerTrust};
 
 use crate::config::ServerConfig;
 use crate::process::{local_vagrant, stop_signal, wait_for_process_groups};
@@ -23,6 +23,18 @@ pub async fn work(
         return Err("a worker needs a NATS URL: --nats nats://HOST:4222 or [nats] url".into());
     }
     let (vagrant, records) = local_vagrant(&config)?;
+    let Some(server_key) = nats.server_key.as_deref() else {
+        return Err("a worker obeys only its server: set [nats] server_key to the server's public signing key (the server prints it at start)".into());
+    };
+    let key = nats.signing_key(&config.data_dir)?;
+    // Its own folders: the instance roots of its config, and its data folder's `instances`.
+    let mut roots = config.instance_roots.clone();
+    roots.push(config.data_dir.join("instances"));
+    let mut trust = WorkerTrust::new(key, server_key, roots).map_err(|e| e.to_string())?;
+    for host in config.hosts.iter().filter(|h| hosts.contains(&h.id)) {
+        trust = trust.with_host_params(host.id, host.params.clone());
+    }
+    let public_key = trust.public_key();
     let name = name.unwrap_or_else(|| {
         let host = nix::unistd::gethostname()
             .ok()
@@ -39,12 +51,13 @@ pub async fn work(
         nats.connect().await?,
         Arc::new(vagrant),
         hosts.clone(),
+        trust,
         worker_config,
     )
     .await
     .map_err(|e| e.to_string())?;
     println!(
-        "jeto worker {name} serving hosts {hosts:?} over {}",
+        "jeto worker {name} serving hosts {hosts:?} over {}, signing key {public_key}",
         nats.url
     );
     stop_signal()?.await;

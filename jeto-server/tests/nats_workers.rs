@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::workers::WorkerProcess;
+use common::workers::{server_trust, worker_trust, WorkerProcess};
 use common::{config_toml_with, gone, register, wait_for, ADMIN_KEY, OTHER_KEY};
 use jeto_http::testing::{ServerProcess, TestClient};
 use jeto_nats::testing::NatsServer;
@@ -20,8 +20,9 @@ use serde_json::{json, Value};
 /// `pids`), and actions whose worker is silent 3 s end interrupted.
 fn server(fake: &FakeVagrant, dir: &Path, url: &str, pids: &Path) -> ServerProcess {
     let extra = format!(
-        "{}\n[nats]\nurl = {url:?}\nhosts = [1, 3]\nsilence_limit_secs = 3\n",
-        hang_once_host(pids)
+        "{}\n[nats]\nurl = {url:?}\nhosts = [1, 3]\nsilence_limit_secs = 3\n{}",
+        hang_once_host(pids),
+        server_trust(dir, &[1, 3])
     );
     let config = dir.join("jeto.toml");
     std::fs::write(&config, config_toml_with(fake, &dir.join("data"), &extra)).unwrap();
@@ -259,8 +260,19 @@ async fn workers_and_the_server_sign_in_to_nats_with_an_nkey() {
     );
 
     // Without the seed, NATS refuses the worker and it says so.
+    let unsigned = dir.path().join("unsigned.toml");
+    std::fs::write(
+        &unsigned,
+        config_toml_with(
+            &fake,
+            &dir.path().join("unsigned-data"),
+            &worker_trust(dir.path(), ""),
+        ),
+    )
+    .unwrap();
     let refused = std::process::Command::new(env!("CARGO_BIN_EXE_jeto"))
-        .args(["worker", "--nats", &nats.url, "--host", "1"])
+        .args(["worker", "--nats", &nats.url, "--host", "1", "--config"])
+        .arg(&unsigned)
         .output()
         .unwrap();
     assert!(!refused.status.success());
@@ -270,9 +282,10 @@ async fn workers_and_the_server_sign_in_to_nats_with_an_nkey() {
     let _worker = WorkerProcess::start(&fake, dir.path(), &nats.url, "box-a", &[1], &signed_in);
     let config = dir.path().join("jeto.toml");
     let server_nats = format!(
-        "\n[nats]\nurl = {:?}\nhosts = [1]\nnkey_seed_file = {:?}\n",
+        "\n[nats]\nurl = {:?}\nhosts = [1]\nnkey_seed_file = {:?}\n{}",
         nats.url,
-        seed.display().to_string()
+        seed.display().to_string(),
+        server_trust(dir.path(), &[1])
     );
     std::fs::write(
         &config,
@@ -314,7 +327,10 @@ async fn the_server_starts_without_nats_and_connects_when_it_comes() {
     let fake = FakeVagrant::new();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("jeto.toml");
-    let extra = format!("\n[nats]\nurl = {url:?}\nhosts = [1]\n");
+    let extra = format!(
+        "\n[nats]\nurl = {url:?}\nhosts = [1]\n{}",
+        server_trust(dir.path(), &[1])
+    );
     std::fs::write(
         &config,
         config_toml_with(&fake, &dir.path().join("data"), &extra),

@@ -31,11 +31,22 @@ impl WorkerProcess {
         extra: &str,
     ) -> WorkerProcess {
         let config = dir.join(format!("{name}.toml"));
-        std::fs::write(
-            &config,
-            config_toml_with(fake, &dir.join(format!("{name}-data")), extra),
+        // Its folders: the fixture's, and those the test's server makes in `dir/data`.
+        let roots = format!("instance_roots = [{:?}]", fake.root());
+        let toml = config_toml_with(
+            fake,
+            &dir.join(format!("{name}-data")),
+            &worker_trust(dir, extra),
         )
-        .unwrap();
+        .replace(
+            &roots,
+            &format!(
+                "instance_roots = [{:?}, {:?}]",
+                fake.root(),
+                dir.join("data/instances")
+            ),
+        );
+        std::fs::write(&config, toml).unwrap();
         let mut worker = WorkerProcess {
             child: Command::new("true").spawn().unwrap(),
             config,
@@ -109,7 +120,11 @@ pub fn over_workers(fake: &FakeVagrant, dir: &Path) -> Option<(String, Companion
     }
     let nats = NatsServer::start();
     let worker = WorkerProcess::start(fake, dir, &nats.url, "suite-worker", &[1, 2], "");
-    let table = format!("\n[nats]\nurl = {:?}\nhosts = [1, 2]\n", nats.url);
+    let table = format!(
+        "\n[nats]\nurl = {:?}\nhosts = [1, 2]\n{}",
+        nats.url,
+        server_trust(dir, &[1, 2])
+    );
     // Dropped in order: the worker, then NATS.
     Some((table, Box::new((worker, nats))))
 }
@@ -139,4 +154,65 @@ pub fn assert_served_by_the_worker(address: std::net::SocketAddr, admin_key: &st
     panic!(
         "JETO_TEST_OVER_WORKERS is set but host 1 is not served by the suite's worker: {answer}"
     );
+}
+
+/// The signing keys of a test's server and of its workers (one key for all of them), as seed
+/// files in `dir/keys`, made on first use.
+pub struct Keys {
+    pub server_seed: PathBuf,
+    pub server: jeto_nats::SigningKey,
+    pub worker_seed: PathBuf,
+    pub worker: jeto_nats::SigningKey,
+}
+
+/// The keys of the test whose folder is `dir`.
+pub fn keys(dir: &Path) -> Keys {
+    let folder = dir.join("keys");
+    std::fs::create_dir_all(&folder).unwrap();
+    let load = |name: &str| {
+        let file = folder.join(name);
+        let key = match std::fs::read_to_string(&file) {
+            Ok(seed) => jeto_nats::SigningKey::from_seed(&seed).unwrap(),
+            Err(_) => {
+                let key = jeto_nats::SigningKey::generate();
+                std::fs::write(&file, key.seed()).unwrap();
+                key
+            }
+        };
+        (file, key)
+    };
+    let (server_seed, server) = load("server.seed");
+    let (worker_seed, worker) = load("worker.seed");
+    Keys {
+        server_seed,
+        server,
+        worker_seed,
+        worker,
+    }
+}
+
+/// A worker's `extra` config with the `[nats]` lines that make it obey the test's server and
+/// sign with the test's worker key.
+pub fn worker_trust(dir: &Path, extra: &str) -> String {
+    let keys = keys(dir);
+    let lines = format!(
+        "server_key = {:?}\nsigning_seed_file = {:?}\n",
+        keys.server.public_key(),
+        keys.worker_seed
+    );
+    match extra.find("[nats]\n") {
+        Some(at) => format!("{}[nats]\n{lines}{}", &extra[..at], &extra[at + 7..]),
+        None => format!("{extra}\n[nats]\n{lines}"),
+    }
+}
+
+/// The lines ending a server's `[nats]` table: its signing key, and the test's worker key
+/// trusted for `hosts`.
+pub fn server_trust(dir: &Path, hosts: &[u64]) -> String {
+    let keys = keys(dir);
+    format!(
+        "signing_seed_file = {:?}\n[[nats.workers]]\nkey = {:?}\nhosts = {hosts:?}\n",
+        keys.server_seed,
+        keys.worker.public_key()
+    )
 }
