@@ -34,6 +34,14 @@ enum Commands {
     },
     /// Print the key_sha256 of a key read from standard input, for a `[[tokens]]` entry.
     HashKey,
+    /// Make a NATS signing key: writes its seed to a new file (readable by you only) and
+    /// prints its public key, for the other side's config (`server_key` or
+    /// `[[nats.workers]] key`).
+    Keygen {
+        /// Where to write the seed (`[nats] signing_seed_file`); never overwritten.
+        #[arg(long)]
+        seed_file: PathBuf,
+    },
     /// Serve hosts' calls and actions on this box, for a server whose `[nats]` names them.
     Worker {
         /// TOML config file: its `[vagrant]` table says how vagrant runs here, `data_dir` where
@@ -75,6 +83,12 @@ fn main() -> ExitCode {
                 .map(|_| {
                     println!("{}", hash_key(key.trim_end_matches(['\n', '\r'])));
                 })
+        }
+        Commands::Keygen { seed_file } => {
+            let key = jeto_nats::SigningKey::generate();
+            jeto_server::config::write_seed(&seed_file, &key).map(|()| {
+                println!("{}", key.public_key());
+            })
         }
         Commands::Worker {
             config,
