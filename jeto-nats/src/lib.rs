@@ -22,18 +22,26 @@
 //! - On a cluster ([`JetStreamSetup::replicas`]), publishes are retried with the run as the
 //!   message id while a new leader is elected, and an end whose message was lost is read from
 //!   `jeto_results`.
+//! - NATS is not trusted: everything is signed end to end ([`SigningKey`], ed25519 as NATS
+//!   nkeys). A worker acts only on what the server's key signed, fresh and not replayed, and
+//!   applies its own box's rules ([`WorkerTrust`]); the server believes only answers, output,
+//!   records and beats signed by a worker key it trusts for the host ([`TrustedWorkers`]), and
+//!   of a run, only the worker that claimed it. Host params never travel.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
 //! use jeto_core::testing::InMemoryProvider;
-//! use jeto_nats::{NatsProvider, Worker};
+//! use jeto_nats::{NatsProvider, SigningKey, TrustedWorkers, Worker, WorkerTrust};
 //!
+//! let (server_key, worker_key) = (SigningKey::generate(), SigningKey::generate());
 //! let client = async_nats::connect("nats://127.0.0.1:4222").await?;
-//! // On a hypervisor box: serve host 1 with the box's own provider.
-//! let worker = Worker::start(client.clone(), Arc::new(InMemoryProvider::new()), vec![1]).await?;
+//! // On a hypervisor box: serve host 1 with the box's own provider, for this server only.
+//! let trust = WorkerTrust::new(worker_key.clone(), &server_key.public_key(), vec!["/srv".into()])?;
+//! let worker = Worker::start(client.clone(), Arc::new(InMemoryProvider::new()), vec![1], trust).await?;
 //! // In the API server: hosts served by workers go through this provider.
-//! let provider = NatsProvider::connect(client).await?;
+//! let workers = TrustedWorkers::default().with(&worker_key.public_key(), [1])?;
+//! let provider = NatsProvider::connect(client, server_key, workers).await?;
 //! # drop((worker, provider)); Ok(()) }
 //! ```
 

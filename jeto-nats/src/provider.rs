@@ -459,10 +459,12 @@ impl Provider for NatsProvider {
                     started = true;
                     last_word = tokio::time::Instant::now();
                 }
-                Output::Line(line) => {
+                Output::Lines(lines) => {
                     started = true;
                     last_word = tokio::time::Instant::now();
-                    console.line(&line);
+                    for line in &lines {
+                        console.line(line);
+                    }
                 }
                 Output::Done(result) => {
                     cancel.armed = false;

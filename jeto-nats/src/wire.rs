@@ -87,8 +87,9 @@ pub(crate) struct CommandMessage {
 pub(crate) enum Output {
     /// The worker has the run and is working on it.
     Alive,
-    /// One console line.
-    Line(String),
+    /// Console lines, in order: as many as were waiting (each message is signed, so lines
+    /// produced faster than they are sent travel together).
+    Lines(Vec<String>),
     /// The run ended.
     Done(Result<Outcome, ProviderError>),
 }

@@ -442,7 +442,7 @@ async fn run_action(context: ActionContext, host: u64, message: jetstream::Messa
                 context.running.fetch_add(1, Ordering::Relaxed);
                 let (lines, forwarder) = forward_lines(output.clone());
                 let sink = ConsoleSink::new(move |line: &str| {
-                    let _ = lines.send(Output::Line(line.to_owned()));
+                    let _ = lines.send(line.to_owned());
                 });
                 let heartbeat = heartbeat(output.clone(), &message);
                 let running = context.provider.run(&instance, &checked, sink);
@@ -588,7 +588,9 @@ struct RunOutput {
     client: Client,
     key: crate::SigningKey,
     subject: String,
-    number: Arc<std::sync::atomic::AtomicU64>,
+    /// The number of the last message; held while a message is numbered and published, so
+    /// the lines and the heartbeat reach NATS in the order of their numbers.
+    number: Arc<tokio::sync::Mutex<u64>>,
 }
 
 impl RunOutput {
@@ -602,28 +604,44 @@ impl RunOutput {
     }
 
     async fn send(&self, output: &Output) -> Result<(), async_nats::PublishError> {
-        // Numbered when sent, so numbers rise in the order the server receives them.
-        let number = self.number.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut number = self.number.lock().await;
+        *number += 1;
         let sealed = self.key.seal(&self.subject, &number.to_string(), output);
         self.client.publish(self.subject.clone(), sealed).await
     }
 }
 
-/// Sends console lines, in order, to the run's output subject; ends when the sink is dropped.
+/// Sends console lines, in order, to the run's output subject, those waiting together (up to
+/// [`BATCH_BYTES`] a message); ends when the sink is dropped.
 fn forward_lines(
     output: RunOutput,
 ) -> (
-    tokio::sync::mpsc::UnboundedSender<Output>,
+    tokio::sync::mpsc::UnboundedSender<String>,
     tokio::task::JoinHandle<()>,
 ) {
-    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<Output>();
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<String>();
     let task = tokio::spawn(async move {
-        while let Some(line) = receiver.recv().await {
-            let _ = output.send(&line).await;
+        while let Some(first) = receiver.recv().await {
+            let mut size = first.len();
+            let mut batch = vec![first];
+            while size < BATCH_BYTES {
+                match receiver.try_recv() {
+                    Ok(line) => {
+                        size += line.len();
+                        batch.push(line);
+                    }
+                    Err(_) => break,
+                }
+            }
+            let _ = output.send(&Output::Lines(batch)).await;
         }
     });
     (sender, task)
 }
+
+/// How many bytes of console lines one output message carries at most (and one line more):
+/// well under NATS's default 1 MiB message, JSON escapes included.
+const BATCH_BYTES: usize = 64 * 1024;
 
 /// Says `Alive` at once and every [`HEARTBEAT`], and keeps the message's lease.
 async fn heartbeat(output: RunOutput, message: &jetstream::Message) {
