@@ -449,7 +449,7 @@ impl Provider for NatsProvider {
                 None => self.workers.serves(&output.key, host),
             };
             if !from_claimer || number.is_none() || number <= last_number {
-                tracing::warn!(run, signer = %output.key, "dropping output not from the run's worker, or replayed");
+                tracing::warn!(run, signer = %output.key, number = ?number, last = ?last_number, "dropping output not from the run's worker, or replayed");
                 continue;
             }
             claimer = Some(output.key);
