@@ -118,6 +118,33 @@ struct ActionContext {
     name: String,
     running: Arc<AtomicU32>,
     trust: WorkerTrust,
+    /// Runs this worker is working on: a message of one of them delivered again (its lease ran
+    /// out while the worker was busy) is not answered, only its lease renewed.
+    active: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+}
+
+/// A run this worker works on, forgotten when dropped.
+struct ActiveRun {
+    active: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    run: String,
+}
+
+impl ActiveRun {
+    /// Notes `run` as worked on here; `None` when it already is.
+    fn enter(context: &ActionContext, run: &str) -> Option<ActiveRun> {
+        let mut active = context.active.lock().unwrap_or_else(|e| e.into_inner());
+        active.insert(run.to_owned()).then(|| ActiveRun {
+            active: context.active.clone(),
+            run: run.to_owned(),
+        })
+    }
+}
+
+impl Drop for ActiveRun {
+    fn drop(&mut self) {
+        let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
+        active.remove(&self.run);
+    }
 }
 
 impl Worker {
@@ -152,6 +179,7 @@ impl Worker {
             name: config.name.clone(),
             running: Arc::default(),
             trust: trust.clone(),
+            active: Arc::default(),
         };
         let seen = Arc::new(SeenIds::default());
         let mut tasks = Vec::new();
@@ -391,6 +419,15 @@ async fn run_action(context: ActionContext, host: u64, message: jetstream::Messa
             return;
         }
     };
+    let Some(_active) = ActiveRun::enter(&context, &command.run) else {
+        // Delivered again while this worker still runs it: the run's own task answers.
+        tracing::info!(
+            run = command.run,
+            "an action delivered again while this worker runs it; its lease is renewed"
+        );
+        let _ = message.ack_with(AckKind::Progress).await;
+        return;
+    };
     let output = RunOutput::new(&context, &command.run);
     let client = &context.client;
     // Listening for a cancel before the claim: a caller that gives up after the claim is heard.
@@ -599,7 +636,14 @@ impl RunOutput {
             client: context.client.clone(),
             key: context.trust.key.clone(),
             subject: wire::output_subject(run),
-            number: Arc::default(),
+            // From the time, so that a later delivery of the run (another worker, or this one
+            // restarted) numbers above what the first said.
+            number: Arc::new(tokio::sync::Mutex::new(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_micros() as u64)
+                    .unwrap_or_default(),
+            )),
         }
     }
 
