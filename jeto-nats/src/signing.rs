@@ -16,6 +16,10 @@ use jeto_core::ProviderError;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+/// The version of what travels over NATS. A server and a worker of different versions refuse
+/// each other's messages, saying so (upgrade them together).
+pub(crate) const PROTOCOL: u32 = 1;
+
 /// How far apart the clocks of the server and its workers may be (keep them NTP-synced).
 pub(crate) const MAX_CLOCK_SKEW: Duration = Duration::from_secs(30);
 
@@ -90,6 +94,7 @@ impl SigningKey {
         let signed = signed_bytes(subject, &self.public, at, id, &body);
         let sig = self.pair.sign(&signed).expect("a key with its seed signs");
         crate::wire::to_json(&Envelope {
+            v: PROTOCOL,
             key: self.public.clone(),
             at,
             id: id.to_owned(),
@@ -114,6 +119,8 @@ pub(crate) fn check_public_key(key: &str) -> Result<(), ProviderError> {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Envelope {
+    /// [`PROTOCOL`] of the sender.
+    v: u32,
     key: String,
     at: i64,
     id: String,
@@ -146,6 +153,24 @@ pub(crate) fn open<T: DeserializeOwned>(
     payload: &[u8],
     subject: &str,
 ) -> Result<Opened<T>, String> {
+    #[derive(Deserialize)]
+    struct Version {
+        v: Option<u32>,
+    }
+    match serde_json::from_slice::<Version>(payload).ok().and_then(|v| v.v) {
+        Some(PROTOCOL) => {}
+        Some(other) => {
+            return Err(format!(
+                "sent with jeto-nats protocol {other}, this side speaks {PROTOCOL}: upgrade the server and its workers together"
+            ))
+        }
+        None => {
+            return Err(
+                "not a signed message (a forger's, or a Jeto from before messages were signed: upgrade it)"
+                    .into(),
+            )
+        }
+    }
     let envelope: Envelope =
         serde_json::from_slice(payload).map_err(|e| format!("not a signed message: {e}"))?;
     let public = nkeys::KeyPair::from_public_key(&envelope.key)
@@ -286,6 +311,21 @@ mod tests {
         let tampered = serde_json::to_vec(&envelope).unwrap();
         assert!(open::<String>(&tampered, "s").is_err());
         assert!(open::<String>(b"{\"plain\": true}", "s").is_err());
+    }
+
+    #[test]
+    fn another_protocol_version_is_named() {
+        let key = SigningKey::generate();
+        let sealed = key.seal("s", "n", &1);
+        let mut envelope: serde_json::Value = serde_json::from_slice(&sealed).unwrap();
+        envelope["v"] = 2.into();
+        let error = open::<u32>(&serde_json::to_vec(&envelope).unwrap(), "s").unwrap_err();
+        assert!(
+            error.contains("protocol 2") && error.contains("upgrade"),
+            "{error}"
+        );
+        let error = open::<u32>(b"{\"call\": \"ping\"}", "s").unwrap_err();
+        assert!(error.contains("not a signed message"), "{error}");
     }
 
     #[test]
