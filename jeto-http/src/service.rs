@@ -340,6 +340,10 @@ where
             query(&[])?;
             instances::post_state(jeto, &who, id, read_json(&parts, body).await?).await
         }
+        (Route::Instance(id), Method::PATCH) => {
+            query(&[])?;
+            instances::change(jeto, &who, id, read_json(&parts, body).await?).await
+        }
         (Route::Instance(id), _) => instances::delete(jeto, &who, id, &query(&["force"])?).await,
         (Route::Commands(id), Method::GET) => {
             commands::list(jeto, &who, id, links, &query(&["limit", "before"])?).await
@@ -367,9 +371,17 @@ where
             query(&[])?;
             hosts::create(jeto, &who, read_json(&parts, body).await?).await
         }
-        (Route::Host(id), _) => {
+        (Route::Host(id), Method::GET) => {
             query(&[])?;
             hosts::get(jeto, &who, id).await
+        }
+        (Route::Host(id), Method::PUT) => {
+            query(&[])?;
+            hosts::update(jeto, &who, id, read_json(&parts, body).await?).await
+        }
+        (Route::Host(id), _) => {
+            query(&[])?;
+            hosts::delete(jeto, &who, id).await
         }
         (Route::Projects, Method::GET) => {
             query(&[])?;
@@ -379,9 +391,17 @@ where
             query(&[])?;
             projects::create(jeto, &who, read_json(&parts, body).await?).await
         }
-        (Route::Project(id), _) => {
+        (Route::Project(id), Method::GET) => {
             query(&[])?;
             projects::get(jeto, &who, id).await
+        }
+        (Route::Project(id), Method::PUT) => {
+            query(&[])?;
+            projects::update(jeto, &who, id, read_json(&parts, body).await?).await
+        }
+        (Route::Project(id), _) => {
+            query(&[])?;
+            projects::delete(jeto, &who, id).await
         }
         (Route::Audit, _) => audit::list(jeto, &who, &query(&["limit", "before"])?).await,
         (Route::Machine(id), _) => {

@@ -121,6 +121,26 @@ impl TestClient {
         self.post_raw(path, &body.to_string()).await
     }
 
+    /// `PUT path` with a JSON body.
+    pub async fn put(&self, path: &str, body: &Value) -> TestResponse {
+        self.json_request(Method::PUT, path, body).await
+    }
+
+    /// `PATCH path` with a JSON body.
+    pub async fn patch(&self, path: &str, body: &Value) -> TestResponse {
+        self.json_request(Method::PATCH, path, body).await
+    }
+
+    async fn json_request(&self, method: Method, path: &str, body: &Value) -> TestResponse {
+        self.send(
+            method,
+            path,
+            &[("content-type", "application/json")],
+            body.to_string(),
+        )
+        .await
+    }
+
     /// `POST path` with a raw JSON text.
     pub async fn post_raw(&self, path: &str, body: &str) -> TestResponse {
         self.send(

@@ -43,6 +43,10 @@ impl FaultyProvider {
 #[async_trait]
 impl Provider for FaultyProvider {
     async fn status(&self, instance: &Instance) -> Result<Vec<Status>, ProviderError> {
+        // A host whose provider cannot read the instances moved to it.
+        if instance.host.name == "unreadable" {
+            return Err(unavailable());
+        }
         self.0.status(instance).await
     }
     async fn run(
@@ -400,6 +404,80 @@ async fn every_status_answered_is_documented_and_every_documented_status_is_answ
     api.call(audit, "GET", audit, None, None).await;
     api.call(audit, "GET", audit, limited, None).await;
 
+    // Changing hosts and projects.
+    let spare = r#"{"name": "spare", "provider": "memory"}"#;
+    let (_, spare_host) = api.call(hosts, "POST", hosts, admin, Some(spare)).await;
+    let spare_url = format!("/api/hosts/{}", spare_host["id"]);
+    let renamed = r#"{"name": "renamed", "provider": "memory"}"#;
+    assert_eq!(
+        api.call(host, "PUT", &spare_url, admin, Some(renamed))
+            .await
+            .0,
+        200
+    );
+    api.call(
+        host,
+        "PUT",
+        &spare_url,
+        admin,
+        Some(r#"{"id": 77, "name": "x", "provider": "memory"}"#),
+    )
+    .await;
+    api.call(host, "PUT", &spare_url, limited, Some(renamed))
+        .await;
+    api.call(host, "PUT", &spare_url, None, Some(renamed)).await;
+    api.call(host, "PUT", "/api/hosts/9", admin, Some(renamed))
+        .await;
+    api.call(host, "PUT", &spare_url, admin, Some(&big)).await;
+    send_as_text_with(&mut api, "PUT", host, &spare_url).await;
+    let naming =
+        json!({"name": "pinned", "git_url": "https://g.invalid/p", "hosts": [spare_host["id"]]});
+    let (_, pinned) = api
+        .call(projects, "POST", projects, admin, Some(&naming.to_string()))
+        .await;
+    api.call(host, "DELETE", &spare_url, admin, None).await; // 409: a project names it
+    api.call(host, "DELETE", &format!("{spare_url}?x=1"), admin, None)
+        .await;
+    api.call(host, "DELETE", &spare_url, limited, None).await;
+    api.call(host, "DELETE", &spare_url, None, None).await;
+    api.call(host, "DELETE", "/api/hosts/9", admin, None).await;
+    let pinned_url = format!("/api/projects/{}", pinned["id"]);
+    let unpinned = r#"{"name": "pinned", "git_url": "https://g.invalid/p"}"#;
+    assert_eq!(
+        api.call(project, "PUT", &pinned_url, admin, Some(unpinned))
+            .await
+            .0,
+        200
+    );
+    api.call(project, "PUT", &pinned_url, admin, Some(r#"{"name": "x"}"#))
+        .await;
+    api.call(project, "PUT", &pinned_url, limited, Some(unpinned))
+        .await;
+    api.call(project, "PUT", &pinned_url, None, Some(unpinned))
+        .await;
+    api.call(project, "PUT", "/api/projects/9", admin, Some(unpinned))
+        .await;
+    api.call(project, "PUT", &pinned_url, admin, Some(&big))
+        .await;
+    send_as_text_with(&mut api, "PUT", project, &pinned_url).await;
+    api.call(project, "DELETE", &format!("{pinned_url}?x=1"), admin, None)
+        .await;
+    api.call(project, "DELETE", &pinned_url, limited, None)
+        .await;
+    api.call(project, "DELETE", &pinned_url, None, None).await;
+    assert_eq!(
+        api.call(project, "DELETE", &pinned_url, admin, None)
+            .await
+            .0,
+        200
+    );
+    api.call(project, "DELETE", "/api/projects/9", admin, None)
+        .await;
+    assert_eq!(
+        api.call(host, "DELETE", &spare_url, admin, None).await.0,
+        200
+    );
+
     // Instances.
     let list = "/api/instances";
     let mut ids = BTreeMap::new();
@@ -464,6 +542,26 @@ async fn every_status_answered_is_documented_and_every_documented_status_is_answ
     api.call(one, "GET", &ok, None, None).await;
     api.call(one, "GET", "/api/instances/999", admin, None)
         .await;
+    // Changing an instance.
+    let unreadable = r#"{"name": "unreadable", "provider": "memory"}"#;
+    let (_, other_host) = api
+        .call(hosts, "POST", hosts, admin, Some(unreadable))
+        .await;
+    let rename = r#"{"name": "ok-renamed", "environment": "staging"}"#;
+    let (status, changed) = api.call(one, "PATCH", &ok, admin, Some(rename)).await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["name"], "ok-renamed", "{changed}");
+    api.call(one, "PATCH", &ok, admin, Some(r#"{"colour": "red"}"#))
+        .await;
+    api.call(one, "PATCH", &ok, limited, Some(rename)).await;
+    api.call(one, "PATCH", &ok, None, Some(rename)).await;
+    api.call(one, "PATCH", "/api/instances/999", admin, Some(rename))
+        .await;
+    api.call(one, "PATCH", &ok, admin, Some(&big)).await;
+    send_as_text_with(&mut api, "PATCH", one, &ok).await;
+    let moving = json!({"host": other_host["id"]}).to_string();
+    api.call(one, "PATCH", &ok, admin, Some(&moving)).await; // 409: its status fails there
+    api.call(host, "DELETE", "/api/hosts/1", admin, None).await; // 409: instances run on it
     let start = r#"{"state": "start", "machine": "web"}"#;
     api.call(one, "POST", &ok, admin, Some(start)).await;
     api.call(
@@ -718,14 +816,21 @@ async fn every_status_answered_is_documented_and_every_documented_status_is_answ
 
 /// A body sent as text/plain: 415.
 async fn send_as_text(api: &mut Api, pattern: &str, path: &str) {
-    let request = http::Request::post(path)
+    send_as_text_with(api, "POST", pattern, path).await;
+}
+
+/// A body sent as text/plain with `method`: 415.
+async fn send_as_text_with(api: &mut Api, method: &str, pattern: &str, path: &str) {
+    let request = http::Request::builder()
+        .method(method)
+        .uri(path)
         .header("x-jeto-key", "admin")
         .header("content-type", "text/plain")
         .body(Full::new(bytes::Bytes::from_static(b"{}")))
         .unwrap();
     let status = api.service.handle(request).await.status().as_u16();
     api.seen
-        .entry((pattern.to_owned(), "post".to_owned()))
+        .entry((pattern.to_owned(), method.to_lowercase()))
         .or_default()
         .insert(status.to_string());
 }

@@ -168,7 +168,13 @@ async fn bad_requests_get_clear_errors_and_start_no_process() {
         case("absent instance", Method::POST, "/api/instances/42", 404).json(r#"{"state": "start"}"#),
         case("unknown route", Method::GET, "/api/nope", 404),
         case("wrong method", Method::PUT, "/api/instances", 405),
-        case("PATCH an instance", Method::PATCH, "/api/instances/1", 405),
+        case("PUT an instance", Method::PUT, "/api/instances/1", 405),
+        case("PATCH an instance with an unknown field", Method::PATCH, "/api/instances/1", 400)
+            .json(r#"{"colour": "red"}"#),
+        case("PATCH an instance by a tenant", Method::PATCH, "/api/instances/1", 403)
+            .key(Some(CI_KEY))
+            .json(r#"{"name": "mine"}"#),
+        case("delete a host in use", Method::DELETE, "/api/hosts/1", 409),
         case("max_age not a number", Method::GET, "/api/instances/1?max_age=soon", 400),
         // Found by the schema fuzzer: beyond int64, a 500 from the store before.
         case("max_age beyond int64", Method::GET, "/api/instances/1?max_age=9223372036854775808", 400),

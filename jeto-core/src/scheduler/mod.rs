@@ -294,6 +294,26 @@ impl CommandScheduler {
         Ok(())
     }
 
+    /// Closes an instance with no command queued, being queued or running (to change it
+    /// under its commands' feet); a `Conflict` saying so otherwise. [`reopen`] it after.
+    ///
+    /// [`reopen`]: CommandScheduler::reopen
+    pub fn close_idle(&self, instance_id: u64) -> Result<()> {
+        let mut state = self.lock();
+        let lane = state.lanes.entry(instance_id).or_default();
+        let busy =
+            lane.worker || !lane.pending.is_empty() || lane.reserved > 0 || lane.creating.is_some();
+        if lane.closed || busy {
+            return Err(Error::Conflict {
+                message: format!(
+                    "instance {instance_id} has commands queued or running (or is being deleted); change it once they end"
+                ),
+            });
+        }
+        lane.closed = true;
+        Ok(())
+    }
+
     /// Accepts commands again on an instance whose deletion did not happen, or on a new
     /// instance that got the id of a deleted one.
     pub fn reopen(&self, instance_id: u64) {

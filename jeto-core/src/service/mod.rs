@@ -7,6 +7,7 @@ use std::time::Duration;
 
 mod catalog;
 mod create;
+mod edit;
 mod inventory;
 mod machines;
 mod reads;
@@ -15,6 +16,7 @@ mod recovery;
 use serde::{Deserialize, Serialize};
 
 pub use create::CreateInstance;
+pub use edit::InstanceChange;
 use time::OffsetDateTime;
 
 use crate::access::audit::{AnonymousTally, DEFAULT_ANONYMOUS_WINDOW, DEFAULT_AUDIT_ENTRIES};

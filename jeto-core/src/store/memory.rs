@@ -131,6 +131,19 @@ impl Store for MemoryStore {
         Ok(self.lock().registry.put_project(project))
     }
 
+    async fn remove_host(&self, id: u64) -> Result<Option<Host>> {
+        let mut data = self.lock();
+        if data.registry.hosts.iter().all(|h| h.id != id) {
+            return Ok(None);
+        }
+        data.registry.check_host_unused(id)?;
+        Ok(data.registry.remove_host(id))
+    }
+
+    async fn remove_project(&self, id: u64) -> Result<Option<Project>> {
+        Ok(self.lock().registry.remove_project(id))
+    }
+
     fn version(&self) -> u64 {
         self.lock().registry.version
     }

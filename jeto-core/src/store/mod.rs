@@ -122,6 +122,23 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     /// Stores a project: under its own id when not 0 (replacing one with that id), else the
     /// next.
     async fn put_project(&self, project: Project) -> Result<Project>;
+    /// Removes a host, in one step with the check that no instance runs on it (a
+    /// [`crate::Error::Conflict`] saying how many do); `None` when there is no such host. The
+    /// default: [`crate::Error::NotSupported`].
+    async fn remove_host(&self, id: u64) -> Result<Option<Host>> {
+        let _ = id;
+        Err(crate::Error::NotSupported {
+            what: "remove hosts from this store".into(),
+        })
+    }
+    /// Removes a project (instances made from it keep their folder and source); `None` when
+    /// there is no such project. The default: [`crate::Error::NotSupported`].
+    async fn remove_project(&self, id: u64) -> Result<Option<Project>> {
+        let _ = id;
+        Err(crate::Error::NotSupported {
+            what: "remove projects from this store".into(),
+        })
+    }
     /// A number that changes whenever an instance, host or project changes, so callers can
     /// cache what they derive from them.
     fn version(&self) -> u64;

@@ -123,6 +123,38 @@ impl Registry {
         Some(removed)
     }
 
+    /// Refuses to remove host `id` while instances run on it, saying how many.
+    pub(crate) fn check_host_unused(&self, id: u64) -> crate::Result<()> {
+        let users: Vec<String> = self
+            .instances
+            .values()
+            .filter(|i| i.host_id == id)
+            .map(|i| i.id.to_string())
+            .collect();
+        if users.is_empty() {
+            return Ok(());
+        }
+        Err(crate::Error::Conflict {
+            message: format!(
+                "host {id} is used by {} instance(s) ({}): delete them or move them to another host first",
+                users.len(),
+                users.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
+            ),
+        })
+    }
+
+    pub(crate) fn remove_host(&mut self, id: u64) -> Option<Host> {
+        let at = self.hosts.iter().position(|h| h.id == id)?;
+        self.version += 1;
+        Some(self.hosts.remove(at))
+    }
+
+    pub(crate) fn remove_project(&mut self, id: u64) -> Option<Project> {
+        let at = self.projects.iter().position(|p| p.id == id)?;
+        self.version += 1;
+        Some(self.projects.remove(at))
+    }
+
     pub(crate) fn put_project(&mut self, mut project: Project) -> Project {
         if project.id == 0 {
             project.id = self.next_project_id.max(1);

@@ -35,6 +35,7 @@ pub async fn run_all(open: impl Fn() -> Arc<dyn Store>, persistent: bool) {
     unfinished_commands_become_interrupted(store.as_ref()).await;
     the_audit_log_is_bounded_and_pages_newest_first(store.as_ref()).await;
     one_folder_holds_one_instance(store.clone()).await;
+    hosts_in_use_stay_and_others_go(store.as_ref()).await;
     if persistent {
         let before = snapshot(store.as_ref()).await;
         drop(store);
@@ -469,4 +470,54 @@ pub async fn one_folder_holds_one_instance(store: Arc<dyn Store>) {
         .insert_instance(raced)
         .await
         .expect("a removed instance frees its folder");
+}
+
+/// A host with instances on it is not removed (the refusal says how many); once they are gone
+/// it is, and a second removal finds nothing. A project is removed whatever was made from it.
+pub async fn hosts_in_use_stay_and_others_go(store: &dyn Store) {
+    let host = store
+        .put_host(Host::new("doomed", "virtualbox"))
+        .await
+        .unwrap();
+    let mut on_it = instance("on-doomed");
+    on_it.host_id = host.id;
+    let on_it = store.insert_instance(on_it).await.unwrap();
+    let refused = store.remove_host(host.id).await.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Conflict, "{refused}");
+    assert!(refused.to_string().contains("1 instance"), "{refused}");
+    assert!(store.hosts().await.unwrap().iter().any(|h| h.id == host.id));
+    store.remove_instance(on_it.id).await.unwrap();
+    let removed = store.remove_host(host.id).await.unwrap();
+    assert_eq!(removed.map(|h| h.name), Some("doomed".to_owned()));
+    assert!(store.hosts().await.unwrap().iter().all(|h| h.id != host.id));
+    assert!(store.remove_host(host.id).await.unwrap().is_none());
+
+    let project = store
+        .put_project(Project {
+            id: 0,
+            name: "doomed".into(),
+            git_url: Some("https://git.example.org/doomed.git".into()),
+            archive_url: None,
+            archive_sha256: None,
+            references: vec!["main".into()],
+            default_reference: Some("main".into()),
+            hosts: None,
+        })
+        .await
+        .unwrap();
+    let removed = store.remove_project(project.id).await.unwrap();
+    assert_eq!(removed.map(|p| p.id), Some(project.id));
+    assert!(store
+        .projects()
+        .await
+        .unwrap()
+        .iter()
+        .all(|p| p.id != project.id));
+    assert!(store.remove_project(project.id).await.unwrap().is_none());
+    // Ids are never reused, removed or not.
+    let next = store
+        .put_host(Host::new("after", "virtualbox"))
+        .await
+        .unwrap();
+    assert!(next.id > host.id, "{} after {}", next.id, host.id);
 }

@@ -98,3 +98,37 @@ pub async fn global_status(jeto: &Jeto, who: &Principal) -> Answer {
         &jeto.global_status(who).await?,
     ))
 }
+
+/// `PUT /api/hosts/{id}` (admin only): the host replaced.
+#[utoipa::path(operation_id = "updateHost", put, path = "/api/hosts/{id}", tag = "hosts",
+    summary = "Replace a host (admin only); its instances use the new params and provider from their next command",
+    params(IdPath), request_body = Host,
+    responses(
+        (status = 200, description = "The host as stored", body = Host),
+        (status = 400, description = "The body's id is not the path's, or the host is invalid", body = ErrorBody),
+        (status = 403, description = "Only admin keys change hosts", body = ErrorBody),
+        (status = 404, description = "No such host", body = ErrorBody),
+    ))]
+pub async fn update(jeto: &Jeto, who: &Principal, id: u64, body: Host) -> Answer {
+    Ok(response::json(
+        StatusCode::OK,
+        &jeto.update_host(who, id, body).await?,
+    ))
+}
+
+/// `DELETE /api/hosts/{id}` (admin only): the host removed.
+#[utoipa::path(operation_id = "deleteHost", delete, path = "/api/hosts/{id}", tag = "hosts",
+    summary = "Remove a host (admin only); refused while instances run on it or projects name it",
+    params(IdPath),
+    responses(
+        (status = 200, description = "The host removed", body = Host),
+        (status = 403, description = "Only admin keys delete hosts", body = ErrorBody),
+        (status = 404, description = "No such host", body = ErrorBody),
+        (status = 409, description = "Instances run on it, or projects name it (the answer says which)", body = ErrorBody),
+    ))]
+pub async fn delete(jeto: &Jeto, who: &Principal, id: u64) -> Answer {
+    Ok(response::json(
+        StatusCode::OK,
+        &jeto.delete_host(who, id).await?,
+    ))
+}

@@ -183,3 +183,27 @@ pub async fn delete(jeto: &Jeto, who: &Principal, id: u64, query: &Query) -> Ans
     };
     Ok(response::json(StatusCode::OK, &body))
 }
+
+/// `PATCH /api/instances/{id}` (admin only): rename, another environment, another host.
+#[utoipa::path(operation_id = "changeInstance", patch, path = "/api/instances/{id}", tag = "instances",
+    summary = "Rename an instance, change its environment, or move it to another host (admin only)",
+    description = "The fields given change, the others stay. A move is refused while commands are queued or running, and unless the new host's provider reads the instance's machines (the answer carries what it said).",
+    params(IdPath), request_body = jeto_core::InstanceChange,
+    responses(
+        (status = 200, description = "The instance as changed", body = InstanceView),
+        (status = 400, description = "An invalid name or environment, or an unknown field", body = ErrorBody),
+        (status = 403, description = "Only admin keys change instances", body = ErrorBody),
+        (status = 404, description = "No such instance (or not visible), or no such host", body = ErrorBody),
+        (status = 409, description = "Commands are queued or running, or the new host cannot read it", body = ErrorBody),
+    ))]
+pub async fn change(
+    jeto: &Jeto,
+    who: &Principal,
+    id: u64,
+    change: jeto_core::InstanceChange,
+) -> Answer {
+    Ok(response::json(
+        StatusCode::OK,
+        &jeto.change_instance(who, id, change).await?,
+    ))
+}

@@ -51,3 +51,35 @@ pub async fn create(jeto: &Jeto, who: &Principal, body: Project) -> Answer {
         &project,
     ))
 }
+
+/// `PUT /api/projects/{id}` (admin only): the project replaced.
+#[utoipa::path(operation_id = "updateProject", put, path = "/api/projects/{id}", tag = "projects",
+    summary = "Replace a project (admin only)", params(IdPath), request_body = Project,
+    responses(
+        (status = 200, description = "The project as stored", body = Project),
+        (status = 400, description = "The body's id is not the path's, or the project is invalid", body = ErrorBody),
+        (status = 403, description = "Only admin keys change projects", body = ErrorBody),
+        (status = 404, description = "No such project, or a host named in `hosts` does not exist", body = ErrorBody),
+    ))]
+pub async fn update(jeto: &Jeto, who: &Principal, id: u64, body: Project) -> Answer {
+    Ok(response::json(
+        StatusCode::OK,
+        &jeto.update_project(who, id, body).await?,
+    ))
+}
+
+/// `DELETE /api/projects/{id}` (admin only): the project removed; instances made from it
+/// stay.
+#[utoipa::path(operation_id = "deleteProject", delete, path = "/api/projects/{id}", tag = "projects",
+    summary = "Remove a project (admin only); instances made from it stay", params(IdPath),
+    responses(
+        (status = 200, description = "The project removed", body = Project),
+        (status = 403, description = "Only admin keys delete projects", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+    ))]
+pub async fn delete(jeto: &Jeto, who: &Principal, id: u64) -> Answer {
+    Ok(response::json(
+        StatusCode::OK,
+        &jeto.delete_project(who, id).await?,
+    ))
+}

@@ -297,6 +297,45 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn remove_host(&self, id: u64) -> Result<Option<Host>> {
+        self.write(
+            move |tx, registry| {
+                let Some(host) = registry.hosts.iter().find(|h| h.id == id).cloned() else {
+                    return Ok(None);
+                };
+                registry.check_host_unused(id)?;
+                tx.execute("DELETE FROM hosts WHERE id = ?1", [id])
+                    .map_err(storage(format!("removing host {id}")))?;
+                Ok(Some(host))
+            },
+            move |registry, removed| {
+                if removed.is_some() {
+                    registry.remove_host(id);
+                }
+            },
+        )
+        .await
+    }
+
+    async fn remove_project(&self, id: u64) -> Result<Option<Project>> {
+        self.write(
+            move |tx, registry| {
+                let project = registry.projects.iter().find(|p| p.id == id).cloned();
+                if project.is_some() {
+                    tx.execute("DELETE FROM projects WHERE id = ?1", [id])
+                        .map_err(storage(format!("removing project {id}")))?;
+                }
+                Ok(project)
+            },
+            move |registry, removed| {
+                if removed.is_some() {
+                    registry.remove_project(id);
+                }
+            },
+        )
+        .await
+    }
+
     fn version(&self) -> u64 {
         self.registry().version
     }
