@@ -441,10 +441,42 @@ fn hold_index_entry(
         .unwrap()
 }
 
+/// Runs `op` while `folder`'s machine entry is held, letting it go once a second `vagrant
+/// SUB_COMMAND` process has started: the first attempt always meets the lock, whatever the
+/// machine's speed.
+async fn while_held<T>(
+    fake: &FakeVagrant,
+    folder: &std::path::Path,
+    sub_command: &str,
+    op: impl std::future::Future<Output = T>,
+) -> T {
+    let count = || {
+        fake.calls()
+            .iter()
+            .filter(|c| c.split_whitespace().any(|word| word == sub_command))
+            .count()
+    };
+    let before = count();
+    let mut held = Some(hold_index_entry(fake, folder));
+    let mut op = std::pin::pin!(op);
+    loop {
+        tokio::select! {
+            out = &mut op => return out,
+            () = tokio::time::sleep(Duration::from_millis(20)) => {
+                if held.is_some() && count() >= before + 2 {
+                    held = None;
+                }
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_machine_locked_for_a_moment_by_another_vagrant_is_tried_again() {
     let fake = FakeVagrant::new();
-    let provider = VagrantProvider::new(fake.config());
+    let mut config = fake.config();
+    config.binary = fake.counting_binary();
+    let provider = VagrantProvider::new(config);
     let folder = fake.single();
     let instance = FakeVagrant::instance(1, &folder, FakeVagrant::host(&[]));
     let run = |action| {
@@ -459,22 +491,12 @@ async fn a_machine_locked_for_a_moment_by_another_vagrant_is_tried_again() {
     };
     assert!(run(Action::Start).await.0.is_success());
 
-    // A read and an action while the entry is held for a second: both wait it out.
-    let held = hold_index_entry(&fake, &folder);
-    let release = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_secs(1));
-        drop(held);
-    });
-    let statuses = provider.status(&instance).await.unwrap();
+    // A read and an action meeting the held entry: both try again and succeed.
+    let statuses = while_held(&fake, &folder, "status", provider.status(&instance))
+        .await
+        .unwrap();
     assert_eq!(statuses[0].status, "running", "{statuses:?}");
-    release.join().unwrap();
-    let held = hold_index_entry(&fake, &folder);
-    let release = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_secs(1));
-        drop(held);
-    });
-    let (outcome, console) = run(Action::Stop).await;
-    release.join().unwrap();
+    let (outcome, console) = while_held(&fake, &folder, "halt", run(Action::Stop)).await;
     assert!(outcome.is_success(), "{outcome:?}\n{console}");
     assert!(
         console.contains("another vagrant process held the machine; trying again"),
