@@ -1,6 +1,7 @@
 //! Who may do what: the [`AccessPolicy`] trait and the default [`TokenPolicy`].
 
 pub mod audit;
+pub mod people;
 
 use std::collections::BTreeSet;
 use std::fmt;

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 
 use super::{InstanceRecord, Page, Registry, Store};
 use crate::access::audit::AuditEntry;
+use crate::access::people::{ApiKey, Team, User};
 use crate::model::console::ConsoleBuffer;
 use crate::{Command, Error, Host, Project, Result};
 
@@ -142,6 +143,63 @@ impl Store for MemoryStore {
 
     async fn remove_project(&self, id: u64) -> Result<Option<Project>> {
         Ok(self.lock().registry.remove_project(id))
+    }
+
+    async fn users(&self) -> Result<Vec<User>> {
+        Ok(self.lock().registry.people.users.clone())
+    }
+
+    async fn put_user(&self, mut user: User) -> Result<User> {
+        super::check_id("user", user.id)?;
+        let people = &mut self.lock().registry.people;
+        if user.id == 0 {
+            user.id = people.next_user_id.max(1);
+        }
+        people.check_user(&user)?;
+        people.store_user(user.clone());
+        Ok(user)
+    }
+
+    async fn remove_user(&self, id: u64) -> Result<Option<User>> {
+        Ok(self.lock().registry.people.remove_user(id))
+    }
+
+    async fn teams(&self) -> Result<Vec<Team>> {
+        Ok(self.lock().registry.people.teams.clone())
+    }
+
+    async fn put_team(&self, mut team: Team) -> Result<Team> {
+        super::check_id("team", team.id)?;
+        let people = &mut self.lock().registry.people;
+        if team.id == 0 {
+            team.id = people.next_team_id.max(1);
+        }
+        people.check_team(&team)?;
+        people.store_team(team.clone());
+        Ok(team)
+    }
+
+    async fn remove_team(&self, id: u64) -> Result<Option<Team>> {
+        Ok(self.lock().registry.people.remove_team(id))
+    }
+
+    async fn api_keys(&self) -> Result<Vec<ApiKey>> {
+        Ok(self.lock().registry.people.keys.clone())
+    }
+
+    async fn put_api_key(&self, mut key: ApiKey) -> Result<ApiKey> {
+        super::check_id("key", key.id)?;
+        let people = &mut self.lock().registry.people;
+        if key.id == 0 {
+            key.id = people.next_key_id.max(1);
+        }
+        people.check_key(&key)?;
+        people.store_key(key.clone());
+        Ok(key)
+    }
+
+    async fn remove_api_key(&self, id: u64) -> Result<Option<ApiKey>> {
+        Ok(self.lock().registry.people.remove_key(id))
     }
 
     fn version(&self) -> u64 {

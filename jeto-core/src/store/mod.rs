@@ -5,6 +5,7 @@
 mod atomic;
 mod blocking;
 mod memory;
+mod people;
 mod registry;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
@@ -16,12 +17,14 @@ use serde::{Deserialize, Serialize};
 pub use atomic::write_atomically;
 pub(crate) use blocking::blocking;
 pub use memory::MemoryStore;
+pub(crate) use people::People;
 pub(crate) use registry::Registry;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::{SqliteStore, DATABASE_FILE};
 
 use crate::access::audit::AuditEntry;
+use crate::access::people::{ApiKey, Team, User};
 use crate::{Command, Host, InstanceSpec, Project, Result};
 
 /// An instance as stored: everything but the live status, and the host by id. Its JSON is
@@ -52,6 +55,11 @@ impl InstanceRecord {
             managed_folder: false,
         }
     }
+}
+
+/// The answer of a [`Store`] method a store does not implement.
+fn unsupported<T>(what: &str) -> Result<T> {
+    Err(crate::Error::NotSupported { what: what.into() })
 }
 
 /// Ids are int64 in SQLite and in the API: a larger one given by a caller is refused.
@@ -130,6 +138,49 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
         Err(crate::Error::NotSupported {
             what: "remove hosts from this store".into(),
         })
+    }
+    /// All users, by id.
+    async fn users(&self) -> Result<Vec<User>> {
+        unsupported("keep users")
+    }
+    /// Stores a user: a new one (id 0: the next id) or a replacement; a `Conflict` when
+    /// another user has its name.
+    async fn put_user(&self, user: User) -> Result<User> {
+        let _ = user;
+        unsupported("keep users")
+    }
+    /// Removes a user, with their keys and their places in teams.
+    async fn remove_user(&self, id: u64) -> Result<Option<User>> {
+        let _ = id;
+        unsupported("keep users")
+    }
+    /// All teams, by id.
+    async fn teams(&self) -> Result<Vec<Team>> {
+        unsupported("keep teams")
+    }
+    /// Stores a team (as [`Store::put_user`]); its members must be users.
+    async fn put_team(&self, team: Team) -> Result<Team> {
+        let _ = team;
+        unsupported("keep teams")
+    }
+    /// Removes a team.
+    async fn remove_team(&self, id: u64) -> Result<Option<Team>> {
+        let _ = id;
+        unsupported("keep teams")
+    }
+    /// All keys users made, by id, with their hashes.
+    async fn api_keys(&self) -> Result<Vec<ApiKey>> {
+        unsupported("keep keys")
+    }
+    /// Stores a key (as [`Store::put_user`]); its user must exist and its hash be its own.
+    async fn put_api_key(&self, key: ApiKey) -> Result<ApiKey> {
+        let _ = key;
+        unsupported("keep keys")
+    }
+    /// Removes a key: refused from its next request on.
+    async fn remove_api_key(&self, id: u64) -> Result<Option<ApiKey>> {
+        let _ = id;
+        unsupported("keep keys")
     }
     /// Removes a project (instances made from it keep their folder and source); `None` when
     /// there is no such project. The default: [`crate::Error::NotSupported`].

@@ -25,6 +25,9 @@ pub(crate) struct Registry {
     /// Bumped by every change; not stored.
     #[serde(skip)]
     pub(crate) version: u64,
+    /// Users, teams and their keys (not in the JSON data folders of old versions).
+    #[serde(skip)]
+    pub(crate) people: super::People,
     /// Instance ids by path (one folder holds one instance), kept with `instances`.
     #[serde(skip)]
     by_path: HashMap<String, u64>,

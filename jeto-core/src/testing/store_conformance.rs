@@ -36,6 +36,7 @@ pub async fn run_all(open: impl Fn() -> Arc<dyn Store>, persistent: bool) {
     the_audit_log_is_bounded_and_pages_newest_first(store.as_ref()).await;
     one_folder_holds_one_instance(store.clone()).await;
     hosts_in_use_stay_and_others_go(store.as_ref()).await;
+    people_and_their_keys(store.as_ref()).await;
     if persistent {
         let before = snapshot(store.as_ref()).await;
         drop(store);
@@ -78,11 +79,15 @@ fn command(instance_id: u64, status: CommandStatus) -> Command {
 /// Everything a store holds, comparable.
 async fn snapshot(store: &dyn Store) -> String {
     let mut text = format!(
-        "{:?}\n{:?}\n{:?}\n{:?}\n",
+        "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n",
         store.instances().await.unwrap(),
         store.hosts().await.unwrap(),
         store.projects().await.unwrap(),
-        store.audit(None, usize::MAX).await.unwrap()
+        store.audit(None, usize::MAX).await.unwrap(),
+        store.users().await.unwrap(),
+        store.teams().await.unwrap(),
+        // Debug shows the hashes too: they must come back.
+        store.api_keys().await.unwrap(),
     );
     for record in store.instances().await.unwrap() {
         for listed in store.commands(record.id, Page::ALL).await.unwrap() {
@@ -520,4 +525,68 @@ pub async fn hosts_in_use_stay_and_others_go(store: &dyn Store) {
         .await
         .unwrap();
     assert!(next.id > host.id, "{} after {}", next.id, host.id);
+}
+
+/// Users and teams have unique names, teams list users only, a key's hash is its own and
+/// kept (never in its JSON); removing a user removes their keys and their places in teams.
+pub async fn people_and_their_keys(store: &dyn Store) {
+    use crate::access::hash_key;
+    use crate::access::people::{ApiKey, Team, User};
+    let ann = store.put_user(User::new("ann")).await.unwrap();
+    assert!(ann.id > 0);
+    let taken = store.put_user(User::new("ann")).await.unwrap_err();
+    assert_eq!(taken.kind(), ErrorKind::Conflict, "{taken}");
+    let bob = store.put_user(User::new("bob")).await.unwrap();
+    let mut ops = Team::new("ops");
+    ops.members = [ann.id, bob.id].into();
+    let ops = store.put_team(ops).await.unwrap();
+    let mut ghosts = Team::new("ghosts");
+    ghosts.members = [999_999].into();
+    let refused = store.put_team(ghosts).await.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::InvalidRequest, "{refused}");
+    let refused = store.put_team(Team::new("ops")).await.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Conflict, "{refused}");
+
+    let key = store
+        .put_api_key(ApiKey::new(ann.id, "ci", hash_key("ann's key")))
+        .await
+        .unwrap();
+    let again = store
+        .put_api_key(ApiKey::new(bob.id, "copy", hash_key("ann's key")))
+        .await
+        .unwrap_err();
+    assert_eq!(again.kind(), ErrorKind::Conflict, "{again}");
+    let orphan = store
+        .put_api_key(ApiKey::new(999_999, "orphan", hash_key("x")))
+        .await
+        .unwrap_err();
+    assert_eq!(orphan.kind(), ErrorKind::InvalidRequest, "{orphan}");
+    let stored = store.api_keys().await.unwrap();
+    let found = stored.iter().find(|k| k.id == key.id).unwrap();
+    assert_eq!(found.key_sha256, hash_key("ann's key"));
+    assert!(!serde_json::to_string(found)
+        .unwrap()
+        .contains(&found.key_sha256));
+    let bobs = store
+        .put_api_key(ApiKey::new(bob.id, "bob's", hash_key("bob's key")))
+        .await
+        .unwrap();
+
+    let removed = store.remove_user(ann.id).await.unwrap();
+    assert_eq!(removed.map(|u| u.name), Some("ann".to_owned()));
+    let keys = store.api_keys().await.unwrap();
+    assert!(keys.iter().all(|k| k.user != ann.id), "{keys:?}");
+    assert!(keys.iter().any(|k| k.id == bobs.id));
+    let teams = store.teams().await.unwrap();
+    let ops_now = teams.iter().find(|t| t.id == ops.id).unwrap();
+    assert_eq!(ops_now.members, [bob.id].into());
+    assert!(store.remove_user(ann.id).await.unwrap().is_none());
+    assert_eq!(
+        store.remove_api_key(bobs.id).await.unwrap().map(|k| k.id),
+        Some(bobs.id)
+    );
+    assert!(store.remove_api_key(bobs.id).await.unwrap().is_none());
+    // A name freed is free again; ids are not reused.
+    let ann_again = store.put_user(User::new("ann")).await.unwrap();
+    assert!(ann_again.id > bob.id);
 }

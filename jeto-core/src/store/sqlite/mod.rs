@@ -17,6 +17,7 @@ use schema::{connect, from_json, load_registry, lock, migrate, raise_counter, st
 
 use super::{InstanceRecord, Page, Registry, Store};
 use crate::access::audit::AuditEntry;
+use crate::access::people::{ApiKey, Team, User};
 use crate::{Command, Error, Host, Project, Result};
 
 /// The database file inside the data folder.
@@ -330,6 +331,151 @@ impl Store for SqliteStore {
             move |registry, removed| {
                 if removed.is_some() {
                     registry.remove_project(id);
+                }
+            },
+        )
+        .await
+    }
+
+    async fn users(&self) -> Result<Vec<User>> {
+        Ok(self.registry().people.users.clone())
+    }
+
+    async fn put_user(&self, mut user: User) -> Result<User> {
+        super::check_id("user", user.id)?;
+        self.write(
+            move |tx, registry| {
+                user.id = match user.id {
+                    0 => take_id(tx, "user", registry.people.next_user_id)?,
+                    id => {
+                        raise_counter(tx, "user", id + 1)?;
+                        id
+                    }
+                };
+                registry.people.check_user(&user)?;
+                tx.execute(
+                    "INSERT INTO users (id, name, body) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET name = excluded.name, body = excluded.body",
+                    params![user.id, user.name, to_json(&user)?],
+                )
+                .map_err(storage(format!("storing user {}", user.id)))?;
+                Ok(user)
+            },
+            |registry, user| registry.people.store_user(user.clone()),
+        )
+        .await
+    }
+
+    async fn remove_user(&self, id: u64) -> Result<Option<User>> {
+        self.write(
+            move |tx, registry| {
+                let Some(user) = registry.people.users.iter().find(|u| u.id == id).cloned() else {
+                    return Ok(None);
+                };
+                for team in registry.people.teams_without(id) {
+                    tx.execute(
+                        "UPDATE teams SET body = ?2 WHERE id = ?1",
+                        params![team.id, to_json(&team)?],
+                    )
+                    .map_err(storage(format!("taking user {id} out of team {}", team.id)))?;
+                }
+                // Its keys go with it (ON DELETE CASCADE).
+                tx.execute("DELETE FROM users WHERE id = ?1", [id])
+                    .map_err(storage(format!("removing user {id}")))?;
+                Ok(Some(user))
+            },
+            move |registry, removed| {
+                if removed.is_some() {
+                    registry.people.remove_user(id);
+                }
+            },
+        )
+        .await
+    }
+
+    async fn teams(&self) -> Result<Vec<Team>> {
+        Ok(self.registry().people.teams.clone())
+    }
+
+    async fn put_team(&self, mut team: Team) -> Result<Team> {
+        super::check_id("team", team.id)?;
+        self.write(
+            move |tx, registry| {
+                team.id = match team.id {
+                    0 => take_id(tx, "team", registry.people.next_team_id)?,
+                    id => {
+                        raise_counter(tx, "team", id + 1)?;
+                        id
+                    }
+                };
+                registry.people.check_team(&team)?;
+                tx.execute(
+                    "INSERT INTO teams (id, name, body) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET name = excluded.name, body = excluded.body",
+                    params![team.id, team.name, to_json(&team)?],
+                )
+                .map_err(storage(format!("storing team {}", team.id)))?;
+                Ok(team)
+            },
+            |registry, team| registry.people.store_team(team.clone()),
+        )
+        .await
+    }
+
+    async fn remove_team(&self, id: u64) -> Result<Option<Team>> {
+        self.write(
+            move |tx, registry| {
+                let team = registry.people.teams.iter().find(|t| t.id == id).cloned();
+                tx.execute("DELETE FROM teams WHERE id = ?1", [id])
+                    .map_err(storage(format!("removing team {id}")))?;
+                Ok(team)
+            },
+            move |registry, removed| {
+                if removed.is_some() {
+                    registry.people.remove_team(id);
+                }
+            },
+        )
+        .await
+    }
+
+    async fn api_keys(&self) -> Result<Vec<ApiKey>> {
+        Ok(self.registry().people.keys.clone())
+    }
+
+    async fn put_api_key(&self, mut key: ApiKey) -> Result<ApiKey> {
+        super::check_id("key", key.id)?;
+        self.write(
+            move |tx, registry| {
+                key.id = match key.id {
+                    0 => take_id(tx, "key", registry.people.next_key_id)?,
+                    id => {
+                        raise_counter(tx, "key", id + 1)?;
+                        id
+                    }
+                };
+                registry.people.check_key(&key)?;
+                tx.execute(
+                    "INSERT INTO api_keys (id, user_id, key_sha256, body) VALUES (?1, ?2, ?3, ?4) ON CONFLICT(id) DO UPDATE SET body = excluded.body",
+                    params![key.id, key.user, key.key_sha256, to_json(&key)?],
+                )
+                .map_err(storage(format!("storing key {}", key.id)))?;
+                Ok(key)
+            },
+            |registry, key| registry.people.store_key(key.clone()),
+        )
+        .await
+    }
+
+    async fn remove_api_key(&self, id: u64) -> Result<Option<ApiKey>> {
+        self.write(
+            move |tx, registry| {
+                let key = registry.people.keys.iter().find(|k| k.id == id).cloned();
+                tx.execute("DELETE FROM api_keys WHERE id = ?1", [id])
+                    .map_err(storage(format!("removing key {id}")))?;
+                Ok(key)
+            },
+            move |registry, removed| {
+                if removed.is_some() {
+                    registry.people.remove_key(id);
                 }
             },
         )

@@ -51,6 +51,17 @@ ALTER TABLE audit ADD COLUMN anonymous INTEGER NOT NULL DEFAULT 0;
 UPDATE audit SET anonymous = (json_extract(body, '$.principal') IS NULL);
 CREATE INDEX audit_by_kind ON audit(anonymous, id);
 "#,
+    // Users, teams and the keys users make (a key's hash is a column: the body never has it).
+    r#"
+CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, body TEXT NOT NULL);
+CREATE TABLE teams (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, body TEXT NOT NULL);
+CREATE TABLE api_keys (
+    id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    key_sha256 TEXT NOT NULL UNIQUE,
+    body TEXT NOT NULL
+);
+"#,
 ];
 
 pub(super) fn storage(context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error {
@@ -172,6 +183,30 @@ pub(super) fn load_registry(connection: &Connection) -> Result<Registry> {
             .map_err(storage("reading an id counter"))?
             .unwrap_or(1))
     };
+    for body in rows("users")? {
+        let user = from_json("users", &body)?;
+        registry.people.store_user(user);
+    }
+    for body in rows("teams")? {
+        let team = from_json("teams", &body)?;
+        registry.people.store_team(team);
+    }
+    let mut statement = connection
+        .prepare("SELECT key_sha256, body FROM api_keys ORDER BY id")
+        .map_err(storage("reading api_keys"))?;
+    let keys = statement
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .map_err(storage("reading api_keys"))?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(storage("reading api_keys"))?;
+    for (hash, body) in keys {
+        let mut key: crate::access::people::ApiKey = from_json("api_keys", &body)?;
+        key.key_sha256 = hash;
+        registry.people.store_key(key);
+    }
+    registry.people.next_user_id = counter("user")?;
+    registry.people.next_team_id = counter("team")?;
+    registry.people.next_key_id = counter("key")?;
     registry.next_instance_id = counter("instance")?;
     registry.next_host_id = counter("host")?;
     registry.next_project_id = counter("project")?;
