@@ -206,14 +206,14 @@ async fn tokens_unknown_ungranted_forbidden_admin() {
         .build()
         .await
         .unwrap();
-    let admin = jeto.authenticate(Some("admin-key")).unwrap();
+    let admin = jeto.authenticate(Some("admin-key")).await.unwrap();
     assert!(admin.admin);
     assert_eq!(
-        jeto.authenticate(Some("wrong")).unwrap_err().kind(),
+        jeto.authenticate(Some("wrong")).await.unwrap_err().kind(),
         ErrorKind::Unauthenticated
     );
     assert_eq!(
-        jeto.authenticate(None).unwrap_err().kind(),
+        jeto.authenticate(None).await.unwrap_err().kind(),
         ErrorKind::Unauthenticated
     );
     let host = jeto
@@ -232,7 +232,7 @@ async fn tokens_unknown_ungranted_forbidden_admin() {
             CreateInstance::from_path(format!("i{i}"), host.id, folder.display().to_string());
         jeto.create_instance(&admin, request).await.unwrap();
     }
-    let ci = jeto.authenticate(Some("ci-key")).unwrap();
+    let ci = jeto.authenticate(Some("ci-key")).await.unwrap();
     let visible: Vec<_> = jeto
         .instances(&ci, false)
         .await

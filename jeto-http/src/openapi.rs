@@ -17,7 +17,7 @@ use utoipa::openapi::{ContentBuilder, HeaderBuilder, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
 use crate::answers::{CommandAnswer, Deleted, ErrorBody, Health};
-use crate::handlers::{audit, commands, hosts, instances, machines, meta, projects};
+use crate::handlers::{audit, commands, hosts, instances, keys, machines, meta, people, projects};
 use crate::{ApiBody, MAX_BODY};
 
 /// The declaration the document is derived from.
@@ -40,6 +40,10 @@ use crate::{ApiBody, MAX_BODY};
         hosts::global_status,
         projects::list, projects::create, projects::get, projects::update, projects::delete,
         audit::list,
+        people::list_users, people::create_user, people::get_user, people::update_user,
+        people::delete_user, people::list_teams, people::create_team, people::get_team,
+        people::update_team, people::delete_team,
+        keys::list, keys::create, keys::revoke,
     ),
     components(schemas(ErrorBody, CommandAnswer, Deleted, Health)),
     security(("jetoKey" = []), ("bearer" = [])),
@@ -50,6 +54,7 @@ use crate::{ApiBody, MAX_BODY};
         (name = "hosts", description = "Vagrant providers and their settings"),
         (name = "projects", description = "Admin-defined sources that keys which are not admin create instances from"),
         (name = "audit", description = "Who did what (admin only)"),
+        (name = "people", description = "Users, teams and the keys users make for themselves"),
         (name = "meta", description = "Liveness and this document"),
     )
 )]

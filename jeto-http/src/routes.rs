@@ -41,6 +41,18 @@ pub enum Route {
     Workers(u64),
     /// `/api/me`
     Me,
+    /// `/api/users`
+    Users,
+    /// `/api/users/{id}`
+    User(u64),
+    /// `/api/teams`
+    Teams,
+    /// `/api/teams/{id}`
+    Team(u64),
+    /// `/api/keys`
+    Keys,
+    /// `/api/keys/{id}`
+    Key(u64),
 }
 
 impl Route {
@@ -66,6 +78,12 @@ impl Route {
             Route::GlobalStatus => 15,
             Route::Workers(_) => 16,
             Route::Me => 17,
+            Route::Users => 18,
+            Route::User(_) => 19,
+            Route::Teams => 20,
+            Route::Team(_) => 21,
+            Route::Keys => 22,
+            Route::Key(_) => 23,
         };
         ROUTES[index].0
     }
@@ -104,6 +122,12 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/global-status", &["GET"]),
     ("/api/hosts/{id}/workers", &["GET"]),
     ("/api/me", &["GET"]),
+    ("/api/users", &["GET", "POST"]),
+    ("/api/users/{id}", &["GET", "PUT", "DELETE"]),
+    ("/api/teams", &["GET", "POST"]),
+    ("/api/teams/{id}", &["GET", "PUT", "DELETE"]),
+    ("/api/keys", &["GET", "POST"]),
+    ("/api/keys/{id}", &["DELETE"]),
 ];
 
 /// Matches a path against [`ROUTES`]. Parameters must be positive integers; anything else
@@ -160,6 +184,12 @@ pub fn match_path(path: &str) -> Result<(Route, &'static [&'static str]), ApiErr
                 (15, _) => Route::GlobalStatus,
                 (16, [id]) => Route::Workers(*id),
                 (17, _) => Route::Me,
+                (18, _) => Route::Users,
+                (19, [id]) => Route::User(*id),
+                (20, _) => Route::Teams,
+                (21, [id]) => Route::Team(*id),
+                (22, _) => Route::Keys,
+                (23, [id]) => Route::Key(*id),
                 _ => unreachable!("ROUTES and this match list the same routes"),
             };
             return Ok((route, methods));

@@ -15,7 +15,7 @@ use http_body::Body;
 use jeto_core::Jeto;
 
 use crate::client::ClientAddr;
-use crate::handlers::{audit, commands, hosts, instances, machines, meta, projects};
+use crate::handlers::{audit, commands, hosts, instances, keys, machines, meta, people, projects};
 use crate::json_request::read_json;
 use crate::links::Links;
 use crate::routes::{match_path, Route};
@@ -304,7 +304,7 @@ where
                 auth::key(&parts.headers),
             ) {
                 (Some(who), _) => Some(who.clone()),
-                (None, Some(key)) => Some(jeto.authenticate(Some(key))?),
+                (None, Some(key)) => Some(jeto.authenticate(Some(key)).await?),
                 (None, None) => None,
             };
             asked.principal = who.as_ref().map(|who| who.name.clone());
@@ -321,7 +321,7 @@ where
     // A layer in front (see `auth::AuthLayer`) may have authenticated the request already.
     let who = match parts.extensions.get::<Principal>() {
         Some(who) => who.clone(),
-        None => jeto.authenticate(auth::key(&parts.headers))?,
+        None => jeto.authenticate(auth::key(&parts.headers)).await?,
     };
     asked.principal = Some(who.name.clone());
     let method = parts.method.clone();
@@ -429,6 +429,58 @@ where
         (Route::Me, _) => {
             query(&[])?;
             Ok(meta::me(&who))
+        }
+        (Route::Users, Method::GET) => {
+            query(&[])?;
+            people::list_users(jeto, &who).await
+        }
+        (Route::Users, _) => {
+            query(&[])?;
+            people::create_user(jeto, &who, read_json(&parts, body).await?).await
+        }
+        (Route::User(id), Method::GET) => {
+            query(&[])?;
+            people::get_user(jeto, &who, id).await
+        }
+        (Route::User(id), Method::PUT) => {
+            query(&[])?;
+            people::update_user(jeto, &who, id, read_json(&parts, body).await?).await
+        }
+        (Route::User(id), _) => {
+            query(&[])?;
+            people::delete_user(jeto, &who, id).await
+        }
+        (Route::Teams, Method::GET) => {
+            query(&[])?;
+            people::list_teams(jeto, &who).await
+        }
+        (Route::Teams, _) => {
+            query(&[])?;
+            people::create_team(jeto, &who, read_json(&parts, body).await?).await
+        }
+        (Route::Team(id), Method::GET) => {
+            query(&[])?;
+            people::get_team(jeto, &who, id).await
+        }
+        (Route::Team(id), Method::PUT) => {
+            query(&[])?;
+            people::update_team(jeto, &who, id, read_json(&parts, body).await?).await
+        }
+        (Route::Team(id), _) => {
+            query(&[])?;
+            people::delete_team(jeto, &who, id).await
+        }
+        (Route::Keys, Method::GET) => {
+            query(&[])?;
+            keys::list(jeto, &who).await
+        }
+        (Route::Keys, _) => {
+            query(&[])?;
+            keys::create(jeto, &who, read_json(&parts, body).await?).await
+        }
+        (Route::Key(id), _) => {
+            query(&[])?;
+            keys::revoke(jeto, &who, id).await
         }
         (Route::Health | Route::OpenApi, _) => unreachable!("answered above"),
     }

@@ -205,8 +205,20 @@ fn every_route_and_method_is_documented_and_nothing_else() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_status_answered_is_documented_and_every_documented_status_is_answered() {
+#[test]
+fn every_status_answered_is_documented_and_every_documented_status_is_answered() {
+    // One long walk through the API: its future's frames outgrow a test thread's 2 MiB in a
+    // debug build, so it runs as a task on workers with more stack.
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_stack_size(16 << 20)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async { tokio::spawn(walk_every_route()).await.unwrap() });
+}
+
+async fn walk_every_route() {
     let folders = tempfile::tempdir().unwrap();
     let memory = InMemoryProvider::new();
     let mut paths = BTreeMap::new();
@@ -403,6 +415,9 @@ async fn every_status_answered_is_documented_and_every_documented_status_is_answ
         .await;
     api.call(audit, "GET", audit, None, None).await;
     api.call(audit, "GET", audit, limited, None).await;
+
+    // People (boxed: the test's future is large enough already).
+    Box::pin(people(&mut api, &big)).await;
 
     // Changing hosts and projects.
     let spare = r#"{"name": "spare", "provider": "memory"}"#;
@@ -812,6 +827,132 @@ async fn every_status_answered_is_documented_and_every_documented_status_is_answ
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Users, teams (admins only; 404 for others) and the keys users make.
+async fn people(api: &mut Api, big: &str) {
+    let admin = Some("admin");
+    let limited = Some("limited");
+    for (list, one, first, second) in [
+        ("/api/users", "/api/users/{id}", "ann", "bob"),
+        ("/api/teams", "/api/teams/{id}", "ops", "devs"),
+    ] {
+        let body = |name: &str| json!({ "name": name }).to_string();
+        let (status, made) = api
+            .call(list, "POST", list, admin, Some(&body(first)))
+            .await;
+        assert_eq!(status, 201, "{made}");
+        api.call(list, "POST", list, admin, Some(&body(second)))
+            .await;
+        api.call(list, "POST", list, admin, Some(&body(first)))
+            .await; // 409: the name is taken
+        api.call(list, "POST", list, admin, Some("{}")).await;
+        api.call(list, "POST", list, limited, Some(&body("x")))
+            .await;
+        api.call(list, "POST", list, None, Some(&body("x"))).await;
+        api.call(list, "POST", list, admin, Some(big)).await;
+        send_as_text(api, list, list).await;
+        api.call(list, "GET", list, admin, None).await;
+        api.call(list, "GET", &format!("{list}?x=1"), admin, None)
+            .await;
+        api.call(list, "GET", list, None, None).await;
+        api.call(list, "GET", list, limited, None).await;
+        let url = format!("{list}/{}", made["id"]);
+        api.call(one, "GET", &url, admin, None).await;
+        api.call(one, "GET", &format!("{url}?x=1"), admin, None)
+            .await;
+        api.call(one, "GET", &url, None, None).await;
+        api.call(one, "GET", &format!("{list}/999"), admin, None)
+            .await;
+        api.call(one, "PUT", &url, admin, Some(&body(first))).await;
+        api.call(one, "PUT", &url, admin, Some(&body(second))).await; // 409
+        api.call(one, "PUT", &url, admin, Some(r#"{"id": 77, "name": "x"}"#))
+            .await;
+        api.call(one, "PUT", &url, None, Some(&body(first))).await;
+        api.call(one, "PUT", &format!("{list}/999"), admin, Some(&body("z")))
+            .await;
+        api.call(one, "PUT", &url, admin, Some(big)).await;
+        send_as_text_with(api, "PUT", one, &url).await;
+        api.call(one, "DELETE", &format!("{url}?x=1"), admin, None)
+            .await;
+        api.call(one, "DELETE", &url, None, None).await;
+        api.call(one, "DELETE", &format!("{list}/999"), admin, None)
+            .await;
+    }
+    let keys = "/api/keys";
+    let (_, carl) = api
+        .call(
+            "/api/users",
+            "POST",
+            "/api/users",
+            admin,
+            Some(r#"{"name": "carl"}"#),
+        )
+        .await;
+    let for_carl = json!({"name": "laptop", "user": carl["id"]}).to_string();
+    let (status, made) = api.call(keys, "POST", keys, admin, Some(&for_carl)).await;
+    assert_eq!(status, 201, "{made}");
+    let carls = made["key"].as_str().unwrap().to_owned();
+    let (status, mine) = api
+        .call("/api/me", "GET", "/api/me", Some(&carls), None)
+        .await;
+    assert_eq!((status, &mine["user"]), (200, &carl["id"]), "{mine}");
+    api.call(keys, "POST", keys, admin, Some(r#"{"name": "no-user"}"#))
+        .await; // 400
+    api.call(
+        keys,
+        "POST",
+        keys,
+        Some(&carls),
+        Some(r#"{"name": "x", "user": 1}"#),
+    )
+    .await; // 403
+    api.call(
+        keys,
+        "POST",
+        keys,
+        admin,
+        Some(r#"{"name": "x", "user": 999}"#),
+    )
+    .await; // 404
+    api.call(keys, "POST", keys, None, Some(&for_carl)).await;
+    api.call(keys, "POST", keys, admin, Some(big)).await;
+    send_as_text(api, keys, keys).await;
+    api.call(keys, "GET", keys, Some(&carls), None).await;
+    api.call(keys, "GET", "/api/keys?x=1", admin, None).await;
+    api.call(keys, "GET", keys, None, None).await;
+    let key = "/api/keys/{id}";
+    let url = format!("/api/keys/{}", made["id"]);
+    api.call(key, "DELETE", &format!("{url}?x=1"), admin, None)
+        .await;
+    api.call(key, "DELETE", &url, None, None).await;
+    api.call(key, "DELETE", "/api/keys/999", admin, None).await;
+    assert_eq!(api.call(key, "DELETE", &url, admin, None).await.0, 200);
+    for (user_or_team, id) in [("/api/users", &carl["id"])] {
+        let url = format!("{user_or_team}/{id}");
+        assert_eq!(
+            api.call("/api/users/{id}", "DELETE", &url, admin, None)
+                .await
+                .0,
+            200
+        );
+    }
+    let (_, doomed) = api
+        .call(
+            "/api/teams",
+            "POST",
+            "/api/teams",
+            admin,
+            Some(r#"{"name": "doomed"}"#),
+        )
+        .await;
+    let url = format!("/api/teams/{}", doomed["id"]);
+    assert_eq!(
+        api.call("/api/teams/{id}", "DELETE", &url, admin, None)
+            .await
+            .0,
+        200
+    );
 }
 
 /// A body sent as text/plain: 415.

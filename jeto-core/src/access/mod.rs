@@ -108,6 +108,12 @@ pub struct Principal {
     /// Granted permissions; `None` means all of them but
     /// [`Permission::RunOwnVagrantfile`], which must be named.
     pub actions: Option<BTreeSet<Permission>>,
+    /// The user whose key this is (none for a config token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<u64>,
+    /// The id of the user's key (none for a config token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<u64>,
 }
 
 impl Principal {
@@ -120,6 +126,8 @@ impl Principal {
             instances: BTreeSet::new(),
             projects: BTreeSet::new(),
             actions: None,
+            user: None,
+            key: None,
         }
     }
 
@@ -141,6 +149,8 @@ impl Principal {
             instances: BTreeSet::new(),
             projects: BTreeSet::new(),
             actions: Some(BTreeSet::new()),
+            user: None,
+            key: None,
         }
     }
 
@@ -298,6 +308,8 @@ impl AccessPolicy for TokenPolicy {
             instances: t.instances.clone(),
             projects: t.projects.clone(),
             actions: t.actions.clone(),
+            user: None,
+            key: None,
         })
     }
 }

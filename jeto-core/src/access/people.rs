@@ -86,6 +86,8 @@ impl Grants {
             instances: self.instances.clone(),
             projects: self.projects.clone(),
             actions: (!self.admin).then(|| self.actions.clone()),
+            user: None,
+            key: None,
         }
     }
 }
@@ -220,7 +222,10 @@ pub fn key_principal(user: &User, teams: &[Team], key: &ApiKey) -> Principal {
         Some(scope) => rights.intersection(scope),
         None => rights,
     };
-    rights.principal(format!("{} (key {})", user.name, key.name))
+    let mut principal = rights.principal(format!("{} (key {})", user.name, key.name));
+    principal.user = Some(user.id);
+    principal.key = Some(key.id);
+    principal
 }
 
 #[cfg(test)]

@@ -29,6 +29,17 @@ pub enum Error {
     #[error("missing or unknown access key: send it as `X-JETO-KEY: KEY` or `Authorization: Bearer KEY`")]
     Unauthenticated,
 
+    /// A user's key that has expired.
+    #[error(
+        "this key ({name}) expired at {at}: make a new one (POST /api/keys) with a key that works"
+    )]
+    KeyExpired {
+        /// The key's name.
+        name: String,
+        /// When it expired (RFC 3339).
+        at: String,
+    },
+
     /// The key may see the instance but not do this.
     #[error("this key may not {action} here; ask an admin to grant it")]
     Forbidden {
@@ -48,6 +59,13 @@ pub enum Error {
     HostNotFound {
         /// The id that was asked for.
         id: u64,
+    },
+
+    /// No user, team or key with this id (answered to admins and, for keys, to their users).
+    #[error("{what} not found")]
+    NotFound {
+        /// What was asked for (`user 4`, `team 2`, `key 9`).
+        what: String,
     },
 
     /// Something the key may not see at all, answered as if it did not exist.
@@ -230,12 +248,13 @@ impl Error {
             Error::InvalidRequest { .. }
             | Error::InstanceFolder { .. }
             | Error::JetoInfos { .. } => ErrorKind::InvalidRequest,
-            Error::Unauthenticated => ErrorKind::Unauthenticated,
+            Error::Unauthenticated | Error::KeyExpired { .. } => ErrorKind::Unauthenticated,
             Error::Forbidden { .. } => ErrorKind::Forbidden,
             Error::InstanceNotFound { .. }
             | Error::HostNotFound { .. }
             | Error::ProjectNotFound { .. }
             | Error::NotVisible
+            | Error::NotFound { .. }
             | Error::MachineNotFound { .. }
             | Error::CommandNotFound { .. } => ErrorKind::NotFound,
             Error::Conflict { .. } | Error::NotSupported { .. } => ErrorKind::Conflict,
@@ -256,6 +275,8 @@ impl Error {
         match self {
             Error::InvalidRequest { .. } => "invalid_request",
             Error::Unauthenticated => "unauthenticated",
+            Error::KeyExpired { .. } => "key_expired",
+            Error::NotFound { .. } => "not_found",
             Error::Forbidden { .. } => "forbidden",
             Error::InstanceNotFound { .. } => "instance_not_found",
             Error::HostNotFound { .. } => "host_not_found",

@@ -10,6 +10,7 @@ mod create;
 mod edit;
 mod inventory;
 mod machines;
+mod people;
 mod reads;
 mod recovery;
 
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use create::CreateInstance;
 pub use edit::InstanceChange;
+pub use people::NewKey;
 use time::OffsetDateTime;
 
 use crate::access::audit::{AnonymousTally, DEFAULT_ANONYMOUS_WINDOW, DEFAULT_AUDIT_ENTRIES};
@@ -218,13 +220,6 @@ impl Jeto {
     /// changed (the store or any status), so its results can be cached.
     pub fn view_version(&self) -> (u64, u64) {
         (self.inner.store.version(), self.inner.status.version())
-    }
-
-    /// The principal for an access key; [`Error::Unauthenticated`] when missing or unknown.
-    pub fn authenticate(&self, key: Option<&str>) -> Result<Principal> {
-        key.filter(|k| !k.is_empty())
-            .and_then(|k| self.inner.policy.authenticate(k))
-            .ok_or(Error::Unauthenticated)
     }
 
     async fn record(&self, who: &Principal, id: u64) -> Result<InstanceRecord> {

@@ -4,8 +4,10 @@ pub mod audit;
 pub mod commands;
 pub mod hosts;
 pub mod instances;
+pub mod keys;
 pub mod machines;
 pub mod meta;
+pub mod people;
 pub mod projects;
 
 use http::StatusCode;
