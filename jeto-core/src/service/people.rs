@@ -54,16 +54,12 @@ impl Jeto {
             return Ok(token);
         }
         let store = &self.inner.store;
-        let keys = match store.api_keys().await {
+        let found = match store.api_key_by_hash(&hash_key(key)).await {
             // A store without people (an embedder's): only config tokens sign in.
             Err(Error::NotSupported { .. }) => return Err(Error::Unauthenticated),
             other => other?,
-        };
-        let hash = hash_key(key);
-        let found = keys
-            .into_iter()
-            .find(|k| k.key_sha256 == hash)
-            .ok_or(Error::Unauthenticated)?;
+        }
+        .ok_or(Error::Unauthenticated)?;
         let now = OffsetDateTime::now_utc();
         if let Some(at) = found.expires_at.filter(|at| *at <= now) {
             return Err(Error::KeyExpired {

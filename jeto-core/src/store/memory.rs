@@ -198,6 +198,10 @@ impl Store for MemoryStore {
         Ok(key)
     }
 
+    async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>> {
+        Ok(self.lock().registry.people.key_by_hash(hash))
+    }
+
     async fn remove_api_key(&self, id: u64) -> Result<Option<ApiKey>> {
         Ok(self.lock().registry.people.remove_key(id))
     }

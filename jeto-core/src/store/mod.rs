@@ -172,6 +172,15 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     async fn api_keys(&self) -> Result<Vec<ApiKey>> {
         unsupported("keep keys")
     }
+    /// The key whose SHA-256 is `hash` (what signing in asks at each request). The default
+    /// looks through [`Store::api_keys`].
+    async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>> {
+        Ok(self
+            .api_keys()
+            .await?
+            .into_iter()
+            .find(|k| k.key_sha256 == hash))
+    }
     /// Stores a key (as [`Store::put_user`]); its user must exist and its hash be its own.
     async fn put_api_key(&self, key: ApiKey) -> Result<ApiKey> {
         let _ = key;

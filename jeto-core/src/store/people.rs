@@ -120,6 +120,10 @@ impl People {
         put(&mut self.keys, key, |k| k.id);
     }
 
+    pub(crate) fn key_by_hash(&self, hash: &str) -> Option<ApiKey> {
+        self.keys.iter().find(|k| k.key_sha256 == hash).cloned()
+    }
+
     pub(crate) fn remove_key(&mut self, id: u64) -> Option<ApiKey> {
         let at = self.keys.iter().position(|k| k.id == id)?;
         Some(self.keys.remove(at))

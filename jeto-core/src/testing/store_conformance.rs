@@ -564,6 +564,13 @@ pub async fn people_and_their_keys(store: &dyn Store) {
     let stored = store.api_keys().await.unwrap();
     let found = stored.iter().find(|k| k.id == key.id).unwrap();
     assert_eq!(found.key_sha256, hash_key("ann's key"));
+    let by_hash = store.api_key_by_hash(&hash_key("ann's key")).await.unwrap();
+    assert_eq!(by_hash.map(|k| k.id), Some(key.id));
+    assert!(store
+        .api_key_by_hash(&hash_key("nobody's"))
+        .await
+        .unwrap()
+        .is_none());
     assert!(!serde_json::to_string(found)
         .unwrap()
         .contains(&found.key_sha256));

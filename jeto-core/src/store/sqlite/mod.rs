@@ -465,6 +465,10 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>> {
+        Ok(self.registry().people.key_by_hash(hash))
+    }
+
     async fn remove_api_key(&self, id: u64) -> Result<Option<ApiKey>> {
         self.write(
             move |tx, registry| {
