@@ -182,3 +182,103 @@ async fn keys_follow_their_users_and_teams_at_every_request() {
     assert_eq!(removed.status, 200, "{}", removed.text());
     assert_eq!(as_ci.get(&instance).await.status, 401);
 }
+
+/// Reads `body` until it ends; `None` when it has not ended within `limit`.
+async fn ends_within<B>(mut body: B, limit: Duration) -> Option<String>
+where
+    B: http_body_util::BodyExt + Unpin,
+    B::Data: AsRef<[u8]>,
+    B::Error: std::fmt::Debug,
+{
+    let mut text = String::new();
+    let read = async {
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame.unwrap().into_data() {
+                text.push_str(&String::from_utf8_lossy(data.as_ref()));
+            }
+        }
+    };
+    tokio::time::timeout(limit, read).await.ok().map(|()| text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_stream_ends_soon_after_its_key_is_revoked_or_its_team_left() {
+    let fake = FakeVagrant::new();
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(&fake, dir.path());
+    let admin = TestClient::new(server.address, Some(ADMIN_KEY));
+    let folder = fake.another_single("long");
+    std::fs::write(
+        folder.join("jeto.json"),
+        r#"{"scripts": {"long": {"command": "echo long-start; sleep 30; echo long-end"}}}"#,
+    )
+    .unwrap();
+    let id = register(&admin, "long", 1, &folder).await;
+    let instance = format!("/api/instances/{id}");
+    assert_eq!(
+        admin
+            .post(&instance, &json!({"state": "start"}))
+            .await
+            .status,
+        200
+    );
+    let ann = made(admin.post("/api/users", &json!({"name": "ann"})).await).await;
+    let team = made(
+        admin
+            .post(
+                "/api/teams",
+                &json!({"name": "watchers", "members": [ann["id"]], "grants": {"hosts": [1], "actions": ["status"]}}),
+            )
+            .await,
+    )
+    .await;
+    let key = |name: &str| {
+        let admin = &admin;
+        let body = json!({"name": name, "user": ann["id"]});
+        async move { made(admin.post("/api/keys", &body).await).await }
+    };
+    let (revoked, kept) = (key("revoked").await, key("kept").await);
+
+    let script = admin
+        .post(
+            &instance,
+            &json!({"state": "runScript", "machine": "default", "script": "long", "async": true}),
+        )
+        .await;
+    assert_eq!(script.status, 202, "{}", script.text());
+    let console = format!("{}/console?follow=true", script.header("location").unwrap());
+    let follow = |secret: &Value| {
+        let client = TestClient::new(server.address, Some(secret.as_str().unwrap()));
+        let console = console.clone();
+        async move {
+            let (status, body) = client.get_stream(&console).await;
+            assert_eq!(status, 200);
+            body
+        }
+    };
+    let by_revoked = follow(&revoked["key"]).await;
+    let by_kept = follow(&kept["key"]).await;
+
+    // Revoked: its stream ends within 5 s, while the script still runs.
+    let gone = admin.delete(&format!("/api/keys/{}", revoked["id"])).await;
+    assert_eq!(gone.status, 200, "{}", gone.text());
+    let text = ends_within(by_revoked, Duration::from_secs(5))
+        .await
+        .expect("the revoked key's stream ended within 5 s");
+    assert!(!text.contains("long-end"), "{text}");
+
+    // Out of the team that let her see the instance: the other key's stream ends too.
+    let left = admin
+        .put(
+            &format!("/api/teams/{}", team["id"]),
+            &json!({"name": "watchers", "members": [], "grants": {"hosts": [1], "actions": ["status"]}}),
+        )
+        .await;
+    assert_eq!(left.status, 200, "{}", left.text());
+    let text = ends_within(by_kept, Duration::from_secs(5))
+        .await
+        .expect("the stream ended within 5 s of leaving the team");
+    assert!(!text.contains("long-end"), "{text}");
+    let running = admin.get(script.header("location").unwrap()).await.json();
+    assert_eq!(running["status"], "running", "{running}");
+}

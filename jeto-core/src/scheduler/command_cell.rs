@@ -187,6 +187,7 @@ pub struct ConsoleFollower {
 
 impl ConsoleFollower {
     /// The next piece of output; `None` once the command has ended and everything was read.
+    /// Cancel-safe: dropped while it waits, nothing is lost.
     pub async fn next_chunk(&mut self) -> Option<String> {
         loop {
             if self.done {

@@ -89,6 +89,36 @@ impl Jeto {
         Ok(principal)
     }
 
+    /// Whether `who`, as it signed in, may still follow instance `id` (its console, its
+    /// events): always for a config token; for a user's key while it exists, has not
+    /// expired, its user exists and its rights, worked out again, still see the instance.
+    /// Open streams ask this every few seconds and end when it says no.
+    pub async fn may_still_follow(&self, who: &Principal, id: u64) -> bool {
+        let Some(key_id) = who.key else {
+            return true;
+        };
+        let store = &self.inner.store;
+        let (Ok(keys), Ok(users), Ok(teams), Ok(record)) = (
+            store.api_keys().await,
+            store.users().await,
+            store.teams().await,
+            store.instance(id).await,
+        ) else {
+            // A store that cannot answer now does not cut anyone off.
+            return true;
+        };
+        let Some(key) = keys.into_iter().find(|k| k.id == key_id) else {
+            return false;
+        };
+        let Some(user) = users.into_iter().find(|u| u.id == key.user) else {
+            return false;
+        };
+        !key.expired(OffsetDateTime::now_utc())
+            && record.is_some_and(|record| {
+                key_principal(&user, &teams, &key).can_view(record.id, record.host_id)
+            })
+    }
+
     /// Every user (admins only; others are told there is no such thing).
     pub async fn users(&self, who: &Principal) -> Result<Vec<User>> {
         admin_only(who)?;

@@ -151,6 +151,9 @@ pub async fn cancel(jeto: &Jeto, who: &Principal, id: u64, cid: u64) -> Answer {
     ))
 }
 
+/// How often an open console stream checks that its key may still follow it.
+const FOLLOWER_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// `GET /api/instances/{id}/commands/{cid}/console[?follow=true]`: plain text; with `follow`,
 /// streamed until the command ends.
 #[utoipa::path(operation_id = "getConsole", get, path = "/api/instances/{id}/commands/{cid}/console", tag = "commands",
@@ -170,8 +173,24 @@ pub async fn console(jeto: &Jeto, who: &Principal, id: u64, cid: u64, query: &Qu
     // Followers take at most 16 KiB a chunk: a few chunks in flight bound each one's memory.
     let mut follower = handle.follow()?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(2);
+    let (jeto, who) = (jeto.clone(), who.clone());
     tokio::spawn(async move {
-        while let Some(chunk) = follower.next_chunk().await {
+        // A key revoked, expired or no longer allowed to see the instance ends its stream.
+        let mut check = tokio::time::interval(FOLLOWER_CHECK);
+        check.tick().await;
+        loop {
+            let chunk = tokio::select! {
+                chunk = follower.next_chunk() => chunk,
+                _ = check.tick() => {
+                    if !jeto.may_still_follow(&who, id).await {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            let Some(chunk) = chunk else {
+                return;
+            };
             if tx.send(Bytes::from(chunk)).await.is_err() {
                 return; // The client went away.
             }
