@@ -478,3 +478,57 @@ async fn the_first_paint_of_1000_instances_and_an_api_restart_underneath() {
         .await;
     browser.close().await;
 }
+
+/// Issue 25, "my keys": a user signs in with a key an admin made for them, makes a key of
+/// their own (shown once, working at once) and revokes it (refused at once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_makes_and_revokes_a_key_of_their_own() {
+    let _one = BROWSER.lock().await;
+    let fake = FakeVagrant::new();
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server_with(&fake, dir.path(), "");
+    let admin = TestClient::new(server.address, Some(ADMIN_KEY));
+    let ann = admin
+        .post(
+            "/api/users",
+            &json!({"name": "ann", "grants": {"hosts": [1], "actions": ["status"]}}),
+        )
+        .await
+        .json();
+    let laptop = admin
+        .post("/api/keys", &json!({"name": "laptop", "user": ann["id"]}))
+        .await
+        .json();
+    let browser = Browser::start().await;
+    browser
+        .sign_in(server.address, laptop["key"].as_str().unwrap())
+        .await;
+    browser
+        .wait_text("#who", "Signed in as ann (key laptop)", 15)
+        .await;
+    browser.click("#nav a[href='#/keys']").await;
+    browser.wait_text("#key-rows", "laptop", 15).await;
+
+    let name = browser.find("#new-key input[type=text]").await;
+    name.send_keys("from-browser").await.unwrap();
+    browser.click("#new-key button[type=submit]").await;
+    let made = browser.wait_text("#new-key-value", "jeto_", 15).await;
+    browser.wait_text("#key-rows", "from-browser", 15).await;
+    browser.screenshot("dashboard-keys.png").await;
+    let as_new = TestClient::new(server.address, Some(made.trim()));
+    let me = as_new.get("/api/me").await;
+    assert_eq!(me.status, 200, "{}", me.text());
+    assert_eq!(me.json()["name"], "ann (key from-browser)");
+
+    let id = me.json()["key"].as_u64().unwrap();
+    browser
+        .click(&format!("tr[data-key='{id}'] button.revoke"))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while browser.text("#key-rows").await.contains("from-browser") {
+        assert!(Instant::now() < deadline, "the revoked key is still listed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(as_new.get("/api/me").await.status, 401);
+    browser.close().await;
+}

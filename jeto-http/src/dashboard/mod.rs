@@ -72,6 +72,11 @@ const ASSETS: &[Asset] = &[
         body: include_str!("assets/create.js"),
     },
     Asset {
+        path: "/dashboard/keys.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("assets/keys.js"),
+    },
+    Asset {
         path: "/dashboard/app.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("assets/app.js"),

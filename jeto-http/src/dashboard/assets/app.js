@@ -1,4 +1,4 @@
-// The dashboard: routes (#/instances, #/instances/1, #/hosts, #/projects, #/new, #/signin),
+// The dashboard: routes (#/instances, #/instances/1, #/hosts, #/projects, #/new, #/keys, #/signin),
 // the signed-in key, and how errors and a lost connection are shown.
 
 import { ApiError, get, session } from './api.js';
@@ -7,6 +7,7 @@ import { hosts, projects } from './catalog.js';
 import { create } from './create.js';
 import { instance } from './instance.js';
 import { instances } from './instances.js';
+import { keys } from './keys.js';
 import { signIn } from './signin.js';
 
 const main = document.getElementById('main');
@@ -120,6 +121,7 @@ async function route() {
   else if (hash === '#/hosts') view = hosts(main, ui);
   else if (hash === '#/projects') view = projects(main, ui);
   else if (hash === '#/new') view = create(main, ui);
+  else if (hash === '#/keys') view = keys(main, ui);
   else {
     fill(main, h('h1', {}, 'Not found'), h('p', {}, 'No such page. ', h('a', { href: '#/instances' }, 'See the instances.')));
     view = { stop() {} };
