@@ -20,10 +20,15 @@ const LAST_USE_EVERY: time::Duration = time::Duration::minutes(1);
 #[non_exhaustive]
 pub struct NewKey {
     /// A name for it (1 to 128 characters).
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128, example = "laptop"))]
     pub name: String,
-    /// From when it is refused (RFC 3339, in the future); never when absent.
+    /// From when it is refused (RFC 3339, in the future: a time past is a 400); never when
+    /// absent.
     #[serde(default, with = "time::serde::rfc3339::option")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<String>, format = DateTime, example = "2100-01-01T00:00:00Z")
+    )]
     pub expires_at: Option<OffsetDateTime>,
     /// At most these grants; its user's rights cap them at every request.
     #[serde(default)]
