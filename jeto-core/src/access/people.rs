@@ -102,7 +102,10 @@ pub struct User {
     #[serde(default)]
     pub id: u64,
     /// Unique: a login or an e-mail address (1 to 128 characters).
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128, example = "ann@example.org"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 128, example = "ann@example.org")
+    )]
     pub name: String,
     /// What the user is granted, beside their teams' grants.
     #[serde(default)]
@@ -135,7 +138,10 @@ pub struct Team {
     #[serde(default)]
     pub id: u64,
     /// Unique (1 to 128 characters).
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128, example = "ops"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 128, example = "ops")
+    )]
     pub name: String,
     /// The users in it, by id.
     #[serde(default)]

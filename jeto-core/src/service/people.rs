@@ -20,7 +20,10 @@ const LAST_USE_EVERY: time::Duration = time::Duration::minutes(1);
 #[non_exhaustive]
 pub struct NewKey {
     /// A name for it (1 to 128 characters).
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128, example = "laptop"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 128, example = "laptop")
+    )]
     pub name: String,
     /// From when it is refused (RFC 3339, in the future: a time past is a 400); never when
     /// absent.

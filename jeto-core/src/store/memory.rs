@@ -152,10 +152,10 @@ impl Store for MemoryStore {
     async fn put_user(&self, mut user: User) -> Result<User> {
         super::check_id("user", user.id)?;
         let people = &mut self.lock().registry.people;
+        people.check_user(&user)?;
         if user.id == 0 {
             user.id = people.next_user_id.max(1);
         }
-        people.check_user(&user)?;
         people.store_user(user.clone());
         Ok(user)
     }
@@ -171,10 +171,10 @@ impl Store for MemoryStore {
     async fn put_team(&self, mut team: Team) -> Result<Team> {
         super::check_id("team", team.id)?;
         let people = &mut self.lock().registry.people;
+        people.check_team(&team)?;
         if team.id == 0 {
             team.id = people.next_team_id.max(1);
         }
-        people.check_team(&team)?;
         people.store_team(team.clone());
         Ok(team)
     }
@@ -190,10 +190,10 @@ impl Store for MemoryStore {
     async fn put_api_key(&self, mut key: ApiKey) -> Result<ApiKey> {
         super::check_id("key", key.id)?;
         let people = &mut self.lock().registry.people;
+        people.check_key(&key)?;
         if key.id == 0 {
             key.id = people.next_key_id.max(1);
         }
-        people.check_key(&key)?;
         people.store_key(key.clone());
         Ok(key)
     }

@@ -21,9 +21,23 @@ fn taken(kind: &str, name: &str) -> Error {
     }
 }
 
+/// Refuses to replace `kind` `id` that is not there (any more): a write racing a removal must
+/// not bring back what was removed (a revoked key, say).
+fn present(kind: &str, id: u64, exists: bool) -> Result<()> {
+    if id == 0 || exists {
+        Ok(())
+    } else {
+        Err(Error::NotFound {
+            what: format!("{kind} {id}"),
+        })
+    }
+}
+
 impl People {
-    /// Refuses `user` (about to be stored) when another user has its name.
+    /// Refuses `user` (a new one, id 0, or a replacement of one that is there) when another
+    /// user has its name.
     pub(crate) fn check_user(&self, user: &User) -> Result<()> {
+        present("user", user.id, self.users.iter().any(|u| u.id == user.id))?;
         if self
             .users
             .iter()
@@ -65,6 +79,7 @@ impl People {
 
     /// Refuses `team` when another team has its name or a member is no user.
     pub(crate) fn check_team(&self, team: &Team) -> Result<()> {
+        present("team", team.id, self.teams.iter().any(|t| t.id == team.id))?;
         if self
             .teams
             .iter()
@@ -97,6 +112,7 @@ impl People {
 
     /// Refuses `key` when its user does not exist or its hash is another key's.
     pub(crate) fn check_key(&self, key: &ApiKey) -> Result<()> {
+        present("key", key.id, self.keys.iter().any(|k| k.id == key.id))?;
         if self.users.iter().all(|u| u.id != key.user) {
             return Err(Error::invalid(format!(
                 "key {:?}: user {} does not exist",

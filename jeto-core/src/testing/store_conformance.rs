@@ -593,6 +593,17 @@ pub async fn people_and_their_keys(store: &dyn Store) {
         Some(bobs.id)
     );
     assert!(store.remove_api_key(bobs.id).await.unwrap().is_none());
+    // A write racing a revocation does not bring the key back.
+    let mut late = bobs.clone();
+    late.last_used_at = Some(time::OffsetDateTime::now_utc());
+    let refused = store.put_api_key(late).await.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::NotFound, "{refused}");
+    assert!(store
+        .api_keys()
+        .await
+        .unwrap()
+        .iter()
+        .all(|k| k.id != bobs.id));
     // A name freed is free again; ids are not reused.
     let ann_again = store.put_user(User::new("ann")).await.unwrap();
     assert!(ann_again.id > bob.id);

@@ -345,6 +345,7 @@ impl Store for SqliteStore {
         super::check_id("user", user.id)?;
         self.write(
             move |tx, registry| {
+                registry.people.check_user(&user)?;
                 user.id = match user.id {
                     0 => take_id(tx, "user", registry.people.next_user_id)?,
                     id => {
@@ -352,7 +353,6 @@ impl Store for SqliteStore {
                         id
                     }
                 };
-                registry.people.check_user(&user)?;
                 tx.execute(
                     "INSERT INTO users (id, name, body) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET name = excluded.name, body = excluded.body",
                     params![user.id, user.name, to_json(&user)?],
@@ -400,6 +400,7 @@ impl Store for SqliteStore {
         super::check_id("team", team.id)?;
         self.write(
             move |tx, registry| {
+                registry.people.check_team(&team)?;
                 team.id = match team.id {
                     0 => take_id(tx, "team", registry.people.next_team_id)?,
                     id => {
@@ -407,7 +408,6 @@ impl Store for SqliteStore {
                         id
                     }
                 };
-                registry.people.check_team(&team)?;
                 tx.execute(
                     "INSERT INTO teams (id, name, body) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET name = excluded.name, body = excluded.body",
                     params![team.id, team.name, to_json(&team)?],
@@ -445,6 +445,7 @@ impl Store for SqliteStore {
         super::check_id("key", key.id)?;
         self.write(
             move |tx, registry| {
+                registry.people.check_key(&key)?;
                 key.id = match key.id {
                     0 => take_id(tx, "key", registry.people.next_key_id)?,
                     id => {
@@ -452,7 +453,6 @@ impl Store for SqliteStore {
                         id
                     }
                 };
-                registry.people.check_key(&key)?;
                 tx.execute(
                     "INSERT INTO api_keys (id, user_id, key_sha256, body) VALUES (?1, ?2, ?3, ?4) ON CONFLICT(id) DO UPDATE SET body = excluded.body",
                     params![key.id, key.user, key.key_sha256, to_json(&key)?],
