@@ -345,3 +345,108 @@ async fn ended(admin: &TestClient, location: &str) -> Value {
     }
     panic!("{location} did not end in 60 s");
 }
+
+/// Issue 24, item 3, against the binary: a forger that sees an action waiting in the queue
+/// (its run is in the message) writes `withdrawn` for it, unsigned and signed by a stranger.
+/// The first code left the command running forever; the next ended it failed. Now the forged
+/// record counts as none: the worker claims the run over it and the command succeeds. (On an
+/// open NATS server: with the documented permissions a worker's credentials cannot read the
+/// command subject.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_withdrawal_of_a_queued_action_changes_nothing() {
+    let nats = NatsServer::start();
+    let fake = FakeVagrant::new();
+    let dir = tempfile::tempdir().unwrap();
+    // One action at a time: the second waits in the stream.
+    let _worker = WorkerProcess::start(
+        &fake,
+        dir.path(),
+        &nats.url,
+        "box-a",
+        &[1],
+        "[nats]\nworker_max_actions = 1\n",
+    );
+    let config = dir.path().join("jeto.toml");
+    let nats_table = format!(
+        "\n[nats]\nurl = {:?}\nhosts = [1]\n{}",
+        nats.url,
+        server_trust(dir.path(), &[1])
+    );
+    std::fs::write(
+        &config,
+        config_toml_with(&fake, &dir.path().join("data"), &nats_table),
+    )
+    .unwrap();
+    let server = ServerProcess::start(
+        env!("CARGO_BIN_EXE_jeto"),
+        &["--config", config.to_str().unwrap()],
+        &[],
+    );
+    let admin = TestClient::new(server.address, Some(ADMIN_KEY));
+    let slow = fake.another_single("slow");
+    std::fs::write(
+        slow.join("jeto.json"),
+        r#"{"scripts": {"wait": {"command": "sleep 4"}}}"#,
+    )
+    .unwrap();
+    let first = register(&admin, "slow", 1, &slow).await;
+    let second = register(&admin, "queued", 1, &fake.another_single("queued")).await;
+    let started = admin
+        .post(
+            &format!("/api/instances/{first}"),
+            &json!({"state": "start"}),
+        )
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text());
+
+    let forger = async_nats::connect(&nats.url).await.unwrap();
+    let mut queued = forger.subscribe("jeto.host.1.command").await.unwrap();
+    let busy = admin
+        .post(
+            &format!("/api/instances/{first}"),
+            &json!({"state": "runScript", "machine": "default", "script": "wait", "async": true}),
+        )
+        .await;
+    assert_eq!(busy.status, 202, "{}", busy.text());
+    queued.next().await.unwrap();
+    let waiting = admin
+        .post(
+            &format!("/api/instances/{second}"),
+            &json!({"state": "start", "async": true}),
+        )
+        .await;
+    assert_eq!(waiting.status, 202, "{}", waiting.text());
+    let message = tokio::time::timeout(Duration::from_secs(10), queued.next())
+        .await
+        .expect("the second action is queued")
+        .unwrap();
+    let run = jeto_nats::testing::payload_of(&message.payload)["run"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let results = async_nats::jetstream::new(forger.clone())
+        .get_key_value("jeto_results")
+        .await
+        .unwrap();
+    let stranger = SigningKey::generate();
+    let _ = results
+        .create(&run, bytes::Bytes::from_static(b"\"withdrawn\""))
+        .await;
+    let _ = results
+        .put(
+            &run,
+            seal(
+                &stranger,
+                &format!("jeto_results.{run}"),
+                &run,
+                &json!("withdrawn"),
+            ),
+        )
+        .await;
+
+    let location = waiting.header("location").unwrap().to_owned();
+    let end = ended(&admin, &location).await;
+    assert_eq!(end["status"], "succeeded", "{end}");
+    let busy_end = ended(&admin, busy.header("location").unwrap()).await;
+    assert_eq!(busy_end["status"], "succeeded", "{busy_end}");
+}
