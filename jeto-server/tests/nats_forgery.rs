@@ -12,14 +12,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::workers::{server_trust, WorkerProcess};
-use common::{config_toml_with, register, ADMIN_KEY};
+use common::{config_toml_with, ended, register, ADMIN_KEY};
 use futures_util::StreamExt;
 use jeto_core::{Action, ActionRequest, JetoInfos, Outcome};
 use jeto_http::testing::{ServerProcess, TestClient};
 use jeto_nats::testing::{seal, NatsServer};
 use jeto_nats::SigningKey;
 use jeto_vagrant::fixture::FakeVagrant;
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// NATS users of the documented permissions (docs/deployment.md), as nats-server config.
 const PERMISSIONS: &str = r#"
@@ -49,6 +49,33 @@ async fn forgeries_change_nothing_with_the_documented_nats_permissions() {
     forgeries_change_nothing(&nats, Some(("jeto-worker", "worker-pass"))).await;
 }
 
+/// The real binary with `hosts` served by workers over `nats`, trusting the test's worker key,
+/// signing in to NATS with `login` (`[nats]` lines, or none).
+fn server_over(
+    fake: &FakeVagrant,
+    dir: &Path,
+    nats: &NatsServer,
+    hosts: &[u64],
+    login: &str,
+) -> ServerProcess {
+    let config = dir.join("jeto.toml");
+    let nats_table = format!(
+        "\n[nats]\nurl = {:?}\nhosts = {hosts:?}\n{login}{}",
+        nats.url,
+        server_trust(dir, hosts)
+    );
+    std::fs::write(
+        &config,
+        config_toml_with(fake, &dir.join("data"), &nats_table),
+    )
+    .unwrap();
+    ServerProcess::start(
+        env!("CARGO_BIN_EXE_jeto"),
+        &["--config", config.to_str().unwrap()],
+        &[],
+    )
+}
+
 /// A file whose appearance means a forger's code ran.
 fn marker(dir: &Path, name: &str) -> std::path::PathBuf {
     dir.join(format!("pwned-{name}"))
@@ -70,22 +97,12 @@ async fn forgeries_change_nothing(nats: &NatsServer, forger_login: Option<(&str,
         &[1],
         &format!("[nats]\n{}", login("jeto-worker", "worker-pass")),
     );
-    let config = dir.path().join("jeto.toml");
-    let nats_table = format!(
-        "\n[nats]\nurl = {:?}\nhosts = [1, 2]\n{}{}",
-        nats.url,
-        login("jeto-server", "server-pass"),
-        server_trust(dir.path(), &[1, 2])
-    );
-    std::fs::write(
-        &config,
-        config_toml_with(&fake, &dir.path().join("data"), &nats_table),
-    )
-    .unwrap();
-    let server = ServerProcess::start(
-        env!("CARGO_BIN_EXE_jeto"),
-        &["--config", config.to_str().unwrap()],
-        &[],
+    let server = server_over(
+        &fake,
+        dir.path(),
+        nats,
+        &[1, 2],
+        &login("jeto-server", "server-pass"),
     );
     let admin = TestClient::new(server.address, Some(ADMIN_KEY));
     let forger = match forger_login {
@@ -334,18 +351,6 @@ async fn forgeries_change_nothing(nats: &NatsServer, forger_login: Option<(&str,
     }
 }
 
-/// Polls the command at `location` until it is no longer queued or running (60 s at most).
-async fn ended(admin: &TestClient, location: &str) -> Value {
-    for _ in 0..600 {
-        let command = admin.get(location).await.json();
-        if !matches!(command["status"].as_str(), Some("queued" | "running")) {
-            return command;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{location} did not end in 60 s");
-}
-
 /// Issue 24, item 3, against the binary: a forger that sees an action waiting in the queue
 /// (its run is in the message) writes `withdrawn` for it, unsigned and signed by a stranger.
 /// The first code left the command running forever; the next ended it failed. Now the forged
@@ -366,22 +371,7 @@ async fn a_forged_withdrawal_of_a_queued_action_changes_nothing() {
         &[1],
         "[nats]\nworker_max_actions = 1\n",
     );
-    let config = dir.path().join("jeto.toml");
-    let nats_table = format!(
-        "\n[nats]\nurl = {:?}\nhosts = [1]\n{}",
-        nats.url,
-        server_trust(dir.path(), &[1])
-    );
-    std::fs::write(
-        &config,
-        config_toml_with(&fake, &dir.path().join("data"), &nats_table),
-    )
-    .unwrap();
-    let server = ServerProcess::start(
-        env!("CARGO_BIN_EXE_jeto"),
-        &["--config", config.to_str().unwrap()],
-        &[],
-    );
+    let server = server_over(&fake, dir.path(), &nats, &[1], "");
     let admin = TestClient::new(server.address, Some(ADMIN_KEY));
     let slow = fake.another_single("slow");
     std::fs::write(

@@ -10,11 +10,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::workers::{server_trust, worker_trust, WorkerProcess};
-use common::{config_toml_with, gone, register, wait_for, ADMIN_KEY, OTHER_KEY};
+use common::{config_toml_with, ended, gone, register, wait_for, ADMIN_KEY, OTHER_KEY};
 use jeto_http::testing::{ServerProcess, TestClient};
 use jeto_nats::testing::NatsServer;
 use jeto_vagrant::fixture::FakeVagrant;
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// The server, its hosts 1 and 3 served by workers; host 3's first `up` hangs (its pids in
 /// `pids`), and actions whose worker is silent 3 s end interrupted.
@@ -38,18 +38,6 @@ fn hang_once_host(pids: &Path) -> String {
         "[[hosts]]\nid = 3\nname = \"hang-once\"\nprovider = \"jeto_fake\"\nparams = {{ JETO_FAKE_UP = \"hang_once\", JETO_FAKE_PIDFILE = {:?} }}\n",
         pids.display().to_string()
     )
-}
-
-/// Polls the command at `location` until it is no longer queued or running (60 s at most).
-async fn ended(admin: &TestClient, location: &str) -> Value {
-    for _ in 0..600 {
-        let command = admin.get(location).await.json();
-        if !matches!(command["status"].as_str(), Some("queued" | "running")) {
-            return command;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{location} did not end in 60 s");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

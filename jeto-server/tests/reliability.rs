@@ -6,11 +6,11 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{register, start_server_with, ADMIN_KEY};
+use common::{ended, register, start_server_with, ADMIN_KEY};
 use http_body_util::BodyExt;
 use jeto_http::testing::{ServerProcess, TestClient};
 use jeto_vagrant::fixture::FakeVagrant;
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
 /// Fields drop in order: the server stops before its folders are removed.
@@ -46,19 +46,6 @@ async fn start() -> Server {
         data,
         fake,
     }
-}
-
-/// Waits until the command at `location` has ended (polling, so the test also works after the
-/// client that started it is gone).
-async fn ended(client: &TestClient, location: &str) -> Value {
-    for _ in 0..600 {
-        let command = client.get(location).await.json();
-        if !["queued", "running"].contains(&command["status"].as_str().unwrap_or_default()) {
-            return command;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{location} did not end within a minute");
 }
 
 /// Waits for the console of a command to show its first output (it is running).

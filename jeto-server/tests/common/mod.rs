@@ -170,3 +170,16 @@ pub fn machine_states(answer: &serde_json::Value) -> Vec<String> {
         .map(|m| m["status"].as_str().unwrap().to_owned())
         .collect()
 }
+
+/// Polls the command at `location` until it is no longer queued or running (60 s at most): the
+/// command as it ended.
+pub async fn ended(client: &TestClient, location: &str) -> serde_json::Value {
+    for _ in 0..600 {
+        let command = client.get(location).await.json();
+        if !matches!(command["status"].as_str(), Some("queued" | "running")) {
+            return command;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{location} did not end in 60 s");
+}
