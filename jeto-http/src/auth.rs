@@ -17,6 +17,12 @@ use http::request::Parts;
 use http::{HeaderMap, Request};
 use jeto_core::access::{AccessPolicy, Principal};
 
+/// A request a layer in front refused to authenticate (a session cookie without its CSRF
+/// token, a bearer token that does not check out): the API answers with this error, and
+/// audits it, instead of looking for a key.
+#[derive(Debug, Clone)]
+pub(crate) struct Refused(pub(crate) crate::ApiError);
+
 /// The original Jeto's header.
 pub const KEY_HEADER: &str = "x-jeto-key";
 

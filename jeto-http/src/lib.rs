@@ -45,6 +45,7 @@ mod response;
 mod routes;
 mod serve;
 mod service;
+pub mod sign_in;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;

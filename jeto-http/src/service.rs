@@ -294,6 +294,9 @@ where
         return Err(ApiError::method_not_allowed(&parts.method, methods));
     }
     let query = |allowed: &[&str]| Query::parse(parts.uri.query(), allowed);
+    if let Some(auth::Refused(error)) = parts.extensions.get::<auth::Refused>() {
+        return Err(error.clone());
+    }
     match route {
         Route::Health => {
             // No key needed; an admin key also gets the provider's version. A key that is sent

@@ -72,6 +72,9 @@ pub struct ServerConfig {
     pub tokens: Vec<TokenConfig>,
     /// Hosts served by workers on other boxes, over NATS (the `[nats]` table).
     pub nats: Option<NatsConfig>,
+    /// Sign-in through an OpenID Connect provider (the `[oidc]` table); access keys only
+    /// when absent.
+    pub oidc: Option<jeto_http::sign_in::OidcConfig>,
 }
 
 /// The `[nats]` table: where the NATS servers are, how to sign in, which hosts are served by
@@ -281,6 +284,7 @@ impl Default for ServerConfig {
             projects: Vec::new(),
             tokens: Vec::new(),
             nats: None,
+            oidc: None,
         }
     }
 }

@@ -6,8 +6,10 @@ use std::time::Duration;
 use jeto_core::access::TokenPolicy;
 use jeto_core::store::{SqliteStore, Store};
 use jeto_core::{DynProvider, Host, Jeto};
+use jeto_http::sign_in::SignIn;
 use jeto_http::{Dashboard, JetoService};
 use jeto_nats::{HostRouter, NatsProvider, SigningKey, WorkersSlot};
+use tower_layer::Layer;
 
 use crate::admin_key::generated_admin;
 use crate::config::{NatsConfig, ServerConfig};
@@ -103,18 +105,40 @@ pub async fn serve(config: ServerConfig) -> Result<(), String> {
     let shutdown = stop_signal()?;
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     let api = JetoService::new(jeto.clone());
-    if config.dashboard {
-        jeto_http::serve(listener, Dashboard::new(api))
-            .limits(config.server.clone())
-            .stopping(jeto)
-            .with_graceful_shutdown(shutdown, grace)
-            .await;
-    } else {
-        jeto_http::serve(listener, api)
-            .limits(config.server.clone())
-            .stopping(jeto)
-            .with_graceful_shutdown(shutdown, grace)
-            .await;
+    let sign_in = match &config.oidc {
+        Some(oidc) => Some(SignIn::new(oidc.clone(), jeto.clone())?),
+        None => None,
+    };
+    let limits = config.server.clone();
+    match (config.dashboard, sign_in) {
+        (true, Some(sign_in)) => {
+            jeto_http::serve(listener, Dashboard::new(sign_in.layer(api)))
+                .limits(limits)
+                .stopping(jeto)
+                .with_graceful_shutdown(shutdown, grace)
+                .await
+        }
+        (false, Some(sign_in)) => {
+            jeto_http::serve(listener, sign_in.layer(api))
+                .limits(limits)
+                .stopping(jeto)
+                .with_graceful_shutdown(shutdown, grace)
+                .await
+        }
+        (true, None) => {
+            jeto_http::serve(listener, Dashboard::new(api))
+                .limits(limits)
+                .stopping(jeto)
+                .with_graceful_shutdown(shutdown, grace)
+                .await
+        }
+        (false, None) => {
+            jeto_http::serve(listener, api)
+                .limits(limits)
+                .stopping(jeto)
+                .with_graceful_shutdown(shutdown, grace)
+                .await
+        }
     }
     wait_for_process_groups(records, &config).await;
     tracing::info!("stopped");

@@ -114,6 +114,18 @@ pub struct Principal {
     /// The id of the user's key (none for a config token).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<u64>,
+    /// The teams whose grants count: the user's, and those named by the identity provider's
+    /// groups.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub teams: BTreeSet<String>,
+    /// When the key or the sign-in stops being accepted; never when absent.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub expires_at: Option<time::OffsetDateTime>,
 }
 
 impl Principal {
@@ -128,6 +140,8 @@ impl Principal {
             actions: None,
             user: None,
             key: None,
+            teams: BTreeSet::new(),
+            expires_at: None,
         }
     }
 
@@ -151,6 +165,8 @@ impl Principal {
             actions: Some(BTreeSet::new()),
             user: None,
             key: None,
+            teams: BTreeSet::new(),
+            expires_at: None,
         }
     }
 
@@ -310,6 +326,8 @@ impl AccessPolicy for TokenPolicy {
             actions: t.actions.clone(),
             user: None,
             key: None,
+            teams: BTreeSet::new(),
+            expires_at: None,
         })
     }
 }

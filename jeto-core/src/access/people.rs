@@ -88,6 +88,8 @@ impl Grants {
             actions: (!self.admin).then(|| self.actions.clone()),
             user: None,
             key: None,
+            teams: BTreeSet::new(),
+            expires_at: None,
         }
     }
 }
@@ -217,15 +219,60 @@ impl ApiKey {
     }
 }
 
+/// A person an identity provider vouched for (an OpenID Connect sign-in or bearer token), as
+/// the sign-in adapter read the provider's claims and the server's sign-in rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Identity {
+    /// Their user's name (a login or an e-mail address).
+    pub name: String,
+    /// The provider's groups they are in: teams of these names grant them too.
+    pub groups: Vec<String>,
+    /// Whether the sign-in rules make them an admin.
+    pub admin: bool,
+    /// Whether the sign-in rules let them in without an admin adding their user first (their
+    /// user is then made at their first sign-in, granted nothing of its own).
+    pub may_join: bool,
+    /// How they signed in, for logs and the audit (`sign-in`, `token`).
+    pub how: String,
+    /// When the sign-in ends.
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+impl Identity {
+    /// `name`, signed in `how`, in no group, not admin, who may sign in only if their user
+    /// exists.
+    pub fn new(name: impl Into<String>, how: impl Into<String>) -> Self {
+        Identity {
+            name: name.into(),
+            groups: Vec::new(),
+            admin: false,
+            may_join: false,
+            how: how.into(),
+            expires_at: None,
+        }
+    }
+}
+
+/// A user's rights: their own grants and those of their teams: the teams they are a member
+/// of, and the teams named in `groups` (the groups an identity provider says they are in).
+/// Returns the rights and the names of the teams that counted.
+pub fn user_rights(user: &User, teams: &[Team], groups: &[String]) -> (Grants, BTreeSet<String>) {
+    let mut names = BTreeSet::new();
+    let rights = teams
+        .iter()
+        .filter(|t| t.members.contains(&user.id) || groups.contains(&t.name))
+        .fold(user.grants.clone(), |rights, team| {
+            names.insert(team.name.clone());
+            rights.union(&team.grants)
+        });
+    (rights, names)
+}
+
 /// The rights of `user` through `key`: the user's grants and their teams', narrowed by the
 /// key's scope; named `user (key NAME)` in logs and the audit log.
 pub fn key_principal(user: &User, teams: &[Team], key: &ApiKey) -> Principal {
-    let rights = teams
-        .iter()
-        .filter(|t| t.members.contains(&user.id))
-        .fold(user.grants.clone(), |rights, team| {
-            rights.union(&team.grants)
-        });
+    let (rights, team_names) = user_rights(user, teams, &[]);
     let rights = match &key.scope {
         Some(scope) => rights.intersection(scope),
         None => rights,
@@ -233,6 +280,8 @@ pub fn key_principal(user: &User, teams: &[Team], key: &ApiKey) -> Principal {
     let mut principal = rights.principal(format!("{} (key {})", user.name, key.name));
     principal.user = Some(user.id);
     principal.key = Some(key.id);
+    principal.teams = team_names;
+    principal.expires_at = key.expires_at;
     principal
 }
 

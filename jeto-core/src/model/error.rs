@@ -40,6 +40,15 @@ pub enum Error {
         at: String,
     },
 
+    /// A person the identity provider vouched for, whom this server does not let in.
+    #[error("{name} may not sign in here: {reason}")]
+    SignInRefused {
+        /// Who (the provider's name for them).
+        name: String,
+        /// Why, and what would let them in.
+        reason: String,
+    },
+
     /// The key may see the instance but not do this.
     #[error("this key may not {action} here; ask an admin to grant it")]
     Forbidden {
@@ -249,7 +258,7 @@ impl Error {
             | Error::InstanceFolder { .. }
             | Error::JetoInfos { .. } => ErrorKind::InvalidRequest,
             Error::Unauthenticated | Error::KeyExpired { .. } => ErrorKind::Unauthenticated,
-            Error::Forbidden { .. } => ErrorKind::Forbidden,
+            Error::Forbidden { .. } | Error::SignInRefused { .. } => ErrorKind::Forbidden,
             Error::InstanceNotFound { .. }
             | Error::HostNotFound { .. }
             | Error::ProjectNotFound { .. }
@@ -278,6 +287,7 @@ impl Error {
             Error::KeyExpired { .. } => "key_expired",
             Error::NotFound { .. } => "not_found",
             Error::Forbidden { .. } => "forbidden",
+            Error::SignInRefused { .. } => "sign_in_refused",
             Error::InstanceNotFound { .. } => "instance_not_found",
             Error::HostNotFound { .. } => "host_not_found",
             Error::ProjectNotFound { .. } => "project_not_found",

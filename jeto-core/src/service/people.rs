@@ -6,7 +6,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use super::Jeto;
-use crate::access::people::{key_principal, ApiKey, Grants, Team, User};
+use crate::access::people::{key_principal, user_rights, ApiKey, Grants, Identity, Team, User};
 use crate::access::{hash_key, Principal};
 use crate::{Error, Result};
 
@@ -97,14 +97,68 @@ impl Jeto {
         Ok(principal)
     }
 
+    /// The principal of a person an identity provider vouched for: their user (made now when
+    /// the sign-in rules let them join, refused with [`Error::SignInRefused`] when not), with
+    /// their grants, their teams' and those of the teams named by their groups.
+    pub async fn identity_principal(&self, identity: &Identity) -> Result<Principal> {
+        let refused = |reason: &str| Error::SignInRefused {
+            name: identity.name.clone(),
+            reason: reason.to_owned(),
+        };
+        let store = &self.inner.store;
+        let users = match store.users().await {
+            Err(Error::NotSupported { .. }) => {
+                return Err(refused("this server's store keeps no users"))
+            }
+            other => other?,
+        };
+        let user = match users.into_iter().find(|u| u.name == identity.name) {
+            Some(user) => user,
+            None if identity.may_join => {
+                crate::validate::instance_name(&identity.name)?;
+                match store.put_user(User::new(identity.name.clone())).await {
+                    Ok(user) => {
+                        tracing::info!(user = %user.name, id = user.id, "user made at first sign-in");
+                        user
+                    }
+                    // Signed in twice at once: the other sign-in made it.
+                    Err(Error::Conflict { .. }) => store
+                        .users()
+                        .await?
+                        .into_iter()
+                        .find(|u| u.name == identity.name)
+                        .ok_or(Error::Unauthenticated)?,
+                    Err(error) => return Err(error),
+                }
+            }
+            None => {
+                return Err(refused(
+                    "no user has this name, and the sign-in rules (allowed_users, allowed_groups) do not let them in; ask an admin to add the user",
+                ))
+            }
+        };
+        let (mut rights, teams) = user_rights(&user, &store.teams().await?, &identity.groups);
+        rights.admin |= identity.admin;
+        let mut principal = rights.principal(format!("{} ({})", user.name, identity.how));
+        principal.user = Some(user.id);
+        principal.teams = teams;
+        principal.expires_at = identity.expires_at;
+        Ok(principal)
+    }
+
     /// Whether `who`, as it signed in, may still follow instance `id` (its console, its
-    /// events): always for a config token; for a user's key while it exists, has not
-    /// expired, its user exists and its rights, worked out again, still see the instance.
-    /// Open streams ask this every few seconds and end when it says no.
+    /// events): always for a config token; for a user (by key or sign-in) while the user
+    /// exists, the key (if any) exists and has not expired, the sign-in has not ended, and
+    /// the rights, worked out again, still see the instance. Open streams ask this every few
+    /// seconds and end when it says no.
     pub async fn may_still_follow(&self, who: &Principal, id: u64) -> bool {
-        let Some(key_id) = who.key else {
+        let Some(user_id) = who.user else {
             return true;
         };
+        let now = OffsetDateTime::now_utc();
+        if who.expires_at.is_some_and(|at| at <= now) {
+            return false;
+        }
         let store = &self.inner.store;
         let (Ok(keys), Ok(users), Ok(teams), Ok(record)) = (
             store.api_keys().await,
@@ -115,16 +169,22 @@ impl Jeto {
             // A store that cannot answer now does not cut anyone off.
             return true;
         };
-        let Some(key) = keys.into_iter().find(|k| k.id == key_id) else {
+        let Some(user) = users.into_iter().find(|u| u.id == user_id) else {
             return false;
         };
-        let Some(user) = users.into_iter().find(|u| u.id == key.user) else {
-            return false;
+        let rights = match who.key {
+            Some(key_id) => match keys.into_iter().find(|k| k.id == key_id) {
+                Some(key) if !key.expired(now) => key_principal(&user, &teams, &key),
+                _ => return false,
+            },
+            None => {
+                let groups: Vec<String> = who.teams.iter().cloned().collect();
+                let (mut rights, _) = user_rights(&user, &teams, &groups);
+                rights.admin |= who.admin;
+                rights.principal(who.name.clone())
+            }
         };
-        !key.expired(OffsetDateTime::now_utc())
-            && record.is_some_and(|record| {
-                key_principal(&user, &teams, &key).can_view(record.id, record.host_id)
-            })
+        record.is_some_and(|record| rights.can_view(record.id, record.host_id))
     }
 
     /// Every user (admins only; others are told there is no such thing).

@@ -77,6 +77,11 @@ const ASSETS: &[Asset] = &[
         body: include_str!("assets/keys.js"),
     },
     Asset {
+        path: "/dashboard/people.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("assets/people.js"),
+    },
+    Asset {
         path: "/dashboard/app.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("assets/app.js"),

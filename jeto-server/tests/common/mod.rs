@@ -6,6 +6,7 @@ use jeto_core::access::hash_key;
 use jeto_http::testing::TestClient;
 use jeto_vagrant::fixture::FakeVagrant;
 
+pub mod identity;
 pub mod workers;
 
 pub const ADMIN_KEY: &str = "admin-key-for-tests";
@@ -50,10 +51,14 @@ pub fn start_server_top(
         .as_ref()
         .map(|(table, _)| table.as_str())
         .unwrap_or("");
-    let toml = format!(
-        "{top}\n{}{nats_table}",
-        config_toml_with(fake, &data.join("data"), extra)
-    );
+    let mut body = config_toml_with(fake, &data.join("data"), extra);
+    if top
+        .lines()
+        .any(|line| line.trim_start().starts_with("listen"))
+    {
+        body = body.replacen("listen = \"127.0.0.1:0\"\n", "", 1);
+    }
+    let toml = format!("{top}\n{body}{nats_table}");
     std::fs::write(&config, toml).unwrap();
     let mut server = jeto_http::testing::ServerProcess::start(
         env!("CARGO_BIN_EXE_jeto"),

@@ -1,12 +1,34 @@
-// The documented API, with the key of this browser session.
+// The documented API, with the key of this browser session or the identity provider's sign-in.
 
 const KEY = 'jeto.key';
+const CSRF_COOKIE = 'jeto_csrf';
 
-/** The access key, kept for this browser session only (sessionStorage, never a cookie). */
+function cookie(name) {
+  for (const pair of document.cookie.split(';')) {
+    const [key, ...value] = pair.trim().split('=');
+    if (key === name) return value.join('=') || null;
+  }
+  return null;
+}
+
+/**
+ * Who this page acts for: an access key, kept for this browser session only (sessionStorage,
+ * never a cookie), or a sign-in with the identity provider (an HttpOnly session cookie the page
+ * never sees, and its CSRF token, which the page sends back with every request).
+ */
 export const session = {
   get key() { return sessionStorage.getItem(KEY); },
+  get csrf() { return cookie(CSRF_COOKIE); },
+  get signedIn() { return Boolean(this.key || this.csrf); },
   signIn(key) { sessionStorage.setItem(KEY, key); },
-  signOut() { sessionStorage.removeItem(KEY); },
+  signOut() {
+    sessionStorage.removeItem(KEY);
+    const csrf = this.csrf;
+    if (csrf) {
+      document.cookie = `${CSRF_COOKIE}=; Max-Age=0; Path=/`;
+      fetch('/auth/logout', { method: 'POST', headers: { 'X-Jeto-Csrf': csrf } }).catch(() => {});
+    }
+  },
 };
 
 /** What a failed call says: the HTTP status (0: not reached), the API's code and message. */
@@ -22,7 +44,7 @@ export class ApiError extends Error {
   get advice() {
     switch (this.status) {
       case 0: return 'The server cannot be reached. It may be restarting: this page keeps trying.';
-      case 401: return 'The key was refused. Sign in again with a valid key.';
+      case 401: return 'The key or sign-in was refused. Sign in again.';
       case 403: return 'This key is not allowed to do that. Ask an admin to grant it.';
       case 404: return 'It does not exist, or this key cannot see it.';
       case 409: return 'Not possible in the current state: see the message, then try again.';
@@ -36,7 +58,9 @@ export class ApiError extends Error {
 }
 
 function headers(json) {
-  const h = { 'X-JETO-KEY': session.key ?? '' };
+  const h = {};
+  if (session.key) h['X-JETO-KEY'] = session.key;
+  else if (session.csrf) h['X-Jeto-Csrf'] = session.csrf;
   if (json) h['Content-Type'] = 'application/json';
   return h;
 }
@@ -71,6 +95,8 @@ export async function api(method, path, body) {
 
 export const get = (path) => api('GET', path);
 export const post = (path, body) => api('POST', path, body);
+export const put = (path, body) => api('PUT', path, body);
+export const patch = (path, body) => api('PATCH', path, body);
 export const del = (path) => api('DELETE', path);
 
 /**

@@ -1,4 +1,5 @@
-// The dashboard: routes (#/instances, #/instances/1, #/hosts, #/projects, #/new, #/keys, #/signin),
+// The dashboard: routes (#/instances, #/instances/1, #/hosts, #/projects, #/new, #/keys, #/people,
+// #/signin),
 // the signed-in key, and how errors and a lost connection are shown.
 
 import { ApiError, get, session } from './api.js';
@@ -8,6 +9,7 @@ import { create } from './create.js';
 import { instance } from './instance.js';
 import { instances } from './instances.js';
 import { keys } from './keys.js';
+import { people } from './people.js';
 import { signIn } from './signin.js';
 
 const main = document.getElementById('main');
@@ -26,7 +28,7 @@ const ui = {
   showError(what, error) {
     // A key refused once signed in (revoked, or the server's tokens changed): sign in again.
     if (error instanceof ApiError && error.status === 401 && me) {
-      signOut('Your key is no longer accepted. Sign in again.');
+      signOut(session.key ? 'Your key is no longer accepted. Sign in again.' : 'Your sign-in has ended. Sign in again.');
       return;
     }
     const advice = error instanceof ApiError ? error.advice : '';
@@ -55,9 +57,12 @@ const ui = {
     hostsOnce = null;
     who.textContent = `Signed in as ${me.name}${me.admin ? ' (admin)' : ''}`;
     nav.hidden = false;
+    nav.querySelector('a[href="#/people"]').hidden = !me.admin;
     signOutButton.hidden = false;
     return me;
   },
+  /** Whether the signed-in key or person is an admin. */
+  isAdmin() { return Boolean(me && me.admin); },
   /** Whether the key may run `action` (an action's wire name, or `create`). */
   can(action) {
     if (!me) return false;
@@ -91,7 +96,7 @@ async function route() {
   view = null;
   ui.clearError();
   const hash = location.hash || '#/instances';
-  if (hash === '#/signin' || !session.key) {
+  if (hash === '#/signin' || !session.signedIn) {
     signOut();
     return;
   }
@@ -105,7 +110,8 @@ async function route() {
         ui.connection(false);
         await new Promise((resolve) => setTimeout(resolve, 2000));
       } else {
-        signOut(error.status === 401 ? 'That key was refused. Check it and sign in again.' : error.message);
+        const refused = session.key ? 'That key was refused. Check it and sign in again.' : 'Your sign-in has ended. Sign in again.';
+        signOut(error.status === 401 ? refused : error.message);
         return;
       }
     }
@@ -122,6 +128,7 @@ async function route() {
   else if (hash === '#/projects') view = projects(main, ui);
   else if (hash === '#/new') view = create(main, ui);
   else if (hash === '#/keys') view = keys(main, ui);
+  else if (hash === '#/people') view = people(main, ui);
   else {
     fill(main, h('h1', {}, 'Not found'), h('p', {}, 'No such page. ', h('a', { href: '#/instances' }, 'See the instances.')));
     view = { stop() {} };

@@ -1,6 +1,6 @@
 // One instance: machines, actions, scripts, destroy, history, and the live console.
 
-import { ApiError, del, followConsole, get, post } from './api.js';
+import { ApiError, del, followConsole, get, patch, post } from './api.js';
 import { ago, badge, field, fill, h } from './dom.js';
 import { REFRESH_MS, every, table } from './page.js';
 
@@ -38,6 +38,33 @@ export function instance(main, ui, id) {
     h('section', { 'aria-labelledby': 'history-title' },
       h('h2', { id: 'history-title' }, 'Commands'),
       table('Commands run on this instance, newest first', ['#', 'Action', 'Status', 'By', 'When', ''], history)));
+
+  // Admins: rename it, change its ENVIRONMENT, or move it to another host.
+  if (ui.isAdmin()) {
+    const newName = h('input', { type: 'text', name: 'change-name', maxlength: 128 });
+    const environment = h('input', { type: 'text', name: 'change-environment' });
+    const host = h('input', { type: 'number', name: 'change-host', min: 1 });
+    const change = h('form', { class: 'card', id: 'instance-change' },
+      h('h2', {}, 'Change'),
+      field('Name', newName), field('Environment', environment), field('Host (id)', host, 'Refused while commands run, or when that host cannot read its machines.'),
+      h('button', { type: 'submit' }, 'Change'));
+    change.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const body = {};
+      if (newName.value.trim()) body.name = newName.value.trim();
+      if (environment.value.trim()) body.environment = environment.value.trim();
+      if (host.value) body.host = Number(host.value);
+      try {
+        await patch(base, body);
+        change.reset();
+        ui.clearError();
+        await refresh();
+      } catch (error) {
+        ui.showError('change the instance', error);
+      }
+    });
+    main.appendChild(change);
+  }
 
   let current = null; // the instance
   let following = null; // { id, abort }

@@ -29,5 +29,17 @@ export function signIn(main, ui, message) {
   });
   fill(main, form);
   key.focus();
+  // With an identity provider configured, a button to sign in through it.
+  fetch('/auth/config', { cache: 'no-store' })
+    .then((response) => (response.ok ? response.json() : null))
+    .then((config) => {
+      if (!config || !config.oidc) return;
+      form.insertBefore(
+        h('p', { class: 'provider' },
+          h('a', { href: config.oidc.login, class: 'button primary', id: 'provider-sign-in' }, `Sign in with ${config.oidc.name}`),
+          ' or with an access key:'),
+        form.children[message ? 2 : 1]);
+    })
+    .catch(() => {});
   return { stop() {} };
 }
