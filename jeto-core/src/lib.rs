@@ -71,4 +71,4 @@ pub use provider::{
     ProviderError, ProviderSlots, ReadSlot,
 };
 pub use scheduler::{CommandHandle, ConsoleFollower, SchedulerConfig};
-pub use service::{InstanceChange, InstanceView, Jeto, JetoConfig};
+pub use service::{InstanceChange, InstanceView, Jeto, JetoConfig, ReloadReport, Reloader};

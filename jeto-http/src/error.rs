@@ -121,8 +121,11 @@ impl From<jeto_core::UnknownAction> for ApiError {
 impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
         let status = status_of(error.kind());
-        if status.is_server_error() {
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %error, source = ?std::error::Error::source(&error), "request failed");
+        } else if status.is_server_error() {
+            // Unavailable, a provider's failure, a timeout: the server works as designed.
+            tracing::warn!(error = %error, "request failed");
         }
         let mut api = ApiError::new(status, error.code(), error.to_string());
         if let Some(after) = error.retry_after() {

@@ -53,6 +53,10 @@ pub enum Route {
     Keys,
     /// `/api/keys/{id}`
     Key(u64),
+    /// `/api/ready`
+    Ready,
+    /// `/api/reload`
+    Reload,
 }
 
 impl Route {
@@ -84,6 +88,8 @@ impl Route {
             Route::Team(_) => 21,
             Route::Keys => 22,
             Route::Key(_) => 23,
+            Route::Ready => 24,
+            Route::Reload => 25,
         };
         ROUTES[index].0
     }
@@ -128,6 +134,8 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/teams/{id}", &["GET", "PUT", "DELETE"]),
     ("/api/keys", &["GET", "POST"]),
     ("/api/keys/{id}", &["DELETE"]),
+    ("/api/ready", &["GET"]),
+    ("/api/reload", &["POST"]),
 ];
 
 /// Matches a path against [`ROUTES`]. Parameters must be positive integers; anything else
@@ -190,6 +198,8 @@ pub fn match_path(path: &str) -> Result<(Route, &'static [&'static str]), ApiErr
                 (21, [id]) => Route::Team(*id),
                 (22, _) => Route::Keys,
                 (23, [id]) => Route::Key(*id),
+                (24, _) => Route::Ready,
+                (25, _) => Route::Reload,
                 _ => unreachable!("ROUTES and this match list the same routes"),
             };
             return Ok((route, methods));

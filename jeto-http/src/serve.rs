@@ -46,6 +46,7 @@ pub fn serve<S>(listener: TcpListener, service: S) -> Serve<S> {
         jeto: None,
         shutdown: Box::pin(std::future::pending()),
         grace: Duration::from_secs(10),
+        drain: Duration::ZERO,
     }
 }
 
@@ -58,6 +59,7 @@ pub struct Serve<S> {
     jeto: Option<Jeto>,
     shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
     grace: Duration,
+    drain: Duration,
 }
 
 impl<S> std::fmt::Debug for Serve<S> {
@@ -66,6 +68,7 @@ impl<S> std::fmt::Debug for Serve<S> {
             .field("listener", &self.listener)
             .field("limits", &self.limits)
             .field("grace", &self.grace)
+            .field("drain", &self.drain)
             .finish_non_exhaustive()
     }
 }
@@ -81,6 +84,14 @@ impl<S> Serve<S> {
     /// connections, so console followers end instead of waiting out the grace period.
     pub fn stopping(mut self, jeto: Jeto) -> Self {
         self.jeto = Some(jeto);
+        self
+    }
+
+    /// At the shutdown signal, first drain for at most `drain` (with [`Serve::stopping`]):
+    /// requests are still served, but new commands are refused (503 `shutting_down`, with
+    /// `Retry-After`) while running ones finish; then the shutdown proper. None by default.
+    pub fn draining_for(mut self, drain: Duration) -> Self {
+        self.drain = drain;
         self
     }
 
@@ -134,7 +145,9 @@ impl<S> Serve<S> {
             jeto,
             mut shutdown,
             grace,
+            drain,
         } = self;
+        let mut draining: Option<Pin<Box<dyn Future<Output = ()> + Send>>> = None;
         let max = limits.effective_max_connections();
         tracing::info!(max_connections = max, "accepting connections");
         let limits = Arc::new(limits);
@@ -190,7 +203,17 @@ impl<S> Serve<S> {
                         connections.remove(id);
                     });
                 }
-                () = &mut shutdown => break,
+                () = &mut shutdown, if draining.is_none() => {
+                    let Some(jeto) = jeto.clone().filter(|_| !drain.is_zero()) else { break };
+                    // Requests go on being served while the running commands finish.
+                    draining = Some(Box::pin(async move {
+                        let left = jeto.drain(drain).await;
+                        if left > 0 {
+                            tracing::warn!(left, "commands still running at the end of the drain are interrupted");
+                        }
+                    }));
+                }
+                () = async { draining.as_mut().expect("guarded").await }, if draining.is_some() => break,
             }
         }
         drop(listener);

@@ -274,6 +274,25 @@ fn method_name(method: &Method) -> &'static str {
         .map_or("OTHER", |known| known.as_str())
 }
 
+/// The caller of a route that needs no key: none without one; a key that is sent is checked
+/// (and a wrong one refused and audited) as on every other route, so these are no quiet place
+/// to try keys.
+async fn optional_principal(
+    jeto: &Jeto,
+    parts: &http::request::Parts,
+) -> Result<Option<Principal>, ApiError> {
+    Ok(
+        match (
+            parts.extensions.get::<Principal>(),
+            auth::key(&parts.headers),
+        ) {
+            (Some(who), _) => Some(who.clone()),
+            (None, Some(key)) => Some(jeto.authenticate(Some(key)).await?),
+            (None, None) => None,
+        },
+    )
+}
+
 async fn dispatch<B>(
     jeto: &Jeto,
     lists: &ListCache,
@@ -299,20 +318,17 @@ where
     }
     match route {
         Route::Health => {
-            // No key needed; an admin key also gets the provider's version. A key that is sent
-            // is checked (and a wrong one refused and audited) as on every other route, so
-            // health is no quiet place to try keys.
-            let who = match (
-                parts.extensions.get::<Principal>(),
-                auth::key(&parts.headers),
-            ) {
-                (Some(who), _) => Some(who.clone()),
-                (None, Some(key)) => Some(jeto.authenticate(Some(key)).await?),
-                (None, None) => None,
-            };
+            // No key needed; an admin key also gets the provider's version.
+            let who = optional_principal(jeto, &parts).await?;
             asked.principal = who.as_ref().map(|who| who.name.clone());
             query(&[])?;
             return Ok(meta::health(jeto, who.as_ref()).await);
+        }
+        Route::Ready => {
+            let who = optional_principal(jeto, &parts).await?;
+            asked.principal = who.as_ref().map(|who| who.name.clone());
+            query(&[])?;
+            return Ok(meta::ready(jeto, who.as_ref()).await);
         }
         Route::OpenApi => {
             query(&[])?;
@@ -485,6 +501,10 @@ where
             query(&[])?;
             keys::revoke(jeto, &who, id).await
         }
-        (Route::Health | Route::OpenApi, _) => unreachable!("answered above"),
+        (Route::Reload, _) => {
+            query(&[])?;
+            meta::reload(jeto, &who).await
+        }
+        (Route::Health | Route::OpenApi | Route::Ready, _) => unreachable!("answered above"),
     }
 }

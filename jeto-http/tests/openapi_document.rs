@@ -166,6 +166,21 @@ impl Api {
     }
 }
 
+/// Reloads once, then refuses (a broken file).
+#[derive(Debug, Default)]
+struct OnceReloader(std::sync::atomic::AtomicBool);
+
+#[async_trait]
+impl jeto_core::Reloader for OnceReloader {
+    async fn reload(&self, _jeto: &Jeto) -> Result<jeto_core::ReloadReport, String> {
+        if self.0.swap(true, Ordering::SeqCst) {
+            Err("config file jeto.toml: TOML parse error at line 1".into())
+        } else {
+            Ok(jeto_core::ReloadReport::new(vec!["tokens".into()], vec![]))
+        }
+    }
+}
+
 fn documented(doc: &Value) -> BTreeMap<(String, String), BTreeSet<String>> {
     let mut out = BTreeMap::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
@@ -264,6 +279,7 @@ async fn walk_every_route() {
     let host_calls = Arc::new(AtomicU8::new(HOST_CALLS_WORK));
     let jeto = Jeto::builder(Arc::new(FaultyProvider(memory, host_calls.clone())))
         .policy(Arc::new(policy))
+        .reloader(Arc::new(OnceReloader::default()))
         .config(JetoConfig {
             data_dir: Some(data.path().to_owned()),
             ..JetoConfig::default()
@@ -803,7 +819,33 @@ async fn walk_every_route() {
         None,
     )
     .await;
-    // Last: a server that is stopping takes no command.
+    // Reloading the configuration: with the walk's reloader (it works once, then refuses),
+    // and on a service with none.
+    let reload = "/api/reload";
+    api.call(reload, "POST", reload, admin, Some("{}")).await;
+    api.call(reload, "POST", reload, admin, Some("{}")).await;
+    api.call(reload, "POST", reload, limited, Some("{}")).await;
+    api.call(reload, "POST", reload, None, Some("{}")).await;
+    api.call(reload, "POST", "/api/reload?x=1", admin, Some("{}"))
+        .await;
+    let without = Jeto::builder(Arc::new(InMemoryProvider::new()))
+        .policy(Arc::new(
+            TokenPolicy::new(vec![TokenConfig::admin("admin", "admin")]).unwrap(),
+        ))
+        .build()
+        .await
+        .unwrap();
+    let walked = std::mem::replace(&mut api.service, JetoService::new(without));
+    api.call(reload, "POST", reload, admin, Some("{}")).await;
+    api.service = walked;
+    let ready = "/api/ready";
+    api.call(ready, "GET", ready, None, None).await;
+    api.call(ready, "GET", ready, admin, None).await;
+    api.call(ready, "GET", "/api/ready?x=1", None, None).await;
+
+    // Last: a server that is stopping takes no command, and is not ready.
+    jeto.drain(Duration::ZERO).await;
+    api.call(ready, "GET", ready, None, None).await;
     jeto.shutdown(Duration::from_secs(1)).await;
     api.call(commands, "POST", &ok_commands, admin, Some(provision))
         .await;

@@ -24,25 +24,34 @@ pub(crate) struct Beat {
     pub(crate) name: String,
     pub(crate) hosts: Vec<u64>,
     pub(crate) running: u32,
+    /// Finishing its running actions before it stops: it takes no new one.
+    #[serde(default)]
+    pub(crate) draining: bool,
 }
 
-/// A worker's side: puts its beat, signed with `key`, until aborted.
+/// A worker's side: puts its beat, signed with `key`, until aborted; at once when it starts
+/// draining, so the server sends it nothing new from then on.
 pub(crate) async fn announce(
     store: kv::Store,
     key: SigningKey,
     name: String,
     hosts: Vec<u64>,
     running: Arc<AtomicU32>,
+    mut draining: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(HEARTBEAT);
     let subject = crate::wire::beat_subject(&name);
     let mut number = 0u64;
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            Ok(()) = draining.changed() => {}
+        }
         let beat = Beat {
             name: name.clone(),
             hosts: hosts.clone(),
             running: running.load(Ordering::Relaxed),
+            draining: *draining.borrow(),
         };
         number += 1;
         // The number orders beats; the signing time makes an old beat replayed stale.
@@ -107,9 +116,15 @@ impl PresenceBoard {
         }
     }
 
-    /// Whether a worker of `host` was heard from within [`PRESENCE_TTL`].
+    /// Whether a worker of `host` that takes new actions (not draining) was heard from
+    /// within [`PRESENCE_TTL`].
     pub(crate) fn online(&self, host: u64) -> bool {
-        self.workers(host).iter().any(|w| w.online)
+        self.workers(host).iter().any(|w| w.online && !w.draining)
+    }
+
+    /// Whether a worker of `host` heard from lately said it drains.
+    pub(crate) fn draining(&self, host: u64) -> bool {
+        self.workers(host).iter().any(|w| w.online && w.draining)
     }
 
     /// The workers of `host` heard from lately, by name.
@@ -126,6 +141,7 @@ impl PresenceBoard {
                     at.elapsed().as_secs(),
                 );
                 worker.running = beat.running;
+                worker.draining = beat.draining;
                 worker.hosts = beat.hosts.clone();
                 worker
             })

@@ -102,6 +102,7 @@ impl NatsProvider {
         call: &Call,
         timeout: Duration,
     ) -> Result<T, ProviderError> {
+        self.connected()?;
         let subject = wire::call_subject(host);
         let inbox = self.client.new_inbox();
         let nonce = inbox.rsplit('.').next().unwrap_or_default().to_owned();
@@ -155,13 +156,32 @@ impl NatsProvider {
         }
     }
 
-    /// Whether a worker of `host` is online: heard from lately, or answering right now.
+    /// `Ok` while the connection to NATS is up; else the hosts its workers serve are down at
+    /// once (no call or action would reach them, and a worker's last beat may look fresh).
+    fn connected(&self) -> Result<(), ProviderError> {
+        match self.client.connection_state() {
+            async_nats::connection::State::Connected => Ok(()),
+            state => Err(ProviderError::Unavailable {
+                message: format!(
+                    "NATS is not reachable ({state}): the hosts its workers serve answer again once the connection is back"
+                ),
+                source: None,
+            }),
+        }
+    }
+
+    /// Whether a worker of `host` takes new actions: heard from lately, or answering right
+    /// now; a host whose workers all said they drain has none, without asking.
     async fn worker_online(&self, host: u64) -> bool {
-        self.board.online(host)
-            || self
-                .call_within::<()>(host, &Call::Ping, PING_TIMEOUT)
-                .await
-                .is_ok()
+        if self.board.online(host) {
+            return true;
+        }
+        if self.board.draining(host) {
+            return false;
+        }
+        self.call_within::<()>(host, &Call::Ping, PING_TIMEOUT)
+            .await
+            .is_ok()
     }
 
     /// Stores the action in the stream; retried (same message id, so never twice) while
@@ -345,6 +365,7 @@ impl Provider for NatsProvider {
         console: ConsoleSink,
     ) -> Result<Outcome, ProviderError> {
         let host = instance.host.id;
+        self.connected()?;
         // Fail fast when nobody would take it, rather than queue for nobody.
         if !self.worker_online(host).await {
             return Err(no_worker(host));
@@ -529,6 +550,7 @@ impl Provider for NatsProvider {
     }
 
     async fn workers(&self, host: &Host) -> Result<Vec<HostWorker>, ProviderError> {
+        self.connected()?;
         Ok(self.board.workers(host.id))
     }
 }

@@ -78,13 +78,17 @@ impl WorkerConfig {
 #[derive(Debug)]
 pub struct Worker {
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The tasks taking actions from the queues (they end once drained).
+    action_tasks: Vec<tokio::task::JoinHandle<()>>,
     presence: kv::Store,
     name: String,
+    draining: tokio::sync::watch::Sender<bool>,
+    stop_now: tokio::sync::watch::Sender<bool>,
 }
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        for task in &self.tasks {
+        for task in self.tasks.iter().chain(&self.action_tasks) {
             task.abort();
         }
         // Offline at once rather than when its key expires; Drop cannot wait for it.
@@ -102,10 +106,51 @@ impl Worker {
     /// answered `interrupted`) and leaves the presence bucket, so its hosts show offline at
     /// once.
     pub async fn stop(mut self) {
-        for task in self.tasks.drain(..) {
+        for task in self.tasks.drain(..).chain(self.action_tasks.drain(..)) {
             task.abort();
         }
         let _ = self.presence.delete(&self.name).await;
+    }
+
+    /// Stops gracefully: says at once that it drains (the server sends it nothing new), takes
+    /// no new action, lets running ones finish within `deadline`, ends those still running
+    /// then as `interrupted` (recorded and told to the server, which does not wait for a
+    /// silence), and stops. Reads are answered until the end. The number interrupted.
+    pub async fn drain(mut self, deadline: std::time::Duration) -> usize {
+        self.draining.send_replace(true);
+        tracing::info!(worker = %self.name, drain_secs = deadline.as_secs(), "draining: no new actions; waiting for the running ones");
+        let mut tasks = std::mem::take(&mut self.action_tasks);
+        let all = async {
+            for task in &mut tasks {
+                let _ = task.await;
+            }
+        };
+        let mut interrupted = 0;
+        if tokio::time::timeout(deadline, all).await.is_err() {
+            interrupted = self.running();
+            tracing::warn!(
+                interrupted,
+                "actions still running at the end of the drain are interrupted"
+            );
+            self.stop_now.send_replace(true);
+            // Each records and publishes its end; bounded, in case NATS is gone.
+            let ends = async {
+                for task in &mut tasks {
+                    let _ = task.await;
+                }
+            };
+            let _ = tokio::time::timeout(HEARTBEAT * 5, ends).await;
+        }
+        self.action_tasks = tasks;
+        self.stop().await;
+        interrupted
+    }
+
+    fn running(&self) -> usize {
+        self.action_tasks
+            .iter()
+            .filter(|t| !t.is_finished())
+            .count()
     }
 }
 
@@ -121,6 +166,10 @@ struct ActionContext {
     /// Runs this worker is working on: a message of one of them delivered again (its lease ran
     /// out while the worker was busy) is not answered, only its lease renewed.
     active: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    /// Set when the worker drains: no new action is taken.
+    draining: tokio::sync::watch::Receiver<bool>,
+    /// Set when the drain's time is up: running actions end `interrupted`.
+    stop_now: tokio::sync::watch::Receiver<bool>,
 }
 
 /// A run this worker works on, forgotten when dropped.
@@ -172,6 +221,8 @@ impl Worker {
         let jetstream = jetstream::new(client.clone());
         let stream = config.setup.command_stream(&jetstream).await?;
         let presence = config.setup.presence(&jetstream).await?;
+        let (draining, draining_now) = tokio::sync::watch::channel(false);
+        let (stop_now, stop_now_rx) = tokio::sync::watch::channel(false);
         let context = ActionContext {
             client: client.clone(),
             provider: provider.clone(),
@@ -180,7 +231,10 @@ impl Worker {
             running: Arc::default(),
             trust: trust.clone(),
             active: Arc::default(),
+            draining: draining_now.clone(),
+            stop_now: stop_now_rx,
         };
+        let mut action_tasks = Vec::new();
         let seen = Arc::new(SeenIds::default());
         let mut tasks = Vec::new();
         for &host in &hosts {
@@ -211,7 +265,7 @@ impl Worker {
                 )
                 .await
                 .map_err(|e| ProviderError::other(format!("following host {host}'s actions"), e))?;
-            tasks.push(tokio::spawn(serve_actions(
+            action_tasks.push(tokio::spawn(serve_actions(
                 context.clone(),
                 host,
                 consumer,
@@ -224,6 +278,7 @@ impl Worker {
             config.name.clone(),
             hosts,
             context.running.clone(),
+            draining_now,
         )));
         // Subscriptions are live once the server has them.
         client
@@ -232,8 +287,11 @@ impl Worker {
             .map_err(|e| ProviderError::other("reaching NATS", e))?;
         Ok(Worker {
             tasks,
+            action_tasks,
             presence,
             name: config.name,
+            draining,
+            stop_now,
         })
     }
 }
@@ -349,10 +407,20 @@ async fn serve_actions(
     let slots = Arc::new(tokio::sync::Semaphore::new(max_actions));
     // Owned here, so stopping the worker stops its running actions too.
     let mut running = tokio::task::JoinSet::new();
+    let mut draining = context.draining.clone();
     loop {
         while running.try_join_next().is_some() {}
-        let Ok(first) = slots.clone().acquire_owned().await else {
+        if *draining.borrow() {
+            // Drained: the running actions end here, and so does this task.
+            while running.join_next().await.is_some() {}
             return;
+        }
+        let first = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => return,
+            },
+            _ = draining.changed() => continue,
         };
         let room = slots.available_permits() + 1;
         let batch = consumer
@@ -372,6 +440,10 @@ async fn serve_actions(
         let mut slot = Some(first);
         while let Some(message) = batch.next().await {
             match message {
+                Ok(message) if *draining.borrow() => {
+                    // Taken while the drain began: back to the queue for another worker.
+                    let _ = message.ack_with(AckKind::Nak(None)).await;
+                }
                 Ok(message) => {
                     let permit = match slot.take() {
                         Some(permit) => permit,
@@ -484,10 +556,23 @@ async fn run_action(context: ActionContext, host: u64, message: jetstream::Messa
                 let heartbeat = heartbeat(output.clone(), &message);
                 let running = context.provider.run(&instance, &checked, sink);
                 let cancelled = server_cancel(&context, &mut cancel, &command.run);
+                let mut stop_now = context.stop_now.clone();
                 let result = tokio::select! {
                     result = running => Some(result),
                     () = cancelled => None,
                     () = heartbeat => unreachable!("the heartbeat never ends"),
+                    // The worker's drain ran out: the action's process is stopped (its future
+                    // dropped), and the end told to the server at once.
+                    _ = stop_now.wait_for(|stop| *stop) => Some(Ok(Outcome::failure(
+                        -1,
+                        CommandError::new(
+                            FailureKind::Interrupted,
+                            format!(
+                                "worker {} stopped before this action ended (its drain time ran out)",
+                                context.name
+                            ),
+                        ),
+                    ))),
                 };
                 context.running.fetch_sub(1, Ordering::Relaxed);
                 // Every line is out before the end.

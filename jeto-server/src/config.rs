@@ -56,6 +56,9 @@ pub struct ServerConfig {
     /// Reads that run vagrant (status, machine details, snapshots, boxes) a key that is not
     /// admin may have in progress at once (429 beyond).
     pub max_reads_per_key: usize,
+    /// Seconds running commands get to finish at SIGTERM (new commands are refused with 503
+    /// meanwhile); those still running then are interrupted.
+    pub drain_secs: u64,
     /// Seconds in-flight requests and running commands get at shutdown.
     pub shutdown_grace_secs: u64,
     /// Whether the web dashboard is served at `/` (the API is at `/api` either way).
@@ -75,6 +78,9 @@ pub struct ServerConfig {
     /// Sign-in through an OpenID Connect provider (the `[oidc]` table); access keys only
     /// when absent.
     pub oidc: Option<jeto_http::sign_in::OidcConfig>,
+    /// The file it was read from and its text, for reloads (none when built in code).
+    #[serde(skip)]
+    pub source: Option<(PathBuf, String)>,
 }
 
 /// The `[nats]` table: where the NATS servers are, how to sign in, which hosts are served by
@@ -276,6 +282,7 @@ impl Default for ServerConfig {
             audit_entries: DEFAULT_AUDIT_ENTRIES,
             audit_anonymous_window_secs: DEFAULT_ANONYMOUS_WINDOW.as_secs(),
             max_reads_per_key: JetoConfig::default().max_reads_per_key,
+            drain_secs: 30,
             shutdown_grace_secs: 10,
             dashboard: true,
             server: ServerLimits::default(),
@@ -285,16 +292,45 @@ impl Default for ServerConfig {
             tokens: Vec::new(),
             nats: None,
             oidc: None,
+            source: None,
         }
     }
 }
 
 impl ServerConfig {
-    /// Reads a config file; errors name the file and the offending key.
+    /// Reads a config file; errors name the file and the offending key. The file is read
+    /// again at SIGHUP.
     pub fn load(path: &Path) -> Result<ServerConfig, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))
+        let mut config: ServerConfig =
+            toml::from_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))?;
+        config.source = Some((path.to_path_buf(), text));
+        Ok(config)
+    }
+
+    /// Checks the hosts and projects: ids given (grants name them), projects valid.
+    pub(crate) fn check_hosts_and_projects(&self) -> Result<(), String> {
+        for host in &self.hosts {
+            if host.id == 0 {
+                return Err(format!(
+                    "host {:?} in the config needs an id (tokens grant hosts by id)",
+                    host.name
+                ));
+            }
+        }
+        for project in &self.projects {
+            if project.id == 0 {
+                return Err(format!(
+                    "project {:?} in the config needs an id (tokens grant projects by id)",
+                    project.name
+                ));
+            }
+            project
+                .validate()
+                .map_err(|e| format!("project {:?} in the config: {e}", project.name))?;
+        }
+        Ok(())
     }
 
     /// The service's settings.

@@ -20,7 +20,9 @@
 mod admin_key;
 pub mod config;
 mod process;
+mod reload;
 mod serve;
+mod systemd;
 mod worker;
 
 pub use process::raise_open_files_limit;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jeto_core::access::TokenPolicy;
+use jeto_core::access::{Principal, TokenPolicy};
 use jeto_core::store::{SqliteStore, Store};
 use jeto_core::{DynProvider, Host, Jeto};
 use jeto_http::sign_in::SignIn;
@@ -14,6 +14,8 @@ use tower_layer::Layer;
 use crate::admin_key::generated_admin;
 use crate::config::{NatsConfig, ServerConfig};
 use crate::process::{local_vagrant, private_data_dir, stop_signal, wait_for_process_groups};
+use crate::reload::ConfigReloader;
+use crate::systemd;
 
 /// `jeto serve`: opens the store in the config's data folder, registers its hosts and projects,
 /// wires the providers (this box's vagrant, and NATS workers for the hosts `[nats]` names), and
@@ -23,28 +25,14 @@ use crate::process::{local_vagrant, private_data_dir, stop_signal, wait_for_proc
 pub async fn serve(config: ServerConfig) -> Result<(), String> {
     private_data_dir(&config.data_dir)?;
     let store = Arc::new(SqliteStore::open(&config.data_dir).map_err(|e| e.to_string())?);
+    config.check_hosts_and_projects()?;
     for host in &config.hosts {
-        if host.id == 0 {
-            return Err(format!(
-                "host {:?} in the config needs an id (tokens grant hosts by id)",
-                host.name
-            ));
-        }
         store
             .put_host(host.clone())
             .await
             .map_err(|e| e.to_string())?;
     }
     for project in &config.projects {
-        if project.id == 0 {
-            return Err(format!(
-                "project {:?} in the config needs an id (tokens grant projects by id)",
-                project.name
-            ));
-        }
-        project
-            .validate()
-            .map_err(|e| format!("project {:?} in the config: {e}", project.name))?;
         store
             .put_project(project.clone())
             .await
@@ -94,55 +82,90 @@ pub async fn serve(config: ServerConfig) -> Result<(), String> {
         }
         None => local,
     };
-    let jeto = Jeto::builder(provider)
-        .store(store)
+    let mut builder = Jeto::builder(provider)
+        .store(store.clone())
         .policy(Arc::new(policy))
-        .config(config.jeto_config())
-        .build()
-        .await
-        .map_err(|e| e.to_string())?;
+        .config(config.jeto_config());
+    if let Some((path, text)) = &config.source {
+        builder = builder.reloader(Arc::new(ConfigReloader::new(
+            path.clone(),
+            text,
+            store,
+            config.data_dir.clone(),
+            address,
+        )?));
+    }
+    let jeto = builder.build().await.map_err(|e| e.to_string())?;
+    reload_on_sighup(jeto.clone())?;
     println!("jeto listening on http://{address}");
-    let shutdown = stop_signal()?;
+    let stop = stop_signal()?;
+    let shutdown = async {
+        stop.await;
+        systemd::stopping();
+    };
+    systemd::ready(&format!("serving on http://{address}"));
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     let api = JetoService::new(jeto.clone());
     let sign_in = match &config.oidc {
         Some(oidc) => Some(SignIn::new(oidc.clone(), jeto.clone())?),
         None => None,
     };
-    let limits = config.server.clone();
+    let drain = Duration::from_secs(config.drain_secs);
+    // One chain for every service the server may serve (each arm is another type).
+    macro_rules! run {
+        ($service:expr) => {
+            configure(
+                jeto_http::serve(listener, $service),
+                &config,
+                jeto.clone(),
+                drain,
+            )
+            .with_graceful_shutdown(shutdown, grace)
+            .await
+        };
+    }
     match (config.dashboard, sign_in) {
-        (true, Some(sign_in)) => {
-            jeto_http::serve(listener, Dashboard::new(sign_in.layer(api)))
-                .limits(limits)
-                .stopping(jeto)
-                .with_graceful_shutdown(shutdown, grace)
-                .await
-        }
-        (false, Some(sign_in)) => {
-            jeto_http::serve(listener, sign_in.layer(api))
-                .limits(limits)
-                .stopping(jeto)
-                .with_graceful_shutdown(shutdown, grace)
-                .await
-        }
-        (true, None) => {
-            jeto_http::serve(listener, Dashboard::new(api))
-                .limits(limits)
-                .stopping(jeto)
-                .with_graceful_shutdown(shutdown, grace)
-                .await
-        }
-        (false, None) => {
-            jeto_http::serve(listener, api)
-                .limits(limits)
-                .stopping(jeto)
-                .with_graceful_shutdown(shutdown, grace)
-                .await
-        }
+        (true, Some(sign_in)) => run!(Dashboard::new(sign_in.layer(api))),
+        (false, Some(sign_in)) => run!(sign_in.layer(api)),
+        (true, None) => run!(Dashboard::new(api)),
+        (false, None) => run!(api),
     }
     wait_for_process_groups(records, &config).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Reads the config file again at each SIGHUP (as an admin's `POST /api/reload` does); what
+/// happened goes to the log.
+fn reload_on_sighup(jeto: Jeto) -> Result<(), String> {
+    let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .map_err(|e| format!("cannot handle SIGHUP: {e}"))?;
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            systemd::reloading();
+            // A reload's outcome is logged by the reload itself.
+            if let Err(jeto_core::Error::NotSupported { what }) =
+                jeto.reload(&Principal::admin("SIGHUP")).await
+            {
+                tracing::warn!("SIGHUP: nothing to do: {what}");
+            }
+            systemd::ready("serving");
+        }
+    });
+    Ok(())
+}
+
+/// The server's limits, its drain and its commands' shutdown, whatever service it serves.
+fn configure<S>(
+    serve: jeto_http::Serve<S>,
+    config: &ServerConfig,
+    jeto: Jeto,
+    drain: Duration,
+) -> jeto_http::Serve<S> {
+    serve
+        .limits(config.server.clone())
+        .stopping(jeto)
+        .draining_for(drain)
 }
 
 /// Connects to NATS, sets up its stream and buckets, and gives the router its workers.

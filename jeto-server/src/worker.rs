@@ -60,10 +60,14 @@ pub async fn work(
         "jeto worker {name} serving hosts {hosts:?} over {}, signing key {public_key}",
         nats.url
     );
+    crate::systemd::ready(&format!("serving hosts {hosts:?}"));
     stop_signal()?.await;
-    // Running actions stop with the worker; their messages are delivered again and answered
-    // "interrupted" by the next worker.
-    worker.stop().await;
+    crate::systemd::stopping();
+    // Running actions finish within the drain; those still running then end `interrupted`,
+    // recorded and told to the server.
+    worker
+        .drain(std::time::Duration::from_secs(config.drain_secs))
+        .await;
     wait_for_process_groups(records, &config).await;
     Ok(())
 }

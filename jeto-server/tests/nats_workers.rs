@@ -361,3 +361,170 @@ async fn the_server_starts_without_nats_and_connects_when_it_comes() {
     assert_eq!(started.status, 200, "{}", started.text());
     assert_eq!(started.json()["command"]["status"], "succeeded");
 }
+
+/// Issue 26: SIGTERM to a worker in the middle of a 5 s script: it says at once that it drains
+/// (the server sends it nothing new: an action for its host is refused at once), lets the
+/// script finish, and the command succeeds; then it exits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_to_a_worker_mid_action_lets_the_action_finish() {
+    let nats = NatsServer::start();
+    let fake = FakeVagrant::new();
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    let mut worker = WorkerProcess::start(&fake, dir.path(), &nats.url, "box-a", &[1], "");
+    let server = server(&fake, dir.path(), &nats.url, &pids);
+    let admin = TestClient::new(server.address, Some(ADMIN_KEY));
+    let folder = fake.another_single("five");
+    std::fs::write(
+        folder.join("jeto.json"),
+        r#"{"scripts": {"five": {"command": "echo begin; sleep 5; echo end"}}}"#,
+    )
+    .unwrap();
+    let id = register(&admin, "five", 1, &folder).await;
+    let other = register(&admin, "other", 1, &fake.another_single("other")).await;
+    let started = admin
+        .post(&format!("/api/instances/{id}"), &json!({"state": "start"}))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text());
+    let run = admin
+        .post(
+            &format!("/api/instances/{id}"),
+            &json!({"state": "runScript", "script": "five", "machine": "default", "async": true}),
+        )
+        .await;
+    assert_eq!(run.status, 202, "{}", run.text());
+    let location = run.header("location").unwrap().to_owned();
+    let mut began = false;
+    for _ in 0..300 {
+        if admin
+            .get(&format!("{location}/console"))
+            .await
+            .text()
+            .contains("begin")
+        {
+            began = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(began, "the script never started");
+
+    worker.signal_stop();
+    let mut draining = false;
+    for _ in 0..40 {
+        let workers = admin.get("/api/hosts/1/workers").await.json();
+        if workers[0]["draining"] == true {
+            draining = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(draining, "the worker says it drains");
+    let asked = std::time::Instant::now();
+    let refused = admin
+        .post(
+            &format!("/api/instances/{other}"),
+            &json!({"state": "start"}),
+        )
+        .await;
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert!(
+        refused.text().contains("no worker is online"),
+        "{}",
+        refused.text()
+    );
+    assert!(asked.elapsed() < Duration::from_secs(2));
+    let command = ended(&admin, &location).await;
+    assert_eq!(command["status"], "succeeded", "{command}");
+    assert!(admin
+        .get(&format!("{location}/console"))
+        .await
+        .text()
+        .contains("end"));
+    assert!(worker.wait(), "the worker exits cleanly after its drain");
+}
+
+/// Issue 26, health that tells the truth: readiness shows a worker's host ok, then down within
+/// 5 s of NATS stopping; an action on that host is then refused within 2 s, and a local host
+/// still serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_shows_nats_down_and_actions_on_its_hosts_fail_fast() {
+    let mut nats = NatsServer::start();
+    let fake = FakeVagrant::new();
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    let _worker = WorkerProcess::start(&fake, dir.path(), &nats.url, "box-a", &[1, 3], "");
+    let server = server(&fake, dir.path(), &nats.url, &pids);
+    let admin = TestClient::new(server.address, Some(ADMIN_KEY));
+    let remote = register(&admin, "remote", 1, &fake.single()).await;
+    let local = register(&admin, "local", 2, &fake.another_single("local")).await;
+    let host = |ready: &serde_json::Value, id: u64| {
+        ready["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    let mut ready = admin.get("/api/ready").await.json();
+    for _ in 0..100 {
+        if host(&ready, 1)["status"] == "ok" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        ready = admin.get("/api/ready").await.json();
+    }
+    assert_eq!(host(&ready, 1)["status"], "ok", "{ready}");
+    assert_eq!(host(&ready, 2)["status"], "ok", "{ready}");
+    // Without a key: the status alone, no hosts.
+    let anonymous = TestClient::new(server.address, None)
+        .get("/api/ready")
+        .await;
+    assert_eq!(anonymous.status, 200);
+    assert!(
+        anonymous.json().get("hosts").is_none(),
+        "{}",
+        anonymous.text()
+    );
+
+    nats.kill();
+    let stopped = std::time::Instant::now();
+    loop {
+        let answer = admin.get("/api/ready").await;
+        let ready = answer.json();
+        if host(&ready, 1)["status"] == "down" {
+            assert_eq!(answer.status, 200, "degraded, still taking work");
+            assert_eq!(ready["status"], "degraded");
+            assert!(
+                host(&ready, 1)["detail"].as_str().unwrap().contains("NATS"),
+                "{ready}"
+            );
+            assert_eq!(host(&ready, 2)["status"], "ok");
+            break;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(5),
+            "readiness still says {ready}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let asked = std::time::Instant::now();
+    let refused = admin
+        .post(
+            &format!("/api/instances/{remote}"),
+            &json!({"state": "start"}),
+        )
+        .await;
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        asked.elapsed()
+    );
+    // Host 2 runs on the server's box (its `up` hangs: a fresh status read shows it serves).
+    let served = admin
+        .get(&format!("/api/instances/{local}?max_age=0"))
+        .await;
+    assert_eq!(served.status, 200, "{}", served.text());
+}

@@ -204,8 +204,8 @@ pub enum Error {
         retry_after: Duration,
     },
 
-    /// The server is shutting down and accepts no new commands.
-    #[error("the server is shutting down; retry against the restarted server")]
+    /// The server is stopping (draining its running commands) and accepts no new commands.
+    #[error("the server is stopping: it lets its running commands finish and accepts no new command; retry in a few seconds, against the restarted server")]
     ShuttingDown,
 
     /// Any other provider error, with its source kept.
@@ -239,6 +239,7 @@ impl Error {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Error::LimitReached { retry_after, .. } => Some(*retry_after),
+            Error::ShuttingDown => Some(Duration::from_secs(5)),
             _ => None,
         }
     }

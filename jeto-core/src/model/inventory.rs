@@ -117,6 +117,9 @@ pub struct HostWorker {
     pub running: u32,
     /// Every host it serves.
     pub hosts: Vec<u64>,
+    /// Stopping: it finishes its running actions and takes no new one.
+    #[serde(default)]
+    pub draining: bool,
 }
 
 impl HostWorker {
@@ -128,6 +131,7 @@ impl HostWorker {
             last_seen_secs,
             running: 0,
             hosts: Vec::new(),
+            draining: false,
         }
     }
 }

@@ -473,6 +473,59 @@ impl CommandScheduler {
         self.lock().lanes.remove(&instance_id);
     }
 
+    /// Stops accepting commands (new ones are refused with [`Error::ShuttingDown`]), ends
+    /// queued ones `interrupted` (they would start work the drain may not see end), and waits
+    /// up to `deadline` for running ones to finish by themselves. The number still running.
+    pub async fn drain(&self, deadline: Duration) -> usize {
+        let cells: Vec<Arc<CommandCell>> = {
+            let mut state = self.lock();
+            state.shutting_down = true;
+            state
+                .lanes
+                .values()
+                .flat_map(|lane| lane.live.iter().cloned())
+                .collect()
+        };
+        let mut running = Vec::new();
+        for cell in cells {
+            let queued = cell.update(|state| {
+                let queued = state.command.status == CommandStatus::Queued;
+                if queued {
+                    state.command.interrupt();
+                }
+                queued
+            });
+            if queued {
+                self.settle(&cell).await;
+                cell.stop.send_replace(Stop::Shutdown);
+            } else {
+                running.push(cell);
+            }
+        }
+        tracing::info!(
+            running = running.len(),
+            drain_secs = deadline.as_secs(),
+            "draining: no new commands; waiting for the running ones"
+        );
+        let all = async {
+            for cell in &running {
+                CommandHandle { cell: cell.clone() }.wait().await;
+            }
+        };
+        if tokio::time::timeout(deadline, all).await.is_ok() {
+            return 0;
+        }
+        running
+            .iter()
+            .filter(|cell| !cell.snapshot().status.is_finished())
+            .count()
+    }
+
+    /// Whether it has stopped accepting commands (draining or shut down).
+    pub fn is_draining(&self) -> bool {
+        self.lock().shutting_down
+    }
+
     /// Stops accepting commands, stops every queued and running one (they end
     /// `interrupted`), and waits up to `deadline` for running ones to be recorded.
     pub async fn shutdown(&self, deadline: Duration) {

@@ -11,14 +11,18 @@ mod edit;
 mod inventory;
 mod machines;
 mod people;
+mod readiness;
 mod reads;
 mod recovery;
+mod reload;
 
 use serde::{Deserialize, Serialize};
 
 pub use create::CreateInstance;
 pub use edit::InstanceChange;
 pub use people::NewKey;
+pub use readiness::{Condition, HostReadiness, Readiness};
+pub use reload::{ReloadReport, Reloader};
 use time::OffsetDateTime;
 
 use crate::access::audit::{AnonymousTally, DEFAULT_ANONYMOUS_WINDOW, DEFAULT_AUDIT_ENTRIES};
@@ -85,7 +89,9 @@ pub struct InstanceView {
 #[derive(Debug)]
 struct Inner {
     store: Arc<dyn Store>,
-    policy: Arc<dyn AccessPolicy>,
+    /// Replaced whole by a reload; read at every request.
+    policy: std::sync::RwLock<Arc<dyn AccessPolicy>>,
+    reloader: Option<Arc<dyn Reloader>>,
     provider: DynProvider,
     status: Arc<StatusCache>,
     scheduler: CommandScheduler,
@@ -137,10 +143,18 @@ pub struct JetoBuilder {
     provider: DynProvider,
     store: Option<Arc<dyn Store>>,
     policy: Option<Arc<dyn AccessPolicy>>,
+    reloader: Option<Arc<dyn Reloader>>,
     config: JetoConfig,
 }
 
 impl JetoBuilder {
+    /// What reads the configuration again at `POST /api/reload` (default: none; the call
+    /// then answers 409).
+    pub fn reloader(mut self, reloader: Arc<dyn Reloader>) -> Self {
+        self.reloader = Some(reloader);
+        self
+    }
+
     /// Where instances and commands are kept (default: in memory).
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
@@ -180,7 +194,8 @@ impl JetoBuilder {
         let jeto = Jeto {
             inner: Arc::new(Inner {
                 store,
-                policy,
+                policy: std::sync::RwLock::new(policy),
+                reloader: self.reloader,
                 provider: self.provider,
                 status,
                 scheduler,
@@ -207,6 +222,7 @@ impl Jeto {
             provider,
             store: None,
             policy: None,
+            reloader: None,
             config: JetoConfig::default(),
         }
     }
@@ -549,6 +565,18 @@ impl Jeto {
             .action;
         who.check(record.id, record.host_id, Permission::Action(action))?;
         self.inner.scheduler.cancel(id, command_id).await
+    }
+
+    /// The first step of a graceful stop: refuses new commands (503 `shutting_down`), ends
+    /// queued ones `interrupted`, and lets running ones finish, waiting at most `deadline`.
+    /// The number still running then (which [`Jeto::shutdown`] interrupts).
+    pub async fn drain(&self, deadline: Duration) -> usize {
+        self.inner.scheduler.drain(deadline).await
+    }
+
+    /// Whether it is draining or shut down (accepting no commands).
+    pub fn is_draining(&self) -> bool {
+        self.inner.scheduler.is_draining()
     }
 
     /// Stops accepting commands, stops running ones (recorded `interrupted`), waiting at most

@@ -58,7 +58,7 @@ impl Jeto {
         let key = key
             .filter(|k| !k.is_empty())
             .ok_or(Error::Unauthenticated)?;
-        if let Some(token) = self.inner.policy.authenticate(key) {
+        if let Some(token) = self.policy().authenticate(key) {
             return Ok(token);
         }
         let store = &self.inner.store;

@@ -3,7 +3,8 @@
 use http::{Response, StatusCode};
 
 use jeto_core::access::Principal;
-use jeto_core::Jeto;
+use jeto_core::service::{Condition, Readiness};
+use jeto_core::{Jeto, ReloadReport};
 
 use crate::answers::Health;
 use crate::{response, ApiBody};
@@ -36,4 +37,36 @@ pub async fn health(jeto: &Jeto, who: Option<&Principal>) -> Response<ApiBody> {
     responses((status = 200, description = "The caller", body = Principal)))]
 pub fn me(who: &Principal) -> Response<ApiBody> {
     response::json(StatusCode::OK, who)
+}
+
+/// `GET /api/ready`: whether the server can take work now (no key needed): 200 when it can
+/// (`degraded`: some hosts cannot), 503 when its store is down or it drains before stopping.
+/// With an admin key, each host's state too.
+#[utoipa::path(operation_id = "ready", get, path = "/api/ready", tag = "meta",
+    summary = "Readiness (no key needed): the store, draining, and each host for admin keys",
+    security(()),
+    responses(
+        (status = 200, description = "It takes work (`ok`, or `degraded` when some hosts are down)", body = Readiness),
+        (status = 503, description = "It does not (its store is down, or it drains before stopping)", body = Readiness)))]
+pub async fn ready(jeto: &Jeto, who: Option<&Principal>) -> Response<ApiBody> {
+    let readiness = jeto.readiness(who.is_some_and(|w| w.admin)).await;
+    let status = if readiness.status == Condition::Down {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    response::json(status, &readiness)
+}
+
+/// `POST /api/reload`: reads the configuration file again (admins; as SIGHUP does).
+#[utoipa::path(operation_id = "reload", post, path = "/api/reload", tag = "meta",
+    summary = "Read the configuration again (admins): keys, hosts and projects change live; the answer names what needs a restart",
+    responses(
+        (status = 200, description = "Reloaded", body = ReloadReport),
+        (status = 400, description = "The new configuration is wrong; the running one stays", body = crate::answers::ErrorBody),
+        (status = 404, description = "Not an admin key: there is nothing of the kind", body = crate::answers::ErrorBody),
+        (status = 409, description = "This server has no configuration file to read again", body = crate::answers::ErrorBody)))]
+pub async fn reload(jeto: &Jeto, who: &Principal) -> Result<Response<ApiBody>, crate::ApiError> {
+    let report = jeto.reload(who).await?;
+    Ok(response::json(StatusCode::OK, &report))
 }

@@ -96,6 +96,18 @@ impl WorkerProcess {
         let _ = self.child.wait();
     }
 
+    /// SIGTERM without waiting: the worker drains, then exits.
+    pub fn signal_stop(&self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+    }
+
+    /// Waits for the process to exit; whether it exited cleanly.
+    pub fn wait(&mut self) -> bool {
+        self.child.wait().map(|s| s.success()).unwrap_or(false)
+    }
+
     /// SIGTERM: a clean stop.
     pub fn terminate(&mut self) {
         let _ = Command::new("kill")
