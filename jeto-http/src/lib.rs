@@ -49,6 +49,7 @@ pub mod sign_in;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+mod tls;
 
 pub use body::ApiBody;
 pub use client::ClientAddr;
@@ -61,3 +62,4 @@ pub(crate) use list_cache::ListCache;
 pub use query::Query;
 pub use serve::{serve, Serve};
 pub use service::JetoService;
+pub use tls::ServerTls;

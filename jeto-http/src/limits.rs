@@ -31,6 +31,10 @@ pub struct ServerLimits {
     pub max_connections: usize,
     /// File descriptors kept free of connections, for vagrant processes, the store and logs.
     pub reserved_fds: usize,
+    /// Reverse proxies (by IP) whose `X-Forwarded-For` is believed: a request from one of them
+    /// is recorded (logs, audit) as from the last address in that header not itself a trusted
+    /// proxy. From anyone else the header is ignored. None by default.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for ServerLimits {
@@ -42,6 +46,7 @@ impl Default for ServerLimits {
             write_timeout_secs: 30,
             max_connections: 1024,
             reserved_fds: 128,
+            trusted_proxies: Vec::new(),
         }
     }
 }

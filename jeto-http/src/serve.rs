@@ -21,6 +21,7 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::client::ClientAddr;
 use crate::connection::{Connections, TimedBody, TrackedBody, TrackedIo};
 use crate::limits::ServerLimits;
+use crate::tls::ServerTls;
 
 /// Serves `service` on `listener`: any `Clone` tower service over [`TimedBody`] requests, a
 /// [`crate::JetoService`] or a router that nests one (like `axum::serve`). Configure it with
@@ -47,6 +48,7 @@ pub fn serve<S>(listener: TcpListener, service: S) -> Serve<S> {
         shutdown: Box::pin(std::future::pending()),
         grace: Duration::from_secs(10),
         drain: Duration::ZERO,
+        tls: None,
     }
 }
 
@@ -60,6 +62,7 @@ pub struct Serve<S> {
     shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
     grace: Duration,
     drain: Duration,
+    tls: Option<ServerTls>,
 }
 
 impl<S> std::fmt::Debug for Serve<S> {
@@ -69,6 +72,7 @@ impl<S> std::fmt::Debug for Serve<S> {
             .field("limits", &self.limits)
             .field("grace", &self.grace)
             .field("drain", &self.drain)
+            .field("tls", &self.tls.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -84,6 +88,12 @@ impl<S> Serve<S> {
     /// connections, so console followers end instead of waiting out the grace period.
     pub fn stopping(mut self, jeto: Jeto) -> Self {
         self.jeto = Some(jeto);
+        self
+    }
+
+    /// Serves HTTPS with `tls` (the handshake is bounded by the header read timeout).
+    pub fn tls(mut self, tls: ServerTls) -> Self {
+        self.tls = Some(tls);
         self
     }
 
@@ -146,7 +156,9 @@ impl<S> Serve<S> {
             mut shutdown,
             grace,
             drain,
+            tls,
         } = self;
+        let acceptor = tls.as_ref().map(ServerTls::acceptor);
         let mut draining: Option<Pin<Box<dyn Future<Output = ()> + Send>>> = None;
         let max = limits.effective_max_connections();
         tracing::info!(max_connections = max, "accepting connections");
@@ -166,7 +178,10 @@ impl<S> Serve<S> {
                         }
                     };
                     if connections.len() >= max && !connections.evict_idlest() {
-                        refuse(stream, max);
+                        // Over TLS, a plain answer would be noise: closing says it.
+                        if acceptor.is_none() {
+                            refuse(stream, max);
+                        }
                         continue;
                     }
                     let _ = stream.set_nodelay(true);
@@ -175,23 +190,52 @@ impl<S> Serve<S> {
                     let body_timeout = Duration::from_secs(limits.body_read_timeout_secs);
                     let serving = {
                         let activity = activity.clone();
+                        let limits = limits.clone();
                         service_fn(move |request: http::Request<hyper::body::Incoming>| {
                             let in_flight = activity.begin();
                             let mut service = service.clone();
+                            let client = ClientAddr::behind(peer, request.headers(), &limits.trusted_proxies);
                             async move {
                                 let mut request = request.map(|body| TimedBody::new(body, body_timeout));
-                                request.extensions_mut().insert(ClientAddr(peer));
+                                request.extensions_mut().insert(client);
                                 let response = service.call(request).await?;
                                 Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, in_flight)))
                             }
                         })
                     };
-                    let io = TokioIo::new(TrackedIo::new(stream, activity.clone()));
-                    let connection = graceful.watch(builder.serve_connection(io, serving));
+                    let io = TrackedIo::new(stream, activity.clone());
+                    let watcher = graceful.watcher();
+                    let builder = builder.clone();
+                    let acceptor = acceptor.clone();
                     let (connections, limits) = (connections.clone(), limits.clone());
                     tokio::spawn(async move {
+                        let handshake = Duration::from_secs(limits.header_read_timeout_secs);
+                        let served = async {
+                            match acceptor {
+                                None => {
+                                    let connection = builder.serve_connection(TokioIo::new(io), serving);
+                                    watcher.watch(connection).await
+                                }
+                                Some(acceptor) => {
+                                    match tokio::time::timeout(handshake, acceptor.accept(io)).await {
+                                        Ok(Ok(stream)) => {
+                                            let connection = builder.serve_connection(TokioIo::new(stream), serving);
+                                            watcher.watch(connection).await
+                                        }
+                                        Ok(Err(error)) => {
+                                            tracing::debug!(%error, "TLS handshake failed");
+                                            Ok(())
+                                        }
+                                        Err(_) => {
+                                            tracing::debug!("TLS handshake timed out");
+                                            Ok(())
+                                        }
+                                    }
+                                }
+                            }
+                        };
                         tokio::select! {
-                            result = connection => {
+                            result = served => {
                                 if let Err(error) = result {
                                     tracing::debug!(%error, "connection ended with an error");
                                 }

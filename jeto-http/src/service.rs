@@ -187,7 +187,7 @@ impl JetoService {
                 .and_then(|l| l.split('/').next()?.parse().ok());
             let entry = AuditEntry {
                 instance: asked.instance.or(created),
-                source,
+                source: source.clone(),
                 ..AuditEntry::new(
                     asked.principal,
                     method_name(&method),
@@ -201,6 +201,7 @@ impl JetoService {
         }
         let path = path.as_deref().unwrap_or(&received);
         tracing::info!(
+            client = source.as_deref().unwrap_or("-"),
             method = method_name(&method),
             route,
             path = %jeto_core::audit::bounded(path),

@@ -224,7 +224,15 @@ impl ServerProcess {
             if let Some(key) = line.strip_prefix("admin key: ") {
                 generated_key = Some(key.trim().to_owned());
             }
-            if let Some(url) = line.strip_prefix("jeto listening on http://") {
+            // Not on a terminal, the key is written to a file readable by its user only.
+            if let Some(file) = line.strip_prefix("admin key file: ") {
+                let key = std::fs::read_to_string(file.trim()).expect("the admin key file");
+                generated_key = Some(key.trim().to_owned());
+            }
+            if let Some(url) = line
+                .strip_prefix("jeto listening on http://")
+                .or_else(|| line.strip_prefix("jeto listening on https://"))
+            {
                 break url.trim().parse().expect("an address");
             }
             banner.push(line);

@@ -75,12 +75,25 @@ pub struct ServerConfig {
     pub tokens: Vec<TokenConfig>,
     /// Hosts served by workers on other boxes, over NATS (the `[nats]` table).
     pub nats: Option<NatsConfig>,
+    /// HTTPS (the `[tls]` table); plain HTTP when absent.
+    pub tls: Option<TlsConfig>,
     /// Sign-in through an OpenID Connect provider (the `[oidc]` table); access keys only
     /// when absent.
     pub oidc: Option<jeto_http::sign_in::OidcConfig>,
     /// The file it was read from and its text, for reloads (none when built in code).
     #[serde(skip)]
     pub source: Option<(PathBuf, String)>,
+}
+
+/// The `[tls]` table: the server's certificate chain and key, PEM files read at start and
+/// again at each reload (SIGHUP), so a renewed certificate needs no restart.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The certificate chain (PEM), the server's own first.
+    pub cert_file: PathBuf,
+    /// Its private key (PEM: PKCS#8, PKCS#1 or SEC1); keep it readable by the service only.
+    pub key_file: PathBuf,
 }
 
 /// The `[nats]` table: where the NATS servers are, how to sign in, which hosts are served by
@@ -292,6 +305,7 @@ impl Default for ServerConfig {
             tokens: Vec::new(),
             nats: None,
             oidc: None,
+            tls: None,
             source: None,
         }
     }

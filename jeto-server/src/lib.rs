@@ -18,6 +18,7 @@
 //! ```
 
 mod admin_key;
+mod backup;
 pub mod config;
 mod process;
 mod reload;
@@ -25,6 +26,7 @@ mod serve;
 mod systemd;
 mod worker;
 
+pub use backup::{backup, restore};
 pub use process::raise_open_files_limit;
 pub use serve::serve;
 pub use worker::work;

@@ -1,4 +1,5 @@
-//! `jeto`: the Jeto server (`serve`), a worker for other boxes (`worker`), and `hash-key`.
+//! `jeto`: the Jeto server (`serve`), a worker for other boxes (`worker`), `backup` and
+//! `restore`, `keygen` and `hash-key`.
 //! With no config, `jeto serve` listens on 127.0.0.1:7878, keeps its data in `./jeto-data`,
 //! and on first start prints a generated admin key once (only its hash is stored).
 
@@ -31,6 +32,28 @@ enum Commands {
         /// Data folder (overrides the config).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+    },
+    /// Write a consistent backup of the server's data folder (database, managed instance
+    /// folders, generated keys) to a new .tar.gz, while the server runs.
+    Backup {
+        /// The server's config file (for its data_dir).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Data folder (overrides the config).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// The backup file to write (must not exist).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Restore a backup into a new or empty data folder; managed instances move along.
+    Restore {
+        /// The backup file (from `jeto backup`).
+        #[arg(long)]
+        from: PathBuf,
+        /// The data folder to restore into (new or empty).
+        #[arg(long)]
+        data_dir: PathBuf,
     },
     /// Print the key_sha256 of a key read from standard input, for a `[[tokens]]` entry.
     HashKey,
@@ -75,6 +98,22 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     raise_open_files_limit();
     let result = match cli.command {
+        Commands::Backup {
+            config,
+            data_dir,
+            to,
+        } => config
+            .as_deref()
+            .map(ServerConfig::load)
+            .unwrap_or_else(|| Ok(ServerConfig::default()))
+            .and_then(|config| {
+                let data_dir = data_dir.unwrap_or(config.data_dir);
+                jeto_server::backup(&data_dir, &to).map(|done| println!("{done}"))
+            }),
+        Commands::Restore { from, data_dir } => tokio::runtime::Runtime::new()
+            .map_err(|e| e.to_string())
+            .and_then(|rt| rt.block_on(jeto_server::restore(&from, &data_dir)))
+            .map(|done| println!("{done}")),
         Commands::HashKey => {
             let mut key = String::new();
             std::io::stdin()

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use jeto_core::access::TokenPolicy;
 use jeto_core::store::Store;
 use jeto_core::{Jeto, ReloadReport, Reloader};
+use jeto_http::ServerTls;
 
 use crate::admin_key::generated_admin;
 use crate::config::ServerConfig;
@@ -26,6 +27,8 @@ pub(crate) struct ConfigReloader {
     store: Arc<dyn Store>,
     data_dir: PathBuf,
     address: SocketAddr,
+    /// The certificate in use, read again at every reload.
+    tls: Option<ServerTls>,
 }
 
 impl ConfigReloader {
@@ -36,6 +39,7 @@ impl ConfigReloader {
         store: Arc<dyn Store>,
         data_dir: PathBuf,
         address: SocketAddr,
+        tls: Option<ServerTls>,
     ) -> Result<Self, String> {
         let applied =
             toml::from_str(text).map_err(|e| format!("config file {}: {e}", path.display()))?;
@@ -45,6 +49,7 @@ impl ConfigReloader {
             store,
             data_dir,
             address,
+            tls,
         })
     }
 }
@@ -68,6 +73,10 @@ impl Reloader for ConfigReloader {
             config.tokens.clone()
         };
         let policy = TokenPolicy::new(tokens).map_err(|e| format!("config file {path}: {e}"))?;
+        // The certificate files are read again even when the config is unchanged (renewed).
+        if let Some(tls) = &self.tls {
+            tls.reload()?;
+        }
 
         let mut changed: Vec<String> = applied
             .keys()
@@ -77,9 +86,12 @@ impl Reloader for ConfigReloader {
             .collect();
         changed.sort();
         changed.dedup();
-        let (live, needs_restart): (Vec<String>, Vec<String>) = changed
+        let (mut live, needs_restart): (Vec<String>, Vec<String>) = changed
             .into_iter()
             .partition(|key| LIVE.contains(&key.as_str()));
+        if self.tls.is_some() {
+            live.push("tls certificate".into());
+        }
         jeto.set_policy(Arc::new(policy));
         for host in &config.hosts {
             self.store

@@ -7,7 +7,7 @@ use jeto_core::access::{Principal, TokenPolicy};
 use jeto_core::store::{SqliteStore, Store};
 use jeto_core::{DynProvider, Host, Jeto};
 use jeto_http::sign_in::SignIn;
-use jeto_http::{Dashboard, JetoService};
+use jeto_http::{Dashboard, JetoService, ServerTls};
 use jeto_nats::{HostRouter, NatsProvider, SigningKey, WorkersSlot};
 use tower_layer::Layer;
 
@@ -82,6 +82,10 @@ pub async fn serve(config: ServerConfig) -> Result<(), String> {
         }
         None => local,
     };
+    let tls = match &config.tls {
+        Some(tls) => Some(ServerTls::from_files(&tls.cert_file, &tls.key_file)?),
+        None => None,
+    };
     let mut builder = Jeto::builder(provider)
         .store(store.clone())
         .policy(Arc::new(policy))
@@ -93,17 +97,19 @@ pub async fn serve(config: ServerConfig) -> Result<(), String> {
             store,
             config.data_dir.clone(),
             address,
+            tls.clone(),
         )?));
     }
     let jeto = builder.build().await.map_err(|e| e.to_string())?;
     reload_on_sighup(jeto.clone())?;
-    println!("jeto listening on http://{address}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("jeto listening on {scheme}://{address}");
     let stop = stop_signal()?;
     let shutdown = async {
         stop.await;
         systemd::stopping();
     };
-    systemd::ready(&format!("serving on http://{address}"));
+    systemd::ready(&format!("serving on {scheme}://{address}"));
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     let api = JetoService::new(jeto.clone());
     let sign_in = match &config.oidc {
@@ -119,6 +125,7 @@ pub async fn serve(config: ServerConfig) -> Result<(), String> {
                 &config,
                 jeto.clone(),
                 drain,
+                tls,
             )
             .with_graceful_shutdown(shutdown, grace)
             .await
@@ -161,11 +168,16 @@ fn configure<S>(
     config: &ServerConfig,
     jeto: Jeto,
     drain: Duration,
+    tls: Option<ServerTls>,
 ) -> jeto_http::Serve<S> {
-    serve
+    let serve = serve
         .limits(config.server.clone())
         .stopping(jeto)
-        .draining_for(drain)
+        .draining_for(drain);
+    match tls {
+        Some(tls) => serve.tls(tls),
+        None => serve,
+    }
 }
 
 /// Connects to NATS, sets up its stream and buckets, and gives the router its workers.

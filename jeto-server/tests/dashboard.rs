@@ -14,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::identity::OpenIdProvider;
+use common::tls::TestCa;
 use common::{register, start_server_top, start_server_with, ADMIN_KEY, CI_KEY};
 use fantoccini::{Client, ClientBuilder, Locator};
 use jeto_http::testing::{ServerProcess, TestClient};
@@ -36,6 +37,11 @@ fn installed(paths: &[&str]) -> Option<PathBuf> {
 
 impl Browser {
     async fn start() -> Browser {
+        Browser::start_with(&[]).await
+    }
+
+    /// A browser with more command-line switches.
+    async fn start_with(switches: &[String]) -> Browser {
         let chromium = installed(&["/usr/bin/chromium", "/usr/bin/chromium-browser"]).expect(
             "the dashboard tests need Chromium: apt-get install -y chromium chromium-driver (.ci/run installs them)",
         );
@@ -70,6 +76,10 @@ impl Browser {
                 ],
             },
         });
+        let mut capabilities = capabilities;
+        if let Some(args) = capabilities["goog:chromeOptions"]["args"].as_array_mut() {
+            args.extend(switches.iter().cloned().map(serde_json::Value::from));
+        }
         let serde_json::Value::Object(capabilities) = capabilities else {
             unreachable!()
         };
@@ -125,10 +135,12 @@ impl Browser {
     }
 
     async fn sign_in(&self, address: std::net::SocketAddr, key: &str) {
-        self.client
-            .goto(&format!("http://{address}/#/signin"))
-            .await
-            .unwrap();
+        self.sign_in_at(&format!("http://{address}"), key).await;
+    }
+
+    /// Signs in with `key` at the dashboard at `base` (`https://127.0.0.1:PORT`).
+    async fn sign_in_at(&self, base: &str, key: &str) {
+        self.client.goto(&format!("{base}/#/signin")).await.unwrap();
         let input = self.find("input[name=key]").await;
         input.clear().await.unwrap();
         input.send_keys(key).await.unwrap();
@@ -760,5 +772,60 @@ async fn an_admin_changes_people_hosts_and_instances_from_the_page() {
         assert!(Instant::now() < deadline, "the instance was not renamed");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    browser.close().await;
+}
+
+/// Issue 26, the dashboard over HTTPS (`[tls]`, a certificate of a test CA; Chromium pins the
+/// server's key): sign in, start a machine, and a script's console streaming live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_works_over_https() {
+    let _one = BROWSER.lock().await;
+    let fake = FakeVagrant::new();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(dir.path());
+    let server = start_server_top(&fake, dir.path(), "", &ca.table());
+    let base = format!("https://127.0.0.1:{}", server.address.port());
+    let folder = fake.another_single("web");
+    let client = ca.client();
+    let created = client
+        .post(format!("{base}/api/instances"))
+        .header("X-JETO-KEY", ADMIN_KEY)
+        .json(&json!({"name": "web", "host": 1, "path": folder.display().to_string()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let id = created.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_u64()
+        .unwrap();
+    let browser = Browser::start_with(&[format!(
+        "--ignore-certificate-errors-spki-list={}",
+        ca.spki_sha256
+    )])
+    .await;
+    browser.sign_in_at(&base, ADMIN_KEY).await;
+    browser.wait_text("#who", "Signed in as admin", 15).await;
+    browser.wait_text("#instance-rows", "web", 15).await;
+    browser.click(&format!("tr[data-instance='{id}'] a")).await;
+    browser.click("button[data-action=start]").await;
+    browser
+        .wait_text("tr[data-machine=default]", "running", 30)
+        .await;
+    browser.click("button[data-script=slow]").await;
+    browser.wait_text("#console", "slow-start", 20).await;
+    let status = browser.text("#console-status").await;
+    assert!(
+        status.contains("running"),
+        "streamed while it ran: {status}"
+    );
+    browser.click("#cancel").await;
+    browser.wait_text("#console-status", "cancelled", 30).await;
+    assert!(browser
+        .client
+        .current_url()
+        .await
+        .unwrap()
+        .as_str()
+        .starts_with("https://"));
     browser.close().await;
 }

@@ -322,14 +322,29 @@ async fn first_start_without_config_generates_a_key_and_keeps_only_its_hash() {
         .generated_key
         .clone()
         .expect("a generated key is printed");
+    // Not on a terminal (a pipe, as under systemd), the key is not printed but written to a
+    // file readable by the server's user only.
     assert!(
         server
             .banner
             .iter()
-            .any(|l| l.contains("curl -H 'X-JETO-KEY: ")),
+            .any(|l| l.contains("curl -H \"X-JETO-KEY: $(cat ")),
         "{:?}",
         server.banner
     );
+    assert!(
+        server.banner.iter().all(|l| !l.contains(&key)),
+        "{:?}",
+        server.banner
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("admin_key.txt"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
     let stored = std::fs::read_to_string(dir.join("admin_key.sha256")).unwrap();
     assert_eq!(stored, jeto_core::access::hash_key(&key));
     assert!(!stored.contains(&key));

@@ -335,6 +335,25 @@ async fn the_data_folder_is_readable_by_the_servers_user_only() {
     let folder = data.path().join("data");
     let mode = std::fs::metadata(&folder).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700, "{mode:o}");
-    assert!(folder.join("jeto.sqlite3").exists());
+    // And its files, the database's write-ahead log among them, are its alone too.
+    let admin = jeto_http::testing::TestClient::new(server.address, Some(common::ADMIN_KEY));
+    assert_eq!(
+        admin
+            .post(
+                "/api/hosts",
+                &serde_json::json!({"name": "h", "provider": "p"})
+            )
+            .await
+            .status,
+        201
+    );
+    for file in ["jeto.sqlite3", "jeto.sqlite3-wal", "jeto.sqlite3-shm"] {
+        let mode = std::fs::metadata(folder.join(file))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{file}: {mode:o}");
+    }
     drop(server);
 }

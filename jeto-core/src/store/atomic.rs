@@ -31,10 +31,14 @@ fn tempfile_in(folder: &Path, target: &Path) -> std::io::Result<(std::path::Path
         .and_then(|n| n.to_str())
         .unwrap_or("data");
     let path = folder.join(format!(".{name}.{}.tmp", std::process::id()));
-    let file = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&path)?;
+    // Data files are the server's alone.
+    let file = std::os::unix::fs::OpenOptionsExt::mode(
+        fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true),
+        0o600,
+    )
+    .open(&path)?;
     Ok((path, file))
 }

@@ -196,5 +196,15 @@ pub async fn console(jeto: &Jeto, who: &Principal, id: u64, cid: u64, query: &Qu
             }
         }
     });
-    Ok(response::text(ApiBody::Stream(rx)))
+    let mut response = response::text(ApiBody::Stream(rx));
+    // nginx and other proxies would otherwise hold the stream until its end.
+    response.headers_mut().insert(
+        http::HeaderName::from_static("x-accel-buffering"),
+        http::HeaderValue::from_static("no"),
+    );
+    response.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-cache"),
+    );
+    Ok(response)
 }

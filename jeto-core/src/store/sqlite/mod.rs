@@ -65,6 +65,28 @@ struct Inner {
     registry: Mutex<Registry>,
 }
 
+/// Makes the database and its WAL files readable by this user only (SQLite gives the files it
+/// makes later the database file's mode).
+fn private_files(database: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut wal = database.as_os_str().to_owned();
+    wal.push("-wal");
+    let mut shm = database.as_os_str().to_owned();
+    shm.push("-shm");
+    for file in [database.to_path_buf(), wal.into(), shm.into()] {
+        match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Error::storage(
+                    format!("making {} private", file.display()),
+                    e,
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating and migrating) the database in `data_dir`; see the type's docs for the
     /// import of earlier JSON files.
@@ -77,6 +99,7 @@ impl SqliteStore {
         })?;
         let path = data_dir.join(DATABASE_FILE);
         let mut writer = connect(&path)?;
+        private_files(&path)?;
         migrate(&mut writer, &path)?;
         import::import_json_files(&mut writer, data_dir)?;
         let registry = load_registry(&writer)?;
@@ -89,6 +112,33 @@ impl SqliteStore {
                 registry: Mutex::new(registry),
             }),
         })
+    }
+
+    /// Writes a consistent copy of the database in `data_dir` to `target` (SQLite's
+    /// `VACUUM INTO`), while a server may be writing to it. `target` must not exist.
+    pub fn backup(data_dir: &Path, target: &Path) -> Result<()> {
+        let source = data_dir.join(DATABASE_FILE);
+        if !source.is_file() {
+            return Err(Error::invalid(format!(
+                "there is no database at {}: is this the server's data_dir?",
+                source.display()
+            )));
+        }
+        let connection = rusqlite::Connection::open_with_flags(
+            &source,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(storage("opening the database to back it up"))?;
+        connection
+            .busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(storage("opening the database to back it up"))?;
+        let target = target
+            .to_str()
+            .ok_or_else(|| Error::invalid(format!("{} is not a UTF-8 path", target.display())))?;
+        connection
+            .execute("VACUUM INTO ?1", [target])
+            .map_err(storage("copying the database"))?;
+        Ok(())
     }
 
     /// The database file.
