@@ -113,6 +113,13 @@ pub struct NatsConfig {
     /// A file holding this side's NATS nkey seed (`SU...`), instead of user and password;
     /// the seed is never logged or shown.
     pub nkey_seed_file: Option<PathBuf>,
+    /// TLS to NATS: the CA (PEM) that signed the NATS servers' certificates. Set, the
+    /// connection must be TLS (`nats://` URLs are upgraded; `tls://` works too).
+    pub tls_ca_file: Option<PathBuf>,
+    /// A client certificate (PEM) for NATS servers that verify clients, with `tls_key_file`.
+    pub tls_cert_file: Option<PathBuf>,
+    /// The client certificate's key (PEM).
+    pub tls_key_file: Option<PathBuf>,
     /// Copies of Jeto's JetStream stream and buckets (3 on a 3-node cluster). Default 1.
     pub replicas: usize,
     /// How long a read (status, IP, details) may take on a worker. Default 120 s.
@@ -155,6 +162,9 @@ impl Default for NatsConfig {
             user: None,
             password: None,
             nkey_seed_file: None,
+            tls_ca_file: None,
+            tls_cert_file: None,
+            tls_key_file: None,
             replicas: 1,
             call_timeout_secs: 120,
             silence_limit_secs: 15,
@@ -175,6 +185,8 @@ impl std::fmt::Debug for NatsConfig {
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "***"))
             .field("nkey_seed_file", &self.nkey_seed_file)
+            .field("tls_ca_file", &self.tls_ca_file)
+            .field("tls_cert_file", &self.tls_cert_file)
             .field("replicas", &self.replicas)
             .field("call_timeout_secs", &self.call_timeout_secs)
             .field("silence_limit_secs", &self.silence_limit_secs)
@@ -205,6 +217,18 @@ impl NatsConfig {
                 return Err("[nats] needs both user and password, or neither".into())
             }
             _ => return Err("[nats] takes user and password, or nkey_seed_file, not both".into()),
+        };
+        let options = match &self.tls_ca_file {
+            Some(ca) if !ca.is_file() => {
+                return Err(format!("[nats] tls_ca_file {}: no such file", ca.display()))
+            }
+            Some(ca) => options.require_tls(true).add_root_certificates(ca.clone()),
+            None => options,
+        };
+        let options = match (&self.tls_cert_file, &self.tls_key_file) {
+            (Some(cert), Some(key)) => options.add_client_certificate(cert.clone(), key.clone()),
+            (None, None) => options,
+            _ => return Err("[nats] needs both tls_cert_file and tls_key_file, or neither".into()),
         };
         let urls: Vec<&str> = self
             .url

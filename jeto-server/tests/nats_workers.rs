@@ -528,3 +528,68 @@ async fn readiness_shows_nats_down_and_actions_on_its_hosts_fail_fast() {
         .await;
     assert_eq!(served.status, 200, "{}", served.text());
 }
+
+/// Issue 26: TLS to NATS. A nats-server that requires TLS with a certificate of a test CA: a
+/// worker without the CA cannot connect and says so; the worker and the server with
+/// `tls_ca_file` run an action over it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_and_the_server_reach_nats_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = common::tls::TestCa::new(dir.path());
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca.ca_pem).unwrap();
+    let nats = NatsServer::with_config(&format!(
+        "tls {{ cert_file: {:?}, key_file: {:?}, timeout: 5 }}",
+        ca.cert_file, ca.key_file
+    ));
+    let fake = FakeVagrant::new();
+    let tls = format!(
+        "[nats]\ntls_ca_file = {:?}\n",
+        ca_file.display().to_string()
+    );
+
+    // Without the CA the handshake fails, and the worker says it cannot reach NATS.
+    let untrusting = dir.path().join("untrusting.toml");
+    std::fs::write(
+        &untrusting,
+        config_toml_with(
+            &fake,
+            &dir.path().join("untrusting-data"),
+            &worker_trust(dir.path(), ""),
+        ),
+    )
+    .unwrap();
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_jeto"))
+        .args(["worker", "--nats", &nats.url, "--host", "1", "--config"])
+        .arg(&untrusting)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("cannot reach NATS"));
+
+    let _worker = WorkerProcess::start(&fake, dir.path(), &nats.url, "box-a", &[1], &tls);
+    let config = dir.path().join("jeto.toml");
+    let server_nats = format!(
+        "\n[nats]\nurl = {:?}\nhosts = [1]\ntls_ca_file = {:?}\n{}",
+        nats.url,
+        ca_file.display().to_string(),
+        server_trust(dir.path(), &[1])
+    );
+    std::fs::write(
+        &config,
+        config_toml_with(&fake, &dir.path().join("data"), &server_nats),
+    )
+    .unwrap();
+    let server = ServerProcess::start(
+        env!("CARGO_BIN_EXE_jeto"),
+        &["--config", config.to_str().unwrap()],
+        &[],
+    );
+    let admin = TestClient::new(server.address, Some(ADMIN_KEY));
+    let id = register(&admin, "over-tls", 1, &fake.single()).await;
+    let started = admin
+        .post(&format!("/api/instances/{id}"), &json!({"state": "start"}))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text());
+    assert_eq!(started.json()["command"]["status"], "succeeded");
+}
