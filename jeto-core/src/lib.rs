@@ -43,6 +43,7 @@ mod model;
 mod provider;
 
 pub mod access;
+pub mod events;
 pub mod store;
 
 mod scheduler;
@@ -59,9 +60,9 @@ pub use access::audit;
 pub use model::{console, validate};
 pub use model::{
     Action, ActionRequest, BoxError, BoxInfo, CheckedRequest, Command, CommandError, CommandStatus,
-    Error, ErrorKind, FailureKind, ForwardedPort, GlobalMachine, Host, HostParams, HostWorker,
-    Instance, InstanceSpec, JetoInfos, MachineDetails, MachineSnapshots, PluginInfo, Project,
-    Result, SshDetails, Status, ToolInfo, UnknownAction, JETO_JSON,
+    Error, ErrorKind, Event, EventKind, FailureKind, ForwardedPort, GlobalMachine, Host,
+    HostParams, HostWorker, Instance, InstanceSpec, JetoInfos, MachineDetails, MachineSnapshots,
+    PluginInfo, Project, Result, SshDetails, Status, ToolInfo, UnknownAction, JETO_JSON,
 };
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]

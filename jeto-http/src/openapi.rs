@@ -17,7 +17,9 @@ use utoipa::openapi::{ContentBuilder, HeaderBuilder, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
 use crate::answers::{CommandAnswer, Deleted, ErrorBody, Health};
-use crate::handlers::{audit, commands, hosts, instances, keys, machines, meta, people, projects};
+use crate::handlers::{
+    audit, commands, events, hosts, instances, keys, machines, meta, people, projects,
+};
 use crate::{ApiBody, MAX_BODY};
 
 /// The declaration the document is derived from.
@@ -44,6 +46,7 @@ use crate::{ApiBody, MAX_BODY};
         people::delete_user, people::list_teams, people::create_team, people::get_team,
         people::update_team, people::delete_team,
         keys::list, keys::create, keys::revoke,
+        events::stream,
     ),
     components(schemas(ErrorBody, CommandAnswer, Deleted, Health)),
     security(("jetoKey" = []), ("bearer" = [])),
@@ -55,6 +58,7 @@ use crate::{ApiBody, MAX_BODY};
         (name = "projects", description = "Admin-defined sources that keys which are not admin create instances from"),
         (name = "audit", description = "Who did what (admin only)"),
         (name = "people", description = "Users, teams and the keys users make for themselves"),
+        (name = "events", description = "What happens, pushed as Server-Sent Events"),
         (name = "meta", description = "Liveness and this document"),
     )
 )]

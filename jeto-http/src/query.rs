@@ -45,6 +45,11 @@ impl Query {
         Ok(Query { pairs })
     }
 
+    /// A parameter's text, if given.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.get(name)
+    }
+
     fn get(&self, name: &str) -> Option<&str> {
         self.pairs
             .iter()

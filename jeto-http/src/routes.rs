@@ -57,6 +57,8 @@ pub enum Route {
     Ready,
     /// `/api/reload`
     Reload,
+    /// `/api/events`
+    Events,
 }
 
 impl Route {
@@ -90,6 +92,7 @@ impl Route {
             Route::Key(_) => 23,
             Route::Ready => 24,
             Route::Reload => 25,
+            Route::Events => 26,
         };
         ROUTES[index].0
     }
@@ -136,6 +139,7 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/keys/{id}", &["DELETE"]),
     ("/api/ready", &["GET"]),
     ("/api/reload", &["POST"]),
+    ("/api/events", &["GET"]),
 ];
 
 /// Matches a path against [`ROUTES`]. Parameters must be positive integers; anything else
@@ -200,6 +204,7 @@ pub fn match_path(path: &str) -> Result<(Route, &'static [&'static str]), ApiErr
                 (23, [id]) => Route::Key(*id),
                 (24, _) => Route::Ready,
                 (25, _) => Route::Reload,
+                (26, _) => Route::Events,
                 _ => unreachable!("ROUTES and this match list the same routes"),
             };
             return Ok((route, methods));

@@ -15,7 +15,9 @@ use http_body::Body;
 use jeto_core::Jeto;
 
 use crate::client::ClientAddr;
-use crate::handlers::{audit, commands, hosts, instances, keys, machines, meta, people, projects};
+use crate::handlers::{
+    audit, commands, events, hosts, instances, keys, machines, meta, people, projects,
+};
 use crate::json_request::read_json;
 use crate::links::Links;
 use crate::routes::{match_path, Route};
@@ -381,7 +383,7 @@ where
             commands::cancel(jeto, &who, id, cid).await
         }
         (Route::Console(id, cid), _) => {
-            commands::console(jeto, &who, id, cid, &query(&["follow"])?).await
+            commands::console(jeto, &who, id, cid, &query(&["follow", "after"])?).await
         }
         (Route::Hosts, Method::GET) => {
             query(&[])?;
@@ -501,6 +503,10 @@ where
         (Route::Key(id), _) => {
             query(&[])?;
             keys::revoke(jeto, &who, id).await
+        }
+        (Route::Events, _) => {
+            let query = query(&["after", "type", "instance"])?;
+            events::stream(jeto, &who, &query, &parts.headers).await
         }
         (Route::Reload, _) => {
             query(&[])?;

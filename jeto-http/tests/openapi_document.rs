@@ -133,6 +133,33 @@ struct Api {
 }
 
 impl Api {
+    /// A request whose answer may be an endless stream: its status is noted, and its response
+    /// kept (holding the stream open) rather than read.
+    async fn open(
+        &mut self,
+        pattern: &str,
+        path: &str,
+        key: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> http::Response<jeto_http::ApiBody> {
+        let mut request = http::Request::builder().method("GET").uri(path);
+        if let Some(key) = key {
+            request = request.header("x-jeto-key", key);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = self
+            .service
+            .handle(request.body(Full::new(bytes::Bytes::new())).unwrap())
+            .await;
+        self.seen
+            .entry((pattern.to_owned(), "get".to_owned()))
+            .or_default()
+            .insert(response.status().as_u16().to_string());
+        response
+    }
+
     async fn call(
         &mut self,
         pattern: &str,
@@ -828,16 +855,40 @@ async fn walk_every_route() {
     api.call(reload, "POST", reload, None, Some("{}")).await;
     api.call(reload, "POST", "/api/reload?x=1", admin, Some("{}"))
         .await;
+    let mut one_follower = JetoConfig::default();
+    one_follower.scheduler.max_followers = 1;
     let without = Jeto::builder(Arc::new(InMemoryProvider::new()))
         .policy(Arc::new(
             TokenPolicy::new(vec![TokenConfig::admin("admin", "admin")]).unwrap(),
         ))
+        .config(one_follower)
         .build()
         .await
         .unwrap();
     let walked = std::mem::replace(&mut api.service, JetoService::new(without));
     api.call(reload, "POST", reload, admin, Some("{}")).await;
+    // The event stream: one follower at most on this service.
+    let events = "/api/events";
+    let held = api.open(events, events, admin, &[]).await;
+    assert_eq!(held.status(), 200);
+    assert_eq!(api.open(events, events, admin, &[]).await.status(), 429);
+    drop(held);
     api.service = walked;
+    let resumed = api
+        .open(events, events, admin, &[("last-event-id", "1")])
+        .await;
+    assert_eq!(resumed.status(), 200);
+    drop(resumed);
+    api.open(events, events, admin, &[("last-event-id", "one")])
+        .await;
+    api.open(events, "/api/events?type=nonsense", admin, &[])
+        .await;
+    api.open(events, "/api/events?x=1", admin, &[]).await;
+    api.open(events, events, None, &[]).await;
+    let tenant = api
+        .open(events, "/api/events?after=0&instance=1", limited, &[])
+        .await;
+    drop(tenant);
     let ready = "/api/ready";
     api.call(ready, "GET", ready, None, None).await;
     api.call(ready, "GET", ready, admin, None).await;

@@ -56,6 +56,8 @@ pub struct ServerConfig {
     /// Reads that run vagrant (status, machine details, snapshots, boxes) a key that is not
     /// admin may have in progress at once (429 beyond).
     pub max_reads_per_key: usize,
+    /// Events kept in the event log (`GET /api/events`; the oldest are dropped).
+    pub events_kept: usize,
     /// Seconds running commands get to finish at SIGTERM (new commands are refused with 503
     /// meanwhile); those still running then are interrupted.
     pub drain_secs: u64,
@@ -319,6 +321,7 @@ impl Default for ServerConfig {
             audit_entries: DEFAULT_AUDIT_ENTRIES,
             audit_anonymous_window_secs: DEFAULT_ANONYMOUS_WINDOW.as_secs(),
             max_reads_per_key: JetoConfig::default().max_reads_per_key,
+            events_kept: jeto_core::events::DEFAULT_KEEP,
             drain_secs: 30,
             shutdown_grace_secs: 10,
             dashboard: true,
@@ -381,6 +384,7 @@ impl ServerConfig {
             audit_entries: self.audit_entries.max(1),
             audit_anonymous_window: Duration::from_secs(self.audit_anonymous_window_secs),
             max_reads_per_key: self.max_reads_per_key.max(1),
+            events_kept: self.events_kept.max(1),
         }
     }
 

@@ -72,6 +72,15 @@ impl ConsoleBuffer {
         self.dropped + self.text.len() as u64
     }
 
+    /// The bytes from absolute position `from` exactly (or from the oldest kept byte) to the
+    /// end: a client that lost its connection in the middle of a character resumes there.
+    pub fn since_bytes(&self, from: u64) -> &[u8] {
+        let start = from
+            .saturating_sub(self.dropped)
+            .min(self.text.len() as u64) as usize;
+        &self.text.as_bytes()[start..]
+    }
+
     /// The text from absolute position `from` (or from the oldest kept byte) to the end.
     pub fn since(&self, from: u64) -> &str {
         let start = from

@@ -144,6 +144,12 @@ impl CommandHandle {
     /// followers or the server `max_followers` in all; the slot is freed when the follower is
     /// dropped.
     pub fn follow(&self) -> Result<ConsoleFollower> {
+        self.follow_from(0)
+    }
+
+    /// [`follow`](Self::follow) from byte `position` of the console (what a client that lost
+    /// its connection already has): nothing before it is sent again.
+    pub fn follow_from(&self, position: u64) -> Result<ConsoleFollower> {
         let cell = &self.cell;
         let limits = &cell.limits;
         let per_command = cell.followers.fetch_add(1, Ordering::AcqRel);
@@ -152,7 +158,7 @@ impl CommandHandle {
         let follower = ConsoleFollower {
             cell: cell.clone(),
             changed: cell.changed.subscribe(),
-            position: 0,
+            position,
             done: false,
         };
         if per_command >= limits.per_command {
@@ -186,6 +192,41 @@ pub struct ConsoleFollower {
 }
 
 impl ConsoleFollower {
+    /// The next piece of output as bytes, from the exact byte it is at (the first piece may
+    /// start inside a character, when the follow resumed there); `None` once the command has
+    /// ended and everything was read. Cancel-safe.
+    pub async fn next_bytes(&mut self) -> Option<Vec<u8>> {
+        loop {
+            if self.done {
+                return None;
+            }
+            self.changed.borrow_and_update();
+            let (chunk, finished) = {
+                let state = self.cell.lock();
+                let available = state.console.since_bytes(self.position);
+                let mut cut = available.len().min(MAX_CHUNK);
+                // Later pieces end on a character's end, unless one character is all there is.
+                while cut < available.len() && cut > 0 && (available[cut] & 0xC0) == 0x80 {
+                    cut -= 1;
+                }
+                if cut == 0 {
+                    cut = available.len().min(MAX_CHUNK);
+                }
+                let chunk = available[..cut].to_vec();
+                let rest = available.len() - cut;
+                self.position = state.console.end() - rest as u64;
+                (chunk, state.command.status.is_finished() && rest == 0)
+            };
+            self.done = finished;
+            if !chunk.is_empty() {
+                return Some(chunk);
+            }
+            if finished || self.changed.changed().await.is_err() {
+                return None;
+            }
+        }
+    }
+
     /// The next piece of output; `None` once the command has ended and everything was read.
     /// Cancel-safe: dropped while it waits, nothing is lost.
     pub async fn next_chunk(&mut self) -> Option<String> {

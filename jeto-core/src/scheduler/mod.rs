@@ -17,11 +17,12 @@ mod worker;
 use command_cell::{CommandCell, FollowerLimits, Stop};
 pub use command_cell::{CommandHandle, ConsoleFollower};
 
+use crate::events::EventLog;
 use crate::model::console::{ConsoleBuffer, DEFAULT_CONSOLE_LIMIT};
 use crate::store::{Page, Store};
 use crate::{
-    Action, ActionRequest, Command, CommandStatus, DynProvider, Error, Instance, ProviderSlots,
-    Result,
+    Action, ActionRequest, Command, CommandStatus, DynProvider, Error, EventKind, Instance,
+    ProviderSlots, Result,
 };
 pub(crate) use status_cache::{StatusCache, StatusSnapshot};
 
@@ -96,6 +97,8 @@ struct Lane {
     reserved: usize,
     /// Taken by a submission while it is recorded, so ids follow the order of the queue.
     submitting: Arc<tokio::sync::Mutex<()>>,
+    /// The instance's host, for the events of its commands.
+    host: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -127,6 +130,7 @@ struct Inner {
     followers: Arc<FollowerLimits>,
     config: SchedulerConfig,
     state: Mutex<State>,
+    events: EventLog,
 }
 
 /// Runs commands through a provider: one at a time per instance, in submission order, one
@@ -146,6 +150,7 @@ impl CommandScheduler {
         slots: ProviderSlots,
         store: Arc<dyn Store>,
         config: SchedulerConfig,
+        events: EventLog,
     ) -> Self {
         CommandScheduler {
             inner: Arc::new(Inner {
@@ -153,6 +158,7 @@ impl CommandScheduler {
                 status,
                 slots,
                 store,
+                events,
                 followers: Arc::new(FollowerLimits::new(
                     config.max_followers_per_command,
                     config.max_followers,
@@ -266,6 +272,16 @@ impl CommandScheduler {
         if mode == Enqueue::Creation {
             lane.creating = Some(cell.id());
         }
+        lane.host = Some(instance.host.id);
+        self.inner.events.emit(
+            Some(instance_id),
+            Some(instance.host.id),
+            EventKind::CommandQueued {
+                command: cell.id(),
+                action: request.action,
+                requested_by: requested_by.to_owned(),
+            },
+        );
         lane.live.push_back(cell.clone());
         lane.pending.push_back(Pending {
             cell: cell.clone(),
@@ -575,12 +591,35 @@ impl CommandScheduler {
         }
     }
 
+    /// Records that something happened to `command`, with its instance's host.
+    pub(super) fn announce(&self, command: &Command, kind: EventKind) {
+        let host = self
+            .lock()
+            .lanes
+            .get(&command.instance_id)
+            .and_then(|lane| lane.host);
+        self.inner
+            .events
+            .emit(Some(command.instance_id), host, kind);
+    }
+
     /// Records a cell's state in the store, then marks it settled (waiters wake then, so what
     /// they are told is on disk). A failure is logged; the state stays in memory.
     async fn settle(&self, cell: &Arc<CommandCell>) {
         let command = cell.snapshot();
         if let Err(error) = self.inner.store.update_command(&command).await {
             tracing::error!(command = command.id, %error, "could not record a command");
+        }
+        let already = cell.update(|state| state.settled);
+        if command.status.is_finished() && !already {
+            self.announce(
+                &command,
+                EventKind::CommandEnded {
+                    command: command.id,
+                    action: command.action,
+                    status: command.status,
+                },
+            );
         }
         cell.update(|state| {
             state.settled = state.command.status.is_finished();

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::{DynProvider, Instance, ProviderSlots, Status};
+use crate::events::EventLog;
+use crate::{DynProvider, EventKind, Instance, ProviderSlots, Status};
 
 /// The status of an instance as last read.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -72,16 +73,50 @@ pub(crate) struct StatusCache {
     entries: Mutex<HashMap<u64, Arc<Entry>>>,
     /// Bumped whenever a snapshot changes or is invalidated.
     version: AtomicU64,
+    /// Where changes of machine states are recorded.
+    events: EventLog,
+}
+
+/// Records each machine whose state differs between `before` and `after`; `outside` when no
+/// Jeto command ran on the instance between the two reads.
+fn state_changes(
+    events: &EventLog,
+    instance: u64,
+    host: u64,
+    before: &[Status],
+    after: &[Status],
+    outside: bool,
+) {
+    for now in after {
+        let was = before
+            .iter()
+            .find(|b| b.name == now.name)
+            .map(|b| b.status.clone());
+        if was.as_deref() == Some(now.status.as_str()) {
+            continue;
+        }
+        events.emit(
+            Some(instance),
+            Some(host),
+            EventKind::MachineStateChanged {
+                machine: now.name.clone(),
+                from: was,
+                to: now.status.clone(),
+                outside,
+            },
+        );
+    }
 }
 
 impl StatusCache {
     /// A cache reading through `provider`, one call per slot of `slots`.
-    pub fn new(provider: DynProvider, slots: ProviderSlots) -> Self {
+    pub fn new(provider: DynProvider, slots: ProviderSlots, events: EventLog) -> Self {
         StatusCache {
             provider,
             slots,
             entries: Mutex::new(HashMap::new()),
             version: AtomicU64::new(0),
+            events,
         }
     }
 
@@ -126,10 +161,20 @@ impl StatusCache {
 
     /// Records the status an action reported as it ended (IPs included), as a read that
     /// happened now: answers within the default max age use it, `max_age = 0` still reads.
-    pub fn put(&self, id: u64, statuses: Vec<Status>) {
-        let entry = self.entry(id);
+    pub fn put(&self, instance: &Instance, statuses: Vec<Status>) {
+        let entry = self.entry(instance.id);
         let mut cached = entry.cached();
         let now = Instant::now();
+        if cached.read_finished.is_some() {
+            state_changes(
+                &self.events,
+                instance.id,
+                instance.host.id,
+                &cached.snapshot.statuses,
+                &statuses,
+                false,
+            );
+        }
         cached.ips = statuses
             .iter()
             .filter(|s| s.is_running())
@@ -223,6 +268,19 @@ impl StatusCache {
         if cached.read_started.is_some_and(|newer| newer > started) {
             // An action reported a newer state while this read ran: keep that one.
             return cached.snapshot.clone();
+        }
+        // A state never read before is no change; one that changed while no Jeto command ran
+        // on the instance since it was read was changed outside.
+        if let Some(before) = cached.read_started {
+            let by_jeto = cached.invalidated.is_some_and(|at| at >= before);
+            state_changes(
+                &self.events,
+                instance.id,
+                instance.host.id,
+                &cached.snapshot.statuses,
+                &statuses,
+                !by_jeto,
+            );
         }
         cached.ips = ips;
         cached.snapshot = StatusSnapshot {

@@ -128,6 +128,13 @@ impl CommandScheduler {
         if let Err(error) = self.inner.store.update_command(&command).await {
             tracing::error!(command = command.id, %error, "could not record a command start");
         }
+        self.announce(
+            &command,
+            crate::EventKind::CommandStarted {
+                command: command.id,
+                action: command.action,
+            },
+        );
         let (flushed_tx, flushed_rx) = oneshot::channel();
         let progress = Arc::new(FlushProgress::default());
         let flusher = tokio::spawn(self.clone().flush_console(
@@ -162,7 +169,7 @@ impl CommandScheduler {
                 .and_then(|r| r.as_ref().ok())
                 .and_then(|outcome| outcome.after.clone());
             match after {
-                Some(statuses) => self.inner.status.put(instance.id, statuses),
+                Some(statuses) => self.inner.status.put(&instance, statuses),
                 None => self.inner.status.invalidate(instance.id),
             }
         }

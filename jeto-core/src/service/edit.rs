@@ -172,6 +172,7 @@ impl Jeto {
             }
             record.host_id = host_id;
         }
+        let (name, host) = (record.spec.name.clone(), record.host_id);
         let stored = self.inner.store.update_instance(record).await;
         if moving.is_some() {
             self.inner.status.remove(id);
@@ -180,6 +181,7 @@ impl Jeto {
         if !stored? {
             return Err(Error::InstanceNotFound { id });
         }
+        self.instance_event(id, host, crate::EventKind::InstanceUpdated { name });
         tracing::info!(instance = id, principal = %who.name, "instance changed");
         self.instance(who, id, None).await
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 mod catalog;
 mod create;
 mod edit;
+mod events;
 mod inventory;
 mod machines;
 mod people;
@@ -27,6 +28,7 @@ use time::OffsetDateTime;
 
 use crate::access::audit::{AnonymousTally, DEFAULT_ANONYMOUS_WINDOW, DEFAULT_AUDIT_ENTRIES};
 use crate::access::{AccessPolicy, Permission, Principal, TokenPolicy};
+use crate::events::EventLog;
 use crate::scheduler::{
     CommandHandle, CommandScheduler, SchedulerConfig, StatusCache, StatusSnapshot,
 };
@@ -55,6 +57,8 @@ pub struct JetoConfig {
     /// Reads that run the provider (status, machine details, snapshots, boxes) a key that is
     /// not admin may have in progress at once; more are refused with 429.
     pub max_reads_per_key: usize,
+    /// Events kept in the event log (the oldest are dropped).
+    pub events_kept: usize,
 }
 
 impl Default for JetoConfig {
@@ -67,6 +71,7 @@ impl Default for JetoConfig {
             audit_entries: DEFAULT_AUDIT_ENTRIES,
             audit_anonymous_window: DEFAULT_ANONYMOUS_WINDOW,
             max_reads_per_key: 8,
+            events_kept: crate::events::DEFAULT_KEEP,
         }
     }
 }
@@ -104,6 +109,10 @@ struct Inner {
     machine_reads: reads::SharedReads<(u64, String), crate::MachineDetails>,
     snapshot_reads: reads::SharedReads<u64, Vec<crate::MachineSnapshots>>,
     box_reads: reads::SharedReads<(u64, bool), Vec<crate::BoxInfo>>,
+    /// What happened, for `GET /api/events`.
+    events: EventLog,
+    /// One permit per event follower (`max_followers`).
+    event_followers: Arc<tokio::sync::Semaphore>,
 }
 
 /// The Jeto service: instances, hosts, access checks and commands, over one [`Provider`].
@@ -178,14 +187,23 @@ impl JetoBuilder {
     pub async fn build(self) -> Result<Jeto> {
         let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
         let slots = ProviderSlots::new(self.config.scheduler.max_concurrent);
-        let status = Arc::new(StatusCache::new(self.provider.clone(), slots.clone()));
+        let events = EventLog::start(store.clone(), self.config.events_kept.max(1)).await;
+        let status = Arc::new(StatusCache::new(
+            self.provider.clone(),
+            slots.clone(),
+            events.clone(),
+        ));
         let scheduler = CommandScheduler::new(
             self.provider.clone(),
             status.clone(),
             slots.clone(),
             store.clone(),
             self.config.scheduler.clone(),
+            events.clone(),
         );
+        let event_followers = Arc::new(tokio::sync::Semaphore::new(
+            self.config.scheduler.max_followers.max(1),
+        ));
         let interrupted = scheduler.recover().await?;
         let policy = match self.policy {
             Some(policy) => policy,
@@ -207,6 +225,8 @@ impl JetoBuilder {
                 machine_reads: Default::default(),
                 snapshot_reads: Default::default(),
                 box_reads: Default::default(),
+                events,
+                event_followers,
                 config: self.config,
             }),
         };
@@ -289,7 +309,15 @@ impl Jeto {
     /// Stores a new instance, reading its `jeto.json` first.
     async fn insert(&self, mut new: InstanceRecord) -> Result<InstanceRecord> {
         new.spec.jeto_infos = load_infos(&new.spec.path).await?;
-        self.inner.store.insert_instance(new).await
+        let record = self.inner.store.insert_instance(new).await?;
+        self.instance_event(
+            record.id,
+            record.host_id,
+            crate::EventKind::InstanceCreated {
+                name: record.spec.name.clone(),
+            },
+        );
+        Ok(record)
     }
 
     fn view(
@@ -518,7 +546,9 @@ impl Jeto {
     /// Removes an instance from the store, the status cache and the scheduler (waking
     /// everyone waiting on its commands), and removes `folder` (one Jeto made).
     async fn forget_instance(&self, id: u64, folder: Option<String>) -> Result<()> {
-        self.inner.store.remove_instance(id).await?;
+        if let Some(record) = self.inner.store.remove_instance(id).await? {
+            self.instance_event(id, record.host_id, crate::EventKind::InstanceDeleted);
+        }
         self.inner.status.remove(id);
         self.inner.scheduler.forget(id);
         if let Some(folder) = folder {

@@ -152,30 +152,41 @@ impl Jeto {
     /// the rights, worked out again, still see the instance. Open streams ask this every few
     /// seconds and end when it says no.
     pub async fn may_still_follow(&self, who: &Principal, id: u64) -> bool {
+        let Some(rights) = self.rights_now(who).await else {
+            return false;
+        };
+        match self.inner.store.instance(id).await {
+            Ok(record) => record.is_some_and(|r| rights.can_view(r.id, r.host_id)),
+            // A store that cannot answer now does not cut anyone off.
+            Err(_) => true,
+        }
+    }
+
+    /// `who`'s rights as they are now (an event stream follows them): `None` once its key
+    /// is revoked or expired, its user gone, or its sign-in ended; a config token's never
+    /// change.
+    pub async fn rights_now(&self, who: &Principal) -> Option<Principal> {
         let Some(user_id) = who.user else {
-            return true;
+            return Some(who.clone());
         };
         let now = OffsetDateTime::now_utc();
         if who.expires_at.is_some_and(|at| at <= now) {
-            return false;
+            return None;
         }
         let store = &self.inner.store;
-        let (Ok(keys), Ok(users), Ok(teams), Ok(record)) = (
+        let (Ok(keys), Ok(users), Ok(teams)) = (
             store.api_keys().await,
             store.users().await,
             store.teams().await,
-            store.instance(id).await,
         ) else {
             // A store that cannot answer now does not cut anyone off.
-            return true;
+            return Some(who.clone());
         };
-        let Some(user) = users.into_iter().find(|u| u.id == user_id) else {
-            return false;
-        };
-        let rights = match who.key {
+        let user = users.into_iter().find(|u| u.id == user_id)?;
+        let mut rights = match who.key {
             Some(key_id) => match keys.into_iter().find(|k| k.id == key_id) {
                 Some(key) if !key.expired(now) => key_principal(&user, &teams, &key),
-                _ => return false,
+                _ => return None,
             },
             None => {
                 let groups: Vec<String> = who.teams.iter().cloned().collect();
@@ -184,7 +195,9 @@ impl Jeto {
                 rights.principal(who.name.clone())
             }
         };
-        record.is_some_and(|record| rights.can_view(record.id, record.host_id))
+        rights.user = who.user;
+        rights.key = who.key;
+        Some(rights)
     }
 
     /// Every user (admins only; others are told there is no such thing).

@@ -25,6 +25,8 @@ struct Data {
     next_command_id: u64,
     audit: std::collections::VecDeque<AuditEntry>,
     next_audit_id: u64,
+    events: std::collections::VecDeque<crate::Event>,
+    next_event_id: u64,
 }
 
 impl MemoryStore {
@@ -324,5 +326,44 @@ impl Store for MemoryStore {
             .take(limit)
             .cloned()
             .collect())
+    }
+
+    async fn append_events(
+        &self,
+        events: Vec<crate::Event>,
+        keep: usize,
+    ) -> Result<Vec<crate::Event>> {
+        let mut data = self.lock();
+        let mut stored = Vec::with_capacity(events.len());
+        for mut event in events {
+            event.id = data.next_event_id.max(1);
+            data.next_event_id = event.id + 1;
+            data.events.push_back(event.clone());
+            stored.push(event);
+        }
+        while data.events.len() > keep.max(1) {
+            data.events.pop_front();
+        }
+        Ok(stored)
+    }
+
+    async fn events(&self, after: u64, limit: usize) -> Result<Vec<crate::Event>> {
+        Ok(self
+            .lock()
+            .events
+            .iter()
+            .filter(|e| e.id > after)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn event_bounds(&self) -> Result<Option<(u64, u64)>> {
+        let data = self.lock();
+        Ok(data
+            .events
+            .front()
+            .zip(data.events.back())
+            .map(|(a, b)| (a.id, b.id)))
     }
 }

@@ -25,7 +25,7 @@ pub use sqlite::{SqliteStore, DATABASE_FILE};
 
 use crate::access::audit::AuditEntry;
 use crate::access::people::{ApiKey, Team, User};
-use crate::{Command, Host, InstanceSpec, Project, Result};
+use crate::{Command, Event, Host, InstanceSpec, Project, Result};
 
 /// An instance as stored: everything but the live status, and the host by id. Its JSON is
 /// the [`InstanceSpec`] fields flattened, with `id`, `host_id` and `managed_folder`.
@@ -226,4 +226,26 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     async fn append_audit(&self, entry: AuditEntry, keep: usize) -> Result<AuditEntry>;
     /// Up to `limit` audit entries with an id below `before`, newest first.
     async fn audit(&self, before: Option<u64>, limit: usize) -> Result<Vec<AuditEntry>>;
+
+    /// Appends events under the next event ids, in order (their `id` is ignored), then drops
+    /// the oldest beyond `keep` (at least the newest is kept). The events as stored.
+    async fn append_events(&self, events: Vec<Event>, keep: usize) -> Result<Vec<Event>> {
+        let _ = (events, keep);
+        Err(crate::Error::NotSupported {
+            what: "keep events in this store".into(),
+        })
+    }
+    /// Up to `limit` events with an id above `after`, oldest first.
+    async fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>> {
+        let _ = (after, limit);
+        Err(crate::Error::NotSupported {
+            what: "keep events in this store".into(),
+        })
+    }
+    /// The ids of the oldest and the newest event kept; `None` when none is.
+    async fn event_bounds(&self) -> Result<Option<(u64, u64)>> {
+        Err(crate::Error::NotSupported {
+            what: "keep events in this store".into(),
+        })
+    }
 }

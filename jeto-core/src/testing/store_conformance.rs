@@ -37,6 +37,7 @@ pub async fn run_all(open: impl Fn() -> Arc<dyn Store>, persistent: bool) {
     one_folder_holds_one_instance(store.clone()).await;
     hosts_in_use_stay_and_others_go(store.as_ref()).await;
     people_and_their_keys(store.as_ref()).await;
+    the_event_log_is_ordered_and_bounded(store.as_ref()).await;
     if persistent {
         let before = snapshot(store.as_ref()).await;
         drop(store);
@@ -607,4 +608,41 @@ pub async fn people_and_their_keys(store: &dyn Store) {
     // A name freed is free again; ids are not reused.
     let ann_again = store.put_user(User::new("ann")).await.unwrap();
     assert!(ann_again.id > bob.id);
+}
+
+/// Events get increasing ids in the order given, read back in order after an id, and only the
+/// newest `keep` stay.
+pub async fn the_event_log_is_ordered_and_bounded(store: &dyn Store) {
+    use crate::{Event, EventKind};
+    let before = store
+        .event_bounds()
+        .await
+        .unwrap()
+        .map_or(0, |(_, newest)| newest);
+    let events: Vec<Event> = (0..5)
+        .map(|n| Event::new(Some(n), Some(1), EventKind::InstanceDeleted))
+        .collect();
+    let stored = store.append_events(events, 3).await.unwrap();
+    let ids: Vec<u64> = stored.iter().map(|e| e.id).collect();
+    assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "{ids:?}");
+    assert!(ids[0] > before);
+    let instances: Vec<Option<u64>> = stored.iter().map(|e| e.instance).collect();
+    assert_eq!(
+        instances,
+        [Some(0), Some(1), Some(2), Some(3), Some(4)].to_vec()
+    );
+    assert_eq!(
+        store.event_bounds().await.unwrap(),
+        Some((ids[2], ids[4])),
+        "the newest 3 are kept"
+    );
+    let after: Vec<u64> = store
+        .events(ids[2], 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(after, [ids[3], ids[4]].to_vec());
+    assert_eq!(store.events(0, 1).await.unwrap()[0], stored[2]);
 }

@@ -159,7 +159,8 @@ const FOLLOWER_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
 #[utoipa::path(operation_id = "getConsole", get, path = "/api/instances/{id}/commands/{cid}/console", tag = "commands",
     summary = "The console output as plain text",
     params(CommandPath,
-        ("follow" = Option<bool>, Query, description = "stream the output until the command ends")),
+        ("follow" = Option<bool>, Query, description = "stream the output until the command ends"),
+        ("after" = Option<u64>, Query, description = "with follow: start at this byte of the console (the bytes already received), to resume a follow without repeating or losing output")),
     responses((status = 200, description = "The console output (streamed with follow)",
         body = String, content_type = "text/plain"),
         (status = 429, description = "Too many followers of this command or in all (see Retry-After)", body = ErrorBody,
@@ -167,11 +168,17 @@ const FOLLOWER_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
 pub async fn console(jeto: &Jeto, who: &Principal, id: u64, cid: u64, query: &Query) -> Answer {
     let handle = jeto.command(who, id, cid).await?;
     if !query.flag("follow")? {
+        if query.number("after")?.is_some() {
+            return Err(ApiError::bad_request(
+                "after resumes a follow: use it with follow=true",
+            ));
+        }
         let console = handle.snapshot().console.unwrap_or_default();
         return Ok(response::text(ApiBody::full(console)));
     }
     // Followers take at most 16 KiB a chunk: a few chunks in flight bound each one's memory.
-    let mut follower = handle.follow()?;
+    // `after` resumes a follow that lost its connection: from that byte, exactly.
+    let mut follower = handle.follow_from(query.number("after")?.unwrap_or(0))?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(2);
     let (jeto, who) = (jeto.clone(), who.clone());
     tokio::spawn(async move {
@@ -180,7 +187,9 @@ pub async fn console(jeto: &Jeto, who: &Principal, id: u64, cid: u64, query: &Qu
         check.tick().await;
         loop {
             let chunk = tokio::select! {
-                chunk = follower.next_chunk() => chunk,
+                chunk = follower.next_bytes() => chunk,
+                // The client went away: its follower place is given back at once.
+                () = tx.closed() => return,
                 _ = check.tick() => {
                     if !jeto.may_still_follow(&who, id).await {
                         return;

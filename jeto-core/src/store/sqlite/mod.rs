@@ -754,6 +754,66 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn append_events(
+        &self,
+        events: Vec<crate::Event>,
+        keep: usize,
+    ) -> Result<Vec<crate::Event>> {
+        self.write(
+            move |tx, _| {
+                let mut stored = Vec::with_capacity(events.len());
+                for mut event in events {
+                    event.id = take_id(tx, "events", 1)?;
+                    tx.execute(
+                        "INSERT INTO events (id, body) VALUES (?1, ?2)",
+                        params![event.id, to_json(&event)?],
+                    )
+                    .map_err(storage("writing the event log"))?;
+                    stored.push(event);
+                }
+                if let Some(newest) = stored.last() {
+                    let floor = newest.id.saturating_sub(keep.max(1) as u64);
+                    tx.execute("DELETE FROM events WHERE id <= ?1", params![floor])
+                        .map_err(storage("trimming the event log"))?;
+                }
+                Ok(stored)
+            },
+            |_, _| {},
+        )
+        .await
+    }
+
+    async fn events(&self, after: u64, limit: usize) -> Result<Vec<crate::Event>> {
+        let after = after.min(i64::MAX as u64);
+        let limit = limit.min(i64::MAX as usize) as i64;
+        self.read(move |connection| {
+            let err = || storage("reading the event log");
+            let mut statement = connection
+                .prepare_cached("SELECT body FROM events WHERE id > ?1 ORDER BY id LIMIT ?2")
+                .map_err(err())?;
+            let rows = statement
+                .query_map(params![after, limit], |r| r.get::<_, String>(0))
+                .map_err(err())?;
+            let mut events = Vec::new();
+            for row in rows {
+                events.push(from_json("events", &row.map_err(err())?)?);
+            }
+            Ok(events)
+        })
+        .await
+    }
+
+    async fn event_bounds(&self) -> Result<Option<(u64, u64)>> {
+        self.read(|connection| {
+            connection
+                .query_row("SELECT min(id), max(id) FROM events", [], |r| {
+                    Ok(r.get::<_, Option<u64>>(0)?.zip(r.get::<_, Option<u64>>(1)?))
+                })
+                .map_err(storage("reading the event log"))
+        })
+        .await
+    }
+
     async fn audit(&self, before: Option<u64>, limit: usize) -> Result<Vec<AuditEntry>> {
         let before = before.unwrap_or(i64::MAX as u64).min(i64::MAX as u64);
         let limit = limit.min(i64::MAX as usize) as i64;

@@ -62,6 +62,9 @@ CREATE TABLE api_keys (
     body TEXT NOT NULL
 );
 "#,
+    r#"
+CREATE TABLE events (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+"#,
 ];
 
 pub(super) fn storage(context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error {
