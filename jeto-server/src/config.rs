@@ -58,6 +58,8 @@ pub struct ServerConfig {
     pub max_reads_per_key: usize,
     /// Events kept in the event log (`GET /api/events`; the oldest are dropped).
     pub events_kept: usize,
+    /// The watcher (the `[watch]` table).
+    pub watch: WatchConfig,
     /// Seconds running commands get to finish at SIGTERM (new commands are refused with 503
     /// meanwhile); those still running then are interrupted.
     pub drain_secs: u64,
@@ -85,6 +87,21 @@ pub struct ServerConfig {
     /// The file it was read from and its text, for reloads (none when built in code).
     #[serde(skip)]
     pub source: Option<(PathBuf, String)>,
+}
+
+/// The `[watch]` table: every instance's state read on its own, so changes made outside Jeto
+/// show without anyone asking (and as events).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WatchConfig {
+    /// Seconds between two rounds (0: off). Default 60.
+    pub interval_secs: u64,
+}
+
+impl Default for WatchConfig {
+    fn default() -> Self {
+        WatchConfig { interval_secs: 60 }
+    }
 }
 
 /// The `[tls]` table: the server's certificate chain and key, PEM files read at start and
@@ -322,6 +339,7 @@ impl Default for ServerConfig {
             audit_anonymous_window_secs: DEFAULT_ANONYMOUS_WINDOW.as_secs(),
             max_reads_per_key: JetoConfig::default().max_reads_per_key,
             events_kept: jeto_core::events::DEFAULT_KEEP,
+            watch: WatchConfig::default(),
             drain_secs: 30,
             shutdown_grace_secs: 10,
             dashboard: true,
@@ -385,6 +403,8 @@ impl ServerConfig {
             audit_anonymous_window: Duration::from_secs(self.audit_anonymous_window_secs),
             max_reads_per_key: self.max_reads_per_key.max(1),
             events_kept: self.events_kept.max(1),
+            watch_interval: (self.watch.interval_secs > 0)
+                .then(|| Duration::from_secs(self.watch.interval_secs)),
         }
     }
 

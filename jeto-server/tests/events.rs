@@ -309,3 +309,46 @@ async fn a_console_follow_resumed_at_any_byte_reassembles_the_exact_console() {
     let misuse = admin.get(&format!("{location}/console?after=10")).await;
     assert_eq!(misuse.status, 400);
 }
+
+/// A machine halted with a raw `vagrant halt` (outside Jeto) shows as an event marked
+/// `outside` within the watch interval + 2 s, and in the list without `refresh`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_machine_halted_outside_jeto_shows_within_the_watch_interval() {
+    let fake = FakeVagrant::new();
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server_top(&fake, dir.path(), "", "[watch]\ninterval_secs = 2\n");
+    let base = format!("http://{}", server.address);
+    let admin = TestClient::new(server.address, Some(ADMIN_KEY));
+    let folder = fake.another_single("web");
+    let id = register(&admin, "web", 1, &folder).await;
+    let started = admin
+        .post(&format!("/api/instances/{id}"), &json!({"state": "start"}))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text());
+    let mut stream = Sse::follow(&base, ADMIN_KEY, "?type=machine_state_changed", None).await;
+    let halted = fake.run_vagrant(&folder, &["halt"]);
+    assert!(
+        halted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&halted.stderr)
+    );
+    let at = std::time::Instant::now();
+    let (_, _, event) = stream
+        .next(Duration::from_secs(4))
+        .await
+        .expect("the change within the interval (2 s) + 2 s");
+    assert!(at.elapsed() <= Duration::from_secs(4));
+    assert_eq!(event["instance"], id);
+    assert_eq!(event["outside"], true, "{event}");
+    assert_eq!(event["from"], "running");
+    assert_ne!(event["to"], "running");
+    let listed = admin.get("/api/instances").await.json();
+    let row = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == id)
+        .unwrap()
+        .clone();
+    assert_eq!(row["status"][0]["status"], event["to"], "{row}");
+}

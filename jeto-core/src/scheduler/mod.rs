@@ -537,6 +537,13 @@ impl CommandScheduler {
             .count()
     }
 
+    /// Whether a command is queued or running on the instance.
+    pub fn is_busy(&self, instance_id: u64) -> bool {
+        self.lock().lanes.get(&instance_id).is_some_and(|lane| {
+            !lane.pending.is_empty() || lane.live.iter().any(|c| !c.snapshot().status.is_finished())
+        })
+    }
+
     /// Whether it has stopped accepting commands (draining or shut down).
     pub fn is_draining(&self) -> bool {
         self.lock().shutting_down

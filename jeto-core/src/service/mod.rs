@@ -16,6 +16,7 @@ mod readiness;
 mod reads;
 mod recovery;
 mod reload;
+mod watch;
 
 use serde::{Deserialize, Serialize};
 
@@ -59,6 +60,9 @@ pub struct JetoConfig {
     pub max_reads_per_key: usize,
     /// Events kept in the event log (the oldest are dropped).
     pub events_kept: usize,
+    /// How often every instance's state is read on its own (`None`: never; then states are
+    /// read when asked).
+    pub watch_interval: Option<Duration>,
 }
 
 impl Default for JetoConfig {
@@ -72,6 +76,7 @@ impl Default for JetoConfig {
             audit_anonymous_window: DEFAULT_ANONYMOUS_WINDOW,
             max_reads_per_key: 8,
             events_kept: crate::events::DEFAULT_KEEP,
+            watch_interval: None,
         }
     }
 }
@@ -231,6 +236,9 @@ impl JetoBuilder {
             }),
         };
         jeto.recover(&interrupted).await?;
+        if let Some(interval) = jeto.inner.config.watch_interval.filter(|i| !i.is_zero()) {
+            jeto.start_watcher(interval);
+        }
         Ok(jeto)
     }
 }

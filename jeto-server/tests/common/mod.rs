@@ -89,6 +89,7 @@ instance_roots = [{root:?}]
 status_max_age_secs = 10
 shutdown_grace_secs = 5
 
+{watch}
 [vagrant]
 binary = {binary:?}
 max_concurrent = 2
@@ -126,6 +127,13 @@ hosts = [2]
 {extra}
 "#,
         data = data_dir.display().to_string(),
+        // The watcher reads states on its own: off unless a test asks (its reads would count
+        // among the vagrant calls tests count).
+        watch = if extra.contains("[watch]") {
+            ""
+        } else {
+            "[watch]\ninterval_secs = 0\n"
+        },
         root = fake.root().display().to_string(),
         binary = fake.counting_binary().display().to_string(),
         env = env.join(", "),

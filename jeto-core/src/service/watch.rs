@@ -1,0 +1,62 @@
+//! The watcher: every instance's machine states read afresh on a schedule, so a state changed
+//! outside Jeto (a `vagrant halt` by hand, a VM that died) shows in lists and as an event
+//! marked `outside` without anyone asking.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+
+use super::{Inner, Jeto};
+
+impl Jeto {
+    /// Starts watching every `interval`; the task ends with the service.
+    pub(super) fn start_watcher(&self, interval: Duration) {
+        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(interval).await;
+                let Some(inner) = weak.upgrade() else { return };
+                let jeto = Jeto { inner };
+                if jeto.is_draining() {
+                    return;
+                }
+                if let Err(error) = jeto.watch_once().await {
+                    tracing::warn!(%error, "the watcher could not read the instances");
+                }
+            }
+        });
+    }
+
+    /// Reads the state of every instance no command is working on (a command reports its
+    /// own), a few at a time: at most `max_concurrent`, on the reads' lane of the provider
+    /// slots, so commands are not starved.
+    pub(crate) async fn watch_once(&self) -> crate::Result<usize> {
+        let store = &self.inner.store;
+        let hosts: HashMap<u64, crate::Host> = store
+            .hosts()
+            .await?
+            .into_iter()
+            .map(|h| (h.id, h))
+            .collect();
+        let instances: Vec<crate::Instance> = store
+            .instances()
+            .await?
+            .into_iter()
+            .filter(|record| !self.inner.scheduler.is_busy(record.id))
+            .filter_map(|record| {
+                let host = hosts.get(&record.host_id)?.clone();
+                Some(self.instance_of(record, host))
+            })
+            .collect();
+        let count = instances.len();
+        let parallel = self.inner.config.scheduler.max_concurrent.max(1);
+        futures_util::stream::iter(instances)
+            .for_each_concurrent(parallel, |instance| async move {
+                self.inner.status.get(&instance, Duration::ZERO).await;
+            })
+            .await;
+        Ok(count)
+    }
+}
