@@ -89,6 +89,25 @@ impl Provider for HostRouter {
         self.for_host(instance.host.id)?.status(instance).await
     }
 
+    /// One host's instances (as the watcher batches them) go to that host's provider whole;
+    /// a mixed list is split by host, answers kept in order.
+    async fn statuses(&self, instances: &[Instance]) -> Vec<Result<Vec<Status>, ProviderError>> {
+        let Some(first) = instances.first() else {
+            return Vec::new();
+        };
+        if instances.iter().all(|i| i.host.id == first.host.id) {
+            if let Ok(provider) = self.for_host(first.host.id) {
+                return provider.statuses(instances).await;
+            }
+        }
+        // Mixed hosts, or a host not served now: each on its own, each with its error.
+        let mut answers = Vec::with_capacity(instances.len());
+        for instance in instances {
+            answers.push(self.status(instance).await);
+        }
+        answers
+    }
+
     async fn run(
         &self,
         instance: &Instance,

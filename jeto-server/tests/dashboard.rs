@@ -829,3 +829,89 @@ async fn the_dashboard_works_over_https() {
         .starts_with("https://"));
     browser.close().await;
 }
+
+/// Issue 27, the page lives on the event stream: no request to the list route while idle, a
+/// state changed by another client shows within 2 s, and a console followed across a restart of
+/// the server resumes where it was, no line twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_follows_the_event_stream_and_a_console_resumes_without_repeats() {
+    let _one = BROWSER.lock().await;
+    let fake = FakeVagrant::new();
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server_top(&fake, dir.path(), "drain_secs = 1", "");
+    let admin = TestClient::new(server.address, Some(ADMIN_KEY));
+    let id = register(&admin, "web", 1, &fake.another_single("web")).await;
+    assert_eq!(
+        admin
+            .get(&format!("/api/instances/{id}?max_age=0"))
+            .await
+            .status,
+        200
+    );
+    let browser = Browser::start().await;
+    browser.sign_in(server.address, ADMIN_KEY).await;
+    browser.wait_text("#instance-rows", "not created", 15).await;
+    let list_reads = || async {
+        browser
+            .client
+            .execute(
+                "return performance.getEntriesByType('resource').filter((e) => new URL(e.name).pathname === '/api/instances').length",
+                vec![],
+            )
+            .await
+            .unwrap()
+            .as_u64()
+            .unwrap()
+    };
+    let before = list_reads().await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        list_reads().await,
+        before,
+        "no request to the list while idle"
+    );
+
+    // Another client starts the machine: the open page shows it within 2 s of the end.
+    let started = admin
+        .post(
+            &format!("/api/instances/{id}"),
+            &json!({"state": "start", "async": true}),
+        )
+        .await;
+    let location = started.header("location").unwrap().to_owned();
+    assert_eq!(
+        common::ended(&admin, &location).await["status"],
+        "succeeded"
+    );
+    browser.wait_text("#instance-rows", "running", 2).await;
+
+    // A console followed on the instance page, the server restarted underneath.
+    browser.click(&format!("tr[data-instance='{id}'] a")).await;
+    browser.click("button[data-script=slow]").await;
+    browser.wait_text("#console", "slow-start", 20).await;
+    let config = dir.path().join("jeto.toml");
+    let _server = restart_underneath(&browser, server, &config).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let console = browser.text("#console").await;
+        if console.contains("interrupted")
+            || browser
+                .text("#console-status")
+                .await
+                .contains("interrupted")
+        {
+            assert_eq!(
+                console.matches("slow-start").count(),
+                1,
+                "no line twice: {console:?}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the console never said how it ended: {console:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    browser.close().await;
+}

@@ -113,6 +113,8 @@ struct StateReport {
     option: String,
     /// The `RUBYOPT` option that loads the whole-id lookup (every process).
     whole_ids: String,
+    /// The `RUBYOPT` option that loads the batch reader (batched status reads).
+    batch: String,
 }
 
 impl StateReport {
@@ -130,9 +132,11 @@ impl StateReport {
         };
         let option = write("jeto_report.rb", include_str!("ruby/jeto_report.rb"))?;
         let whole_ids = write("jeto_whole_ids.rb", include_str!("ruby/jeto_whole_ids.rb"))?;
+        let batch = write("jeto_batch.rb", include_str!("ruby/jeto_batch.rb"))?;
         Some(StateReport {
             option,
             whole_ids,
+            batch,
             _dir: dir,
         })
     }
@@ -622,8 +626,141 @@ fn first_routable(text: &str) -> Option<String> {
         .map(|ip| ip.to_string())
 }
 
+/// Instances read in one vagrant process at most (more are read in several).
+const BATCH_MAX: usize = 50;
+
+impl VagrantProvider {
+    /// The states of `instances` (one host's) in one vagrant process: `vagrant status` in the
+    /// first folder, and the others through Vagrant's API in the same process (see
+    /// `ruby/jeto_batch.rb`), each with its own environment. An instance the batch did not
+    /// answer for is read on its own.
+    async fn batch_statuses(
+        &self,
+        instances: &[Instance],
+        hooks: &StateReport,
+    ) -> Vec<Result<Vec<Status>, ProviderError>> {
+        let (first, rest) = instances.split_first().expect("a batch of two or more");
+        let entries: Vec<serde_json::Value> = rest
+            .iter()
+            .map(|instance| {
+                let env: std::collections::BTreeMap<String, String> =
+                    self.environment(instance).into_iter().collect();
+                serde_json::json!({ "path": instance.folder(), "env": env })
+            })
+            .collect();
+        let file = match tempfile::NamedTempFile::new() {
+            Ok(file) => file,
+            Err(_) => return self.one_by_one(instances).await,
+        };
+        if std::fs::write(file.path(), serde_json::Value::from(entries).to_string()).is_err()
+            || check_vagrant_folder(first.folder()).is_err()
+        {
+            return self.one_by_one(instances).await;
+        }
+        let mut env = self.environment(first);
+        let existing = env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "RUBYOPT")
+            .map(|(_, v)| v.clone())
+            .or_else(|| std::env::var("RUBYOPT").ok())
+            .unwrap_or_default();
+        env.push((
+            "RUBYOPT".into(),
+            format!("{} {} {existing}", hooks.whole_ids, hooks.batch)
+                .trim_end()
+                .to_owned(),
+        ));
+        env.push(("JETO_BATCH".into(), file.path().display().to_string()));
+        let _turn = self.reads.turn(first.folder()).await;
+        // Each further folder costs a fraction of a process; bounded all the same.
+        let timeout = self.config.status_timeout() * 2;
+        let spawned = self
+            .spawn(
+                first.folder(),
+                env,
+                vec!["status".into()],
+                timeout,
+                None,
+                Keep::Records(&["state", "provider-name", "metadata", "error"]),
+            )
+            .await;
+        let (end, collected) = match spawned {
+            Ok(done) => done,
+            Err(_) => return self.one_by_one(instances).await,
+        };
+        let mut answers = Vec::with_capacity(instances.len());
+        let own: Vec<_> = collected
+            .records
+            .iter()
+            .filter(|r| !r.target.starts_with("jeto-batch-"))
+            .cloned()
+            .collect();
+        answers.push(if end == ProcessEnd::Exited(0) {
+            Ok(statuses(&own))
+        } else {
+            self.status(first).await
+        });
+        for (index, instance) in rest.iter().enumerate() {
+            let prefix = format!("jeto-batch-{}", index + 1);
+            let mine: Vec<_> = collected
+                .records
+                .iter()
+                .filter_map(|r| {
+                    let machine = r.target.strip_prefix(&prefix)?.strip_prefix('/')?;
+                    let mut record = r.clone();
+                    record.target = machine.to_owned();
+                    Some(record)
+                })
+                .collect();
+            let failed = collected
+                .records
+                .iter()
+                .find(|r| r.target == prefix && r.kind == "error")
+                .map(|r| r.data.join(","));
+            answers.push(match (failed, mine.is_empty()) {
+                (Some(why), _) => Err(ProviderError::other(
+                    format!(
+                        "reading the state of instance {} ({})",
+                        instance.id,
+                        instance.folder().display()
+                    ),
+                    why,
+                )),
+                (None, false) => Ok(statuses(&mine)),
+                // Not answered (the process ended early): read on its own.
+                (None, true) => self.status(instance).await,
+            });
+        }
+        answers
+    }
+
+    async fn one_by_one(&self, instances: &[Instance]) -> Vec<Result<Vec<Status>, ProviderError>> {
+        let mut answers = Vec::with_capacity(instances.len());
+        for instance in instances {
+            answers.push(self.status(instance).await);
+        }
+        answers
+    }
+}
+
 #[async_trait]
 impl Provider for VagrantProvider {
+    async fn statuses(&self, instances: &[Instance]) -> Vec<Result<Vec<Status>, ProviderError>> {
+        let Some(hooks) = self.report.clone().filter(|_| instances.len() > 1) else {
+            return self.one_by_one(instances).await;
+        };
+        let mut answers = Vec::with_capacity(instances.len());
+        for chunk in instances.chunks(BATCH_MAX) {
+            if chunk.len() == 1 {
+                answers.push(self.status(&chunk[0]).await);
+            } else {
+                answers.extend(self.batch_statuses(chunk, &hooks).await);
+            }
+        }
+        answers
+    }
+
     async fn status(&self, instance: &Instance) -> Result<Vec<Status>, ProviderError> {
         let (end, collected) = self
             .read(

@@ -517,3 +517,94 @@ async fn a_machine_locked_for_a_moment_by_another_vagrant_is_tried_again() {
     assert!(error.message.contains("locked"), "{error:?}");
     assert!(!console.contains("trying again"), "{console}");
 }
+
+/// Issue 27: the states of many folders read in one vagrant process agree with reading each on
+/// its own (running, not created, a multi-machine folder), a broken Vagrantfile fails only its
+/// own instance, and each folder keeps its own environment.
+#[tokio::test]
+async fn many_states_in_one_vagrant_process_agree_with_one_by_one() {
+    let fake = FakeVagrant::new();
+    let mut config = fake.config();
+    config.binary = fake.counting_binary();
+    let provider = VagrantProvider::new(config);
+    let host = FakeVagrant::host(&[]);
+    let running = fake.another_single("running");
+    let idle = fake.another_single("idle");
+    let broken = fake.another_single("broken");
+    std::fs::write(
+        broken.join("Vagrantfile"),
+        "raise 'this Vagrantfile is broken'\n",
+    )
+    .unwrap();
+    // A Vagrantfile whose machine is named after its instance's ENVIRONMENT.
+    let named = fake.another_single("named");
+    std::fs::write(
+        named.join("Vagrantfile"),
+        "require_relative \"../plugin/jeto_fake\"\nVagrant.configure(\"2\") do |config|\n  config.vm.communicator = :jeto_fake\n  config.vm.synced_folder \".\", \"/vagrant\", disabled: true\n  config.vm.define \"m-#{ENV['ENVIRONMENT']}\"\nend\n",
+    )
+    .unwrap();
+    let mut staging = FakeVagrant::instance(5, &named, host.clone());
+    staging.spec.environment = "staging".into();
+    let instances = vec![
+        FakeVagrant::instance(1, &running, host.clone()),
+        FakeVagrant::instance(2, &idle, host.clone()),
+        FakeVagrant::instance(3, &broken, host.clone()),
+        FakeVagrant::instance(4, &fake.multi(), host.clone()),
+        staging,
+    ];
+    let start = ActionRequest::new(Action::Start)
+        .check(&instances[0])
+        .unwrap();
+    assert!(provider
+        .run(&instances[0], &start, ConsoleSink::discard())
+        .await
+        .unwrap()
+        .is_success());
+    let before = fake.calls().len();
+    let batch = provider.statuses(&instances).await;
+    let processes = fake.calls().len() - before;
+    assert_eq!(
+        processes,
+        1,
+        "one vagrant process for the five: {:?}",
+        fake.calls()
+    );
+    assert_eq!(batch.len(), 5);
+    for (instance, answer) in instances.iter().zip(&batch) {
+        let alone = provider.status(instance).await;
+        match (answer, &alone) {
+            (Ok(many), Ok(one)) => assert_eq!(many, one, "{}", instance.spec.name),
+            (Err(many), Err(_)) => {
+                assert_eq!(instance.id, 3);
+                assert!(
+                    many.to_string().contains("this Vagrantfile is broken"),
+                    "{many}"
+                );
+            }
+            _ => panic!(
+                "{}: {answer:?} in the batch, {alone:?} alone",
+                instance.spec.name
+            ),
+        }
+    }
+    let states = |i: usize| -> Vec<String> {
+        batch[i]
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|s| s.status.clone())
+            .collect()
+    };
+    assert_eq!(states(0), ["running"]);
+    assert_eq!(states(1), ["not_created"]);
+    assert_eq!(
+        batch[3].as_ref().unwrap().len(),
+        2,
+        "both machines of the multi folder"
+    );
+    assert_eq!(
+        batch[4].as_ref().unwrap()[0].name,
+        "m-staging",
+        "its own ENVIRONMENT"
+    );
+}

@@ -158,6 +158,18 @@ pub trait Provider: fmt::Debug + Send + Sync + 'static {
     /// The state of every machine of the instance.
     async fn status(&self, instance: &Instance) -> Result<Vec<Status>, ProviderError>;
 
+    /// The states of many instances of one host at once, one answer per instance, in order: a
+    /// failure concerns its own instance only. By default one [`status`](Provider::status)
+    /// after another; a provider that can read many at a lower cost (one vagrant process for
+    /// many folders) overrides it.
+    async fn statuses(&self, instances: &[Instance]) -> Vec<Result<Vec<Status>, ProviderError>> {
+        let mut answers = Vec::with_capacity(instances.len());
+        for instance in instances {
+            answers.push(self.status(instance).await);
+        }
+        answers
+    }
+
     /// Runs one action, streaming its console output to `console`.
     async fn run(
         &self,
@@ -248,6 +260,12 @@ macro_rules! forward_provider {
         impl<P: Provider + ?Sized> Provider for $ty {
             async fn status(&self, instance: &Instance) -> Result<Vec<Status>, ProviderError> {
                 (**self).status(instance).await
+            }
+            async fn statuses(
+                &self,
+                instances: &[Instance],
+            ) -> Vec<Result<Vec<Status>, ProviderError>> {
+                (**self).statuses(instances).await
             }
             async fn run(
                 &self,

@@ -211,12 +211,38 @@ impl StatusCache {
         self.version.fetch_add(1, Ordering::Release);
     }
 
+    /// Reads the states of many instances of one host in one provider call (one slot), and
+    /// records each as [`get`](Self::get) would have.
+    pub async fn refresh_many(&self, instances: &[Instance]) {
+        let slot = self.slots.acquire_read().await;
+        let started = Instant::now();
+        let answers = self.provider.statuses(instances).await;
+        drop(slot);
+        for (instance, answer) in instances.iter().zip(answers) {
+            let entry = self.entry(instance.id);
+            let _refreshing = entry.refresh.lock().await;
+            self.complete(instance, &entry, answer, started).await;
+        }
+    }
+
     async fn read(&self, instance: &Instance, entry: &Entry) -> StatusSnapshot {
         let slot = self.slots.acquire_read().await;
         // Started once a slot was free: waiting in line is not age.
         let started = Instant::now();
         let result = self.provider.status(instance).await;
         drop(slot);
+        self.complete(instance, entry, result, started).await
+    }
+
+    /// Records what a read of `instance` started at `started` answered: the IPs of running
+    /// machines looked up (when not known already), state changes recorded as events.
+    async fn complete(
+        &self,
+        instance: &Instance,
+        entry: &Entry,
+        result: Result<Vec<Status>, crate::ProviderError>,
+        started: Instant,
+    ) -> StatusSnapshot {
         let checked_at = Some(OffsetDateTime::now_utc());
         let mut statuses = match result {
             Ok(statuses) => statuses,

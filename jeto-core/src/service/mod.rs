@@ -118,6 +118,8 @@ struct Inner {
     events: EventLog,
     /// One permit per event follower (`max_followers`).
     event_followers: Arc<tokio::sync::Semaphore>,
+    /// Set once the service shuts down: open streams end.
+    stopped: tokio::sync::watch::Sender<bool>,
 }
 
 /// The Jeto service: instances, hosts, access checks and commands, over one [`Provider`].
@@ -232,6 +234,7 @@ impl JetoBuilder {
                 box_reads: Default::default(),
                 events,
                 event_followers,
+                stopped: tokio::sync::watch::channel(false).0,
                 config: self.config,
             }),
         };
@@ -612,6 +615,13 @@ impl Jeto {
         self.inner.scheduler.drain(deadline).await
     }
 
+    /// Resolves once the service shuts down (after its drain): endless streams (events) end
+    /// then, so connections close within the grace period.
+    pub async fn stopped(&self) {
+        let mut stopped = self.inner.stopped.subscribe();
+        let _ = stopped.wait_for(|stopped| *stopped).await;
+    }
+
     /// Whether it is draining or shut down (accepting no commands).
     pub fn is_draining(&self) -> bool {
         self.inner.scheduler.is_draining()
@@ -620,6 +630,7 @@ impl Jeto {
     /// Stops accepting commands, stops running ones (recorded `interrupted`), waiting at most
     /// `deadline`.
     pub async fn shutdown(&self, deadline: Duration) {
+        self.inner.stopped.send_replace(true);
         self.inner.scheduler.shutdown(deadline).await;
         self.flush_anonymous_audit().await;
     }

@@ -10,6 +10,9 @@ use futures_util::StreamExt;
 
 use super::{Inner, Jeto};
 
+/// Instances read in one provider call by the watcher.
+const WATCH_BATCH: usize = 50;
+
 impl Jeto {
     /// Starts watching every `interval`; the task ends with the service.
     pub(super) fn start_watcher(&self, interval: Duration) {
@@ -51,10 +54,24 @@ impl Jeto {
             })
             .collect();
         let count = instances.len();
+        // One provider call per batch of a host's instances (one vagrant process for many
+        // folders), `max_concurrent` batches at a time.
+        let mut by_host: HashMap<u64, Vec<crate::Instance>> = HashMap::new();
+        for instance in instances {
+            by_host.entry(instance.host.id).or_default().push(instance);
+        }
+        let batches: Vec<Vec<crate::Instance>> = by_host
+            .into_values()
+            .flat_map(|all| {
+                all.chunks(WATCH_BATCH)
+                    .map(<[_]>::to_vec)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
         let parallel = self.inner.config.scheduler.max_concurrent.max(1);
-        futures_util::stream::iter(instances)
-            .for_each_concurrent(parallel, |instance| async move {
-                self.inner.status.get(&instance, Duration::ZERO).await;
+        futures_util::stream::iter(batches)
+            .for_each_concurrent(parallel, |batch| async move {
+                self.inner.status.refresh_many(&batch).await;
             })
             .await;
         Ok(count)

@@ -99,6 +99,8 @@ pub async fn stream(
                 _ = heartbeat.tick() => ": keep-alive\n\n".to_owned(),
                 // The client went away: its place is given back at once.
                 () = tx.closed() => return,
+                // The server stops: the client reconnects to the next one with Last-Event-ID.
+                () = jeto.stopped() => return,
                 _ = check.tick() => match jeto.rights_now(&who).await {
                     Some(rights) => {
                         follower.set_principal(rights);

@@ -100,15 +100,77 @@ export const patch = (path, body) => api('PATCH', path, body);
 export const del = (path) => api('DELETE', path);
 
 /**
+ * Follows the event log (`GET /api/events`, Server-Sent Events read through fetch, so the key
+ * header goes along): `onEvent(type, data)` for each event, from now, until `signal` aborts.
+ * Reconnects by itself after a drop, from the last event received (`Last-Event-ID`), so none is
+ * lost or repeated; `onGap()` when the server no longer has what was missed. Rejects with an
+ * ApiError the server refused (401, 429...): the caller falls back to polling.
+ */
+export async function followEvents(query, onEvent, onGap, signal, onConnection = () => {}) {
+  let last = null;
+  let dropped = false;
+  for (;;) {
+    try {
+      const h = headers(false);
+      if (last !== null) h['Last-Event-ID'] = String(last);
+      const response = await fetch(`/api/events${query}`, { headers: h, signal, cache: 'no-store' });
+      if (!response.ok) {
+        const body = await response.text();
+        let message = body;
+        try { message = JSON.parse(body).error.message; } catch { /* plain text */ }
+        throw new ApiError(response.status, `http_${response.status}`, message);
+      }
+      onConnection(true);
+      // Back after a drop: what happened meanwhile comes next; the caller may read afresh too.
+      if (dropped) onGap();
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
+        let end;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const frame = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          let id = null; let type = null; let data = null;
+          for (const line of frame.split('\n')) {
+            if (line.startsWith('id: ')) id = Number(line.slice(4));
+            else if (line.startsWith('event: ')) type = line.slice(7);
+            else if (line.startsWith('data: ')) data = line.slice(6);
+          }
+          if (type === 'gap') onGap();
+          else if (type && data) onEvent(type, JSON.parse(data));
+          if (id !== null) last = id;
+        }
+      }
+    } catch (error) {
+      if (signal && signal.aborted) return;
+      if (error instanceof ApiError && error.status !== 0 && error.status < 500) throw error;
+    }
+    if (signal && signal.aborted) return;
+    dropped = true;
+    onConnection(false);
+    // Dropped (the server restarting): again shortly, from the last event received.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    if (signal && signal.aborted) return;
+  }
+}
+
+/**
  * Follows a command's console: `onText(all)` with the whole text so far on every chunk, until
- * the command ends or `signal` aborts. Reconnects (from the start) when the connection drops.
- * Resolves when the stream ended normally.
+ * the command ends or `signal` aborts. When the connection drops (the server restarting) it
+ * resumes at the byte it had (`after`): nothing is repeated or lost. Resolves when the stream
+ * ended normally.
  */
 export async function followConsole(path, onText, signal) {
+  let text = '';
+  let received = 0;
+  let decoder = new TextDecoder();
   for (;;) {
-    let text = '';
     try {
-      const response = await fetch(`${path}?follow=true`, { headers: headers(false), signal, cache: 'no-store' });
+      const response = await fetch(`${path}?follow=true&after=${received}`, { headers: headers(false), signal, cache: 'no-store' });
       if (!response.ok) {
         const body = await response.text();
         let message = body;
@@ -116,19 +178,21 @@ export async function followConsole(path, onText, signal) {
         throw new ApiError(response.status, `http_${response.status}`, message);
       }
       const reader = response.body.getReader();
-      const decoder = new TextDecoder();
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
+        received += value.length;
+        // The decoder keeps a character cut between two pieces (or two connections).
         text += decoder.decode(value, { stream: true });
         onText(text);
       }
       onText(text + decoder.decode());
+      decoder = new TextDecoder();
       return;
     } catch (error) {
       if (signal && signal.aborted) return;
       if (error instanceof ApiError && error.status !== 0 && error.status < 500) throw error;
-      // The server went away mid-stream: try again shortly, from the start.
+      // The server went away mid-stream: try again shortly, from the byte reached.
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }
   }

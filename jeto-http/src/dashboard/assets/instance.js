@@ -1,6 +1,6 @@
 // One instance: machines, actions, scripts, destroy, history, and the live console.
 
-import { ApiError, del, followConsole, get, patch, post } from './api.js';
+import { ApiError, del, followConsole, followEvents, get, patch, post } from './api.js';
 import { ago, badge, field, fill, h } from './dom.js';
 import { REFRESH_MS, every, table } from './page.js';
 
@@ -178,7 +178,16 @@ export function instance(main, ui, id) {
     }
     if (abort.signal.aborted || stopped) return;
     try {
-      const done = await get(path);
+      // The stream also ends when the server stops: ask until it answers again (restarted).
+      let done = null;
+      for (let tries = 0; !done; tries += 1) {
+        try {
+          done = await get(path);
+        } catch (error) {
+          if (!(error instanceof ApiError) || error.status !== 0 || tries >= 30 || abort.signal.aborted || stopped) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+        }
+      }
       cancel.hidden = true;
       cancel.disabled = false;
       consoleStatus.textContent = describe(done);
@@ -215,11 +224,26 @@ export function instance(main, ui, id) {
     if (live && !following) openConsole(live);
   };
 
-  const stopLoop = every(REFRESH_MS, ui, 'load the instance', refresh);
+  // Live from the event stream of this instance; polling only if the stream is refused.
+  const live = new AbortController();
+  let stopLoop = () => {};
+  let pending = null;
+  const changed = () => {
+    if (pending) return;
+    pending = setTimeout(() => {
+      pending = null;
+      refresh().then(() => ui.connection(true)).catch((error) => ui.showError('load the instance', error));
+    }, 150);
+  };
+  refresh().catch((error) => ui.showError('load the instance', error));
+  followEvents(`?instance=${id}`, changed, changed, live.signal, (ok) => ui.connection(ok))
+    .catch(() => { stopLoop = every(REFRESH_MS, ui, 'load the instance', refresh); });
   return {
     stop() {
       stopped = true;
+      live.abort();
       stopLoop();
+      clearTimeout(pending);
       if (following) following.abort.abort();
     },
   };

@@ -1,6 +1,6 @@
-// The instance list: states and IPs, filters, refreshed on its own.
+// The instance list: states and IPs, filters, kept current by the event stream.
 
-import { get } from './api.js';
+import { followEvents, get } from './api.js';
 import { field, fill, h } from './dom.js';
 import { REFRESH_MS, every, machinesCell, table } from './page.js';
 
@@ -68,10 +68,32 @@ export function instances(main, ui) {
   ui.hosts().then((hosts) => {
     for (const host of hosts) hostFilter.appendChild(h('option', { value: host.id }, host.name));
   }).catch(() => {});
-  const stop = every(REFRESH_MS, ui, 'load the instances', async () => {
+  const load = async () => {
     list = await get('/api/instances');
     render();
     readStates();
-  });
-  return { stop };
+  };
+  // Live from the event stream: the list is read again when something changed (a few events
+  // at once read it once), never while idle. If the stream is refused, it polls instead.
+  const live = new AbortController();
+  let stopPolling = () => {};
+  let pending = null;
+  const changed = () => {
+    if (pending) return;
+    pending = setTimeout(() => {
+      pending = null;
+      load().then(() => ui.connection(true)).catch((error) => ui.showError('load the instances', error));
+    }, 150);
+  };
+  load().catch((error) => ui.showError('load the instances', error));
+  followEvents('?type=instance_created,instance_updated,instance_deleted,machine_state_changed,command_ended',
+    changed, changed, live.signal, (ok) => ui.connection(ok))
+    .catch(() => { stopPolling = every(REFRESH_MS, ui, 'load the instances', load); });
+  return {
+    stop() {
+      live.abort();
+      stopPolling();
+      clearTimeout(pending);
+    },
+  };
 }

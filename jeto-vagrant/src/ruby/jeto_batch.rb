@@ -1,0 +1,43 @@
+# Loaded by Jeto into a `vagrant status` process (RUBYOPT=-r<this file>, with JETO_BATCH naming a
+# JSON file of more folders, each with its own environment variables). When vagrant exits, it
+# loads each further folder's environment through Vagrant's own API (so it is right for every
+# provider), as `vagrant status` would there, and prints its machines' states as
+# `--machine-readable` records whose target is `jeto-batch-<index>/<machine>`; a folder that
+# fails prints `jeto-batch-<index>,error,<why>` and fails alone. One Ruby start-up for many
+# folders is what makes reading many states cheaper.
+require "json"
+
+at_exit do
+  begin
+    file = ENV["JETO_BATCH"]
+    if file && defined?(Vagrant::Environment)
+      clean = ->(text) { text.to_s.gsub(/[\r\n]/, " ").gsub(",", "%!(VAGRANT_COMMA)") }
+      JSON.parse(File.read(file)).each_with_index do |entry, index|
+        saved = {}
+        now = Time.now.to_i
+        begin
+          entry["env"].each do |key, value|
+            saved[key] = ENV[key]
+            ENV[key] = value
+          end
+          env = Vagrant::Environment.new(cwd: entry["path"])
+          active = env.active_machines.to_h
+          env.machine_names.each do |name|
+            provider = active[name] || env.default_provider(machine: name)
+            machine = env.machine(name, provider)
+            target = "jeto-batch-#{index + 1}/#{name}"
+            $stdout.puts("#{now},#{target},provider-name,#{machine.provider_name}")
+            $stdout.puts("#{now},#{target},state,#{machine.state.id}")
+          end
+        rescue Exception => e
+          $stdout.puts("#{now},jeto-batch-#{index + 1},error,#{clean.(e.class)}: #{clean.(e.message)}")
+        ensure
+          saved.each { |key, value| value.nil? ? ENV.delete(key) : ENV[key] = value }
+        end
+      end
+      $stdout.flush
+    end
+  rescue Exception => e
+    $stderr.puts("jeto batch: #{e.class}")
+  end
+end
