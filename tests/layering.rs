@@ -284,6 +284,7 @@ fn the_core_folders_import_downwards_only() {
         "provider",
         "access",
         "store",
+        "events",
         "scheduler",
         "service",
         "testing",

@@ -37,10 +37,15 @@ pub struct NatsProvider {
     silence_limit: Duration,
     key: SigningKey,
     workers: TrustedWorkers,
+    /// When the NATS connection was first seen down (none while it is up).
+    down_since: std::sync::Arc<std::sync::Mutex<Option<tokio::time::Instant>>>,
 }
 
 /// How long a publish to the command stream is retried (a cluster electing a new leader).
 const PUBLISH_PATIENCE: Duration = Duration::from_secs(30);
+/// How long a call waits for a dropped NATS connection to come back before the host counts as
+/// down (a cluster's client moves to another node well within it).
+const RECONNECT_GRACE: Duration = Duration::from_millis(1000);
 /// How long a ping (is any worker of the host listening?) may take.
 const PING_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -76,6 +81,7 @@ impl NatsProvider {
             silence_limit: Duration::from_secs(15),
             key,
             workers,
+            down_since: Default::default(),
         })
     }
 
@@ -102,7 +108,7 @@ impl NatsProvider {
         call: &Call,
         timeout: Duration,
     ) -> Result<T, ProviderError> {
-        self.connected()?;
+        self.reconnected().await?;
         let subject = wire::call_subject(host);
         let inbox = self.client.new_inbox();
         let nonce = inbox.rsplit('.').next().unwrap_or_default().to_owned();
@@ -167,6 +173,33 @@ impl NatsProvider {
                 ),
                 source: None,
             }),
+        }
+    }
+
+    /// [`connected`](Self::connected), allowing the client [`RECONNECT_GRACE`] to get back:
+    /// a cluster node going away is a reconnect to another within that, not an outage.
+    /// The grace counts from when the connection was first seen down, so the calls of one
+    /// request (a read, a ping, the action) do not each wait it out.
+    async fn reconnected(&self) -> Result<(), ProviderError> {
+        let since = {
+            let mut down = self.down_since.lock().unwrap_or_else(|e| e.into_inner());
+            if self.connected().is_ok() {
+                *down = None;
+                return Ok(());
+            }
+            *down.get_or_insert_with(tokio::time::Instant::now)
+        };
+        loop {
+            match self.connected() {
+                Ok(()) => {
+                    *self.down_since.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                    return Ok(());
+                }
+                Err(_) if since.elapsed() < RECONNECT_GRACE => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(down) => return Err(down),
+            }
         }
     }
 
@@ -365,7 +398,7 @@ impl Provider for NatsProvider {
         console: ConsoleSink,
     ) -> Result<Outcome, ProviderError> {
         let host = instance.host.id;
-        self.connected()?;
+        self.reconnected().await?;
         // Fail fast when nobody would take it, rather than queue for nobody.
         if !self.worker_online(host).await {
             return Err(no_worker(host));

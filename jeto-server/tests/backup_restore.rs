@@ -63,12 +63,7 @@ async fn a_backup_taken_while_a_command_runs_restores_into_another_folder() {
         assert_eq!(done.status, 200, "{state}: {}", done.text());
     }
     // A command running during the backup.
-    let folder = fake.another_single("busy");
-    std::fs::write(
-        folder.join("jeto.json"),
-        r#"{"scripts": {"five": {"command": "echo begin; sleep 5; echo end"}}}"#,
-    )
-    .unwrap();
+    let folder = common::five_second_script_folder(&fake, "busy");
     let busy = register(&admin, "busy", 1, &folder).await;
     assert_eq!(
         admin

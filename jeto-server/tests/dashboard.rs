@@ -130,8 +130,21 @@ impl Browser {
         }
     }
 
+    /// Clicks the element matching `css`; found again when the page redrew it between the
+    /// finding and the click (pages redraw when an event arrives).
     async fn click(&self, css: &str) {
-        self.find(css).await.click().await.unwrap();
+        for _ in 0..20 {
+            match self.find(css).await.click().await {
+                Ok(()) => return,
+                Err(fantoccini::error::CmdError::Standard(e))
+                    if e.error == fantoccini::error::ErrorStatus::StaleElementReference =>
+                {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(error) => panic!("clicking {css}: {error}"),
+            }
+        }
+        panic!("{css} was redrawn under every click");
     }
 
     async fn sign_in(&self, address: std::net::SocketAddr, key: &str) {

@@ -14,12 +14,7 @@ use serde_json::json;
 /// An instance whose `five` script prints, sleeps 5 s and prints again; started and running
 /// the script; the command's location.
 async fn five_second_script(fake: &FakeVagrant, admin: &TestClient) -> (u64, String) {
-    let folder = fake.another_single("five");
-    std::fs::write(
-        folder.join("jeto.json"),
-        r#"{"scripts": {"five": {"command": "echo begin; sleep 5; echo end"}}}"#,
-    )
-    .unwrap();
+    let folder = common::five_second_script_folder(fake, "five");
     let id = register(admin, "five", 1, &folder).await;
     let started = admin
         .post(&format!("/api/instances/{id}"), &json!({"state": "start"}))

@@ -374,12 +374,7 @@ async fn sigterm_to_a_worker_mid_action_lets_the_action_finish() {
     let mut worker = WorkerProcess::start(&fake, dir.path(), &nats.url, "box-a", &[1], "");
     let server = server(&fake, dir.path(), &nats.url, &pids);
     let admin = TestClient::new(server.address, Some(ADMIN_KEY));
-    let folder = fake.another_single("five");
-    std::fs::write(
-        folder.join("jeto.json"),
-        r#"{"scripts": {"five": {"command": "echo begin; sleep 5; echo end"}}}"#,
-    )
-    .unwrap();
+    let folder = common::five_second_script_folder(&fake, "five");
     let id = register(&admin, "five", 1, &folder).await;
     let other = register(&admin, "other", 1, &fake.another_single("other")).await;
     let started = admin

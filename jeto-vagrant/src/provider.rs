@@ -318,20 +318,12 @@ impl VagrantProvider {
         check_vagrant_folder(instance.folder())?;
         let mut env = self.environment(instance);
         if let Some(hooks) = &self.report {
-            let existing = env
-                .iter()
-                .rev()
-                .find(|(k, _)| k == "RUBYOPT")
-                .map(|(_, v)| v.clone())
-                .or_else(|| std::env::var("RUBYOPT").ok())
-                .unwrap_or_default();
             let mut options = hooks.whole_ids.clone();
             if report {
                 options = format!("{options} {}", hooks.option);
                 env.push(("JETO_REPORT".into(), "1".into()));
             }
-            let options = format!("{options} {existing}").trim_end().to_owned();
-            env.push(("RUBYOPT".into(), options));
+            with_ruby_options(&mut env, &options);
         }
         self.spawn(instance.folder(), env, args, timeout, console, keep)
             .await
@@ -618,6 +610,22 @@ fn state_after(records: &[crate::machine_readable::Record]) -> Option<Vec<Status
     Some(machines)
 }
 
+/// Adds `options` (Jeto's Ruby files to load) in front of the `RUBYOPT` the process would get
+/// otherwise (the config's, or this process's own).
+fn with_ruby_options(env: &mut Vec<(String, String)>, options: &str) {
+    let existing = env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "RUBYOPT")
+        .map(|(_, v)| v.clone())
+        .or_else(|| std::env::var("RUBYOPT").ok())
+        .unwrap_or_default();
+    env.push((
+        "RUBYOPT".into(),
+        format!("{options} {existing}").trim_end().to_owned(),
+    ));
+}
+
 /// The first non-loopback address among whitespace-separated words.
 fn first_routable(text: &str) -> Option<String> {
     text.split_whitespace()
@@ -658,19 +666,7 @@ impl VagrantProvider {
             return self.one_by_one(instances).await;
         }
         let mut env = self.environment(first);
-        let existing = env
-            .iter()
-            .rev()
-            .find(|(k, _)| k == "RUBYOPT")
-            .map(|(_, v)| v.clone())
-            .or_else(|| std::env::var("RUBYOPT").ok())
-            .unwrap_or_default();
-        env.push((
-            "RUBYOPT".into(),
-            format!("{} {} {existing}", hooks.whole_ids, hooks.batch)
-                .trim_end()
-                .to_owned(),
-        ));
+        with_ruby_options(&mut env, &format!("{} {}", hooks.whole_ids, hooks.batch));
         env.push(("JETO_BATCH".into(), file.path().display().to_string()));
         let _turn = self.reads.turn(first.folder()).await;
         // Each further folder costs a fraction of a process; bounded all the same.

@@ -227,32 +227,12 @@ impl ConsoleFollower {
         }
     }
 
-    /// The next piece of output; `None` once the command has ended and everything was read.
-    /// Cancel-safe: dropped while it waits, nothing is lost.
+    /// The next piece of output as text; `None` once the command has ended and everything
+    /// was read. Cancel-safe: dropped while it waits, nothing is lost. From the start of a
+    /// console, pieces always end on a character's end.
     pub async fn next_chunk(&mut self) -> Option<String> {
-        loop {
-            if self.done {
-                return None;
-            }
-            self.changed.borrow_and_update();
-            let (chunk, finished) = {
-                let state = self.cell.lock();
-                let available = state.console.since(self.position);
-                let cut = floor_boundary(available, MAX_CHUNK);
-                let chunk = available[..cut].to_owned();
-                let rest = available.len() - cut;
-                self.position = state.console.end() - rest as u64;
-                // Finished only once everything was handed out.
-                (chunk, state.command.status.is_finished() && rest == 0)
-            };
-            self.done = finished;
-            if !chunk.is_empty() {
-                return Some(chunk);
-            }
-            if finished || self.changed.changed().await.is_err() {
-                return None;
-            }
-        }
+        let bytes = self.next_bytes().await?;
+        Some(String::from_utf8_lossy(&bytes).into_owned())
     }
 }
 
@@ -261,16 +241,4 @@ impl Drop for ConsoleFollower {
         self.cell.followers.fetch_sub(1, Ordering::AcqRel);
         self.cell.limits.following.fetch_sub(1, Ordering::AcqRel);
     }
-}
-
-/// The largest char boundary of `s` at or below `max` (all of `s` when it is shorter).
-fn floor_boundary(s: &str, max: usize) -> usize {
-    if s.len() <= max {
-        return s.len();
-    }
-    let mut index = max;
-    while index > 0 && !s.is_char_boundary(index) {
-        index -= 1;
-    }
-    index
 }

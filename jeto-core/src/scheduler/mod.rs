@@ -493,26 +493,9 @@ impl CommandScheduler {
     /// queued ones `interrupted` (they would start work the drain may not see end), and waits
     /// up to `deadline` for running ones to finish by themselves. The number still running.
     pub async fn drain(&self, deadline: Duration) -> usize {
-        let cells: Vec<Arc<CommandCell>> = {
-            let mut state = self.lock();
-            state.shutting_down = true;
-            state
-                .lanes
-                .values()
-                .flat_map(|lane| lane.live.iter().cloned())
-                .collect()
-        };
         let mut running = Vec::new();
-        for cell in cells {
-            let queued = cell.update(|state| {
-                let queued = state.command.status == CommandStatus::Queued;
-                if queued {
-                    state.command.interrupt();
-                }
-                queued
-            });
+        for (cell, queued) in self.stop_accepting().await {
             if queued {
-                self.settle(&cell).await;
                 cell.stop.send_replace(Stop::Shutdown);
             } else {
                 running.push(cell);
@@ -537,6 +520,35 @@ impl CommandScheduler {
             .count()
     }
 
+    /// Refuses new commands from now on and ends the queued ones `interrupted` (recorded):
+    /// every live command, with whether it was queued.
+    async fn stop_accepting(&self) -> Vec<(Arc<CommandCell>, bool)> {
+        let cells: Vec<Arc<CommandCell>> = {
+            let mut state = self.lock();
+            state.shutting_down = true;
+            state
+                .lanes
+                .values()
+                .flat_map(|lane| lane.live.iter().cloned())
+                .collect()
+        };
+        let mut live = Vec::with_capacity(cells.len());
+        for cell in cells {
+            let queued = cell.update(|state| {
+                let queued = state.command.status == CommandStatus::Queued;
+                if queued {
+                    state.command.interrupt();
+                }
+                queued
+            });
+            if queued {
+                self.settle(&cell).await;
+            }
+            live.push((cell, queued));
+        }
+        live
+    }
+
     /// Whether a command is queued or running on the instance.
     pub fn is_busy(&self, instance_id: u64) -> bool {
         self.lock().lanes.get(&instance_id).is_some_and(|lane| {
@@ -552,26 +564,13 @@ impl CommandScheduler {
     /// Stops accepting commands, stops every queued and running one (they end
     /// `interrupted`), and waits up to `deadline` for running ones to be recorded.
     pub async fn shutdown(&self, deadline: Duration) {
-        let cells: Vec<Arc<CommandCell>> = {
-            let mut state = self.lock();
-            state.shutting_down = true;
-            state
-                .lanes
-                .values()
-                .flat_map(|lane| lane.live.iter().cloned())
-                .collect()
-        };
+        let cells: Vec<Arc<CommandCell>> = self
+            .stop_accepting()
+            .await
+            .into_iter()
+            .map(|(cell, _)| cell)
+            .collect();
         for cell in &cells {
-            let queued = cell.update(|state| {
-                let queued = state.command.status == CommandStatus::Queued;
-                if queued {
-                    state.command.interrupt();
-                }
-                queued
-            });
-            if queued {
-                self.settle(cell).await;
-            }
             cell.stop.send_replace(Stop::Shutdown);
         }
         let all = async {

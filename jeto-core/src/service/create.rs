@@ -340,13 +340,7 @@ impl Jeto {
         let target = self.managed_folder(id, &request.name)?;
         let new = Self::new_instance(&request, &source, Some(id), &target, &host);
         let record = self.inner.store.insert_instance(new).await?;
-        self.instance_event(
-            record.id,
-            record.host_id,
-            crate::EventKind::InstanceCreated {
-                name: record.spec.name.clone(),
-            },
-        );
+        self.instance_created(&record);
         let instance = self.instance_of(record.clone(), host);
         self.inner.scheduler.reopen(id);
         let handle = match self

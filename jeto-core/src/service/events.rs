@@ -45,6 +45,17 @@ impl Jeto {
         Ok((follower, permit))
     }
 
+    /// Records that an instance was registered or created.
+    pub(crate) fn instance_created(&self, record: &crate::store::InstanceRecord) {
+        self.instance_event(
+            record.id,
+            record.host_id,
+            EventKind::InstanceCreated {
+                name: record.spec.name.clone(),
+            },
+        );
+    }
+
     /// Records that something happened to instance `id` on `host`.
     pub(crate) fn instance_event(&self, id: u64, host: u64, kind: EventKind) {
         self.inner.events.emit(Some(id), Some(host), kind);

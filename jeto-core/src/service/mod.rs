@@ -321,13 +321,7 @@ impl Jeto {
     async fn insert(&self, mut new: InstanceRecord) -> Result<InstanceRecord> {
         new.spec.jeto_infos = load_infos(&new.spec.path).await?;
         let record = self.inner.store.insert_instance(new).await?;
-        self.instance_event(
-            record.id,
-            record.host_id,
-            crate::EventKind::InstanceCreated {
-                name: record.spec.name.clone(),
-            },
-        );
+        self.instance_created(&record);
         Ok(record)
     }
 

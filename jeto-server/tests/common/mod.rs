@@ -197,3 +197,15 @@ pub async fn ended(client: &TestClient, location: &str) -> serde_json::Value {
     }
     panic!("{location} did not end in 60 s");
 }
+
+/// A fixture folder named `name` whose `jeto.json` has one script, `five`: it prints `begin`,
+/// sleeps 5 s and prints `end` (a command that runs long enough to stop a server under it).
+pub fn five_second_script_folder(fake: &FakeVagrant, name: &str) -> std::path::PathBuf {
+    let folder = fake.another_single(name);
+    std::fs::write(
+        folder.join("jeto.json"),
+        r#"{"scripts": {"five": {"command": "echo begin; sleep 5; echo end"}}}"#,
+    )
+    .unwrap();
+    folder
+}
