@@ -12,6 +12,25 @@ at_exit do
     file = ENV["JETO_BATCH"]
     if file && defined?(Vagrant::Environment)
       clean = ->(text) { text.to_s.gsub(/[\r\n]/, " ").gsub(",", "%!(VAGRANT_COMMA)") }
+      # Each Vagrant::Environment sets up the plugin bundler again (global plugins, then the
+      # folder's own); in this one process the global set is the same for every folder, and a
+      # folder without plugins of its own has nothing to add: both are skipped, which is most
+      # of an environment's cost after the first. A folder with local plugins gets the full set-up.
+      if defined?(Vagrant::Plugin::Manager)
+        Vagrant::Plugin::Manager.prepend(Module.new do
+          def globalize!
+            @jeto_globalized ||= super
+          end
+
+          def localize!(env)
+            path = env.local_data_path
+            return super if path.nil? || path.join("plugins.json").exist?
+            @localized = true
+            @local_file = nil
+            {}
+          end
+        end)
+      end
       JSON.parse(File.read(file)).each_with_index do |entry, index|
         saved = {}
         now = Time.now.to_i
