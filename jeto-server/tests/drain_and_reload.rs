@@ -6,38 +6,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{ended, register, start_server_top, wait_for, ADMIN_KEY};
+use common::{ended, start_server_top, wait_for, ADMIN_KEY};
 use jeto_http::testing::{ServerProcess, TestClient};
 use jeto_vagrant::fixture::FakeVagrant;
 use serde_json::json;
-
-/// An instance whose `five` script prints, sleeps 5 s and prints again; started and running
-/// the script; the command's location.
-async fn five_second_script(fake: &FakeVagrant, admin: &TestClient) -> (u64, String) {
-    let folder = common::five_second_script_folder(fake, "five");
-    let id = register(admin, "five", 1, &folder).await;
-    let started = admin
-        .post(&format!("/api/instances/{id}"), &json!({"state": "start"}))
-        .await;
-    assert_eq!(started.status, 200, "{}", started.text());
-    let run = admin
-        .post(
-            &format!("/api/instances/{id}"),
-            &json!({"state": "runScript", "script": "five", "machine": "default", "async": true}),
-        )
-        .await;
-    assert_eq!(run.status, 202, "{}", run.text());
-    let location = run.header("location").unwrap().to_owned();
-    // Running, its first line printed.
-    for _ in 0..300 {
-        let console = admin.get(&format!("{location}/console")).await.text();
-        if console.contains("begin") {
-            return (id, location);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the script never started");
-}
 
 fn sigterm(server: &ServerProcess) {
     let status = std::process::Command::new("kill")
@@ -53,7 +25,7 @@ async fn sigterm_lets_a_running_script_finish_and_refuses_new_commands_meanwhile
     let dir = tempfile::tempdir().unwrap();
     let mut server = start_server_top(&fake, dir.path(), "drain_secs = 20", "");
     let admin = TestClient::new(server.address, Some(ADMIN_KEY));
-    let (id, location) = five_second_script(&fake, &admin).await;
+    let (id, location) = common::running_five_second_script(&fake, &admin, "five").await;
     sigterm(&server);
     // Draining: reads are served, new commands refused with a reason and when to retry.
     let mut refused = None;
@@ -105,7 +77,7 @@ async fn a_script_longer_than_the_drain_is_interrupted() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = start_server_top(&fake, dir.path(), "drain_secs = 1", "");
     let admin = TestClient::new(server.address, Some(ADMIN_KEY));
-    let (_, location) = five_second_script(&fake, &admin).await;
+    let (_, location) = common::running_five_second_script(&fake, &admin, "five").await;
     let pid = server.pid() as i32;
     sigterm(&server);
     wait_for("the server to stop", || common::gone(pid)).await;
@@ -134,7 +106,7 @@ async fn sighup_changes_keys_at_once_and_a_broken_file_changes_nothing() {
     let newcomer = TestClient::new(server.address, Some("a-key-added-by-a-reload"));
     assert_eq!(ci.get("/api/me").await.status, 200);
     assert_eq!(newcomer.get("/api/me").await.status, 401);
-    let (_, location) = five_second_script(&fake, &admin).await;
+    let (_, location) = common::running_five_second_script(&fake, &admin, "five").await;
 
     // The ci token goes, a new one comes, and a limit changes (which needs a restart).
     let file = dir.path().join("jeto.toml");

@@ -374,35 +374,8 @@ async fn sigterm_to_a_worker_mid_action_lets_the_action_finish() {
     let mut worker = WorkerProcess::start(&fake, dir.path(), &nats.url, "box-a", &[1], "");
     let server = server(&fake, dir.path(), &nats.url, &pids);
     let admin = TestClient::new(server.address, Some(ADMIN_KEY));
-    let folder = common::five_second_script_folder(&fake, "five");
-    let id = register(&admin, "five", 1, &folder).await;
+    let (_, location) = common::running_five_second_script(&fake, &admin, "five").await;
     let other = register(&admin, "other", 1, &fake.another_single("other")).await;
-    let started = admin
-        .post(&format!("/api/instances/{id}"), &json!({"state": "start"}))
-        .await;
-    assert_eq!(started.status, 200, "{}", started.text());
-    let run = admin
-        .post(
-            &format!("/api/instances/{id}"),
-            &json!({"state": "runScript", "script": "five", "machine": "default", "async": true}),
-        )
-        .await;
-    assert_eq!(run.status, 202, "{}", run.text());
-    let location = run.header("location").unwrap().to_owned();
-    let mut began = false;
-    for _ in 0..300 {
-        if admin
-            .get(&format!("{location}/console"))
-            .await
-            .text()
-            .contains("begin")
-        {
-            began = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(began, "the script never started");
 
     worker.signal_stop();
     let mut draining = false;

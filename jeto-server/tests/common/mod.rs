@@ -209,3 +209,42 @@ pub fn five_second_script_folder(fake: &FakeVagrant, name: &str) -> std::path::P
     .unwrap();
     folder
 }
+
+/// Registers a [`five_second_script_folder`] named `name` on host 1, starts its machine and
+/// runs its script, waiting until the script printed `begin`: the instance's id and the running
+/// command's location.
+pub async fn running_five_second_script(
+    fake: &FakeVagrant,
+    admin: &TestClient,
+    name: &str,
+) -> (u64, String) {
+    let folder = five_second_script_folder(fake, name);
+    let id = register(admin, name, 1, &folder).await;
+    let started = admin
+        .post(
+            &format!("/api/instances/{id}"),
+            &serde_json::json!({"state": "start"}),
+        )
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text());
+    let run = admin
+        .post(
+            &format!("/api/instances/{id}"),
+            &serde_json::json!({"state": "runScript", "script": "five", "machine": "default", "async": true}),
+        )
+        .await;
+    assert_eq!(run.status, 202, "{}", run.text());
+    let location = run.header("location").unwrap().to_owned();
+    for _ in 0..300 {
+        if admin
+            .get(&format!("{location}/console"))
+            .await
+            .text()
+            .contains("begin")
+        {
+            return (id, location);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the script never started");
+}
