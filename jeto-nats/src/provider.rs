@@ -391,6 +391,45 @@ impl Provider for NatsProvider {
         self.call(instance.host.id, &call).await
     }
 
+    async fn statuses(&self, instances: &[Instance]) -> Vec<Result<Vec<Status>, ProviderError>> {
+        let mut answers = Vec::with_capacity(instances.len());
+        for chunk in instances.chunk_by(|a, b| a.host.id == b.host.id) {
+            for batch in chunk.chunks(wire::STATUSES_MAX) {
+                let call = Call::Statuses {
+                    instances: batch.iter().map(outbound).collect(),
+                };
+                let read: Result<Vec<Result<Vec<Status>, ProviderError>>, _> =
+                    self.call(batch[0].host.id, &call).await;
+                match read {
+                    Ok(read) if read.len() == batch.len() => answers.extend(read),
+                    Ok(read) => answers.extend(batch.iter().map(|_| {
+                        Err(ProviderError::other(
+                            format!("reading states on host {}", batch[0].host.id),
+                            format!("{} answers for {} instances", read.len(), batch.len()),
+                        ))
+                    })),
+                    // The same failure for each instance of the batch (it crossed as JSON).
+                    Err(error) => {
+                        let copy = serde_json::to_value(&error).ok();
+                        let copies: Vec<ProviderError> = batch[1..]
+                            .iter()
+                            .map(|_| {
+                                copy.clone()
+                                    .and_then(|c| serde_json::from_value(c).ok())
+                                    .unwrap_or_else(|| {
+                                        ProviderError::other("reading states", error.to_string())
+                                    })
+                            })
+                            .collect();
+                        answers.push(Err(error));
+                        answers.extend(copies.into_iter().map(Err));
+                    }
+                }
+            }
+        }
+        answers
+    }
+
     async fn run(
         &self,
         instance: &Instance,

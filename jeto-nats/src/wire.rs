@@ -44,6 +44,10 @@ pub(crate) enum Call {
     Status {
         instance: Instance,
     },
+    /// The states of many instances of the host, read together (one answer per instance).
+    Statuses {
+        instances: Vec<Instance>,
+    },
     Ip {
         instance: Instance,
         machine: String,
@@ -65,6 +69,9 @@ pub(crate) enum Call {
         target: PathBuf,
     },
 }
+
+/// The most instances in one [`Call::Statuses`] (a call stays far below NATS's payload limit).
+pub(crate) const STATUSES_MAX: usize = 50;
 
 /// The answer to a [`Call`]: the value as JSON, or what failed.
 pub(crate) type Reply = Result<serde_json::Value, ProviderError>;

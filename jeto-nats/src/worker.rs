@@ -351,6 +351,31 @@ async fn answer(context: &ActionContext, host: u64, call: Call) -> Reply {
             let instance = trust.local_instance(instance)?;
             provider.status(&instance).await.map(json)
         }
+        Call::Statuses { instances }
+            if instances.len() <= wire::STATUSES_MAX
+                && instances.iter().all(|i| i.host.id == host) =>
+        {
+            // An instance this worker refuses fails alone; the others are read together.
+            let checked: Vec<Result<jeto_core::Instance, ProviderError>> = instances
+                .into_iter()
+                .map(|i| trust.local_instance(i))
+                .collect();
+            let allowed: Vec<_> = checked
+                .iter()
+                .filter_map(|c| c.as_ref().ok().cloned())
+                .collect();
+            let mut read = provider.statuses(&allowed).await.into_iter();
+            let answers: Vec<Result<Vec<jeto_core::Status>, ProviderError>> = checked
+                .into_iter()
+                .map(|c| match c {
+                    Ok(_) => read.next().unwrap_or_else(|| {
+                        Err(ProviderError::other("reading states", "no answer"))
+                    }),
+                    Err(refused) => Err(refused),
+                })
+                .collect();
+            Ok(json(answers))
+        }
         Call::Ip { instance, machine } if instance.host.id == host => {
             let instance = trust.local_instance(instance)?;
             provider.ip(&instance, &machine).await.map(json)

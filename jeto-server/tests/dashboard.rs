@@ -928,3 +928,30 @@ async fn the_page_follows_the_event_stream_and_a_console_resumes_without_repeats
     }
     browser.close().await;
 }
+
+/// Issue 27: the instance page says when a machine's state was changed outside Jeto (a raw
+/// `vagrant halt`, seen by the watcher), from the event stream, without a reload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_instance_page_marks_a_state_changed_outside_jeto() {
+    let _one = BROWSER.lock().await;
+    let fake = FakeVagrant::new();
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server_top(&fake, dir.path(), "", "[watch]\ninterval_secs = 2\n");
+    let admin = TestClient::new(server.address, Some(ADMIN_KEY));
+    let folder = fake.another_single("web");
+    let id = register(&admin, "web", 1, &folder).await;
+    let started = admin
+        .post(&format!("/api/instances/{id}"), &json!({"state": "start"}))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text());
+    let browser = Browser::start().await;
+    browser.sign_in(server.address, ADMIN_KEY).await;
+    browser.click(&format!("tr[data-instance='{id}'] a")).await;
+    browser.wait_text("#machine-rows", "running", 10).await;
+    assert!(!browser.text("#machine-rows").await.contains("outside"));
+    fake.run_vagrant(&folder, &["halt"]);
+    browser
+        .wait_text("#machine-rows", "changed outside Jeto", 8)
+        .await;
+    browser.close().await;
+}

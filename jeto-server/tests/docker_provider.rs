@@ -7,10 +7,12 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use common::sse::Sse;
 use common::{register, start_server_with, ADMIN_KEY};
 use jeto_http::testing::{ServerProcess, TestClient};
 use jeto_vagrant::fixture::{
-    docker, docker_container, docker_image, docker_vagrantfile, free_port, FakeVagrant,
+    docker, docker_container, docker_image, docker_vagrantfile, docker_vagrantfile_without_ssh,
+    free_port, FakeVagrant,
 };
 use serde_json::{json, Value};
 
@@ -30,11 +32,16 @@ struct Docker {
 }
 
 fn setup() -> Docker {
+    setup_with("")
+}
+
+/// [`setup`] with more configuration after the docker host.
+fn setup_with(more: &str) -> Docker {
     let image = docker_image();
     let fake = FakeVagrant::new();
     let data = tempfile::tempdir().unwrap();
-    let extra = "[[hosts]]\nid = 3\nname = \"docker\"\nprovider = \"docker\"\n";
-    let server = start_server_with(&fake, data.path(), extra);
+    let extra = format!("[[hosts]]\nid = 3\nname = \"docker\"\nprovider = \"docker\"\n{more}");
+    let server = start_server_with(&fake, data.path(), &extra);
     let admin = TestClient::new(server.address, Some(ADMIN_KEY));
     Docker {
         fake,
@@ -397,4 +404,57 @@ async fn a_failing_provisioner_answers_with_vagrants_error() {
     assert_eq!(deleted.status, 200, "{}", deleted.text());
     tokio::time::sleep(Duration::from_millis(10)).await;
     assert_eq!(running(&folder, "default"), None);
+}
+
+/// Issue 27: a container stopped with `docker stop` (outside Jeto and Vagrant) shows as an
+/// event marked `outside` within the watch interval + 2 s, read from docker by the watcher (no
+/// vagrant process once Vagrant said how), and in the list without `refresh`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_stopped_with_docker_stop_shows_within_the_watch_interval() {
+    let d = setup_with("[watch]\ninterval_secs = 2\n");
+    let folder = d.fake.root().join("watched");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(
+        folder.join("Vagrantfile"),
+        docker_vagrantfile_without_ssh(&d.image, &["default"]),
+    )
+    .unwrap();
+    let _cleanup = Cleanup(vec![folder.clone()]);
+    let id = register(&d.admin, "watched", 3, &folder).await;
+    let (status, started) = d.state(id, "start").await;
+    assert_eq!(status, 200, "{started}");
+    // A few rounds of the watcher: the first through Vagrant, then from docker alone.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let before = d.fake.calls().len();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        d.fake.calls().len(),
+        before,
+        "rounds of the watcher read docker, not vagrant: {:?}",
+        &d.fake.calls()[before..]
+    );
+    let base = format!("http://{}", d.server.address);
+    let mut stream = Sse::follow(&base, ADMIN_KEY, "?type=machine_state_changed", None).await;
+    let container = docker_container(&folder, "default").unwrap();
+    assert!(docker(&["stop", "-t", "1", &container]).is_some());
+    let at = std::time::Instant::now();
+    // The issue asks for the interval (2 s) + 2 s; a loaded CI machine gets twice that.
+    let (_, _, event) = stream
+        .next(Duration::from_secs(8))
+        .await
+        .expect("the change within the watch interval and a read");
+    eprintln!("docker stop seen after {:?}", at.elapsed());
+    assert_eq!(event["instance"], id);
+    assert_eq!(event["outside"], true, "{event}");
+    assert_eq!(event["from"], "running");
+    assert_eq!(event["to"], "stopped");
+    let listed = d.admin.get("/api/instances").await.json();
+    let row = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == id)
+        .unwrap()
+        .clone();
+    assert_eq!(row["status"][0]["status"], "stopped", "{row}");
 }

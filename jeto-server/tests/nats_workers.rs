@@ -9,6 +9,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
+use common::sse::Sse;
 use common::workers::{server_trust, worker_trust, WorkerProcess};
 use common::{config_toml_with, ended, gone, register, wait_for, ADMIN_KEY, OTHER_KEY};
 use jeto_http::testing::{ServerProcess, TestClient};
@@ -49,6 +50,23 @@ async fn a_host_served_by_a_worker_process() {
     let mut worker = WorkerProcess::start(&fake, dir.path(), &nats.url, "box-a", &[1], "");
     let server = server(&fake, dir.path(), &nats.url, &pids);
     let admin = TestClient::new(server.address, Some(ADMIN_KEY));
+    let base = format!("http://{}", server.address);
+    let mut presence = Sse::follow(
+        &base,
+        ADMIN_KEY,
+        "?after=0&type=worker_online,worker_offline",
+        None,
+    )
+    .await;
+    let (_, kind, online) = presence
+        .next(Duration::from_secs(10))
+        .await
+        .expect("the worker seen online");
+    assert_eq!(kind, "worker_online", "{online}");
+    assert_eq!(
+        (&online["worker"], &online["host"]),
+        (&json!("box-a"), &json!(1))
+    );
 
     let id = register(&admin, "remote", 1, &fake.multi()).await;
     let started = admin
@@ -71,6 +89,34 @@ async fn a_host_served_by_a_worker_process() {
         .await
         .json();
     assert_eq!(fresh["status"][0]["status"], "running", "{fresh}");
+    // A fresh read of the host's instances is one call to the worker, one vagrant process
+    // there for all of them.
+    let second = register(&admin, "second", 1, &fake.another_single("second")).await;
+    let before = fake.calls().len();
+    let listed = admin.get("/api/instances?refresh=true").await;
+    assert_eq!(listed.status, 200, "{}", listed.text());
+    let states: Vec<(u64, String)> = listed
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let state = i["status"][0]["status"].as_str().unwrap_or("?").to_owned();
+            (i["id"].as_u64().unwrap(), state)
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (id, "running".to_owned()),
+            (second, "not_created".to_owned())
+        ]
+    );
+    assert_eq!(
+        fake.calls()[before..],
+        ["--machine-readable status".to_owned()],
+        "one vagrant process for both"
+    );
     // The worker's vagrant, not the server's, ran it: the machine's state is in the folder.
     let out = fake.run_vagrant(&fake.multi(), &["status", "www", "--machine-readable"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains(",state,running"));
@@ -112,6 +158,12 @@ async fn a_host_served_by_a_worker_process() {
         json!([]),
         "a worker that stopped cleanly is not listed"
     );
+    let (_, kind, offline) = presence
+        .next(Duration::from_secs(10))
+        .await
+        .expect("the worker seen offline");
+    assert_eq!(kind, "worker_offline", "{offline}");
+    assert_eq!(offline["worker"], "box-a");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -369,6 +369,25 @@ end
     )
 }
 
+/// A Vagrantfile for Vagrant's docker provider on `image` with these machines and nothing
+/// else: no SSH, no synced folder, no provisioner (for tests that only read and change states).
+pub fn docker_vagrantfile_without_ssh(image: &str, machines: &[&str]) -> String {
+    format!(
+        r#"Vagrant.configure("2") do |config|
+  config.vm.synced_folder ".", "/vagrant", disabled: true
+  {machines:?}.each do |name|
+    config.vm.define name do |m|
+      m.vm.provider "docker" do |d|
+        d.image = {image:?}
+        d.has_ssh = false
+      end
+    end
+  end
+end
+"#
+    )
+}
+
 /// The docker container of a machine of the instance in `folder`, as Vagrant recorded it.
 pub fn docker_container(folder: &Path, machine: &str) -> Option<String> {
     std::fs::read_to_string(folder.join(format!(".vagrant/machines/{machine}/docker/id")))

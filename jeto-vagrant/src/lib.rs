@@ -22,6 +22,7 @@
 pub mod archive;
 mod config;
 mod error;
+mod fast_states;
 #[cfg(feature = "fixture")]
 #[cfg_attr(docsrs, doc(cfg(feature = "fixture")))]
 pub mod fixture;

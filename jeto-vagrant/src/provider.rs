@@ -12,6 +12,7 @@ use jeto_core::{
     Outcome, Provider, ProviderError, Status, ToolInfo,
 };
 
+use crate::fast_states::{FastStates, FACT_RECORD};
 use crate::folder_queue::FolderQueue;
 use crate::machine_info::{forwarded_ports, snapshot_lists, ssh_details};
 use crate::machine_readable::{console_text, parse_line, statuses, Line, Record, RunSummary};
@@ -100,6 +101,7 @@ pub struct VagrantProvider {
     records: Option<Arc<ProcessRecords>>,
     report: Option<Arc<StateReport>>,
     reads: Arc<FolderQueue>,
+    fast: Arc<FastStates>,
 }
 
 /// The Ruby files Jeto loads into vagrant processes, in a private temporary folder that lives
@@ -177,6 +179,7 @@ impl VagrantProvider {
             records: None,
             report: StateReport::new().map(Arc::new),
             reads: Arc::default(),
+            fast: Arc::default(),
         }
     }
 
@@ -638,7 +641,7 @@ fn first_routable(text: &str) -> Option<String> {
 const BATCH_MAX: usize = 50;
 
 impl VagrantProvider {
-    /// The states of `instances` (one host's) in one vagrant process: `vagrant status` in the
+    /// The states of `instances` (one host's; one or more) in one vagrant process: `vagrant status` in the
     /// first folder, and the others through Vagrant's API in the same process (see
     /// `ruby/jeto_batch.rb`), each with its own environment. An instance the batch did not
     /// answer for is read on its own.
@@ -647,7 +650,14 @@ impl VagrantProvider {
         instances: &[Instance],
         hooks: &StateReport,
     ) -> Vec<Result<Vec<Status>, ProviderError>> {
-        let (first, rest) = instances.split_first().expect("a batch of two or more");
+        let Some((first, rest)) = instances.split_first() else {
+            return Vec::new();
+        };
+        // What each folder's state depends on, taken before Vagrant reads it.
+        let keys: Vec<Option<u64>> = instances
+            .iter()
+            .map(|i| FastStates::folder_key(i.folder(), &self.environment(i)))
+            .collect();
         let entries: Vec<serde_json::Value> = rest
             .iter()
             .map(|instance| {
@@ -678,7 +688,7 @@ impl VagrantProvider {
                 vec!["status".into()],
                 timeout,
                 None,
-                Keep::Records(&["state", "provider-name", "metadata", "error"]),
+                Keep::Records(&["state", "provider-name", "metadata", "error", FACT_RECORD]),
             )
             .await;
         let (end, collected) = match spawned {
@@ -693,6 +703,7 @@ impl VagrantProvider {
             .cloned()
             .collect();
         answers.push(if end == ProcessEnd::Exited(0) {
+            self.fast.learn(first.folder(), keys[0], &own);
             Ok(statuses(&own))
         } else {
             self.status(first).await
@@ -723,7 +734,10 @@ impl VagrantProvider {
                     ),
                     why,
                 )),
-                (None, false) => Ok(statuses(&mine)),
+                (None, false) => {
+                    self.fast.learn(instance.folder(), keys[index + 1], &mine);
+                    Ok(statuses(&mine))
+                }
                 // Not answered (the process ended early): read on its own.
                 (None, true) => self.status(instance).await,
             });
@@ -743,18 +757,33 @@ impl VagrantProvider {
 #[async_trait]
 impl Provider for VagrantProvider {
     async fn statuses(&self, instances: &[Instance]) -> Vec<Result<Vec<Status>, ProviderError>> {
-        let Some(hooks) = self.report.clone().filter(|_| instances.len() > 1) else {
+        let Some(hooks) = self.report.clone() else {
             return self.one_by_one(instances).await;
         };
-        let mut answers = Vec::with_capacity(instances.len());
-        for chunk in instances.chunks(BATCH_MAX) {
-            if chunk.len() == 1 {
-                answers.push(self.status(&chunk[0]).await);
-            } else {
-                answers.extend(self.batch_statuses(chunk, &hooks).await);
-            }
+        // The hypervisors first; Vagrant for every folder they cannot answer for.
+        let folders: Vec<_> = instances
+            .iter()
+            .map(|i| (i.folder(), self.environment(i)))
+            .collect();
+        let listed = self.fast.read(&folders, self.config.status_timeout()).await;
+        let unanswered: Vec<Instance> = instances
+            .iter()
+            .zip(&listed)
+            .filter(|(_, listed)| listed.is_none())
+            .map(|(instance, _)| instance.clone())
+            .collect();
+        let mut read = Vec::with_capacity(unanswered.len());
+        for chunk in unanswered.chunks(BATCH_MAX) {
+            read.extend(self.batch_statuses(chunk, &hooks).await);
         }
-        answers
+        let mut read = read.into_iter();
+        listed
+            .into_iter()
+            .map(|listed| match listed {
+                Some(states) => Ok(states),
+                None => read.next().expect("one answer per folder Vagrant read"),
+            })
+            .collect()
     }
 
     async fn status(&self, instance: &Instance) -> Result<Vec<Status>, ProviderError> {

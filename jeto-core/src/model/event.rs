@@ -110,11 +110,21 @@ pub enum EventKind {
         /// How it ended.
         status: CommandStatus,
     },
+    /// A worker serving the host came online.
+    WorkerOnline {
+        /// The worker's name.
+        worker: String,
+    },
+    /// A worker serving the host went offline (stopped, or its heartbeats stopped).
+    WorkerOffline {
+        /// The worker's name.
+        worker: String,
+    },
 }
 
 impl EventKind {
     /// The wire names of every type, for `?type=` filters.
-    pub const TYPES: [&'static str; 7] = [
+    pub const TYPES: [&'static str; 9] = [
         "instance_created",
         "instance_updated",
         "instance_deleted",
@@ -122,6 +132,8 @@ impl EventKind {
         "command_queued",
         "command_started",
         "command_ended",
+        "worker_online",
+        "worker_offline",
     ];
 
     /// This type's wire name.
@@ -134,6 +146,8 @@ impl EventKind {
             EventKind::CommandQueued { .. } => Self::TYPES[4],
             EventKind::CommandStarted { .. } => Self::TYPES[5],
             EventKind::CommandEnded { .. } => Self::TYPES[6],
+            EventKind::WorkerOnline { .. } => Self::TYPES[7],
+            EventKind::WorkerOffline { .. } => Self::TYPES[8],
         }
     }
 }

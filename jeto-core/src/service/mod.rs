@@ -17,6 +17,7 @@ mod reads;
 mod recovery;
 mod reload;
 mod watch;
+mod worker_presence;
 
 use serde::{Deserialize, Serialize};
 
@@ -242,6 +243,7 @@ impl JetoBuilder {
         if let Some(interval) = jeto.inner.config.watch_interval.filter(|i| !i.is_zero()) {
             jeto.start_watcher(interval);
         }
+        jeto.start_presence_watch();
         Ok(jeto)
     }
 }
@@ -343,7 +345,7 @@ impl Jeto {
     }
 
     /// The instances `who` may see, with their last known status; with `refresh`, every
-    /// status is read again (several at a time), which needs the `status` grant.
+    /// status is read again (in batches per host), which needs the `status` grant.
     pub async fn instances(&self, who: &Principal, refresh: bool) -> Result<Vec<InstanceView>> {
         if refresh && !may_read_statuses(who) {
             return Err(fresh_reads_forbidden());
@@ -369,17 +371,17 @@ impl Jeto {
             })
             .collect();
         if refresh {
-            // The provider slots bound the processes; this bounds the tasks waiting for them.
-            let in_flight = self.inner.config.scheduler.max_concurrent.max(1) * 2;
-            let mut reads = tokio::task::JoinSet::new();
-            for instance in &visible {
-                if reads.len() >= in_flight {
-                    reads.join_next().await;
-                }
-                let (status, instance) = (self.inner.status.clone(), instance.clone());
-                reads.spawn(async move { status.get(&instance, Duration::ZERO).await });
-            }
-            while reads.join_next().await.is_some() {}
+            // An instance a command works on is read alone (its read waits for Vagrant's
+            // lock on the machine); the others in batches.
+            let (busy, idle): (Vec<Instance>, Vec<Instance>) = visible
+                .iter()
+                .cloned()
+                .partition(|i| self.inner.scheduler.is_busy(i.id));
+            let alone = futures_util::future::join_all(
+                busy.iter()
+                    .map(|i| self.inner.status.get(i, Duration::ZERO)),
+            );
+            tokio::join!(alone, self.read_states(idle));
         }
         Ok(visible
             .into_iter()

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 
 use super::{Inner, Jeto};
 
-/// Instances read in one provider call by the watcher.
+/// Instances read in one provider call by the watcher and by `?refresh=true`.
 const WATCH_BATCH: usize = 50;
 
 impl Jeto {
@@ -54,8 +54,14 @@ impl Jeto {
             })
             .collect();
         let count = instances.len();
-        // One provider call per batch of a host's instances (one vagrant process for many
-        // folders), `max_concurrent` batches at a time.
+        self.read_states(instances).await;
+        Ok(count)
+    }
+
+    /// Reads the states of `instances` afresh: one provider call per batch of a host's
+    /// instances (one vagrant process, or one hypervisor listing, for many folders),
+    /// `max_concurrent` batches at a time on the reads' lane of the provider slots.
+    pub(crate) async fn read_states(&self, instances: Vec<crate::Instance>) {
         let mut by_host: HashMap<u64, Vec<crate::Instance>> = HashMap::new();
         for instance in instances {
             by_host.entry(instance.host.id).or_default().push(instance);
@@ -74,6 +80,5 @@ impl Jeto {
                 self.inner.status.refresh_many(&batch).await;
             })
             .await;
-        Ok(count)
     }
 }

@@ -7,6 +7,7 @@ use jeto_http::testing::TestClient;
 use jeto_vagrant::fixture::FakeVagrant;
 
 pub mod identity;
+pub mod sse;
 pub mod tls;
 pub mod workers;
 

@@ -112,8 +112,15 @@ export async function followEvents(query, onEvent, onGap, signal, onConnection =
   for (;;) {
     try {
       const h = headers(false);
-      if (last !== null) h['Last-Event-ID'] = String(last);
-      const response = await fetch(`/api/events${query}`, { headers: h, signal, cache: 'no-store' });
+      let url = `/api/events${query}`;
+      if (last !== null) {
+        // Resume after the last event received (`after` in the query would win over the header).
+        h['Last-Event-ID'] = String(last);
+        const params = new URLSearchParams(query.replace(/^\?/, ''));
+        params.set('after', String(last));
+        url = `/api/events?${params}`;
+      }
+      const response = await fetch(url, { headers: h, signal, cache: 'no-store' });
       if (!response.ok) {
         const body = await response.text();
         let message = body;

@@ -214,8 +214,13 @@ export function instance(main, ui, id) {
       h('dt', {}, 'Checked'), h('dd', {}, instance.status_checked_at ? ago(instance.status_checked_at) : 'not yet'));
     const frag = document.createDocumentFragment();
     for (const m of instance.status || []) {
+      const change = lastChange.get(m.name);
+      const outside = change && change.outside && change.to === m.status
+        ? h('span', { class: 'note', 'data-outside': 'true', title: 'No Jeto command ran on this instance since the state before was read' },
+          ` changed outside Jeto ${ago(change.at)}`)
+        : null;
       frag.appendChild(h('tr', { 'data-machine': m.name },
-        h('td', {}, m.name), h('td', {}, badge(m.status)), h('td', {}, m.ip || '')));
+        h('td', {}, m.name), h('td', {}, badge(m.status), outside), h('td', {}, m.ip || '')));
     }
     machines.replaceChildren(frag);
     drawActions(instance);
@@ -235,8 +240,15 @@ export function instance(main, ui, id) {
       refresh().then(() => ui.connection(true)).catch((error) => ui.showError('load the instance', error));
     }, 150);
   };
+  // The last state change of each machine (the stream starts with this instance's retained
+  // history), to say when a state was changed outside Jeto.
+  const lastChange = new Map();
+  const onEvent = (type, event) => {
+    if (type === 'machine_state_changed') lastChange.set(event.machine, event);
+    changed();
+  };
   refresh().catch((error) => ui.showError('load the instance', error));
-  followEvents(`?instance=${id}`, changed, changed, live.signal, (ok) => ui.connection(ok))
+  followEvents(`?instance=${id}&after=0`, onEvent, changed, live.signal, (ok) => ui.connection(ok))
     .catch(() => { stopLoop = every(REFRESH_MS, ui, 'load the instance', refresh); });
   return {
     stop() {
