@@ -3,17 +3,14 @@
 //! outside the target folder.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Component, Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use jeto_core::{ConsoleSink, ProviderError};
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::process_records::ProcessRecords;
-use crate::runner::GroupKiller;
 use crate::VagrantConfig;
 
 /// Most entries an archive may hold.
@@ -51,7 +48,6 @@ fn invalid(message: impl Into<String>) -> ProviderError {
 /// failure removes everything it wrote.
 pub async fn prepare(
     config: &VagrantConfig,
-    records: Option<&ProcessRecords>,
     url: &str,
     sha256: Option<&str>,
     target: &Path,
@@ -73,7 +69,7 @@ pub async fn prepare(
     let staging = target.with_file_name(format!(".{name}.extracting"));
     let result = async {
         console.line(&format!("downloading {url}"));
-        let bytes = fetch(config, records, url, &download).await?;
+        let bytes = fetch(config, url, &download).await?;
         console.line(&format!("downloaded {bytes} bytes"));
         if let Some(expected) = sha256 {
             check_sha256(&download, expected)?;
@@ -106,89 +102,149 @@ pub async fn prepare(
     result
 }
 
-/// Runs curl (argv, no shell) and writes its output to `file`, stopping at the size cap.
-async fn fetch(
-    config: &VagrantConfig,
-    records: Option<&ProcessRecords>,
-    url: &str,
-    file: &Path,
-) -> Result<u64, ProviderError> {
+/// The most redirects a download follows.
+const MAX_REDIRECTS: usize = 5;
+
+/// Fetches `url` into `file`, stopping at the size cap: a local file for `file://` (the
+/// service lets only admins give one), otherwise over HTTP(S) with Jeto's own client. Every
+/// redirect is checked as it comes: http or https only, at most [`MAX_REDIRECTS`].
+async fn fetch(config: &VagrantConfig, url: &str, file: &Path) -> Result<u64, ProviderError> {
     let what = format!("download of {url}");
-    let mut child = tokio::process::Command::new(&config.curl_binary)
-        // --globoff: `{a,b}` and `[1-9]` in a URL are characters, never a list of requests.
-        .args(["--silent", "--show-error", "--fail", "--globoff", "--location", "--max-redirs", "5"])
-        .args(["--proto", "=http,https,file", "--proto-redir", "=http,https"])
-        .args(["--max-time", &config.download_timeout_secs.to_string()])
-        .arg("--")
-        .arg(url)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| ProviderError::Unavailable {
-            message: format!(
-                "the curl binary {:?} cannot be run ({e}): install curl (`apt-get install -y curl`) or set curl_binary in the [vagrant] config",
-                config.curl_binary
-            ),
-            source: Some(e.into()),
-        })?;
-    let mut killer = GroupKiller::new(
-        child.id(),
-        Duration::from_secs(config.kill_grace_secs),
-        records,
-    );
-    let mut stdout = child.stdout.take().expect("piped");
-    let mut stderr = child.stderr.take().expect("piped");
-    let mut out = File::create(file)
+    let failed = |message: String| ProviderError::PrepareFailed {
+        what: what.clone(),
+        message,
+    };
+    let mut out = tokio::fs::File::create(file)
+        .await
         .map_err(|e| ProviderError::other(format!("creating {}", file.display()), e))?;
+    let too_big = || {
+        invalid(format!(
+            "the archive at {url} is larger than {} bytes (archive_max_bytes); use a smaller archive or raise the limit",
+            config.archive_max_bytes
+        ))
+    };
     let mut total: u64 = 0;
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = stdout
-            .read(&mut buf)
-            .await
-            .map_err(|e| ProviderError::PrepareFailed {
-                what: what.clone(),
-                message: e.to_string(),
-            })?;
-        if n == 0 {
-            break;
+    let write = |chunk: &[u8], total: &mut u64| -> Result<(), ProviderError> {
+        *total += chunk.len() as u64;
+        if *total > config.archive_max_bytes {
+            return Err(too_big());
         }
-        total += n as u64;
-        if total > config.archive_max_bytes {
-            return Err(invalid(format!(
-                "the archive at {url} is larger than {} bytes (archive_max_bytes); use a smaller archive or raise the limit",
-                config.archive_max_bytes
+        Ok(())
+    };
+    let deadline = Duration::from_secs(config.download_timeout_secs);
+    let copy = async {
+        if let Some(path) = url.strip_prefix("file://") {
+            let mut local = tokio::fs::File::open(path)
+                .await
+                .map_err(|e| failed(format!("cannot read {path}: {e}")))?;
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = local
+                    .read(&mut buf)
+                    .await
+                    .map_err(|e| failed(e.to_string()))?;
+                if n == 0 {
+                    break;
+                }
+                write(&buf[..n], &mut total)?;
+                out.write_all(&buf[..n])
+                    .await
+                    .map_err(|e| ProviderError::other(format!("writing {}", file.display()), e))?;
+            }
+            return Ok(());
+        }
+        let mut response = client(deadline)
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| failed(describe(&e)))?;
+        if response.status().is_redirection() {
+            // A redirect the client did not follow: to a scheme it does not speak.
+            let to = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned())
+                .unwrap_or_default();
+            return Err(failed(format!(
+                "a redirect to {to} was refused: downloads follow http and https only"
             )));
         }
-        out.write_all(&buf[..n])
-            .map_err(|e| ProviderError::other(format!("writing {}", file.display()), e))?;
-    }
-    let mut said = String::new();
-    let _ = stderr.read_to_string(&mut said).await;
-    let status = child
-        .wait()
-        .await
-        .map_err(|e| ProviderError::PrepareFailed {
-            what: what.clone(),
-            message: e.to_string(),
-        })?;
-    killer.disarm();
-    if !status.success() {
-        return Err(ProviderError::PrepareFailed {
-            what,
-            message: format!(
-                "{} (curl exit code {})",
-                said.trim(),
-                status.code().unwrap_or(-1)
-            ),
-        });
+        if !response.status().is_success() {
+            return Err(failed(format!(
+                "the server answered {} for {}",
+                response.status(),
+                response.url()
+            )));
+        }
+        if response
+            .content_length()
+            .is_some_and(|length| length > config.archive_max_bytes)
+        {
+            return Err(too_big());
+        }
+        while let Some(chunk) = response.chunk().await.map_err(|e| failed(describe(&e)))? {
+            write(&chunk, &mut total)?;
+            out.write_all(&chunk)
+                .await
+                .map_err(|e| ProviderError::other(format!("writing {}", file.display()), e))?;
+        }
+        Ok(())
+    };
+    match tokio::time::timeout(deadline, copy).await {
+        Ok(result) => result?,
+        Err(_) => {
+            return Err(ProviderError::Timeout {
+                what,
+                after: deadline,
+            })
+        }
     }
     out.sync_all()
+        .await
         .map_err(|e| ProviderError::other(format!("writing {}", file.display()), e))?;
     Ok(total)
+}
+
+/// The HTTP client of downloads: rustls, no proxy from the environment, redirects checked hop
+/// by hop.
+fn client(timeout: Duration) -> reqwest::Client {
+    let redirects = reqwest::redirect::Policy::custom(|attempt| {
+        let scheme = attempt.url().scheme();
+        if scheme != "http" && scheme != "https" {
+            let refused = format!(
+                "a redirect to {} was refused: downloads follow http and https only",
+                attempt.url()
+            );
+            attempt.error(refused)
+        } else if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+        } else {
+            attempt.follow()
+        }
+    });
+    reqwest::Client::builder()
+        .redirect(redirects)
+        .connect_timeout(Duration::from_secs(10).min(timeout))
+        .timeout(timeout)
+        .no_proxy()
+        .build()
+        .expect("the download client builds (rustls, no system settings)")
+}
+
+/// An HTTP error with its causes (reqwest's own message says little: "error following
+/// redirect").
+fn describe(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 fn check_sha256(file: &Path, expected: &str) -> Result<(), ProviderError> {

@@ -15,7 +15,7 @@ pub struct VagrantConfig {
     pub binary: PathBuf,
     /// Variables exported to every vagrant process, before the host's and the instance's.
     pub env: BTreeMap<String, String>,
-    /// Provider processes at once (vagrant, git, curl), all instances and all kinds of call
+    /// Provider processes at once (vagrant, git; archive downloads count too), all instances and all kinds of call
     /// together: commands, status reads, IP lookups, creations. The provider does not limit
     /// itself: the server hands this to jeto-core's `ProviderSlots`.
     pub max_concurrent: usize,
@@ -27,8 +27,6 @@ pub struct VagrantConfig {
     pub kill_grace_secs: u64,
     /// The `git` program, for instances created from a repository.
     pub git_binary: PathBuf,
-    /// The `curl` program, for archives (Debian's vagrant depends on it).
-    pub curl_binary: PathBuf,
     /// Time limit of an archive download, in seconds.
     pub download_timeout_secs: u64,
     /// Largest archive downloaded, in bytes.
@@ -50,7 +48,6 @@ impl Default for VagrantConfig {
             command_timeout_secs: 1800,
             kill_grace_secs: 10,
             git_binary: PathBuf::from("git"),
-            curl_binary: PathBuf::from("curl"),
             download_timeout_secs: 600,
             archive_max_bytes: 512 << 20,
             archive_max_extracted_bytes: 2 << 30,

@@ -238,8 +238,16 @@ impl Default for FakeVagrant {
     }
 }
 
+/// What [`serve`] answers with a `302` to `location` instead of a file.
+pub fn redirect(location: &str) -> Vec<u8> {
+    [REDIRECT, location.as_bytes()].concat()
+}
+
+const REDIRECT: &[u8] = b"\0redirect\0";
+
 /// Serves `files` (by name) over HTTP/1.0 on a loopback port; returns the base URL and a count
 /// of the requests received. Bodies have no Content-Length, so size caps must hold while reading.
+/// A file made by [`redirect`] is a redirect.
 pub async fn serve(
     files: std::collections::HashMap<String, Vec<u8>>,
 ) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
@@ -271,6 +279,12 @@ pub async fn serve(
                     .trim_start_matches('/')
                     .to_owned();
                 let response = match files.get(&path) {
+                    Some(body) if body.starts_with(REDIRECT) => [
+                        b"HTTP/1.0 302 Found\r\nLocation: ".as_slice(),
+                        &body[REDIRECT.len()..],
+                        b"\r\n\r\n",
+                    ]
+                    .concat(),
                     // No Content-Length: the size cap must hold while reading, not from a header.
                     Some(body) => [b"HTTP/1.0 200 OK\r\n\r\n".as_slice(), body].concat(),
                     None => b"HTTP/1.0 404 Not Found\r\n\r\n".to_vec(),

@@ -98,7 +98,6 @@ fn machine_locked(end: ProcessEnd, collected: &Collected) -> bool {
 pub struct VagrantProvider {
     config: VagrantConfig,
     runner: Arc<dyn ProcessRunner>,
-    records: Option<Arc<ProcessRecords>>,
     report: Option<Arc<StateReport>>,
     reads: Arc<FolderQueue>,
     fast: Arc<FastStates>,
@@ -176,7 +175,6 @@ impl VagrantProvider {
         VagrantProvider {
             config,
             runner,
-            records: None,
             report: StateReport::new().map(Arc::new),
             reads: Arc::default(),
             fast: Arc::default(),
@@ -189,7 +187,6 @@ impl VagrantProvider {
         let runner = Self::tokio_runner(&self.config, Some(records.clone()));
         VagrantProvider {
             runner: Arc::new(runner),
-            records: Some(records),
             ..self
         }
     }
@@ -527,7 +524,7 @@ impl VagrantProvider {
                 git::sync(&self.config, self.runner.as_ref(), url, reference, folder, console).await?
             }
             (_, _, Some(url)) if missing => {
-                archive::prepare(&self.config, self.records.as_deref(), url, instance.spec.archive_sha256.as_deref(), folder, console).await?
+                archive::prepare(&self.config, url, instance.spec.archive_sha256.as_deref(), folder, console).await?
             }
             (_, _, Some(_)) => console.line("archive instances are extracted once; nothing to sync"),
             _ => {
@@ -977,15 +974,7 @@ impl Provider for VagrantProvider {
                 .await?
             }
             InstanceSource::Archive { url, sha256 } => {
-                archive::prepare(
-                    &self.config,
-                    self.records.as_deref(),
-                    url,
-                    sha256.as_deref(),
-                    target,
-                    &console,
-                )
-                .await?
+                archive::prepare(&self.config, url, sha256.as_deref(), target, &console).await?
             }
             other => {
                 return Err(ProviderError::invalid(format!(
