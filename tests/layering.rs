@@ -281,6 +281,7 @@ fn the_core_folders_import_downwards_only() {
     let graph = Crate::read(&src).imports();
     let layers = [
         "model",
+        "metrics",
         "provider",
         "access",
         "store",

@@ -198,6 +198,7 @@ async fn tokens_unknown_ungranted_forbidden_admin() {
             instances: [1].into(),
             projects: Default::default(),
             actions: Some(["status".parse().unwrap()].into()),
+            metrics_only: false,
         },
     ])
     .unwrap();

@@ -33,7 +33,7 @@ use crate::{ApiBody, MAX_BODY};
             most 64 KiB. Every error is `{\"error\": {\"code\", \"message\"}}`."
     ),
     paths(
-        meta::health, meta::me, meta::ready, meta::reload, response,
+        meta::health, meta::me, meta::ready, meta::reload, meta::metrics, response,
         instances::list, instances::create, instances::get, instances::post_state,
         instances::delete, instances::change, machines::get, machines::snapshots,
         commands::list, commands::create, commands::get, commands::cancel, commands::console,

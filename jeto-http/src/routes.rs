@@ -59,6 +59,8 @@ pub enum Route {
     Reload,
     /// `/api/events`
     Events,
+    /// `/metrics`
+    Metrics,
 }
 
 impl Route {
@@ -93,6 +95,7 @@ impl Route {
             Route::Ready => 24,
             Route::Reload => 25,
             Route::Events => 26,
+            Route::Metrics => 27,
         };
         ROUTES[index].0
     }
@@ -140,6 +143,7 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/ready", &["GET"]),
     ("/api/reload", &["POST"]),
     ("/api/events", &["GET"]),
+    ("/metrics", &["GET"]),
 ];
 
 /// Matches a path against [`ROUTES`]. Parameters must be positive integers; anything else
@@ -205,6 +209,7 @@ pub fn match_path(path: &str) -> Result<(Route, &'static [&'static str]), ApiErr
                 (24, _) => Route::Ready,
                 (25, _) => Route::Reload,
                 (26, _) => Route::Events,
+                (27, _) => Route::Metrics,
                 _ => unreachable!("ROUTES and this match list the same routes"),
             };
             return Ok((route, methods));

@@ -156,6 +156,7 @@ impl JetoService {
         // The path is the client's to make long: logs and the audit keep the route's pattern,
         // and the log line at most the path's start.
         let route = asked.route.unwrap_or("(no route)");
+        let metrics = self.jeto.metrics().cloned();
         let (mut response, outcome) = match answer {
             Ok(response) => (response, "ok"),
             Err(error) => {
@@ -200,6 +201,10 @@ impl JetoService {
             };
             // Recorded before the answer leaves.
             self.jeto.audit(entry).await;
+        }
+        if let Some(metrics) = metrics {
+            let seconds = started.elapsed().as_secs_f64();
+            metrics.http_request(route, method_name(&method), status.as_u16(), seconds);
         }
         let path = path.as_deref().unwrap_or(&received);
         tracing::info!(
@@ -284,16 +289,25 @@ async fn optional_principal(
     jeto: &Jeto,
     parts: &http::request::Parts,
 ) -> Result<Option<Principal>, ApiError> {
-    Ok(
-        match (
-            parts.extensions.get::<Principal>(),
-            auth::key(&parts.headers),
-        ) {
-            (Some(who), _) => Some(who.clone()),
-            (None, Some(key)) => Some(jeto.authenticate(Some(key)).await?),
-            (None, None) => None,
-        },
-    )
+    let who = match (
+        parts.extensions.get::<Principal>(),
+        auth::key(&parts.headers),
+    ) {
+        (Some(who), _) => Some(who.clone()),
+        (None, Some(key)) => Some(jeto.authenticate(Some(key)).await?),
+        (None, None) => None,
+    };
+    if who.as_ref().is_some_and(|who| who.metrics_only) {
+        return Err(metrics_only_key());
+    }
+    Ok(who)
+}
+
+/// The answer to a metrics-only key anywhere but `/metrics`.
+fn metrics_only_key() -> ApiError {
+    ApiError::from(jeto_core::Error::Forbidden {
+        action: "use this route: this key reads /metrics only".into(),
+    })
 }
 
 async fn dispatch<B>(
@@ -346,8 +360,15 @@ where
         None => jeto.authenticate(auth::key(&parts.headers)).await?,
     };
     asked.principal = Some(who.name.clone());
+    if who.metrics_only && route != Route::Metrics {
+        return Err(metrics_only_key());
+    }
     let method = parts.method.clone();
     match (route, method) {
+        (Route::Metrics, _) => {
+            query(&[])?;
+            meta::metrics(jeto, &who, parts.headers.get(http::header::ACCEPT)).await
+        }
         (Route::Instances, Method::GET) => {
             instances::list(jeto, lists, &who, &query(&["refresh"])?).await
         }

@@ -294,11 +294,13 @@ async fn walk_every_route() {
         instances: BTreeSet::new(),
         projects: Default::default(),
         actions: Some([Permission::Action(jeto_core::Action::Status)].into()),
+        metrics_only: false,
     };
     let blind = TokenConfig {
         name: "blind".into(),
         key_sha256: hash_key("blind"),
         actions: Some([Permission::Action(jeto_core::Action::Start)].into()),
+        metrics_only: false,
         ..limited.clone()
     };
     let policy =
@@ -855,8 +857,15 @@ async fn walk_every_route() {
     api.call(reload, "POST", reload, None, Some("{}")).await;
     api.call(reload, "POST", "/api/reload?x=1", admin, Some("{}"))
         .await;
+    // Metrics: admins read them; a tenant is refused; a service without metrics says so.
+    let metrics = "/metrics";
+    api.call(metrics, "GET", metrics, admin, None).await;
+    api.call(metrics, "GET", metrics, limited, None).await;
+    api.call(metrics, "GET", metrics, None, None).await;
+    api.call(metrics, "GET", "/metrics?x=1", admin, None).await;
     let mut one_follower = JetoConfig::default();
     one_follower.scheduler.max_followers = 1;
+    one_follower.metrics = false;
     let without = Jeto::builder(Arc::new(InMemoryProvider::new()))
         .policy(Arc::new(
             TokenPolicy::new(vec![TokenConfig::admin("admin", "admin")]).unwrap(),
@@ -867,6 +876,7 @@ async fn walk_every_route() {
         .unwrap();
     let walked = std::mem::replace(&mut api.service, JetoService::new(without));
     api.call(reload, "POST", reload, admin, Some("{}")).await;
+    api.call(metrics, "GET", metrics, admin, None).await;
     // The event stream: one follower at most on this service.
     let events = "/api/events";
     let held = api.open(events, events, admin, &[]).await;

@@ -70,5 +70,6 @@ pub(crate) fn generated_admin(
         instances: Default::default(),
         projects: Default::default(),
         actions: None,
+        metrics_only: false,
     })
 }

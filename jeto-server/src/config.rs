@@ -67,6 +67,8 @@ pub struct ServerConfig {
     pub shutdown_grace_secs: u64,
     /// Whether the web dashboard is served at `/` (the API is at `/api` either way).
     pub dashboard: bool,
+    /// Whether metrics are kept and served at `GET /metrics` (admin and metrics-only keys).
+    pub metrics: bool,
     /// Connection limits and timeouts (the `[server]` table).
     pub server: ServerLimits,
     /// How vagrant is run (the `[vagrant]` table).
@@ -343,6 +345,7 @@ impl Default for ServerConfig {
             drain_secs: 30,
             shutdown_grace_secs: 10,
             dashboard: true,
+            metrics: true,
             server: ServerLimits::default(),
             vagrant: VagrantConfig::default(),
             hosts: Vec::new(),
@@ -405,6 +408,7 @@ impl ServerConfig {
             events_kept: self.events_kept.max(1),
             watch_interval: (self.watch.interval_secs > 0)
                 .then(|| Duration::from_secs(self.watch.interval_secs)),
+            metrics: self.metrics,
         }
     }
 

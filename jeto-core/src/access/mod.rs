@@ -126,6 +126,9 @@ pub struct Principal {
     )]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub expires_at: Option<time::OffsetDateTime>,
+    /// A key that reads `GET /metrics` and nothing else (every other route answers 403).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub metrics_only: bool,
 }
 
 impl Principal {
@@ -142,6 +145,7 @@ impl Principal {
             key: None,
             teams: BTreeSet::new(),
             expires_at: None,
+            metrics_only: false,
         }
     }
 
@@ -167,6 +171,7 @@ impl Principal {
             key: None,
             teams: BTreeSet::new(),
             expires_at: None,
+            metrics_only: false,
         }
     }
 
@@ -244,6 +249,10 @@ pub struct TokenConfig {
     /// Granted permissions; absent means all but `run_own_vagrantfile`.
     #[serde(default)]
     pub actions: Option<BTreeSet<Permission>>,
+    /// A key for a metrics scraper: it reads `GET /metrics` and nothing else, whatever else
+    /// it is granted.
+    #[serde(default)]
+    pub metrics_only: bool,
 }
 
 impl TokenConfig {
@@ -263,6 +272,7 @@ impl TokenConfig {
             instances: BTreeSet::new(),
             projects: BTreeSet::new(),
             actions: None,
+            metrics_only: false,
         }
     }
 }
@@ -328,6 +338,7 @@ impl AccessPolicy for TokenPolicy {
             key: None,
             teams: BTreeSet::new(),
             expires_at: None,
+            metrics_only: t.metrics_only,
         })
     }
 }
@@ -346,6 +357,7 @@ mod tests {
                 instances: BTreeSet::new(),
                 projects: Default::default(),
                 actions: None,
+                metrics_only: false,
             },
             TokenConfig {
                 name: "ci".into(),
@@ -355,6 +367,7 @@ mod tests {
                 instances: [7].into(),
                 projects: Default::default(),
                 actions: Some(["status".parse().unwrap(), "start".parse().unwrap()].into()),
+                metrics_only: false,
             },
         ])
         .unwrap()
@@ -407,6 +420,7 @@ mod tests {
             instances: BTreeSet::new(),
             projects: BTreeSet::new(),
             actions: None,
+            metrics_only: false,
         }])
         .unwrap_err();
         assert!(err.to_string().contains("token \"x\""), "{err}");

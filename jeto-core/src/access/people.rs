@@ -90,6 +90,7 @@ impl Grants {
             key: None,
             teams: BTreeSet::new(),
             expires_at: None,
+            metrics_only: false,
         }
     }
 }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use tokio::sync::{broadcast, mpsc};
 
+use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::{Event, EventKind};
 
@@ -33,12 +34,17 @@ struct Inner {
     /// The id of the newest event written.
     newest: AtomicU64,
     store: Arc<dyn Store>,
+    metrics: Option<Metrics>,
 }
 
 impl EventLog {
     /// A log over `store`, keeping its newest `keep` events; the writer runs until the last
     /// clone is dropped.
-    pub(crate) async fn start(store: Arc<dyn Store>, keep: usize) -> EventLog {
+    pub(crate) async fn start(
+        store: Arc<dyn Store>,
+        keep: usize,
+        metrics: Option<Metrics>,
+    ) -> EventLog {
         let newest = match store.event_bounds().await {
             Ok(bounds) => bounds.map_or(0, |(_, newest)| newest),
             Err(_) => 0,
@@ -51,6 +57,7 @@ impl EventLog {
                 live,
                 newest: AtomicU64::new(newest),
                 store: store.clone(),
+                metrics,
             }),
         };
         let weak = Arc::downgrade(&log.inner);
@@ -64,9 +71,17 @@ impl EventLog {
                     }
                 }
                 let Some(inner) = weak.upgrade() else { return };
-                match store.append_events(batch, keep).await {
+                let started = std::time::Instant::now();
+                let appended = store.append_events(batch, keep).await;
+                if let Some(metrics) = &inner.metrics {
+                    metrics.store_operation("append_events", started.elapsed().as_secs_f64());
+                }
+                match appended {
                     Ok(stored) => {
                         for event in stored {
+                            if let Some(metrics) = &inner.metrics {
+                                metrics.event_written(&event);
+                            }
                             inner.newest.store(event.id, Ordering::Release);
                             // No follower listening is fine.
                             let _ = inner.live.send(event);
@@ -92,6 +107,11 @@ impl EventLog {
 
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.inner.live.subscribe()
+    }
+
+    /// The service's metrics, when it keeps them.
+    pub(crate) fn metrics(&self) -> Option<&Metrics> {
+        self.inner.metrics.as_ref()
     }
 
     pub(crate) fn store(&self) -> &Arc<dyn Store> {

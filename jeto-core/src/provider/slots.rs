@@ -29,6 +29,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 pub struct ProviderSlots {
     semaphore: Arc<Semaphore>,
     reads: Arc<Semaphore>,
+    max: usize,
 }
 
 /// A slot held by a read: given back (both lanes) when dropped.
@@ -45,6 +46,7 @@ impl ProviderSlots {
         ProviderSlots {
             semaphore: Arc::new(Semaphore::new(max)),
             reads: Arc::new(Semaphore::new((max - 1).max(1))),
+            max,
         }
     }
 
@@ -84,5 +86,10 @@ impl ProviderSlots {
     /// Slots free right now.
     pub fn available(&self) -> usize {
         self.semaphore.available_permits()
+    }
+
+    /// Slots in use right now.
+    pub fn in_use(&self) -> usize {
+        self.max.saturating_sub(self.available())
     }
 }

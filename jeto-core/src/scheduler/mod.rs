@@ -18,6 +18,7 @@ use command_cell::{CommandCell, FollowerLimits, Stop};
 pub use command_cell::{CommandHandle, ConsoleFollower};
 
 use crate::events::EventLog;
+use crate::metrics::Metrics;
 use crate::model::console::{ConsoleBuffer, DEFAULT_CONSOLE_LIMIT};
 use crate::store::{Page, Store};
 use crate::{
@@ -237,11 +238,12 @@ impl CommandScheduler {
         let _turn = turn.lock().await;
         self.reserve(instance_id, requested_by, mode)?;
         let command = Command::queued(instance_id, &request, requested_by);
-        let recorded = self
+        let insert = self
             .inner
             .store
-            .insert_command(command, config.history_limit.max(1))
-            .await;
+            .insert_command(command, config.history_limit.max(1));
+        let metrics = self.inner.events.metrics();
+        let recorded = Metrics::timed(metrics, "insert_command", insert).await;
         let mut state = self.lock();
         let state = &mut *state;
         let lane = state.lanes.entry(instance_id).or_default();
@@ -556,6 +558,11 @@ impl CommandScheduler {
         })
     }
 
+    /// Commands queued and not started, on every instance.
+    pub fn queued(&self) -> usize {
+        self.lock().queued_by.values().sum()
+    }
+
     /// Whether it has stopped accepting commands (draining or shut down).
     pub fn is_draining(&self) -> bool {
         self.lock().shutting_down
@@ -613,7 +620,9 @@ impl CommandScheduler {
     /// they are told is on disk). A failure is logged; the state stays in memory.
     async fn settle(&self, cell: &Arc<CommandCell>) {
         let command = cell.snapshot();
-        if let Err(error) = self.inner.store.update_command(&command).await {
+        let update = self.inner.store.update_command(&command);
+        let metrics = self.inner.events.metrics();
+        if let Err(error) = Metrics::timed(metrics, "update_command", update).await {
             tracing::error!(command = command.id, %error, "could not record a command");
         }
         let already = cell.update(|state| state.settled);

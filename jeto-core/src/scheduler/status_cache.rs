@@ -217,6 +217,9 @@ impl StatusCache {
         let slot = self.slots.acquire_read().await;
         let started = Instant::now();
         let answers = self.provider.statuses(instances).await;
+        if let Some(metrics) = self.events.metrics() {
+            metrics.provider_call("statuses", started.elapsed().as_secs_f64());
+        }
         drop(slot);
         for (instance, answer) in instances.iter().zip(answers) {
             let entry = self.entry(instance.id);
@@ -230,6 +233,9 @@ impl StatusCache {
         // Started once a slot was free: waiting in line is not age.
         let started = Instant::now();
         let result = self.provider.status(instance).await;
+        if let Some(metrics) = self.events.metrics() {
+            metrics.provider_call("status", started.elapsed().as_secs_f64());
+        }
         drop(slot);
         self.complete(instance, entry, result, started).await
     }

@@ -10,6 +10,7 @@ use tokio::sync::{oneshot, watch, Notify};
 
 use super::command_cell::{CellState, CommandCell, Stop};
 use super::{CommandScheduler, Pending};
+use crate::metrics::Metrics;
 use crate::{
     Action, ActionRequest, CommandError, CommandStatus, ConsoleSink, Error, ErrorKind, FailureKind,
     Instance, Outcome, Result,
@@ -201,7 +202,9 @@ impl CommandScheduler {
                 (state.console.since(written).to_owned(), state.console.end())
             };
             if !text.is_empty() {
-                if let Err(error) = self.inner.store.append_console(id, &text, limit).await {
+                let append = self.inner.store.append_console(id, &text, limit);
+                let metrics = self.inner.events.metrics();
+                if let Err(error) = Metrics::timed(metrics, "append_console", append).await {
                     tracing::error!(command = id, %error, "could not record console output");
                 }
                 progress.written.store(end, Ordering::Release);
@@ -221,7 +224,12 @@ impl CommandScheduler {
         if request.action != Action::Status {
             // Checked again as it starts: jeto.json may have changed since it was queued.
             let checked = request.check(instance)?;
-            return Ok(self.inner.provider.run(instance, &checked, sink).await?);
+            let started = std::time::Instant::now();
+            let outcome = self.inner.provider.run(instance, &checked, sink).await;
+            if let Some(metrics) = self.inner.events.metrics() {
+                metrics.provider_call(request.action.as_str(), started.elapsed().as_secs_f64());
+            }
+            return Ok(outcome?);
         }
         let snapshot = self.inner.status.get(instance, Duration::ZERO).await;
         for s in &snapshot.statuses {

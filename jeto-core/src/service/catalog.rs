@@ -3,6 +3,7 @@
 use super::Jeto;
 use crate::access::audit::{AnonymousTally, AuditEntry};
 use crate::access::Principal;
+use crate::metrics::Metrics;
 use crate::{Error, Host, Project, Result};
 
 impl Jeto {
@@ -70,7 +71,9 @@ impl Jeto {
     async fn write_audit(&self, entries: Vec<AuditEntry>) {
         let keep = self.inner.config.audit_entries;
         for entry in entries {
-            if let Err(error) = self.inner.store.append_audit(entry, keep).await {
+            let append = self.inner.store.append_audit(entry, keep);
+            let metrics = self.inner.events.metrics();
+            if let Err(error) = Metrics::timed(metrics, "append_audit", append).await {
                 tracing::error!(%error, "could not write the audit log");
             }
         }

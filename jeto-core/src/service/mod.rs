@@ -11,6 +11,7 @@ mod edit;
 mod events;
 mod inventory;
 mod machines;
+mod metrics;
 mod people;
 mod readiness;
 mod reads;
@@ -31,6 +32,7 @@ use time::OffsetDateTime;
 use crate::access::audit::{AnonymousTally, DEFAULT_ANONYMOUS_WINDOW, DEFAULT_AUDIT_ENTRIES};
 use crate::access::{AccessPolicy, Permission, Principal, TokenPolicy};
 use crate::events::EventLog;
+use crate::metrics::Metrics;
 use crate::scheduler::{
     CommandHandle, CommandScheduler, SchedulerConfig, StatusCache, StatusSnapshot,
 };
@@ -64,6 +66,8 @@ pub struct JetoConfig {
     /// How often every instance's state is read on its own (`None`: never; then states are
     /// read when asked).
     pub watch_interval: Option<Duration>,
+    /// Whether metrics are kept (for `GET /metrics`).
+    pub metrics: bool,
 }
 
 impl Default for JetoConfig {
@@ -78,6 +82,7 @@ impl Default for JetoConfig {
             max_reads_per_key: 8,
             events_kept: crate::events::DEFAULT_KEEP,
             watch_interval: None,
+            metrics: true,
         }
     }
 }
@@ -195,7 +200,8 @@ impl JetoBuilder {
     pub async fn build(self) -> Result<Jeto> {
         let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
         let slots = ProviderSlots::new(self.config.scheduler.max_concurrent);
-        let events = EventLog::start(store.clone(), self.config.events_kept.max(1)).await;
+        let metrics = self.config.metrics.then(Metrics::new);
+        let events = EventLog::start(store.clone(), self.config.events_kept.max(1), metrics).await;
         let status = Arc::new(StatusCache::new(
             self.provider.clone(),
             slots.clone(),

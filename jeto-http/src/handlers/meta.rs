@@ -70,3 +70,37 @@ pub async fn reload(jeto: &Jeto, who: &Principal) -> Result<Response<ApiBody>, c
     let report = jeto.reload(who).await?;
     Ok(response::json(StatusCode::OK, &report))
 }
+
+/// What `GET /metrics` answers in: OpenMetrics when the client asks for it (a Prometheus
+/// server does), else the Prometheus text form (`promtool`, `curl`).
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// `GET /metrics`: counters, histograms and gauges for Prometheus (admins and metrics-only
+/// keys; a metrics-only key gets 403 on every other route).
+#[utoipa::path(operation_id = "metrics", get, path = "/metrics", tag = "meta",
+    summary = "Prometheus metrics (admin and metrics-only keys): OpenMetrics when asked for by Accept, else the text format 0.0.4",
+    responses(
+        (status = 200, description = "The metrics", content_type = "text/plain", body = String),
+        (status = 403, description = "Neither an admin key nor a metrics-only key", body = crate::answers::ErrorBody),
+        (status = 409, description = "This server keeps no metrics ([metrics] enabled = false)", body = crate::answers::ErrorBody)))]
+pub async fn metrics(
+    jeto: &Jeto,
+    who: &Principal,
+    accept: Option<&http::HeaderValue>,
+) -> Result<Response<ApiBody>, crate::ApiError> {
+    let openmetrics = accept
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("application/openmetrics-text"));
+    let text = jeto.metrics_text(who, openmetrics).await?;
+    let mut answer = Response::new(ApiBody::full(text));
+    answer.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(if openmetrics {
+            OPENMETRICS
+        } else {
+            PROMETHEUS_TEXT
+        }),
+    );
+    Ok(answer)
+}
