@@ -286,6 +286,7 @@ fn the_core_folders_import_downwards_only() {
         "access",
         "store",
         "events",
+        "webhooks",
         "scheduler",
         "service",
         "testing",

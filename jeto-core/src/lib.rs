@@ -46,6 +46,7 @@ mod provider;
 pub mod access;
 pub mod events;
 pub mod store;
+pub mod webhooks;
 
 mod scheduler;
 pub mod service;
@@ -65,6 +66,7 @@ pub use model::{
     HostParams, HostWorker, Instance, InstanceSpec, JetoInfos, MachineDetails, MachineSnapshots,
     PluginInfo, Project, Result, SshDetails, Status, ToolInfo, UnknownAction, JETO_JSON,
 };
+pub use model::{Delivery, DeliveryOutcome, Webhook};
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub use provider::MockProvider;

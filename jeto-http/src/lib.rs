@@ -50,6 +50,7 @@ pub mod sign_in;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 mod tls;
+mod webhook_client;
 
 pub use body::ApiBody;
 pub use client::ClientAddr;
@@ -63,3 +64,4 @@ pub use query::Query;
 pub use serve::{serve, Serve};
 pub use service::JetoService;
 pub use tls::ServerTls;
+pub use webhook_client::WebhookClient;

@@ -18,7 +18,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::answers::{CommandAnswer, Deleted, ErrorBody, Health};
 use crate::handlers::{
-    audit, commands, events, hosts, instances, keys, machines, meta, people, projects,
+    audit, commands, events, hosts, instances, keys, machines, meta, people, projects, webhooks,
 };
 use crate::{ApiBody, MAX_BODY};
 
@@ -47,6 +47,8 @@ use crate::{ApiBody, MAX_BODY};
         people::update_team, people::delete_team,
         keys::list, keys::create, keys::revoke,
         events::stream,
+        webhooks::list, webhooks::create, webhooks::get, webhooks::update, webhooks::delete,
+        webhooks::deliveries, webhooks::send_again,
     ),
     components(schemas(ErrorBody, CommandAnswer, Deleted, Health)),
     security(("jetoKey" = []), ("bearer" = [])),
@@ -59,6 +61,7 @@ use crate::{ApiBody, MAX_BODY};
         (name = "audit", description = "Who did what (admin only)"),
         (name = "people", description = "Users, teams and the keys users make for themselves"),
         (name = "events", description = "What happens, pushed as Server-Sent Events"),
+        (name = "webhooks", description = "Endpoints that receive events, signed (Standard Webhooks), and their deliveries (admin only)"),
         (name = "meta", description = "Liveness and this document"),
     )
 )]

@@ -61,6 +61,14 @@ pub enum Route {
     Events,
     /// `/metrics`
     Metrics,
+    /// `/api/webhooks`
+    Webhooks,
+    /// `/api/webhooks/{id}`
+    Webhook(u64),
+    /// `/api/webhooks/{id}/deliveries`
+    Deliveries(u64),
+    /// `/api/webhooks/{id}/deliveries/{did}`
+    Delivery(u64, u64),
 }
 
 impl Route {
@@ -96,6 +104,10 @@ impl Route {
             Route::Reload => 25,
             Route::Events => 26,
             Route::Metrics => 27,
+            Route::Webhooks => 28,
+            Route::Webhook(_) => 29,
+            Route::Deliveries(_) => 30,
+            Route::Delivery(..) => 31,
         };
         ROUTES[index].0
     }
@@ -144,6 +156,10 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/reload", &["POST"]),
     ("/api/events", &["GET"]),
     ("/metrics", &["GET"]),
+    ("/api/webhooks", &["GET", "POST"]),
+    ("/api/webhooks/{id}", &["GET", "PUT", "DELETE"]),
+    ("/api/webhooks/{id}/deliveries", &["GET"]),
+    ("/api/webhooks/{id}/deliveries/{did}", &["POST"]),
 ];
 
 /// Matches a path against [`ROUTES`]. Parameters must be positive integers; anything else
@@ -210,6 +226,10 @@ pub fn match_path(path: &str) -> Result<(Route, &'static [&'static str]), ApiErr
                 (25, _) => Route::Reload,
                 (26, _) => Route::Events,
                 (27, _) => Route::Metrics,
+                (28, _) => Route::Webhooks,
+                (29, [id]) => Route::Webhook(*id),
+                (30, [id]) => Route::Deliveries(*id),
+                (31, [id, did]) => Route::Delivery(*id, *did),
                 _ => unreachable!("ROUTES and this match list the same routes"),
             };
             return Ok((route, methods));
@@ -260,7 +280,8 @@ mod tests {
             let example = pattern
                 .replace("{machine}", "web")
                 .replace("{id}", "1")
-                .replace("{cid}", "2");
+                .replace("{cid}", "2")
+                .replace("{did}", "3");
             assert_eq!(match_path(&example).unwrap().0.template(), *pattern);
         }
         for bad in [

@@ -16,7 +16,7 @@ use jeto_core::Jeto;
 
 use crate::client::ClientAddr;
 use crate::handlers::{
-    audit, commands, events, hosts, instances, keys, machines, meta, people, projects,
+    audit, commands, events, hosts, instances, keys, machines, meta, people, projects, webhooks,
 };
 use crate::json_request::read_json;
 use crate::links::Links;
@@ -368,6 +368,33 @@ where
         (Route::Metrics, _) => {
             query(&[])?;
             meta::metrics(jeto, &who, parts.headers.get(http::header::ACCEPT)).await
+        }
+        (Route::Webhooks, Method::GET) => {
+            query(&[])?;
+            webhooks::list(jeto, &who).await
+        }
+        (Route::Webhooks, _) => {
+            query(&[])?;
+            webhooks::create(jeto, &who, read_json(&parts, body).await?).await
+        }
+        (Route::Webhook(id), Method::GET) => {
+            query(&[])?;
+            webhooks::get(jeto, &who, id).await
+        }
+        (Route::Webhook(id), Method::PUT) => {
+            query(&[])?;
+            webhooks::update(jeto, &who, id, read_json(&parts, body).await?).await
+        }
+        (Route::Webhook(id), _) => {
+            query(&[])?;
+            webhooks::delete(jeto, &who, id).await
+        }
+        (Route::Deliveries(id), _) => {
+            webhooks::deliveries(jeto, &who, id, &query(&["limit"])?).await
+        }
+        (Route::Delivery(id, did), _) => {
+            query(&[])?;
+            webhooks::send_again(jeto, &who, id, did).await
         }
         (Route::Instances, Method::GET) => {
             instances::list(jeto, lists, &who, &query(&["refresh"])?).await

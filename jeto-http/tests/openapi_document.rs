@@ -193,6 +193,148 @@ impl Api {
     }
 }
 
+/// Takes every webhook delivery at once (200).
+#[derive(Debug)]
+struct Accepting;
+
+#[async_trait]
+impl jeto_core::webhooks::WebhookSender for Accepting {
+    async fn post(
+        &self,
+        _url: &str,
+        _headers: &[(&'static str, String)],
+        _body: String,
+    ) -> Result<u16, String> {
+        Ok(200)
+    }
+}
+
+/// The webhook routes on a service that sends them (`Accepting`); `events` makes an event.
+async fn webhooks(api: &mut Api, big: &str) {
+    let (admin, limited) = (Some("admin"), Some("limited"));
+    let list = "/api/webhooks";
+    let one = "/api/webhooks/{id}";
+    let deliveries = "/api/webhooks/{id}/deliveries";
+    let again = "/api/webhooks/{id}/deliveries/{did}";
+    let hook = r#"{"url": "http://127.0.0.1:9/hooks"}"#;
+    api.call(list, "GET", list, admin, None).await;
+    api.call(list, "GET", list, limited, None).await;
+    api.call(list, "GET", list, None, None).await;
+    api.call(list, "GET", "/api/webhooks?x=1", admin, None)
+        .await;
+    let (status, made) = api.call(list, "POST", list, admin, Some(hook)).await;
+    assert_eq!(status, 201, "{made}");
+    api.call(list, "POST", list, admin, Some(r#"{"url": "ftp://x/"}"#))
+        .await;
+    api.call(list, "POST", list, limited, Some(hook)).await;
+    api.call(list, "POST", list, None, Some(hook)).await;
+    api.call(list, "POST", list, admin, Some(big)).await;
+    send_as_text(api, list, list).await;
+    let path = format!("/api/webhooks/{}", made["id"]);
+    api.call(one, "GET", &path, admin, None).await;
+    api.call(one, "GET", "/api/webhooks/999", admin, None).await;
+    api.call(one, "GET", &format!("{path}?x=1"), admin, None)
+        .await;
+    api.call(one, "GET", &path, None, None).await;
+    api.call(one, "PUT", &path, admin, Some(hook)).await;
+    api.call(one, "PUT", &path, admin, Some(r#"{"url": "nope"}"#))
+        .await;
+    api.call(one, "PUT", "/api/webhooks/999", admin, Some(hook))
+        .await;
+    api.call(one, "PUT", &path, None, Some(hook)).await;
+    api.call(one, "PUT", &path, admin, Some(big)).await;
+    send_as_text_with(api, "PUT", one, &path).await;
+    // An event (a command queued), delivered at once.
+    let (status, answer) = api
+        .call(
+            "/api/instances/{id}/commands",
+            "POST",
+            "/api/instances/1/commands",
+            admin,
+            Some(r#"{"action": "status"}"#),
+        )
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    let listed = format!("{path}/deliveries");
+    let delivery = loop {
+        let (_, answer) = api.call(deliveries, "GET", &listed, admin, None).await;
+        if let Some(first) = answer.as_array().and_then(|a| a.first()) {
+            break first["id"].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    api.call(deliveries, "GET", &format!("{listed}?limit=0"), admin, None)
+        .await;
+    api.call(deliveries, "GET", &listed, None, None).await;
+    api.call(
+        deliveries,
+        "GET",
+        "/api/webhooks/999/deliveries",
+        admin,
+        None,
+    )
+    .await;
+    let resend = format!("{listed}/{delivery}");
+    assert_eq!(
+        api.call(again, "POST", &resend, admin, Some("{}")).await.0,
+        202
+    );
+    api.call(again, "POST", &format!("{listed}/999"), admin, Some("{}"))
+        .await;
+    api.call(again, "POST", &format!("{resend}?x=1"), admin, Some("{}"))
+        .await;
+    api.call(again, "POST", &resend, None, Some("{}")).await;
+    api.call(one, "DELETE", &path, admin, None).await;
+    api.call(one, "DELETE", &path, admin, None).await;
+    api.call(one, "DELETE", &format!("{path}?x=1"), admin, None)
+        .await;
+    api.call(one, "DELETE", &path, None, None).await;
+}
+
+/// The webhook routes on a service that sends none: 409 each.
+async fn webhooks_without_a_sender(api: &mut Api) {
+    let admin = Some("admin");
+    let hook = r#"{"url": "http://127.0.0.1:9/hooks"}"#;
+    api.call("/api/webhooks", "GET", "/api/webhooks", admin, None)
+        .await;
+    api.call("/api/webhooks", "POST", "/api/webhooks", admin, Some(hook))
+        .await;
+    api.call("/api/webhooks/{id}", "GET", "/api/webhooks/1", admin, None)
+        .await;
+    api.call(
+        "/api/webhooks/{id}",
+        "PUT",
+        "/api/webhooks/1",
+        admin,
+        Some(hook),
+    )
+    .await;
+    api.call(
+        "/api/webhooks/{id}",
+        "DELETE",
+        "/api/webhooks/1",
+        admin,
+        None,
+    )
+    .await;
+    api.call(
+        "/api/webhooks/{id}/deliveries",
+        "GET",
+        "/api/webhooks/1/deliveries",
+        admin,
+        None,
+    )
+    .await;
+    api.call(
+        "/api/webhooks/{id}/deliveries/{did}",
+        "POST",
+        "/api/webhooks/1/deliveries/1",
+        admin,
+        Some("{}"),
+    )
+    .await;
+}
+
 /// Reloads once, then refuses (a broken file).
 #[derive(Debug, Default)]
 struct OnceReloader(std::sync::atomic::AtomicBool);
@@ -309,6 +451,7 @@ async fn walk_every_route() {
     let jeto = Jeto::builder(Arc::new(FaultyProvider(memory, host_calls.clone())))
         .policy(Arc::new(policy))
         .reloader(Arc::new(OnceReloader::default()))
+        .webhook_sender(Arc::new(Accepting))
         .config(JetoConfig {
             data_dir: Some(data.path().to_owned()),
             ..JetoConfig::default()
@@ -863,6 +1006,7 @@ async fn walk_every_route() {
     api.call(metrics, "GET", metrics, limited, None).await;
     api.call(metrics, "GET", metrics, None, None).await;
     api.call(metrics, "GET", "/metrics?x=1", admin, None).await;
+    webhooks(&mut api, &big).await;
     let mut one_follower = JetoConfig::default();
     one_follower.scheduler.max_followers = 1;
     one_follower.metrics = false;
@@ -877,6 +1021,7 @@ async fn walk_every_route() {
     let walked = std::mem::replace(&mut api.service, JetoService::new(without));
     api.call(reload, "POST", reload, admin, Some("{}")).await;
     api.call(metrics, "GET", metrics, admin, None).await;
+    webhooks_without_a_sender(&mut api).await;
     // The event stream: one follower at most on this service.
     let events = "/api/events";
     let held = api.open(events, events, admin, &[]).await;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use jeto_core::access::TokenConfig;
 use jeto_core::audit::{DEFAULT_ANONYMOUS_WINDOW, DEFAULT_AUDIT_ENTRIES};
+use jeto_core::webhooks::DeliveryConfig;
 use jeto_core::SchedulerConfig;
 use jeto_core::{Host, JetoConfig, Project};
 use jeto_vagrant::VagrantConfig;
@@ -79,6 +80,10 @@ pub struct ServerConfig {
     pub projects: Vec<Project>,
     /// Access tokens. With none, an admin key is generated on first start.
     pub tokens: Vec<TokenConfig>,
+    /// Webhooks (the `[[webhooks]]` tables), upserted into the store at start by id.
+    pub webhooks: Vec<jeto_core::Webhook>,
+    /// How webhook deliveries are tried (the `[webhook_delivery]` table).
+    pub webhook_delivery: WebhookDeliveryConfig,
     /// Hosts served by workers on other boxes, over NATS (the `[nats]` table).
     pub nats: Option<NatsConfig>,
     /// HTTPS (the `[tls]` table); plain HTTP when absent.
@@ -103,6 +108,57 @@ pub struct WatchConfig {
 impl Default for WatchConfig {
     fn default() -> Self {
         WatchConfig { interval_secs: 60 }
+    }
+}
+
+/// The `[webhook_delivery]` table: how webhook deliveries are tried.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookDeliveryConfig {
+    /// Milliseconds before the second attempt; each later one waits twice as long, with
+    /// jitter. Default 1000.
+    pub first_retry_ms: u64,
+    /// The longest wait between two attempts, in seconds. Default 300.
+    pub max_retry_wait_secs: u64,
+    /// Seconds an event is tried before it is recorded failed and the endpoint paused.
+    /// Default 3600.
+    pub retry_for_secs: u64,
+    /// Seconds one attempt may take (connecting, sending, the answer). Default 10.
+    pub attempt_timeout_secs: u64,
+    /// Deliveries in flight at once, all endpoints together. Default 8.
+    pub max_in_flight: usize,
+    /// Delivery records kept per endpoint. Default 1000.
+    pub deliveries_kept: usize,
+    /// Endpoints at most. Default 100.
+    pub max_webhooks: usize,
+}
+
+impl Default for WebhookDeliveryConfig {
+    fn default() -> Self {
+        let core = DeliveryConfig::default();
+        WebhookDeliveryConfig {
+            first_retry_ms: core.first_retry.as_millis() as u64,
+            max_retry_wait_secs: core.max_retry_wait.as_secs(),
+            retry_for_secs: core.retry_for.as_secs(),
+            attempt_timeout_secs: 10,
+            max_in_flight: core.max_in_flight,
+            deliveries_kept: core.deliveries_kept,
+            max_webhooks: core.max_webhooks,
+        }
+    }
+}
+
+impl WebhookDeliveryConfig {
+    /// The core's settings.
+    pub fn delivery_config(&self) -> DeliveryConfig {
+        let mut config = DeliveryConfig::default();
+        config.first_retry = Duration::from_millis(self.first_retry_ms.max(1));
+        config.max_retry_wait = Duration::from_secs(self.max_retry_wait_secs.max(1));
+        config.retry_for = Duration::from_secs(self.retry_for_secs);
+        config.max_in_flight = self.max_in_flight.max(1);
+        config.deliveries_kept = self.deliveries_kept.max(1);
+        config.max_webhooks = self.max_webhooks;
+        config
     }
 }
 
@@ -351,6 +407,8 @@ impl Default for ServerConfig {
             hosts: Vec::new(),
             projects: Vec::new(),
             tokens: Vec::new(),
+            webhooks: Vec::new(),
+            webhook_delivery: WebhookDeliveryConfig::default(),
             nats: None,
             oidc: None,
             tls: None,
@@ -392,6 +450,17 @@ impl ServerConfig {
                 .validate()
                 .map_err(|e| format!("project {:?} in the config: {e}", project.name))?;
         }
+        for webhook in &self.webhooks {
+            if webhook.id == 0 || webhook.secret.is_empty() {
+                return Err(format!(
+                    "webhook {:?} in the config needs an id and a secret (secret = \"whsec_...\": the receiver checks signatures with it)",
+                    webhook.url
+                ));
+            }
+            webhook
+                .validate()
+                .map_err(|e| format!("webhook {:?} in the config: {e}", webhook.url))?;
+        }
         Ok(())
     }
 
@@ -409,6 +478,7 @@ impl ServerConfig {
             watch_interval: (self.watch.interval_secs > 0)
                 .then(|| Duration::from_secs(self.watch.interval_secs)),
             metrics: self.metrics,
+            webhooks: self.webhook_delivery.delivery_config(),
         }
     }
 

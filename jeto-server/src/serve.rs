@@ -7,7 +7,7 @@ use jeto_core::access::{Principal, TokenPolicy};
 use jeto_core::store::{SqliteStore, Store};
 use jeto_core::{DynProvider, Host, Jeto};
 use jeto_http::sign_in::SignIn;
-use jeto_http::{Dashboard, JetoService, ServerTls};
+use jeto_http::{Dashboard, JetoService, ServerTls, WebhookClient};
 use jeto_nats::{HostRouter, NatsProvider, SigningKey, WorkersSlot};
 use tower_layer::Layer;
 
@@ -16,6 +16,33 @@ use crate::config::{NatsConfig, ServerConfig};
 use crate::process::{local_vagrant, private_data_dir, stop_signal, wait_for_process_groups};
 use crate::reload::ConfigReloader;
 use crate::systemd;
+
+/// The config's webhooks into the store, by id: a new one starts at the newest event (it
+/// receives what happens from now on), a known one keeps its place in the log and its pause.
+async fn configure_webhooks(config: &ServerConfig, store: &dyn Store) -> Result<(), String> {
+    let stored = store.webhooks().await.map_err(|e| e.to_string())?;
+    let newest = store
+        .event_bounds()
+        .await
+        .ok()
+        .flatten()
+        .map_or(0, |(_, newest)| newest);
+    for webhook in &config.webhooks {
+        let mut webhook = webhook.clone();
+        match stored.iter().find(|w| w.id == webhook.id) {
+            Some(known) => {
+                webhook.cursor = known.cursor;
+                webhook.paused = known.paused.clone();
+            }
+            None => webhook.cursor = newest,
+        }
+        store
+            .put_webhook(webhook)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
 
 /// `jeto serve`: opens the store in the config's data folder, registers its hosts and projects,
 /// wires the providers (this box's vagrant, and NATS workers for the hosts `[nats]` names), and
@@ -38,6 +65,7 @@ pub async fn serve(config: ServerConfig) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
     }
+    configure_webhooks(&config, store.as_ref()).await?;
     if store.hosts().await.map_err(|e| e.to_string())?.is_empty() {
         store
             .put_host(Host {
@@ -89,6 +117,9 @@ pub async fn serve(config: ServerConfig) -> Result<(), String> {
     let mut builder = Jeto::builder(provider)
         .store(store.clone())
         .policy(Arc::new(policy))
+        .webhook_sender(Arc::new(WebhookClient::new(Duration::from_secs(
+            config.webhook_delivery.attempt_timeout_secs.max(1),
+        ))))
         .config(config.jeto_config());
     if let Some((path, text)) = &config.source {
         builder = builder.reloader(Arc::new(ConfigReloader::new(

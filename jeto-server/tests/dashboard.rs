@@ -955,3 +955,62 @@ async fn the_instance_page_marks_a_state_changed_outside_jeto() {
         .await;
     browser.close().await;
 }
+
+/// Issue 28: the webhooks page (admins): an endpoint added there shows its secret once; a
+/// delivery that failed for too long shows the endpoint paused and the failed attempt; Resume
+/// and Send again go to the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhooks_page_adds_shows_failures_and_resumes() {
+    let _one = BROWSER.lock().await;
+    let fake = FakeVagrant::new();
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server_top(
+        &fake,
+        dir.path(),
+        "",
+        "[webhook_delivery]\nfirst_retry_ms = 100\nmax_retry_wait_secs = 1\nretry_for_secs = 1\n",
+    );
+    let admin = TestClient::new(server.address, Some(ADMIN_KEY));
+    // A port nobody listens on: every delivery fails.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hooks", closed.local_addr().unwrap());
+    drop(closed);
+    let browser = Browser::start().await;
+    browser.sign_in(server.address, ADMIN_KEY).await;
+    browser.click("a[href='#/webhooks']").await;
+    browser
+        .find("input[name=webhook-url]")
+        .await
+        .send_keys(&url)
+        .await
+        .unwrap();
+    browser.click("#webhook-form button[type=submit]").await;
+    let secret = browser.wait_text("#webhook-secret", "whsec_", 10).await;
+    assert!(secret.contains("shown this once"), "{secret}");
+    register(&admin, "web", 1, &fake.another_single("web")).await;
+    browser.wait_text("#webhook-rows", "paused", 15).await;
+    browser.click("#webhook-rows button.show").await;
+    browser.wait_text("#delivery-rows", "failed", 10).await;
+    let before = admin.get("/api/webhooks/1/deliveries").await.json();
+    browser.click("#delivery-rows button.send-again").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while admin
+        .get("/api/webhooks/1/deliveries")
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .len()
+        <= before.as_array().unwrap().len()
+    {
+        assert!(Instant::now() < deadline, "Send again made no attempt");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    browser.click("#webhook-rows button.resume").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !admin.get("/api/webhooks/1").await.json()["paused"].is_null() {
+        assert!(Instant::now() < deadline, "Resume did not resume");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    browser.close().await;
+}

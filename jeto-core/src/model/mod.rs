@@ -16,6 +16,7 @@ mod machine;
 mod project;
 mod request;
 pub mod validate;
+mod webhook;
 
 pub use action::{Action, UnknownAction};
 pub use command::{Command, CommandStatus};
@@ -29,3 +30,5 @@ pub use jeto_infos::{JetoInfos, JETO_JSON};
 pub use machine::{ForwardedPort, MachineDetails, MachineSnapshots, SshDetails};
 pub use project::Project;
 pub use request::{ActionRequest, CheckedRequest};
+pub(crate) use webhook::secret_key;
+pub use webhook::{Delivery, DeliveryOutcome, Webhook};

@@ -18,6 +18,7 @@ mod reads;
 mod recovery;
 mod reload;
 mod watch;
+mod webhooks;
 mod worker_presence;
 
 use serde::{Deserialize, Serialize};
@@ -28,6 +29,7 @@ pub use people::NewKey;
 pub use readiness::{Condition, HostReadiness, Readiness};
 pub use reload::{ReloadReport, Reloader};
 use time::OffsetDateTime;
+pub use webhooks::MAX_DELIVERIES_SHOWN;
 
 use crate::access::audit::{AnonymousTally, DEFAULT_ANONYMOUS_WINDOW, DEFAULT_AUDIT_ENTRIES};
 use crate::access::{AccessPolicy, Permission, Principal, TokenPolicy};
@@ -37,6 +39,7 @@ use crate::scheduler::{
     CommandHandle, CommandScheduler, SchedulerConfig, StatusCache, StatusSnapshot,
 };
 use crate::store::{blocking, InstanceRecord, MemoryStore, Page, Store};
+use crate::webhooks::{DeliveryConfig, WebhookDeliveries, WebhookSender};
 use crate::{
     Action, ActionRequest, Command, DynProvider, Error, Host, Instance, JetoInfos, ProviderSlots,
     Result,
@@ -68,6 +71,8 @@ pub struct JetoConfig {
     pub watch_interval: Option<Duration>,
     /// Whether metrics are kept (for `GET /metrics`).
     pub metrics: bool,
+    /// How webhook deliveries are tried.
+    pub webhooks: DeliveryConfig,
 }
 
 impl Default for JetoConfig {
@@ -83,6 +88,7 @@ impl Default for JetoConfig {
             events_kept: crate::events::DEFAULT_KEEP,
             watch_interval: None,
             metrics: true,
+            webhooks: DeliveryConfig::default(),
         }
     }
 }
@@ -126,6 +132,8 @@ struct Inner {
     event_followers: Arc<tokio::sync::Semaphore>,
     /// Set once the service shuts down: open streams end.
     stopped: tokio::sync::watch::Sender<bool>,
+    /// The webhook delivery tasks (none without a sender).
+    webhooks: Option<WebhookDeliveries>,
 }
 
 /// The Jeto service: instances, hosts, access checks and commands, over one [`Provider`].
@@ -166,10 +174,18 @@ pub struct JetoBuilder {
     store: Option<Arc<dyn Store>>,
     policy: Option<Arc<dyn AccessPolicy>>,
     reloader: Option<Arc<dyn Reloader>>,
+    webhook_sender: Option<Arc<dyn WebhookSender>>,
     config: JetoConfig,
 }
 
 impl JetoBuilder {
+    /// What sends webhook deliveries (default: none; the webhook routes then answer 409).
+    /// `jeto_http::WebhookClient` is one over HTTP.
+    pub fn webhook_sender(mut self, sender: Arc<dyn WebhookSender>) -> Self {
+        self.webhook_sender = Some(sender);
+        self
+    }
+
     /// What reads the configuration again at `POST /api/reload` (default: none; the call
     /// then answers 409).
     pub fn reloader(mut self, reloader: Arc<dyn Reloader>) -> Self {
@@ -223,6 +239,13 @@ impl JetoBuilder {
             Some(policy) => policy,
             None => Arc::new(TokenPolicy::new(Vec::new())?),
         };
+        let webhooks = match self.webhook_sender {
+            Some(sender) => Some(
+                WebhookDeliveries::start(events.clone(), sender, self.config.webhooks.clone())
+                    .await?,
+            ),
+            None => None,
+        };
         let jeto = Jeto {
             inner: Arc::new(Inner {
                 store,
@@ -242,6 +265,7 @@ impl JetoBuilder {
                 events,
                 event_followers,
                 stopped: tokio::sync::watch::channel(false).0,
+                webhooks,
                 config: self.config,
             }),
         };
@@ -262,6 +286,7 @@ impl Jeto {
             store: None,
             policy: None,
             reloader: None,
+            webhook_sender: None,
             config: JetoConfig::default(),
         }
     }
@@ -633,6 +658,9 @@ impl Jeto {
     /// `deadline`.
     pub async fn shutdown(&self, deadline: Duration) {
         self.inner.stopped.send_replace(true);
+        if let Some(webhooks) = &self.inner.webhooks {
+            webhooks.stop();
+        }
         self.inner.scheduler.shutdown(deadline).await;
         self.flush_anonymous_audit().await;
     }

@@ -9,7 +9,7 @@ use super::{InstanceRecord, Page, Registry, Store};
 use crate::access::audit::AuditEntry;
 use crate::access::people::{ApiKey, Team, User};
 use crate::model::console::ConsoleBuffer;
-use crate::{Command, Error, Host, Project, Result};
+use crate::{Command, Delivery, Error, Host, Project, Result, Webhook};
 
 /// A [`Store`] in memory; clones share the same records.
 #[derive(Debug, Clone, Default)]
@@ -27,6 +27,10 @@ struct Data {
     next_audit_id: u64,
     events: std::collections::VecDeque<crate::Event>,
     next_event_id: u64,
+    webhooks: BTreeMap<u64, Webhook>,
+    next_webhook_id: u64,
+    deliveries: std::collections::VecDeque<Delivery>,
+    next_delivery_id: u64,
 }
 
 impl MemoryStore {
@@ -365,5 +369,71 @@ impl Store for MemoryStore {
             .front()
             .zip(data.events.back())
             .map(|(a, b)| (a.id, b.id)))
+    }
+
+    async fn webhooks(&self) -> Result<Vec<Webhook>> {
+        Ok(self.lock().webhooks.values().cloned().collect())
+    }
+
+    async fn put_webhook(&self, mut webhook: Webhook) -> Result<Webhook> {
+        super::check_id("webhook", webhook.id)?;
+        let mut data = self.lock();
+        if webhook.id == 0 {
+            webhook.id = data.next_webhook_id.max(1);
+        }
+        data.next_webhook_id = data.next_webhook_id.max(webhook.id + 1);
+        data.webhooks.insert(webhook.id, webhook.clone());
+        Ok(webhook)
+    }
+
+    async fn advance_webhook(&self, id: u64, cursor: u64, paused: Option<String>) -> Result<bool> {
+        let mut data = self.lock();
+        Ok(match data.webhooks.get_mut(&id) {
+            Some(webhook) => {
+                webhook.cursor = cursor;
+                webhook.paused = paused;
+                true
+            }
+            None => false,
+        })
+    }
+
+    async fn remove_webhook(&self, id: u64) -> Result<Option<Webhook>> {
+        let mut data = self.lock();
+        data.deliveries.retain(|d| d.webhook != id);
+        Ok(data.webhooks.remove(&id))
+    }
+
+    async fn append_delivery(&self, mut delivery: Delivery, keep: usize) -> Result<Delivery> {
+        let mut data = self.lock();
+        delivery.id = data.next_delivery_id.max(1);
+        data.next_delivery_id = delivery.id + 1;
+        data.deliveries.push_back(delivery.clone());
+        let webhook = delivery.webhook;
+        let mut kept = data
+            .deliveries
+            .iter()
+            .filter(|d| d.webhook == webhook)
+            .count();
+        while kept > keep.max(1) {
+            let oldest = data.deliveries.iter().position(|d| d.webhook == webhook);
+            if let Some(oldest) = oldest {
+                data.deliveries.remove(oldest);
+            }
+            kept -= 1;
+        }
+        Ok(delivery)
+    }
+
+    async fn deliveries(&self, webhook: u64, limit: usize) -> Result<Vec<Delivery>> {
+        Ok(self
+            .lock()
+            .deliveries
+            .iter()
+            .rev()
+            .filter(|d| d.webhook == webhook)
+            .take(limit)
+            .cloned()
+            .collect())
     }
 }

@@ -25,7 +25,7 @@ pub use sqlite::{SqliteStore, DATABASE_FILE};
 
 use crate::access::audit::AuditEntry;
 use crate::access::people::{ApiKey, Team, User};
-use crate::{Command, Event, Host, InstanceSpec, Project, Result};
+use crate::{Command, Delivery, Event, Host, InstanceSpec, Project, Result, Webhook};
 
 /// An instance as stored: everything but the live status, and the host by id. Its JSON is
 /// the [`InstanceSpec`] fields flattened, with `id`, `host_id` and `managed_folder`.
@@ -247,5 +247,40 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
         Err(crate::Error::NotSupported {
             what: "keep events in this store".into(),
         })
+    }
+
+    /// Every webhook, by id.
+    async fn webhooks(&self) -> Result<Vec<Webhook>> {
+        Ok(Vec::new())
+    }
+    /// Stores a webhook (a new id when its id is 0); the webhook as stored.
+    async fn put_webhook(&self, webhook: Webhook) -> Result<Webhook> {
+        let _ = webhook;
+        Err(crate::Error::NotSupported {
+            what: "keep webhooks in this store".into(),
+        })
+    }
+    /// Records a webhook's progress: the last event handled and why it is paused, leaving
+    /// its definition as it is. `false` when there is no such webhook.
+    async fn advance_webhook(&self, id: u64, cursor: u64, paused: Option<String>) -> Result<bool> {
+        let _ = (id, cursor, paused);
+        Ok(false)
+    }
+    /// Removes a webhook and its deliveries.
+    async fn remove_webhook(&self, id: u64) -> Result<Option<Webhook>> {
+        let _ = id;
+        Ok(None)
+    }
+    /// Records a delivery attempt under the next id, keeping the newest `keep` per webhook.
+    async fn append_delivery(&self, delivery: Delivery, keep: usize) -> Result<Delivery> {
+        let _ = (delivery, keep);
+        Err(crate::Error::NotSupported {
+            what: "keep webhook deliveries in this store".into(),
+        })
+    }
+    /// Up to `limit` deliveries of a webhook, newest first.
+    async fn deliveries(&self, webhook: u64, limit: usize) -> Result<Vec<Delivery>> {
+        let _ = (webhook, limit);
+        Ok(Vec::new())
     }
 }

@@ -38,6 +38,7 @@ pub async fn run_all(open: impl Fn() -> Arc<dyn Store>, persistent: bool) {
     hosts_in_use_stay_and_others_go(store.as_ref()).await;
     people_and_their_keys(store.as_ref()).await;
     the_event_log_is_ordered_and_bounded(store.as_ref()).await;
+    webhooks_and_their_deliveries(store.as_ref()).await;
     if persistent {
         let before = snapshot(store.as_ref()).await;
         drop(store);
@@ -90,6 +91,10 @@ async fn snapshot(store: &dyn Store) -> String {
         // Debug shows the hashes too: they must come back.
         store.api_keys().await.unwrap(),
     );
+    for webhook in store.webhooks().await.unwrap() {
+        let deliveries = store.deliveries(webhook.id, usize::MAX).await.unwrap();
+        text.push_str(&format!("{webhook:?}\n{deliveries:?}\n"));
+    }
     for record in store.instances().await.unwrap() {
         for listed in store.commands(record.id, Page::ALL).await.unwrap() {
             let full = store.command(record.id, listed.id).await.unwrap().unwrap();
@@ -645,4 +650,58 @@ pub async fn the_event_log_is_ordered_and_bounded(store: &dyn Store) {
         .collect();
     assert_eq!(after, [ids[3], ids[4]].to_vec());
     assert_eq!(store.events(0, 1).await.unwrap()[0], stored[2]);
+}
+
+/// Webhooks keep their definition and secret; progress changes only cursor and pause;
+/// deliveries are kept newest first, bounded per webhook, and go with their webhook.
+pub async fn webhooks_and_their_deliveries(store: &dyn Store) {
+    use crate::{Delivery, DeliveryOutcome, Event, EventKind, Webhook};
+    let mut hook = Webhook::new("https://hooks.example.org/a").types(["command_ended"]);
+    hook.secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into();
+    let a = store.put_webhook(hook.clone()).await.unwrap();
+    let b = store
+        .put_webhook(Webhook::new("https://hooks.example.org/b"))
+        .await
+        .unwrap();
+    assert!(a.id > 0 && b.id > a.id);
+    assert!(store
+        .advance_webhook(a.id, 42, Some("down".into()))
+        .await
+        .unwrap());
+    assert!(!store.advance_webhook(u64::MAX / 2, 1, None).await.unwrap());
+    let stored = store.webhooks().await.unwrap();
+    let again = stored.iter().find(|w| w.id == a.id).unwrap();
+    assert_eq!((again.cursor, again.paused.as_deref()), (42, Some("down")));
+    assert_eq!(
+        (&again.secret, &again.types, &again.url),
+        (&hook.secret, &hook.types, &hook.url)
+    );
+    let event = Event {
+        id: 7,
+        ..Event::new(Some(1), Some(1), EventKind::InstanceDeleted)
+    };
+    for attempt in 1..=4 {
+        let record = Delivery::new(a.id, &event, attempt, DeliveryOutcome::Retrying);
+        store.append_delivery(record, 3).await.unwrap();
+    }
+    store
+        .append_delivery(
+            Delivery::new(b.id, &event, 1, DeliveryOutcome::Delivered),
+            3,
+        )
+        .await
+        .unwrap();
+    let kept: Vec<u32> = store
+        .deliveries(a.id, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.attempt)
+        .collect();
+    assert_eq!(kept, [4, 3, 2].to_vec(), "the newest 3, newest first");
+    assert_eq!(store.deliveries(b.id, 10).await.unwrap().len(), 1);
+    let removed = store.remove_webhook(b.id).await.unwrap().unwrap();
+    assert_eq!(removed.url, "https://hooks.example.org/b");
+    assert!(store.deliveries(b.id, 10).await.unwrap().is_empty());
+    assert!(store.remove_webhook(b.id).await.unwrap().is_none());
 }

@@ -82,6 +82,11 @@ const ASSETS: &[Asset] = &[
         body: include_str!("assets/people.js"),
     },
     Asset {
+        path: "/dashboard/webhooks.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("assets/webhooks.js"),
+    },
+    Asset {
         path: "/dashboard/app.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("assets/app.js"),

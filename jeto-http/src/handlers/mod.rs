@@ -10,6 +10,7 @@ pub mod machines;
 pub mod meta;
 pub mod people;
 pub mod projects;
+pub mod webhooks;
 
 use http::StatusCode;
 use jeto_core::{Action, ActionRequest, Command, CommandStatus, FailureKind};

@@ -18,7 +18,7 @@ use schema::{connect, from_json, load_registry, lock, migrate, raise_counter, st
 use super::{InstanceRecord, Page, Registry, Store};
 use crate::access::audit::AuditEntry;
 use crate::access::people::{ApiKey, Team, User};
-use crate::{Command, Error, Host, Project, Result};
+use crate::{Command, Delivery, Error, Host, Project, Result, Webhook};
 
 /// The database file inside the data folder.
 pub const DATABASE_FILE: &str = "jeto.sqlite3";
@@ -810,6 +810,136 @@ impl Store for SqliteStore {
                     Ok(r.get::<_, Option<u64>>(0)?.zip(r.get::<_, Option<u64>>(1)?))
                 })
                 .map_err(storage("reading the event log"))
+        })
+        .await
+    }
+
+    async fn webhooks(&self) -> Result<Vec<Webhook>> {
+        self.read(|connection| {
+            let err = || storage("reading webhooks");
+            let mut statement = connection
+                .prepare_cached("SELECT body FROM webhooks ORDER BY id")
+                .map_err(err())?;
+            let rows = statement
+                .query_map([], |r| r.get::<_, String>(0))
+                .map_err(err())?;
+            let mut webhooks = Vec::new();
+            for row in rows {
+                webhooks.push(from_json("webhooks", &row.map_err(err())?)?);
+            }
+            Ok(webhooks)
+        })
+        .await
+    }
+
+    async fn put_webhook(&self, mut webhook: Webhook) -> Result<Webhook> {
+        super::check_id("webhook", webhook.id)?;
+        self.write(
+            move |tx, _| {
+                webhook.id = match webhook.id {
+                    0 => take_id(tx, "webhook", 1)?,
+                    id => {
+                        raise_counter(tx, "webhook", id + 1)?;
+                        id
+                    }
+                };
+                tx.execute(
+                    "INSERT INTO webhooks (id, body) VALUES (?1, ?2) ON CONFLICT(id) DO UPDATE SET body = excluded.body",
+                    params![webhook.id, to_json(&webhook)?],
+                )
+                .map_err(storage(format!("storing webhook {}", webhook.id)))?;
+                Ok(webhook)
+            },
+            |_, _| {},
+        )
+        .await
+    }
+
+    async fn advance_webhook(&self, id: u64, cursor: u64, paused: Option<String>) -> Result<bool> {
+        let id = id.min(i64::MAX as u64);
+        self.write(
+            move |tx, _| {
+                let body: Option<String> = tx
+                    .query_row("SELECT body FROM webhooks WHERE id = ?1", [id], |r| {
+                        r.get(0)
+                    })
+                    .optional()
+                    .map_err(storage(format!("reading webhook {id}")))?;
+                let Some(body) = body else { return Ok(false) };
+                let mut webhook: Webhook = from_json("webhooks", &body)?;
+                webhook.cursor = cursor;
+                webhook.paused = paused;
+                tx.execute(
+                    "UPDATE webhooks SET body = ?2 WHERE id = ?1",
+                    params![id, to_json(&webhook)?],
+                )
+                .map_err(storage(format!("storing webhook {id}")))?;
+                Ok(true)
+            },
+            |_, _| {},
+        )
+        .await
+    }
+
+    async fn remove_webhook(&self, id: u64) -> Result<Option<Webhook>> {
+        let id = id.min(i64::MAX as u64);
+        self.write(
+            move |tx, _| {
+                let body: Option<String> = tx
+                    .query_row("SELECT body FROM webhooks WHERE id = ?1", [id], |r| {
+                        r.get(0)
+                    })
+                    .optional()
+                    .map_err(storage(format!("reading webhook {id}")))?;
+                let Some(body) = body else { return Ok(None) };
+                tx.execute("DELETE FROM webhooks WHERE id = ?1", [id])
+                    .map_err(storage(format!("removing webhook {id}")))?;
+                Ok(Some(from_json("webhooks", &body)?))
+            },
+            |_, _| {},
+        )
+        .await
+    }
+
+    async fn append_delivery(&self, mut delivery: Delivery, keep: usize) -> Result<Delivery> {
+        self.write(
+            move |tx, _| {
+                delivery.id = take_id(tx, "delivery", 1)?;
+                tx.execute(
+                    "INSERT INTO deliveries (id, webhook_id, body) VALUES (?1, ?2, ?3)",
+                    params![delivery.id, delivery.webhook, to_json(&delivery)?],
+                )
+                .map_err(storage("recording a webhook delivery"))?;
+                tx.execute(
+                    "DELETE FROM deliveries WHERE webhook_id = ?1 AND id NOT IN (SELECT id FROM deliveries WHERE webhook_id = ?1 ORDER BY id DESC LIMIT ?2)",
+                    params![delivery.webhook, keep.max(1).min(i64::MAX as usize) as i64],
+                )
+                .map_err(storage("trimming webhook deliveries"))?;
+                Ok(delivery)
+            },
+            |_, _| {},
+        )
+        .await
+    }
+
+    async fn deliveries(&self, webhook: u64, limit: usize) -> Result<Vec<Delivery>> {
+        let webhook = webhook.min(i64::MAX as u64);
+        let limit = limit.min(i64::MAX as usize) as i64;
+        self.read(move |connection| {
+            let err = || storage("reading webhook deliveries");
+            let mut statement = connection
+                .prepare_cached(
+                    "SELECT body FROM deliveries WHERE webhook_id = ?1 ORDER BY id DESC LIMIT ?2",
+                )
+                .map_err(err())?;
+            let rows = statement
+                .query_map(params![webhook, limit], |r| r.get::<_, String>(0))
+                .map_err(err())?;
+            let mut deliveries = Vec::new();
+            for row in rows {
+                deliveries.push(from_json("deliveries", &row.map_err(err())?)?);
+            }
+            Ok(deliveries)
         })
         .await
     }

@@ -65,6 +65,16 @@ CREATE TABLE api_keys (
     r#"
 CREATE TABLE events (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
 "#,
+    // Webhooks and their delivery attempts.
+    r#"
+CREATE TABLE webhooks (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE deliveries (
+    id INTEGER PRIMARY KEY,
+    webhook_id INTEGER NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+    body TEXT NOT NULL
+);
+CREATE INDEX deliveries_by_webhook ON deliveries(webhook_id, id);
+"#,
 ];
 
 pub(super) fn storage(context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error {

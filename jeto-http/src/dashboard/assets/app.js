@@ -1,4 +1,4 @@
-// The dashboard: routes (#/instances, #/instances/1, #/hosts, #/projects, #/new, #/keys, #/people,
+// The dashboard: routes (#/instances, #/instances/1, #/hosts, #/projects, #/new, #/keys, #/people, #/webhooks,
 // #/signin),
 // the signed-in key, and how errors and a lost connection are shown.
 
@@ -10,6 +10,7 @@ import { instance } from './instance.js';
 import { instances } from './instances.js';
 import { keys } from './keys.js';
 import { people } from './people.js';
+import { webhooks } from './webhooks.js';
 import { signIn } from './signin.js';
 
 const main = document.getElementById('main');
@@ -58,6 +59,7 @@ const ui = {
     who.textContent = `Signed in as ${me.name}${me.admin ? ' (admin)' : ''}`;
     nav.hidden = false;
     nav.querySelector('a[href="#/people"]').hidden = !me.admin;
+    nav.querySelector('a[href="#/webhooks"]').hidden = !me.admin;
     signOutButton.hidden = false;
     return me;
   },
@@ -129,6 +131,7 @@ async function route() {
   else if (hash === '#/new') view = create(main, ui);
   else if (hash === '#/keys') view = keys(main, ui);
   else if (hash === '#/people') view = people(main, ui);
+  else if (hash === '#/webhooks') view = webhooks(main, ui);
   else {
     fill(main, h('h1', {}, 'Not found'), h('p', {}, 'No such page. ', h('a', { href: '#/instances' }, 'See the instances.')));
     view = { stop() {} };
