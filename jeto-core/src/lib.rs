@@ -66,7 +66,7 @@ pub use model::{
     HostParams, HostWorker, Instance, InstanceSpec, JetoInfos, MachineDetails, MachineSnapshots,
     PluginInfo, Project, Result, SshDetails, Status, ToolInfo, UnknownAction, JETO_JSON,
 };
-pub use model::{Delivery, DeliveryOutcome, Webhook};
+pub use model::{Delivery, DeliveryOutcome, Expiry, ExpiryAction, Webhook};
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub use provider::MockProvider;

@@ -18,7 +18,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::answers::{CommandAnswer, Deleted, ErrorBody, Health};
 use crate::handlers::{
-    audit, commands, events, hosts, instances, keys, machines, meta, people, projects, webhooks,
+    audit, commands, events, hosts, instances, keys, lifecycle, machines, meta, people, projects,
+    webhooks,
 };
 use crate::{ApiBody, MAX_BODY};
 
@@ -49,6 +50,7 @@ use crate::{ApiBody, MAX_BODY};
         events::stream,
         webhooks::list, webhooks::create, webhooks::get, webhooks::update, webhooks::delete,
         webhooks::deliveries, webhooks::send_again,
+        lifecycle::set, lifecycle::clear, lifecycle::keep_up,
     ),
     components(schemas(ErrorBody, CommandAnswer, Deleted, Health)),
     security(("jetoKey" = []), ("bearer" = [])),

@@ -69,6 +69,10 @@ pub enum Route {
     Deliveries(u64),
     /// `/api/webhooks/{id}/deliveries/{did}`
     Delivery(u64, u64),
+    /// `/api/instances/{id}/expiry`
+    Expiry(u64),
+    /// `/api/instances/{id}/keep-up`
+    KeepUp(u64),
 }
 
 impl Route {
@@ -108,6 +112,8 @@ impl Route {
             Route::Webhook(_) => 29,
             Route::Deliveries(_) => 30,
             Route::Delivery(..) => 31,
+            Route::Expiry(_) => 32,
+            Route::KeepUp(_) => 33,
         };
         ROUTES[index].0
     }
@@ -120,7 +126,9 @@ impl Route {
             | Route::Command(id, _)
             | Route::Console(id, _)
             | Route::Machine(id)
-            | Route::Snapshots(id) => Some(id),
+            | Route::Snapshots(id)
+            | Route::Expiry(id)
+            | Route::KeepUp(id) => Some(id),
             _ => None,
         }
     }
@@ -160,6 +168,8 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/webhooks/{id}", &["GET", "PUT", "DELETE"]),
     ("/api/webhooks/{id}/deliveries", &["GET"]),
     ("/api/webhooks/{id}/deliveries/{did}", &["POST"]),
+    ("/api/instances/{id}/expiry", &["PUT", "DELETE"]),
+    ("/api/instances/{id}/keep-up", &["POST"]),
 ];
 
 /// Matches a path against [`ROUTES`]. Parameters must be positive integers; anything else
@@ -230,6 +240,8 @@ pub fn match_path(path: &str) -> Result<(Route, &'static [&'static str]), ApiErr
                 (29, [id]) => Route::Webhook(*id),
                 (30, [id]) => Route::Deliveries(*id),
                 (31, [id, did]) => Route::Delivery(*id, *did),
+                (32, [id]) => Route::Expiry(*id),
+                (33, [id]) => Route::KeepUp(*id),
                 _ => unreachable!("ROUTES and this match list the same routes"),
             };
             return Ok((route, methods));

@@ -16,7 +16,8 @@ use jeto_core::Jeto;
 
 use crate::client::ClientAddr;
 use crate::handlers::{
-    audit, commands, events, hosts, instances, keys, machines, meta, people, projects, webhooks,
+    audit, commands, events, hosts, instances, keys, lifecycle, machines, meta, people, projects,
+    webhooks,
 };
 use crate::json_request::read_json;
 use crate::links::Links;
@@ -368,6 +369,18 @@ where
         (Route::Metrics, _) => {
             query(&[])?;
             meta::metrics(jeto, &who, parts.headers.get(http::header::ACCEPT)).await
+        }
+        (Route::Expiry(id), Method::PUT) => {
+            query(&[])?;
+            lifecycle::set(jeto, &who, id, read_json(&parts, body).await?).await
+        }
+        (Route::Expiry(id), _) => {
+            query(&[])?;
+            lifecycle::clear(jeto, &who, id).await
+        }
+        (Route::KeepUp(id), _) => {
+            query(&[])?;
+            lifecycle::keep_up(jeto, &who, id).await
         }
         (Route::Webhooks, Method::GET) => {
             query(&[])?;

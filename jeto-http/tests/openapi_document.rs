@@ -291,6 +291,51 @@ async fn webhooks(api: &mut Api, big: &str) {
     api.call(one, "DELETE", &path, None, None).await;
 }
 
+/// Expiries and keeping up, on instance 1 (on host 1, which `limited` sees with `status` only).
+async fn lifecycle(api: &mut Api, big: &str) {
+    let (admin, limited) = (Some("admin"), Some("limited"));
+    let expiry = "/api/instances/{id}/expiry";
+    let keep = "/api/instances/{id}/keep-up";
+    let path = "/api/instances/1/expiry";
+    let ok = r#"{"in_secs": 3600}"#;
+    assert_eq!(api.call(expiry, "PUT", path, admin, Some(ok)).await.0, 200);
+    api.call(
+        expiry,
+        "PUT",
+        path,
+        admin,
+        Some(r#"{"in_secs": 1, "at": "2030-01-01T00:00:00Z"}"#),
+    )
+    .await;
+    api.call(expiry, "PUT", path, limited, Some(ok)).await;
+    api.call(expiry, "PUT", path, None, Some(ok)).await;
+    api.call(expiry, "PUT", "/api/instances/999/expiry", admin, Some(ok))
+        .await;
+    api.call(expiry, "PUT", path, admin, Some(big)).await;
+    send_as_text_with(api, "PUT", expiry, path).await;
+    api.call(expiry, "DELETE", path, limited, None).await;
+    api.call(expiry, "DELETE", path, None, None).await;
+    api.call(expiry, "DELETE", "/api/instances/999/expiry", admin, None)
+        .await;
+    api.call(expiry, "DELETE", &format!("{path}?x=1"), admin, None)
+        .await;
+    assert_eq!(api.call(expiry, "DELETE", path, admin, None).await.0, 200);
+    let kept = "/api/instances/1/keep-up";
+    assert_eq!(api.call(keep, "POST", kept, admin, Some("{}")).await.0, 200);
+    api.call(keep, "POST", kept, limited, Some("{}")).await;
+    api.call(keep, "POST", kept, None, Some("{}")).await;
+    api.call(
+        keep,
+        "POST",
+        "/api/instances/999/keep-up",
+        admin,
+        Some("{}"),
+    )
+    .await;
+    api.call(keep, "POST", &format!("{kept}?x=1"), admin, Some("{}"))
+        .await;
+}
+
 /// The webhook routes on a service that sends none: 409 each.
 async fn webhooks_without_a_sender(api: &mut Api) {
     let admin = Some("admin");
@@ -1007,6 +1052,7 @@ async fn walk_every_route() {
     api.call(metrics, "GET", metrics, None, None).await;
     api.call(metrics, "GET", "/metrics?x=1", admin, None).await;
     webhooks(&mut api, &big).await;
+    lifecycle(&mut api, &big).await;
     let mut one_follower = JetoConfig::default();
     one_follower.scheduler.max_followers = 1;
     one_follower.metrics = false;

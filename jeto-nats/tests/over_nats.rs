@@ -121,7 +121,13 @@ async fn a_worker_that_stops_mid_action_ends_it_interrupted_and_it_is_not_run_ag
         .unwrap();
     let error = outcome.error.expect("a failed outcome");
     assert_eq!(error.kind, jeto_core::FailureKind::Interrupted, "{error:?}");
-    assert!(error.message.contains("not be run again"), "{error:?}");
+    // Either the caller noticed the silence first, or the dropped worker's own tasks said so
+    // as they stopped (which one wins is a race on a loaded machine); both end it interrupted.
+    assert!(
+        error.message.contains("not be run again")
+            || error.message.contains("stopped before this action ended"),
+        "{error:?}"
+    );
 
     // A new worker gets the unacknowledged action again (after its lease), says it was
     // interrupted, acknowledges it, and does not run it a second time.

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use jeto_core::access::TokenConfig;
 use jeto_core::audit::{DEFAULT_ANONYMOUS_WINDOW, DEFAULT_AUDIT_ENTRIES};
+use jeto_core::service::LifecycleConfig;
 use jeto_core::webhooks::DeliveryConfig;
 use jeto_core::SchedulerConfig;
-use jeto_core::{Host, JetoConfig, Project};
+use jeto_core::{ExpiryAction, Host, JetoConfig, Project};
 use jeto_vagrant::VagrantConfig;
 
 use jeto_http::ServerLimits;
@@ -84,6 +85,8 @@ pub struct ServerConfig {
     pub webhooks: Vec<jeto_core::Webhook>,
     /// How webhook deliveries are tried (the `[webhook_delivery]` table).
     pub webhook_delivery: WebhookDeliveryConfig,
+    /// Expiries and idle stop (the `[lifecycle]` table).
+    pub lifecycle: LifecycleTable,
     /// Hosts served by workers on other boxes, over NATS (the `[nats]` table).
     pub nats: Option<NatsConfig>,
     /// HTTPS (the `[tls]` table); plain HTTP when absent.
@@ -108,6 +111,54 @@ pub struct WatchConfig {
 impl Default for WatchConfig {
     fn default() -> Self {
         WatchConfig { interval_secs: 60 }
+    }
+}
+
+/// The `[lifecycle]` table: machines that stop on their own.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LifecycleTable {
+    /// Seconds between two looks at expiries and idleness (0: never). Default 30.
+    pub check_interval_secs: u64,
+    /// Seconds before an expiry its warning event is given. Default 3600.
+    pub expiry_warning_secs: u64,
+    /// The furthest an expiry may be set from now by keys that are not admin, in seconds.
+    /// Default 30 days.
+    pub max_expiry_secs: u64,
+    /// The expiry of new instances whose creation names none, in seconds (0: none).
+    pub default_expiry_secs: u64,
+    /// What a default expiry does: `halt` (default) or `destroy`.
+    pub default_on_expiry: ExpiryAction,
+    /// Running machines with no Jeto command for this many seconds are halted (0: never).
+    pub idle_stop_secs: u64,
+}
+
+impl Default for LifecycleTable {
+    fn default() -> Self {
+        let core = LifecycleConfig::default();
+        LifecycleTable {
+            check_interval_secs: core.check_interval.as_secs(),
+            expiry_warning_secs: core.expiry_warning.as_secs(),
+            max_expiry_secs: core.max_expiry.as_secs(),
+            default_expiry_secs: 0,
+            default_on_expiry: ExpiryAction::Halt,
+            idle_stop_secs: 0,
+        }
+    }
+}
+
+impl LifecycleTable {
+    /// The core's settings.
+    pub fn lifecycle_config(&self) -> LifecycleConfig {
+        let secs = |s: u64| (s > 0).then(|| Duration::from_secs(s));
+        let mut config = LifecycleConfig::default();
+        config.check_interval = Duration::from_secs(self.check_interval_secs);
+        config.expiry_warning = Duration::from_secs(self.expiry_warning_secs);
+        config.max_expiry = Duration::from_secs(self.max_expiry_secs);
+        config.default_expiry = secs(self.default_expiry_secs);
+        config.default_action = self.default_on_expiry;
+        config.idle_stop = secs(self.idle_stop_secs);
+        config
     }
 }
 
@@ -409,6 +460,7 @@ impl Default for ServerConfig {
             tokens: Vec::new(),
             webhooks: Vec::new(),
             webhook_delivery: WebhookDeliveryConfig::default(),
+            lifecycle: LifecycleTable::default(),
             nats: None,
             oidc: None,
             tls: None,
@@ -479,6 +531,7 @@ impl ServerConfig {
                 .then(|| Duration::from_secs(self.watch.interval_secs)),
             metrics: self.metrics,
             webhooks: self.webhook_delivery.delivery_config(),
+            lifecycle: self.lifecycle.lifecycle_config(),
         }
     }
 

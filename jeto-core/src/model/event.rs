@@ -110,6 +110,15 @@ pub enum EventKind {
         /// How it ended.
         status: CommandStatus,
     },
+    /// An instance expires soon (`expiry_warning` before).
+    InstanceExpiring {
+        /// When (`at` is when the warning was given).
+        #[serde(with = "time::serde::rfc3339")]
+        #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+        expires_at: OffsetDateTime,
+        /// What happens then.
+        action: crate::ExpiryAction,
+    },
     /// A worker serving the host came online.
     WorkerOnline {
         /// The worker's name.
@@ -124,7 +133,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// The wire names of every type, for `?type=` filters.
-    pub const TYPES: [&'static str; 9] = [
+    pub const TYPES: [&'static str; 10] = [
         "instance_created",
         "instance_updated",
         "instance_deleted",
@@ -134,6 +143,7 @@ impl EventKind {
         "command_ended",
         "worker_online",
         "worker_offline",
+        "instance_expiring",
     ];
 
     /// This type's wire name.
@@ -148,6 +158,64 @@ impl EventKind {
             EventKind::CommandEnded { .. } => Self::TYPES[6],
             EventKind::WorkerOnline { .. } => Self::TYPES[7],
             EventKind::WorkerOffline { .. } => Self::TYPES[8],
+            EventKind::InstanceExpiring { .. } => Self::TYPES[9],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each kind is flattened into the event: a field named like one of the event's own
+    /// (`id`, `at`, `instance`, `host`, `type`) would make its rows unreadable.
+    #[test]
+    fn every_kind_comes_back_from_its_json() {
+        let kinds = [
+            EventKind::InstanceCreated { name: "a".into() },
+            EventKind::InstanceUpdated { name: "a".into() },
+            EventKind::InstanceDeleted,
+            EventKind::MachineStateChanged {
+                machine: "m".into(),
+                from: None,
+                to: "running".into(),
+                outside: true,
+            },
+            EventKind::CommandQueued {
+                command: 1,
+                action: Action::Start,
+                requested_by: "k".into(),
+            },
+            EventKind::CommandStarted {
+                command: 1,
+                action: Action::Start,
+            },
+            EventKind::CommandEnded {
+                command: 1,
+                action: Action::Start,
+                status: CommandStatus::Succeeded,
+            },
+            EventKind::WorkerOnline { worker: "w".into() },
+            EventKind::WorkerOffline { worker: "w".into() },
+            EventKind::InstanceExpiring {
+                expires_at: OffsetDateTime::UNIX_EPOCH,
+                action: crate::ExpiryAction::Destroy,
+            },
+        ];
+        assert_eq!(kinds.len(), EventKind::TYPES.len());
+        for kind in kinds {
+            let event = Event {
+                id: 3,
+                at: OffsetDateTime::UNIX_EPOCH,
+                ..Event::new(Some(1), Some(2), kind)
+            };
+            let json = serde_json::to_string(&event).unwrap();
+            let back: Event = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
+            assert_eq!(back, event);
+            assert_eq!(
+                serde_json::to_value(&event).unwrap()["type"],
+                event.type_name()
+            );
         }
     }
 }

@@ -50,6 +50,9 @@ pub struct InstanceSpec {
     /// The expected SHA-256 of the archive, if one was given.
     #[serde(default)]
     pub archive_sha256: Option<String>,
+    /// When the instance expires and what happens then; absent: never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry: Option<super::Expiry>,
 }
 
 impl InstanceSpec {

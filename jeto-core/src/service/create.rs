@@ -50,6 +50,13 @@ pub struct CreateInstance {
     /// Whether the HTTP caller wants to be answered before a long preparation ends.
     #[serde(default, rename = "async")]
     pub run_async: bool,
+    /// Expires in this many seconds (at most the lifecycle's `max_expiry` for keys that are
+    /// not admin); absent: the configured default, if any.
+    #[serde(default)]
+    pub expires_in_secs: Option<u64>,
+    /// What happens when it expires (default: halt; destroy needs the destroy grant).
+    #[serde(default)]
+    pub on_expiry: Option<crate::ExpiryAction>,
     /// Sent as `create` by the original Jeto's UI; nothing else is accepted.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(pattern = "^create$"))]
@@ -229,6 +236,43 @@ impl Jeto {
         })
     }
 
+    /// `record` with the expiry its creation asked for, or the configured default.
+    fn with_expiry(
+        &self,
+        mut record: InstanceRecord,
+        who: &Principal,
+        request: &CreateInstance,
+    ) -> Result<InstanceRecord> {
+        let lifecycle = &self.inner.config.lifecycle;
+        let action = request.on_expiry.unwrap_or(lifecycle.default_action);
+        let after = match request.expires_in_secs {
+            Some(secs) => {
+                let asked = std::time::Duration::from_secs(secs.min(100 * 365 * 24 * 3600));
+                if secs == 0 || (!who.admin && asked > lifecycle.max_expiry) {
+                    return Err(Error::invalid(format!(
+                        "expires_in_secs must be between 1 and {} (lifecycle max_expiry_secs) for this key",
+                        lifecycle.max_expiry.as_secs()
+                    )));
+                }
+                Some(asked)
+            }
+            None => lifecycle.default_expiry,
+        };
+        if let Some(after) = after {
+            let destroy = Permission::Action(crate::Action::Destroy);
+            if action == crate::ExpiryAction::Destroy && !who.is_granted(destroy) {
+                return Err(Error::Forbidden {
+                    action: "destroy (an expiry that destroys needs the destroy grant)".into(),
+                });
+            }
+            record.spec.expiry = Some(crate::Expiry::new(
+                time::OffsetDateTime::now_utc() + after,
+                action,
+            ));
+        }
+        Ok(record)
+    }
+
     fn new_instance(
         request: &CreateInstance,
         source: &InstanceSource,
@@ -290,8 +334,12 @@ impl Jeto {
                     .await?;
                 self.check_root(who, &path)?;
                 self.check_not_registered(who, &path).await?;
-                self.insert(Self::new_instance(&request, &source, None, &path, &host))
-                    .await?
+                self.insert(self.with_expiry(
+                    Self::new_instance(&request, &source, None, &path, &host),
+                    who,
+                    &request,
+                )?)
+                .await?
             }
             _ => {
                 let id = self.inner.store.reserve_instance_id().await?;
@@ -304,13 +352,11 @@ impl Jeto {
                     let _ = std::fs::remove_dir_all(&path);
                     e
                 };
-                self.insert(Self::new_instance(
+                self.insert(self.with_expiry(
+                    Self::new_instance(&request, &source, Some(id), &path, &host),
+                    who,
                     &request,
-                    &source,
-                    Some(id),
-                    &path,
-                    &host,
-                ))
+                )?)
                 .await
                 .map_err(cleanup)?
             }
@@ -338,7 +384,11 @@ impl Jeto {
         }
         let id = self.inner.store.reserve_instance_id().await?;
         let target = self.managed_folder(id, &request.name)?;
-        let new = Self::new_instance(&request, &source, Some(id), &target, &host);
+        let new = self.with_expiry(
+            Self::new_instance(&request, &source, Some(id), &target, &host),
+            who,
+            &request,
+        )?;
         let record = self.inner.store.insert_instance(new).await?;
         self.instance_created(&record);
         let instance = self.instance_of(record.clone(), host);

@@ -10,6 +10,7 @@ mod create;
 mod edit;
 mod events;
 mod inventory;
+mod lifecycle;
 mod machines;
 mod metrics;
 mod people;
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 pub use create::CreateInstance;
 pub use edit::InstanceChange;
+pub use lifecycle::{ExpiryChange, LifecycleConfig};
 pub use people::NewKey;
 pub use readiness::{Condition, HostReadiness, Readiness};
 pub use reload::{ReloadReport, Reloader};
@@ -73,6 +75,8 @@ pub struct JetoConfig {
     pub metrics: bool,
     /// How webhook deliveries are tried.
     pub webhooks: DeliveryConfig,
+    /// Expiries and idle stop.
+    pub lifecycle: LifecycleConfig,
 }
 
 impl Default for JetoConfig {
@@ -89,6 +93,7 @@ impl Default for JetoConfig {
             watch_interval: None,
             metrics: true,
             webhooks: DeliveryConfig::default(),
+            lifecycle: LifecycleConfig::default(),
         }
     }
 }
@@ -134,6 +139,10 @@ struct Inner {
     stopped: tokio::sync::watch::Sender<bool>,
     /// The webhook delivery tasks (none without a sender).
     webhooks: Option<WebhookDeliveries>,
+    /// Activity kept up by hand (idle stop).
+    activity: lifecycle::Activity,
+    /// One change of an instance's expiry at a time.
+    expiry_writes: tokio::sync::Mutex<()>,
 }
 
 /// The Jeto service: instances, hosts, access checks and commands, over one [`Provider`].
@@ -266,6 +275,8 @@ impl JetoBuilder {
                 event_followers,
                 stopped: tokio::sync::watch::channel(false).0,
                 webhooks,
+                activity: Default::default(),
+                expiry_writes: Default::default(),
                 config: self.config,
             }),
         };
@@ -274,6 +285,7 @@ impl JetoBuilder {
             jeto.start_watcher(interval);
         }
         jeto.start_presence_watch();
+        jeto.start_lifecycle(OffsetDateTime::now_utc());
         Ok(jeto)
     }
 }

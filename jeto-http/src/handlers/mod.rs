@@ -6,6 +6,7 @@ pub mod events;
 pub mod hosts;
 pub mod instances;
 pub mod keys;
+pub mod lifecycle;
 pub mod machines;
 pub mod meta;
 pub mod people;

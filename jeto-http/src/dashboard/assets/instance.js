@@ -1,6 +1,6 @@
 // One instance: machines, actions, scripts, destroy, history, and the live console.
 
-import { ApiError, del, followConsole, followEvents, get, patch, post } from './api.js';
+import { ApiError, del, followConsole, followEvents, get, patch, post, put } from './api.js';
 import { ago, badge, field, fill, h } from './dom.js';
 import { REFRESH_MS, every, table } from './page.js';
 
@@ -202,6 +202,34 @@ export function instance(main, ui, id) {
     }
   };
 
+  // When it expires and what happens then; extending adds an hour to what is left.
+  const expiryText = (expiry) => {
+    if (!expiry) return 'never';
+    const left = Math.round((Date.parse(expiry.at) - Date.now()) / 60000);
+    const what = expiry.action === 'destroy' ? 'destroyed' : 'halted';
+    if (expiry.done) return `expired ${ago(expiry.at)} (${what})`;
+    return `${new Date(expiry.at).toLocaleString()}: ${what} in ${left} min`;
+  };
+  const changeExpiry = async (instance) => {
+    const left = instance.expiry && !instance.expiry.done
+      ? Math.max(0, Math.round((Date.parse(instance.expiry.at) - Date.now()) / 1000)) : 0;
+    try {
+      await put(`${base}/expiry`, { in_secs: left + 3600, action: (instance.expiry && instance.expiry.action) || 'halt' });
+      ui.clearError();
+      await refresh();
+    } catch (error) {
+      ui.showError('extend the expiry', error);
+    }
+  };
+  const keepUp = async () => {
+    try {
+      await post(`${base}/keep-up`, {});
+      ui.clearError();
+    } catch (error) {
+      ui.showError('keep the instance up', error);
+    }
+  };
+
   const refresh = async () => {
     const [instance, commands] = await Promise.all([get(base), get(`${base}/commands`)]);
     current = instance;
@@ -211,7 +239,12 @@ export function instance(main, ui, id) {
       h('dt', {}, 'Host'), h('dd', {}, instance.host.name),
       h('dt', {}, 'Source'), h('dd', {}, instance.path || instance.git_url || instance.archive_url || ''),
       instance.environment ? [h('dt', {}, 'Environment'), h('dd', {}, instance.environment)] : null,
-      h('dt', {}, 'Checked'), h('dd', {}, instance.status_checked_at ? ago(instance.status_checked_at) : 'not yet'));
+      h('dt', {}, 'Checked'), h('dd', {}, instance.status_checked_at ? ago(instance.status_checked_at) : 'not yet'),
+      h('dt', {}, 'Expires'), h('dd', { id: 'expiry' }, expiryText(instance.expiry), ' ',
+        ui.can('start') ? [
+          h('button', { type: 'button', id: 'extend', onclick: () => changeExpiry(instance) }, instance.expiry ? 'Extend by 1 h' : 'Expire in 1 h'), ' ',
+          h('button', { type: 'button', id: 'keep-up', onclick: keepUp }, 'Keep up'),
+        ] : null));
     const frag = document.createDocumentFragment();
     for (const m of instance.status || []) {
       const change = lastChange.get(m.name);

@@ -1,0 +1,210 @@
+//! Issue 29, machines that stop on their own, over TCP against the real binary with the
+//! fixture plugin and a short clock: an instance expiring while the server is stopped is
+//! halted right after start, exactly once, after its warning; an extension beyond the maximum
+//! is refused; an idle machine is halted after the idle period, and one kept up is not; the
+//! policies cost no vagrant process of their own.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::sse::Sse;
+use common::{register, start_server_top, wait_for, ADMIN_KEY, CI_KEY};
+use jeto_http::testing::{ServerProcess, TestClient};
+use jeto_vagrant::fixture::FakeVagrant;
+use serde_json::{json, Value};
+
+const SHORT_CLOCK: &str =
+    "[lifecycle]\ncheck_interval_secs = 1\nexpiry_warning_secs = 2\nmax_expiry_secs = 60\n";
+
+/// The commands of instance `id` requested by `policy`.
+async fn policy_commands(admin: &TestClient, id: u64, policy: &str) -> Vec<Value> {
+    admin
+        .get(&format!("/api/instances/{id}/commands"))
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["requested_by"] == policy)
+        .cloned()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_expiring_while_the_server_is_down_is_halted_at_start_exactly_once() {
+    let fake = FakeVagrant::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start_server_top(&fake, dir.path(), "", SHORT_CLOCK);
+    let admin = TestClient::new(server.address, Some(ADMIN_KEY));
+    let id = register(&admin, "web", 1, &fake.another_single("web")).await;
+    let started = admin
+        .post(&format!("/api/instances/{id}"), &json!({"state": "start"}))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text());
+
+    // Beyond the maximum (60 s) for a key that is not admin: refused, nothing changes.
+    let tenant = TestClient::new(server.address, Some(CI_KEY));
+    let refused = tenant
+        .put(
+            &format!("/api/instances/{id}/expiry"),
+            &json!({"in_secs": 3600}),
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    assert!(
+        refused.text().contains("at most 60 s"),
+        "{}",
+        refused.text()
+    );
+    let past = admin
+        .put(
+            &format!("/api/instances/{id}/expiry"),
+            &json!({"at": "2001-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(past.status, 400, "{}", past.text());
+    let shown = admin.get(&format!("/api/instances/{id}")).await.json();
+    assert!(shown.get("expiry").is_none(), "{shown}");
+
+    // Expires in 4 s; the server stops at once and is down when it falls due.
+    let set = tenant
+        .put(
+            &format!("/api/instances/{id}/expiry"),
+            &json!({"in_secs": 4}),
+        )
+        .await;
+    assert_eq!(set.status, 200, "{}", set.text());
+    assert_eq!(set.json()["action"], "halt");
+    assert!(server.terminate(), "the server stops on SIGTERM");
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let before = fake.calls().len();
+
+    let config = dir.path().join("jeto.toml");
+    let server = ServerProcess::start(
+        env!("CARGO_BIN_EXE_jeto"),
+        &["--config", config.to_str().unwrap()],
+        &[],
+    );
+    let admin = TestClient::new(server.address, Some(ADMIN_KEY));
+    let base = format!("http://{}", server.address);
+    // Halted right after start.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let commands = policy_commands(&admin, id, "policy:expiry").await;
+        if commands.iter().any(|c| c["status"] == "succeeded") {
+            assert_eq!(commands.len(), 1, "{commands:?}");
+            assert_eq!(commands[0]["action"], "stop");
+            break;
+        }
+        assert!(Instant::now() < deadline, "not halted: {commands:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let fresh = admin
+        .get(&format!("/api/instances/{id}?max_age=0"))
+        .await
+        .json();
+    assert_eq!(fresh["status"][0]["status"], "poweroff", "{fresh}");
+    assert_eq!(fresh["expiry"]["done"], true, "{fresh}");
+    // The warning came first.
+    let mut stream = Sse::follow(&base, ADMIN_KEY, &format!("?after=0&instance={id}"), None).await;
+    let events = stream.drain(Duration::from_secs(2)).await;
+    let warned = events
+        .iter()
+        .position(|(_, kind, _)| kind == "instance_expiring")
+        .unwrap_or_else(|| panic!("the warning event in {events:?}"));
+    let queued = events
+        .iter()
+        .position(|(_, kind, data)| {
+            kind == "command_queued" && data["requested_by"] == "policy:expiry"
+        })
+        .expect("the expiry's command");
+    assert!(warned < queued, "{events:?}");
+    // In the audit log, by the policy.
+    let audit = admin.get("/api/audit").await.json();
+    assert!(
+        audit["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["principal"] == "policy:expiry" && e["instance"] == id),
+        "{audit}"
+    );
+    // Exactly once: rounds go on, and a restart does not run it again.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(policy_commands(&admin, id, "policy:expiry").await.len(), 1);
+    drop(server);
+    let server = ServerProcess::start(
+        env!("CARGO_BIN_EXE_jeto"),
+        &["--config", config.to_str().unwrap()],
+        &[],
+    );
+    let admin = TestClient::new(server.address, Some(ADMIN_KEY));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(policy_commands(&admin, id, "policy:expiry").await.len(), 1);
+    // The policy ran one vagrant process: the halt (the state came with it).
+    let halts: Vec<String> = fake.calls()[before..]
+        .iter()
+        .filter(|c| !c.contains(" status"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        halts,
+        ["--machine-readable halt".to_owned()],
+        "{:?}",
+        fake.calls()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_machine_is_halted_and_one_kept_up_is_not() {
+    let fake = FakeVagrant::new();
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server_top(
+        &fake,
+        dir.path(),
+        "",
+        "[lifecycle]\ncheck_interval_secs = 1\nidle_stop_secs = 4\n",
+    );
+    let admin = TestClient::new(server.address, Some(ADMIN_KEY));
+    let idle = register(&admin, "idle", 1, &fake.another_single("idle")).await;
+    let kept = register(&admin, "kept", 1, &fake.another_single("kept")).await;
+    for id in [idle, kept] {
+        let started = admin
+            .post(&format!("/api/instances/{id}"), &json!({"state": "start"}))
+            .await;
+        assert_eq!(started.status, 200, "{}", started.text());
+    }
+    let before = fake.calls().len();
+    let started = Instant::now();
+    // `kept` is kept up every second.
+    while started.elapsed() < Duration::from_secs(8) {
+        let answer = admin
+            .post(&format!("/api/instances/{kept}/keep-up"), &json!({}))
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    wait_for("the idle machine halted by the policy", || {
+        fake.calls()[before..].iter().any(|c| c.contains("halt"))
+    })
+    .await;
+    let idle_commands = policy_commands(&admin, idle, "policy:idle").await;
+    assert_eq!(idle_commands.len(), 1, "{idle_commands:?}");
+    assert_eq!(idle_commands[0]["action"], "stop");
+    assert!(policy_commands(&admin, kept, "policy:idle")
+        .await
+        .is_empty());
+    let kept_state = admin
+        .get(&format!("/api/instances/{kept}?max_age=0"))
+        .await
+        .json();
+    assert_eq!(kept_state["status"][0]["status"], "running", "{kept_state}");
+    // No vagrant process but the halt.
+    let calls: Vec<String> = fake.calls()[before..]
+        .iter()
+        .filter(|c| !c.contains(" status"))
+        .cloned()
+        .collect();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+}
