@@ -66,7 +66,10 @@ pub use model::{
     HostParams, HostWorker, Instance, InstanceSpec, JetoInfos, MachineDetails, MachineSnapshots,
     PluginInfo, Project, Result, SshDetails, Status, ToolInfo, UnknownAction, JETO_JSON,
 };
-pub use model::{Delivery, DeliveryOutcome, Expiry, ExpiryAction, Webhook};
+pub use model::{
+    Delivery, DeliveryOutcome, Expiry, ExpiryAction, Quota, QuotaResource, QuotaUsage, Usage,
+    Webhook,
+};
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub use provider::MockProvider;

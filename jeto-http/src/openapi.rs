@@ -19,7 +19,7 @@ use utoipa::{Modify, OpenApi};
 use crate::answers::{CommandAnswer, Deleted, ErrorBody, Health};
 use crate::handlers::{
     audit, commands, events, hosts, instances, keys, lifecycle, machines, meta, people, projects,
-    webhooks,
+    usage, webhooks,
 };
 use crate::{ApiBody, MAX_BODY};
 
@@ -51,6 +51,7 @@ use crate::{ApiBody, MAX_BODY};
         webhooks::list, webhooks::create, webhooks::get, webhooks::update, webhooks::delete,
         webhooks::deliveries, webhooks::send_again,
         lifecycle::set, lifecycle::clear, lifecycle::keep_up,
+        usage::user, usage::team, usage::project,
     ),
     components(schemas(ErrorBody, CommandAnswer, Deleted, Health)),
     security(("jetoKey" = []), ("bearer" = [])),

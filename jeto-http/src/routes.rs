@@ -73,6 +73,12 @@ pub enum Route {
     Expiry(u64),
     /// `/api/instances/{id}/keep-up`
     KeepUp(u64),
+    /// `/api/users/{id}/usage`
+    UserUsage(u64),
+    /// `/api/teams/{id}/usage`
+    TeamUsage(u64),
+    /// `/api/projects/{id}/usage`
+    ProjectUsage(u64),
 }
 
 impl Route {
@@ -114,6 +120,9 @@ impl Route {
             Route::Delivery(..) => 31,
             Route::Expiry(_) => 32,
             Route::KeepUp(_) => 33,
+            Route::UserUsage(_) => 34,
+            Route::TeamUsage(_) => 35,
+            Route::ProjectUsage(_) => 36,
         };
         ROUTES[index].0
     }
@@ -170,6 +179,9 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/webhooks/{id}/deliveries/{did}", &["POST"]),
     ("/api/instances/{id}/expiry", &["PUT", "DELETE"]),
     ("/api/instances/{id}/keep-up", &["POST"]),
+    ("/api/users/{id}/usage", &["GET"]),
+    ("/api/teams/{id}/usage", &["GET"]),
+    ("/api/projects/{id}/usage", &["GET"]),
 ];
 
 /// Matches a path against [`ROUTES`]. Parameters must be positive integers; anything else
@@ -242,6 +254,9 @@ pub fn match_path(path: &str) -> Result<(Route, &'static [&'static str]), ApiErr
                 (31, [id, did]) => Route::Delivery(*id, *did),
                 (32, [id]) => Route::Expiry(*id),
                 (33, [id]) => Route::KeepUp(*id),
+                (34, [id]) => Route::UserUsage(*id),
+                (35, [id]) => Route::TeamUsage(*id),
+                (36, [id]) => Route::ProjectUsage(*id),
                 _ => unreachable!("ROUTES and this match list the same routes"),
             };
             return Ok((route, methods));

@@ -17,7 +17,7 @@ use jeto_core::Jeto;
 use crate::client::ClientAddr;
 use crate::handlers::{
     audit, commands, events, hosts, instances, keys, lifecycle, machines, meta, people, projects,
-    webhooks,
+    usage, webhooks,
 };
 use crate::json_request::read_json;
 use crate::links::Links;
@@ -369,6 +369,18 @@ where
         (Route::Metrics, _) => {
             query(&[])?;
             meta::metrics(jeto, &who, parts.headers.get(http::header::ACCEPT)).await
+        }
+        (Route::UserUsage(id), _) => {
+            query(&[])?;
+            usage::user(jeto, &who, id).await
+        }
+        (Route::TeamUsage(id), _) => {
+            query(&[])?;
+            usage::team(jeto, &who, id).await
+        }
+        (Route::ProjectUsage(id), _) => {
+            query(&[])?;
+            usage::project(jeto, &who, id).await
         }
         (Route::Expiry(id), Method::PUT) => {
             query(&[])?;

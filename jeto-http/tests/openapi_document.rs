@@ -635,6 +635,19 @@ async fn walk_every_route() {
     let project = "/api/projects/{id}";
     api.call(project, "GET", "/api/projects/1", admin, None)
         .await;
+    let usage = "/api/projects/{id}/usage";
+    assert_eq!(
+        api.call(usage, "GET", "/api/projects/1/usage", admin, None)
+            .await
+            .0,
+        200
+    );
+    api.call(usage, "GET", "/api/projects/1/usage?x=1", admin, None)
+        .await;
+    api.call(usage, "GET", "/api/projects/1/usage", None, None)
+        .await;
+    api.call(usage, "GET", "/api/projects/9/usage", admin, None)
+        .await;
     api.call(project, "GET", "/api/projects/1?x=1", admin, None)
         .await;
     api.call(project, "GET", "/api/projects/1", None, None)
@@ -1157,6 +1170,17 @@ async fn people(api: &mut Api, big: &str) {
             .await;
         api.call(one, "GET", &url, None, None).await;
         api.call(one, "GET", &format!("{list}/999"), admin, None)
+            .await;
+        let usage = format!("{one}/usage");
+        let (status, used) = api
+            .call(&usage, "GET", &format!("{url}/usage"), admin, None)
+            .await;
+        assert_eq!(status, 200, "{used}");
+        api.call(&usage, "GET", &format!("{url}/usage?x=1"), admin, None)
+            .await;
+        api.call(&usage, "GET", &format!("{url}/usage"), None, None)
+            .await;
+        api.call(&usage, "GET", &format!("{list}/999/usage"), admin, None)
             .await;
         api.call(one, "PUT", &url, admin, Some(&body(first))).await;
         api.call(one, "PUT", &url, admin, Some(&body(second))).await; // 409

@@ -743,8 +743,13 @@ async fn an_admin_changes_people_hosts_and_instances_from_the_page() {
     type_into("input[name=team-name]", "devs").await;
     type_into("input[name=team-members]", "ann").await;
     type_into("input[name=team-actions]", "start").await;
+    type_into("input[name=team-quota-running]", "1").await;
     browser.click("#team-form button[type=submit]").await;
     browser.wait_text("#team-rows", "ann", 15).await;
+    // The team's quota was saved, and its usage shows beside it.
+    browser.wait_text("#team-rows", "running 0 of 1", 15).await;
+    let teams = admin.get("/api/teams").await.json();
+    assert_eq!(teams[0]["quota"], json!({"running": 1}), "{teams}");
     browser.screenshot("dashboard-people.png").await;
     let users = admin.get("/api/users").await.json();
     let ann = users[0]["id"].as_u64().unwrap();

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{Permission, Principal};
-use crate::{validate, Result};
+use crate::{validate, Quota, Result};
 
 /// What a user or a team is granted. Nothing by default.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -113,6 +113,9 @@ pub struct User {
     /// What the user is granted, beside their teams' grants.
     #[serde(default)]
     pub grants: Grants,
+    /// What the user may hold at most (their teams' quotas bound them too).
+    #[serde(default, skip_serializing_if = "Quota::is_empty")]
+    pub quota: Quota,
 }
 
 impl User {
@@ -122,6 +125,7 @@ impl User {
             id: 0,
             name: name.into(),
             grants: Grants::default(),
+            quota: Quota::default(),
         }
     }
 
@@ -152,6 +156,9 @@ pub struct Team {
     /// What every member is granted.
     #[serde(default)]
     pub grants: Grants,
+    /// What the members may hold at most, all together.
+    #[serde(default, skip_serializing_if = "Quota::is_empty")]
+    pub quota: Quota,
 }
 
 impl Team {
@@ -162,6 +169,7 @@ impl Team {
             name: name.into(),
             members: BTreeSet::new(),
             grants: Grants::default(),
+            quota: Quota::default(),
         }
     }
 

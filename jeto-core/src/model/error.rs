@@ -204,6 +204,19 @@ pub enum Error {
         retry_after: Duration,
     },
 
+    /// A quota would be exceeded: nothing was created or queued.
+    #[error("{set_by}'s quota: at most {limit} {} ({} in use now); free some, or ask an admin for a larger quota", resource.as_str(), usage)]
+    QuotaExceeded {
+        /// What is bounded.
+        resource: super::QuotaResource,
+        /// The limit.
+        limit: u32,
+        /// What is in use now.
+        usage: u32,
+        /// Whose quota: `user ann`, `team blue`, `project 3`.
+        set_by: String,
+    },
+
     /// The server is stopping (draining its running commands) and accepts no new commands.
     #[error("the server is stopping: it lets its running commands finish and accepts no new command; retry in a few seconds, against the restarted server")]
     ShuttingDown,
@@ -259,7 +272,9 @@ impl Error {
             | Error::InstanceFolder { .. }
             | Error::JetoInfos { .. } => ErrorKind::InvalidRequest,
             Error::Unauthenticated | Error::KeyExpired { .. } => ErrorKind::Unauthenticated,
-            Error::Forbidden { .. } | Error::SignInRefused { .. } => ErrorKind::Forbidden,
+            Error::Forbidden { .. } | Error::SignInRefused { .. } | Error::QuotaExceeded { .. } => {
+                ErrorKind::Forbidden
+            }
             Error::InstanceNotFound { .. }
             | Error::HostNotFound { .. }
             | Error::ProjectNotFound { .. }
@@ -288,6 +303,7 @@ impl Error {
             Error::KeyExpired { .. } => "key_expired",
             Error::NotFound { .. } => "not_found",
             Error::Forbidden { .. } => "forbidden",
+            Error::QuotaExceeded { .. } => "quota_exceeded",
             Error::SignInRefused { .. } => "sign_in_refused",
             Error::InstanceNotFound { .. } => "instance_not_found",
             Error::HostNotFound { .. } => "host_not_found",

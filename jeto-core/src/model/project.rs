@@ -51,6 +51,9 @@ pub struct Project {
     /// The hosts instances of this project may run on; absent means any.
     #[serde(default)]
     pub hosts: Option<BTreeSet<u64>>,
+    /// What the instances made from it may hold at most, all together.
+    #[serde(default, skip_serializing_if = "super::Quota::is_empty")]
+    pub quota: super::Quota,
 }
 
 impl Project {
@@ -65,6 +68,7 @@ impl Project {
             references: Vec::new(),
             default_reference: None,
             hosts: None,
+            quota: Default::default(),
         }
     }
 

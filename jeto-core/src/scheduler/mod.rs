@@ -558,6 +558,21 @@ impl CommandScheduler {
         })
     }
 
+    /// The unfinished (queued or running) commands of an instance, oldest first.
+    pub fn unfinished(&self, instance_id: u64) -> Vec<Command> {
+        self.lock()
+            .lanes
+            .get(&instance_id)
+            .map(|lane| {
+                lane.live
+                    .iter()
+                    .map(|c| c.snapshot())
+                    .filter(|c| !c.status.is_finished())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Commands queued and not started, on every instance.
     pub fn queued(&self) -> usize {
         self.lock().queued_by.values().sum()

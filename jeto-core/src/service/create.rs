@@ -236,13 +236,16 @@ impl Jeto {
         })
     }
 
-    /// `record` with the expiry its creation asked for, or the configured default.
-    fn with_expiry(
+    /// `record` with its owner (the user whose key or sign-in asks), its project, and the
+    /// expiry its creation asked for, or the configured default.
+    fn finish_record(
         &self,
         mut record: InstanceRecord,
         who: &Principal,
         request: &CreateInstance,
     ) -> Result<InstanceRecord> {
+        record.owner = who.user;
+        record.project = request.project;
         let lifecycle = &self.inner.config.lifecycle;
         let action = request.on_expiry.unwrap_or(lifecycle.default_action);
         let after = match request.expires_in_secs {
@@ -298,6 +301,8 @@ impl Jeto {
             },
             host_id: host.id,
             managed_folder: managed,
+            owner: None,
+            project: None,
         }
     }
 
@@ -323,6 +328,8 @@ impl Jeto {
         request: CreateInstance,
     ) -> Result<InstanceView> {
         let (source, host) = self.check_create(who, &request).await?;
+        // Counted from now until the record is stored (or the creation fails).
+        let _reservation = self.reserve_creation(who, request.project).await?;
         let record = match &source {
             InstanceSource::Path(asked) => {
                 // Before anything else looks at the folder, so a refusal tells nothing of it.
@@ -334,7 +341,7 @@ impl Jeto {
                     .await?;
                 self.check_root(who, &path)?;
                 self.check_not_registered(who, &path).await?;
-                self.insert(self.with_expiry(
+                self.insert(self.finish_record(
                     Self::new_instance(&request, &source, None, &path, &host),
                     who,
                     &request,
@@ -352,7 +359,7 @@ impl Jeto {
                     let _ = std::fs::remove_dir_all(&path);
                     e
                 };
-                self.insert(self.with_expiry(
+                self.insert(self.finish_record(
                     Self::new_instance(&request, &source, Some(id), &path, &host),
                     who,
                     &request,
@@ -377,6 +384,8 @@ impl Jeto {
         request: CreateInstance,
     ) -> Result<(InstanceView, CommandHandle)> {
         let (source, host) = self.check_create(who, &request).await?;
+        // Counted from now until the record is stored (or the creation fails).
+        let _reservation = self.reserve_creation(who, request.project).await?;
         if matches!(source, InstanceSource::Path(_)) {
             return Err(Error::invalid(
                 "async creation is for git and archive sources; a path is registered at once",
@@ -384,7 +393,7 @@ impl Jeto {
         }
         let id = self.inner.store.reserve_instance_id().await?;
         let target = self.managed_folder(id, &request.name)?;
-        let new = self.with_expiry(
+        let new = self.finish_record(
             Self::new_instance(&request, &source, Some(id), &target, &host),
             who,
             &request,

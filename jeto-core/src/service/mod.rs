@@ -14,6 +14,7 @@ mod lifecycle;
 mod machines;
 mod metrics;
 mod people;
+mod quotas;
 mod readiness;
 mod reads;
 mod recovery;
@@ -143,6 +144,11 @@ struct Inner {
     activity: lifecycle::Activity,
     /// One change of an instance's expiry at a time.
     expiry_writes: tokio::sync::Mutex<()>,
+    /// One quota check (and what it allows) at a time.
+    quota_gate: tokio::sync::Mutex<()>,
+    /// Creations checked against quotas, not stored yet.
+    preparing: quotas::Preparing,
+    next_reservation: std::sync::atomic::AtomicU64,
 }
 
 /// The Jeto service: instances, hosts, access checks and commands, over one [`Provider`].
@@ -277,6 +283,9 @@ impl JetoBuilder {
                 webhooks,
                 activity: Default::default(),
                 expiry_writes: Default::default(),
+                quota_gate: Default::default(),
+                preparing: Default::default(),
+                next_reservation: Default::default(),
                 config: self.config,
             }),
         };
@@ -502,6 +511,7 @@ impl Jeto {
                 });
             }
         }
+        let _quota = self.check_command(&record, &request).await?;
         tracing::info!(instance = id, principal = %who.name, action = %request.action, machine = ?request.machine, "command submitted");
         self.inner
             .scheduler

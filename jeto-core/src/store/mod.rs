@@ -42,6 +42,12 @@ pub struct InstanceRecord {
     /// Whether Jeto made the folder (and so removes it when the instance is deleted).
     #[serde(default)]
     pub managed_folder: bool,
+    /// The user whose key or sign-in made it (their quotas and their teams' count it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<u64>,
+    /// The project it was made from (its quota counts it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<u64>,
 }
 
 impl InstanceRecord {
@@ -53,6 +59,8 @@ impl InstanceRecord {
             spec,
             host_id,
             managed_folder: false,
+            owner: None,
+            project: None,
         }
     }
 }

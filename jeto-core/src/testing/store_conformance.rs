@@ -37,6 +37,7 @@ pub async fn run_all(open: impl Fn() -> Arc<dyn Store>, persistent: bool) {
     one_folder_holds_one_instance(store.clone()).await;
     hosts_in_use_stay_and_others_go(store.as_ref()).await;
     people_and_their_keys(store.as_ref()).await;
+    owners_and_quotas_come_back(store.as_ref()).await;
     the_event_log_is_ordered_and_bounded(store.as_ref()).await;
     webhooks_and_their_deliveries(store.as_ref()).await;
     if persistent {
@@ -64,6 +65,8 @@ fn instance(name: &str) -> InstanceRecord {
         },
         host_id: 1,
         managed_folder: false,
+        owner: None,
+        project: None,
     }
 }
 
@@ -168,6 +171,7 @@ pub async fn ids_are_never_reused(store: &dyn Store) {
         references: vec!["main".into()],
         default_reference: Some("main".into()),
         hosts: None,
+        quota: Default::default(),
     };
     let p1 = store.put_project(project("ids-p1")).await.unwrap();
     let p2 = store.put_project(project("ids-p2")).await.unwrap();
@@ -513,6 +517,7 @@ pub async fn hosts_in_use_stay_and_others_go(store: &dyn Store) {
             references: vec!["main".into()],
             default_reference: Some("main".into()),
             hosts: None,
+            quota: Default::default(),
         })
         .await
         .unwrap();
@@ -613,6 +618,63 @@ pub async fn people_and_their_keys(store: &dyn Store) {
     // A name freed is free again; ids are not reused.
     let ann_again = store.put_user(User::new("ann")).await.unwrap();
     assert!(ann_again.id > bob.id);
+}
+
+/// Who made an instance, its project, and the quotas of users, teams and projects are kept as
+/// written (a reopened store is compared by `run_all`).
+pub async fn owners_and_quotas_come_back(store: &dyn Store) {
+    use crate::access::people::{Team, User};
+    let quota = |instances| crate::Quota {
+        instances: Some(instances),
+        running: Some(2),
+        ..Default::default()
+    };
+    let cid = store
+        .put_user(User {
+            quota: quota(3),
+            ..User::new("quota-cid")
+        })
+        .await
+        .unwrap();
+    let team = store
+        .put_team(Team {
+            quota: quota(4),
+            members: [cid.id].into(),
+            ..Team::new("quota-team")
+        })
+        .await
+        .unwrap();
+    let project = store
+        .put_project(Project {
+            quota: quota(5),
+            ..Project::git("quota-project", "https://example.invalid/q.git")
+        })
+        .await
+        .unwrap();
+    let made = store
+        .insert_instance(InstanceRecord {
+            owner: Some(cid.id),
+            project: Some(project.id),
+            ..instance("owned")
+        })
+        .await
+        .unwrap();
+    let instances = store.instances().await.unwrap();
+    let back = instances.iter().find(|r| r.id == made.id).unwrap();
+    assert_eq!((back.owner, back.project), (Some(cid.id), Some(project.id)));
+    let users = store.users().await.unwrap();
+    assert_eq!(
+        users.iter().find(|u| u.id == cid.id).unwrap().quota,
+        quota(3)
+    );
+    let teams = store.teams().await.unwrap();
+    assert_eq!(
+        teams.iter().find(|t| t.id == team.id).unwrap().quota,
+        quota(4)
+    );
+    let projects = store.projects().await.unwrap();
+    let found = projects.iter().find(|p| p.id == project.id).unwrap();
+    assert_eq!(found.quota, quota(5));
 }
 
 /// Events get increasing ids in the order given, read back in order after an id, and only the

@@ -11,6 +11,7 @@ pub mod machines;
 pub mod meta;
 pub mod people;
 pub mod projects;
+pub mod usage;
 pub mod webhooks;
 
 use http::StatusCode;

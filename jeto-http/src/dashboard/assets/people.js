@@ -39,6 +39,35 @@ function grantFields(prefix) {
   };
 }
 
+/** The fields of a quota (instances, running machines, queued commands; empty: no limit). */
+function quotaFields(prefix) {
+  const input = (name) => h('input', { type: 'number', min: 0, step: 1, name: `${prefix}-quota-${name}`, placeholder: 'no limit' });
+  const instances = input('instances');
+  const running = input('running');
+  const queued = input('queued');
+  const number = (el) => (el.value === '' ? undefined : Number(el.value));
+  return {
+    fields: [
+      field('Quota: instances', instances), field('Quota: running machines', running), field('Quota: queued commands', queued),
+    ],
+    read: () => JSON.parse(JSON.stringify({ instances: number(instances), running: number(running), queued: number(queued) })),
+    set(quota = {}) {
+      instances.value = quota.instances ?? '';
+      running.value = quota.running ?? '';
+      queued.value = quota.queued ?? '';
+    },
+  };
+}
+
+/** Usage bars: `{instances, running, queued}` of `{limit, usage}`. */
+function usageBars(usage) {
+  return h('ul', { class: 'usage' }, ['instances', 'running', 'queued'].map((what) => {
+    const { limit, usage: used } = usage[what];
+    return h('li', { 'data-usage': what }, `${what} ${used}${limit == null ? '' : ` of ${limit}`} `,
+      limit == null ? null : h('meter', { min: 0, max: limit, value: used, high: limit, optimum: 0 }));
+  }));
+}
+
 function describe(grants = {}) {
   if (grants.admin) return 'admin';
   const parts = [];
@@ -112,21 +141,23 @@ export function people(main, ui) {
 
   const userName = h('input', { type: 'text', name: 'user-name', required: true, maxlength: 128 });
   const userGrants = grantFields('user');
-  const userEditor = editor('user', 'user-form', [field('Name', userName, 'A login or an e-mail address, as the identity provider names them.'), userGrants.fields],
-    () => ({ name: userName.value.trim(), grants: userGrants.read() }),
+  const userQuota = quotaFields('user');
+  const userEditor = editor('user', 'user-form', [field('Name', userName, 'A login or an e-mail address, as the identity provider names them.'), userGrants.fields, userQuota.fields],
+    () => ({ name: userName.value.trim(), grants: userGrants.read(), quota: userQuota.read() }),
     (body, id) => (id ? put(`/api/users/${id}`, body) : post('/api/users', body)), ui, () => load());
 
   const teamName = h('input', { type: 'text', name: 'team-name', required: true, maxlength: 128 });
   const members = h('input', { type: 'text', name: 'team-members', placeholder: 'ann@example.org, bob' });
   const teamGrants = grantFields('team');
+  const teamQuota = quotaFields('team');
   const teamEditor = editor('team', 'team-form',
     [field('Name', teamName, 'The identity provider\'s groups of this name count as members too.'),
-      field('Members', members, 'User names, separated by commas.'), teamGrants.fields],
+      field('Members', members, 'User names, separated by commas.'), teamGrants.fields, teamQuota.fields],
     () => {
       const named = words(members.value);
       const unknown = named.filter((n) => !users.some((u) => u.name === n));
       if (unknown.length) throw new Error(`no user named ${unknown.join(', ')}: add them first`);
-      return { name: teamName.value.trim(), members: users.filter((u) => named.includes(u.name)).map((u) => u.id), grants: teamGrants.read() };
+      return { name: teamName.value.trim(), members: users.filter((u) => named.includes(u.name)).map((u) => u.id), grants: teamGrants.read(), quota: teamQuota.read() };
     },
     (body, id) => (id ? put(`/api/teams/${id}`, body) : post('/api/teams', body)), ui, () => load());
 
@@ -138,19 +169,21 @@ export function people(main, ui) {
       h('td', {}, user.id), h('td', {}, user.name), h('td', {}, describe(user.grants)),
       h('td', {}, teams.filter((t) => t.members.includes(user.id)).map((t) => t.name).join(', ')),
       h('td', {},
-        h('button', { type: 'button', class: 'edit', onclick: () => userEditor.edit(user, (u) => { userName.value = u.name; userGrants.set(u.grants); }) }, 'Edit'), ' ',
+        h('button', { type: 'button', class: 'edit', onclick: () => userEditor.edit(user, (u) => { userName.value = u.name; userGrants.set(u.grants); userQuota.set(u.quota); }) }, 'Edit'), ' ',
         removeButton(`user ${user.name} and their keys`, `/api/users/${user.id}`, ui, load)))));
-    teamRows.replaceChildren(...teams.map((team) => h('tr', { 'data-team': team.id },
+    const usages = await Promise.all(teams.map((team) => get(`/api/teams/${team.id}/usage`).catch(() => null)));
+    teamRows.replaceChildren(...teams.map((team, index) => h('tr', { 'data-team': team.id },
       h('td', {}, team.id), h('td', {}, team.name), h('td', {}, team.members.map(nameOf).join(', ')),
       h('td', {}, describe(team.grants)),
+      h('td', {}, usages[index] ? usageBars(usages[index]) : ''),
       h('td', {},
-        h('button', { type: 'button', class: 'edit', onclick: () => teamEditor.edit(team, (t) => { teamName.value = t.name; members.value = t.members.map(nameOf).join(', '); teamGrants.set(t.grants); }) }, 'Edit'), ' ',
+        h('button', { type: 'button', class: 'edit', onclick: () => teamEditor.edit(team, (t) => { teamName.value = t.name; members.value = t.members.map(nameOf).join(', '); teamGrants.set(t.grants); teamQuota.set(t.quota); }) }, 'Edit'), ' ',
         removeButton(`team ${team.name}`, `/api/teams/${team.id}`, ui, load)))));
   };
   fill(main, h('h1', {}, 'People'),
     h('p', {}, 'A person\'s rights are their own grants and their teams\', checked again at every request.'),
     table('Users', ['#', 'Name', 'Granted', 'Teams', ''], userRows), userEditor.form,
-    table('Teams', ['#', 'Name', 'Members', 'Granted', ''], teamRows), teamEditor.form);
+    table('Teams', ['#', 'Name', 'Members', 'Granted', 'Usage', ''], teamRows), teamEditor.form);
   const stop = every(REFRESH_MS * 3, ui, 'load users and teams', load);
   return { stop };
 }
