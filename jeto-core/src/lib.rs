@@ -67,8 +67,8 @@ pub use model::{
     PluginInfo, Project, Result, SshDetails, Status, ToolInfo, UnknownAction, JETO_JSON,
 };
 pub use model::{
-    Delivery, DeliveryOutcome, Expiry, ExpiryAction, Quota, QuotaResource, QuotaUsage, Usage,
-    Webhook,
+    Delivery, DeliveryOutcome, Expiry, ExpiryAction, IdleStop, Quota, QuotaResource, QuotaUsage,
+    Usage, Webhook,
 };
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]

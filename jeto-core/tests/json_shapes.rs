@@ -43,6 +43,7 @@ fn instance() -> Instance {
             ip: Some("192.168.56.10".into()),
             status: "running".into(),
             provider: Some("virtualbox".into()),
+            ssh_sessions: None,
         },
         Status::new("db", "poweroff"),
     ];

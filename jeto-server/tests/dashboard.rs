@@ -961,6 +961,62 @@ async fn the_instance_page_marks_a_state_changed_outside_jeto() {
     browser.close().await;
 }
 
+/// Issue 29: the instance page shows when idle stop will halt the running machine and why, and
+/// its expiry; Keep up moves the idle stop, Expire in 1 h sets an expiry an hour away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_instance_page_counts_down_to_idle_stop_and_expiry_and_keeps_up() {
+    let _one = BROWSER.lock().await;
+    let fake = FakeVagrant::new();
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server_top(
+        &fake,
+        dir.path(),
+        "",
+        "[lifecycle]\nidle_stop_secs = 600\ncheck_interval_secs = 3600\n",
+    );
+    let admin = TestClient::new(server.address, Some(ADMIN_KEY));
+    let id = register(&admin, "web", 1, &fake.another_single("web")).await;
+    let started = admin
+        .post(&format!("/api/instances/{id}"), &json!({"state": "start"}))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text());
+    let before = admin.get(&format!("/api/instances/{id}")).await.json();
+    let idle_before = before["idle_stop"]["last_activity"].clone();
+    assert!(idle_before.is_string(), "{before}");
+    let browser = Browser::start().await;
+    browser.sign_in(server.address, ADMIN_KEY).await;
+    browser.click(&format!("tr[data-instance='{id}'] a")).await;
+    let idle = browser.wait_text("#idle-stop", "halted in", 10).await;
+    assert!(idle.contains("last activity"), "{idle}");
+    assert!(browser.text("#expiry").await.contains("never"));
+    // A second later, so the keep-up is a later activity than the start.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    browser.click("#keep-up").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = admin.get(&format!("/api/instances/{id}")).await.json();
+        if now["idle_stop"]["last_activity"] != idle_before {
+            break;
+        }
+        assert!(Instant::now() < deadline, "Keep up did not count: {now}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    browser.click("#extend").await;
+    browser.wait_text("#expiry", "halted in", 10).await;
+    let expiry = admin.get(&format!("/api/instances/{id}")).await.json()["expiry"].clone();
+    let at = time::OffsetDateTime::parse(
+        expiry["at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let left = at - time::OffsetDateTime::now_utc();
+    assert!(
+        left > time::Duration::minutes(55) && left <= time::Duration::minutes(60),
+        "{expiry}"
+    );
+    browser.close().await;
+}
+
 /// Issue 28: the webhooks page (admins): an endpoint added there shows its secret once; a
 /// delivery that failed for too long shows the endpoint paused and the failed attempt; Resume
 /// and Send again go to the API.

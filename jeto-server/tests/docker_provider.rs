@@ -55,12 +55,17 @@ fn setup_with(more: &str) -> Docker {
 impl Docker {
     /// A new instance folder `name` with these machines and provisioner.
     fn folder(&self, name: &str, machines: &[&str], provision: &str) -> PathBuf {
+        let machines: Vec<(&str, u16)> = machines.iter().map(|m| (*m, free_port())).collect();
+        self.folder_with_ports(name, &machines, provision)
+    }
+
+    /// [`Docker::folder`] with each machine's SSH published on a port of the caller's choosing.
+    fn folder_with_ports(&self, name: &str, machines: &[(&str, u16)], provision: &str) -> PathBuf {
         let folder = self.fake.root().join(name);
         std::fs::create_dir_all(&folder).unwrap();
-        let machines: Vec<(&str, u16)> = machines.iter().map(|m| (*m, free_port())).collect();
         std::fs::write(
             folder.join("Vagrantfile"),
-            docker_vagrantfile(&self.image, &machines, provision),
+            docker_vagrantfile(&self.image, machines, provision),
         )
         .unwrap();
         std::fs::write(folder.join("jeto.json"), SCRIPTS).unwrap();
@@ -457,4 +462,160 @@ async fn a_container_stopped_with_docker_stop_shows_within_the_watch_interval() 
         .unwrap()
         .clone();
     assert_eq!(row["status"][0]["status"], "stopped", "{row}");
+}
+
+/// An `ssh` session held open (killed when dropped).
+struct SshSession(std::process::Child);
+
+impl SshSession {
+    /// Logs in as `vagrant` with Vagrant's insecure key through 127.0.0.1:`port` and runs
+    /// `sleep` there.
+    fn open(port: u16, keys: &Path) -> SshSession {
+        // ssh refuses a private key others may read: a copy only we can.
+        let insecure = glob_one("/usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant");
+        let key = keys.join("vagrant");
+        std::fs::copy(&insecure, &key).unwrap();
+        let only_us = std::os::unix::fs::PermissionsExt::from_mode(0o600);
+        std::fs::set_permissions(&key, only_us).unwrap();
+        let child = std::process::Command::new("ssh")
+            .arg("-i")
+            .arg(&key)
+            .args([
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+            ])
+            .args([
+                "-o",
+                "IdentitiesOnly=yes",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "LogLevel=ERROR",
+            ])
+            .args(["-p", &port.to_string(), "vagrant@127.0.0.1", "sleep 600"])
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("the docker tier needs an SSH client: apt-get install -y openssh-client");
+        SshSession(child)
+    }
+}
+
+impl Drop for SshSession {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The one file matching `pattern` (Vagrant's insecure private key, installed with vagrant).
+fn glob_one(pattern: &str) -> PathBuf {
+    let (dir, rest) = pattern.split_once("vagrant-*").unwrap();
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("vagrant-2")
+        })
+        .map(|p| PathBuf::from(format!("{}{rest}", p.display())))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("{pattern} not found: apt-get install -y vagrant"))
+}
+
+/// The commands `policy` requested on instance `id`.
+async fn policy_commands(admin: &TestClient, id: u64, policy: &str) -> Vec<Value> {
+    let commands = admin
+        .get(&format!("/api/instances/{id}/commands"))
+        .await
+        .json();
+    commands
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["requested_by"] == policy)
+        .cloned()
+        .collect()
+}
+
+/// Issue 29: idle stop on real containers. Two running machines with no Jeto command since
+/// their start; the test holds an SSH session open to one through its published port. The
+/// watcher's docker reads see the session (no vagrant process), the idle container is halted
+/// by `policy:idle` after the idle period, and the one with the session is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_container_is_halted_and_one_with_an_ssh_session_is_not() {
+    let idle_secs = 20;
+    let d = setup_with(&format!(
+        "[watch]\ninterval_secs = 1\n[lifecycle]\ncheck_interval_secs = 1\nidle_stop_secs = {idle_secs}\n"
+    ));
+    let port = free_port();
+    let idle_folder = d.folder("idle", &["default"], "true");
+    let used_folder = d.folder_with_ports("used", &[("default", port)], "true");
+    let _cleanup = Cleanup(vec![idle_folder.clone(), used_folder.clone()]);
+    let idle = register(&d.admin, "idle", 3, &idle_folder).await;
+    let used = register(&d.admin, "used", 3, &used_folder).await;
+    for id in [idle, used] {
+        let (status, started) = d.state(id, "start").await;
+        assert_eq!(status, 200, "{started}");
+    }
+    let keys = tempfile::tempdir().unwrap();
+    let _session = SshSession::open(port, keys.path());
+
+    // The session shows in the status the watcher read from docker.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let now = d.admin.get(&format!("/api/instances/{used}")).await.json();
+        if now["status"][0]["ssh_sessions"] == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no session seen: {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let calls_before = d.fake.calls().len();
+
+    // The idle one is halted once its idle period is over.
+    let deadline = std::time::Instant::now() + Duration::from_secs(idle_secs + 30);
+    while running(&idle_folder, "default") != Some(false) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the idle container still runs"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let halts = policy_commands(&d.admin, idle, "policy:idle").await;
+    assert_eq!(halts.len(), 1, "{halts:?}");
+    assert_eq!(halts[0]["action"], "stop");
+
+    // Well past the idle period of the one with the session (it started last), it still runs.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let view = d.admin.get(&format!("/api/instances/{used}")).await.json();
+    let last = time::OffsetDateTime::parse(
+        view["idle_stop"]["last_activity"]
+            .as_str()
+            .expect("an idle stop time"),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert!(
+        time::OffsetDateTime::now_utc() - last < time::Duration::seconds(5),
+        "the open session is recent activity: {view}"
+    );
+    assert_eq!(running(&used_folder, "default"), Some(true));
+    assert!(policy_commands(&d.admin, used, "policy:idle")
+        .await
+        .is_empty());
+    // No vagrant process but the policy's halt: the sessions came from docker and /proc.
+    let calls = d.fake.calls();
+    let after: Vec<&String> = calls[calls_before..].iter().collect();
+    assert!(
+        after.iter().all(|c| c.contains("halt")) && after.len() == 1,
+        "{after:?}"
+    );
 }

@@ -208,3 +208,95 @@ async fn an_idle_machine_is_halted_and_one_kept_up_is_not() {
         .collect();
     assert_eq!(calls.len(), 1, "{calls:?}");
 }
+
+/// Seconds from now until `instance`'s expiry.
+fn expires_in(instance: &Value) -> i64 {
+    let at = time::OffsetDateTime::parse(
+        instance["expiry"]["at"].as_str().expect("an expiry"),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    (at - time::OffsetDateTime::now_utc()).whole_seconds()
+}
+
+/// An instance's expiry, when its creation names none: its project's default, else the
+/// shortest of its creator's teams', else the configured one; one named wins over all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_expiries_come_from_the_project_then_the_teams_then_the_configuration() {
+    let fake = FakeVagrant::new();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    fake.git_repository(&repo, &fake.single());
+    let config = format!(
+        "[lifecycle]\ndefault_expiry_secs = 86400\n[[projects]]\nid = 1\nname = \"site\"\n\
+         git_url = {:?}\nreferences = [\"main\"]\ndefault_reference = \"main\"\n\
+         default_expiry_secs = 600\n",
+        repo.display().to_string()
+    );
+    let server = start_server_top(&fake, dir.path(), "", &config);
+    let admin = TestClient::new(server.address, Some(ADMIN_KEY));
+    let grants = json!({"hosts": [1], "actions": ["status", "create"], "projects": [1]});
+    let ann = admin
+        .post("/api/users", &json!({"name": "ann", "grants": grants}))
+        .await
+        .json();
+    let zero = admin
+        .post(
+            "/api/teams",
+            &json!({"name": "short", "members": [ann["id"]], "default_expiry_secs": 0}),
+        )
+        .await;
+    assert_eq!(zero.status, 400, "{}", zero.text());
+    assert!(
+        zero.text().contains("default_expiry_secs"),
+        "{}",
+        zero.text()
+    );
+    for (name, secs) in [("short", 3600), ("long", 7200)] {
+        let team = admin
+            .post(
+                "/api/teams",
+                &json!({"name": name, "members": [ann["id"]], "default_expiry_secs": secs}),
+            )
+            .await;
+        assert_eq!(team.status, 201, "{}", team.text());
+    }
+    let key = admin
+        .post("/api/keys", &json!({"name": "k", "user": ann["id"]}))
+        .await
+        .json()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let as_ann = TestClient::new(server.address, Some(&key));
+    let create = |client: &TestClient, body: Value| {
+        let client = client.clone();
+        async move {
+            let made = client.post("/api/instances", &body).await;
+            assert_eq!(made.status, 201, "{}", made.text());
+            made.json()
+        }
+    };
+    let from_project = create(&as_ann, json!({"name": "p", "host": 1, "project": 1})).await;
+    assert!(
+        (590..=600).contains(&expires_in(&from_project)),
+        "{from_project}"
+    );
+    let path = |name: &str| fake.another_single(name).display().to_string();
+    let by_member = create(&as_ann, json!({"name": "t", "host": 1, "path": path("t")})).await;
+    assert!(
+        (3590..=3600).contains(&expires_in(&by_member)),
+        "{by_member}"
+    );
+    let by_admin = create(&admin, json!({"name": "c", "host": 1, "path": path("c")})).await;
+    assert!(
+        (86390..=86400).contains(&expires_in(&by_admin)),
+        "{by_admin}"
+    );
+    let named = create(
+        &as_ann,
+        json!({"name": "n", "host": 1, "path": path("n"), "expires_in_secs": 120}),
+    )
+    .await;
+    assert!((110..=120).contains(&expires_in(&named)), "{named}");
+}

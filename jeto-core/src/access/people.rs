@@ -159,6 +159,10 @@ pub struct Team {
     /// What the members may hold at most, all together.
     #[serde(default, skip_serializing_if = "Quota::is_empty")]
     pub quota: Quota,
+    /// The expiry, in seconds after creation, of instances a member makes without naming one
+    /// (the shortest of their teams' wins; a project's default comes first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_expiry_secs: Option<u64>,
 }
 
 impl Team {
@@ -170,12 +174,14 @@ impl Team {
             members: BTreeSet::new(),
             grants: Grants::default(),
             quota: Quota::default(),
+            default_expiry_secs: None,
         }
     }
 
-    /// Checks the name.
+    /// Checks the name and the default expiry.
     pub fn validate(&self) -> Result<()> {
-        validate::instance_name(&self.name)
+        validate::instance_name(&self.name)?;
+        validate::default_expiry(self.default_expiry_secs)
     }
 }
 

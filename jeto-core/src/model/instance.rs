@@ -96,6 +96,12 @@ pub struct Status {
     /// The Vagrant provider that reported the state, when known.
     #[serde(default)]
     pub provider: Option<String>,
+    /// SSH connections open to the running machine, where the provider can tell (Vagrant's
+    /// docker provider on the server's own docker: established connections to the
+    /// container's port 22); absent where it cannot. Open sessions count as activity for
+    /// idle stop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_sessions: Option<u32>,
 }
 
 impl Status {
@@ -109,6 +115,7 @@ impl Status {
             ip: None,
             status: state.into(),
             provider: None,
+            ssh_sessions: None,
         }
     }
 

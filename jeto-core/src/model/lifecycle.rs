@@ -68,3 +68,27 @@ impl Expiry {
         }
     }
 }
+
+/// When idle stop will halt an instance's running machines if nothing happens, and since when
+/// it is idle (its last activity: a Jeto command, a keep-up, an SSH session seen open, or the
+/// server's start).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct IdleStop {
+    /// When the machines will be halted.
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub at: OffsetDateTime,
+    /// The last activity seen.
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub last_activity: OffsetDateTime,
+}
+
+impl IdleStop {
+    /// A halt at `at`, idle since `last_activity`.
+    pub fn new(at: OffsetDateTime, last_activity: OffsetDateTime) -> Self {
+        IdleStop { at, last_activity }
+    }
+}

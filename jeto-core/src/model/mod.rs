@@ -29,7 +29,7 @@ pub use host::{Host, HostParams};
 pub use instance::{Instance, InstanceSpec, Status};
 pub use inventory::{BoxInfo, GlobalMachine, HostWorker, PluginInfo, ToolInfo};
 pub use jeto_infos::{JetoInfos, JETO_JSON};
-pub use lifecycle::{Expiry, ExpiryAction};
+pub use lifecycle::{Expiry, ExpiryAction, IdleStop};
 pub use machine::{ForwardedPort, MachineDetails, MachineSnapshots, SshDetails};
 pub use project::Project;
 pub use quota::{Quota, QuotaResource, QuotaUsage, Usage};

@@ -54,6 +54,10 @@ pub struct Project {
     /// What the instances made from it may hold at most, all together.
     #[serde(default, skip_serializing_if = "super::Quota::is_empty")]
     pub quota: super::Quota,
+    /// The expiry, in seconds after creation, of instances made from it whose creation names
+    /// none (before the creator's teams' and the configured default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_expiry_secs: Option<u64>,
 }
 
 impl Project {
@@ -69,6 +73,7 @@ impl Project {
             default_reference: None,
             hosts: None,
             quota: Default::default(),
+            default_expiry_secs: None,
         }
     }
 
@@ -112,6 +117,7 @@ impl Project {
     /// Checks the definition: a name, exactly one source, valid patterns.
     pub fn validate(&self) -> Result<()> {
         validate::instance_name(&self.name)?;
+        validate::default_expiry(self.default_expiry_secs)?;
         match (&self.git_url, &self.archive_url) {
             (Some(url), None) | (None, Some(url)) if !url.is_empty() && !url.starts_with('-') => {}
             _ => {

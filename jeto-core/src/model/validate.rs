@@ -47,6 +47,25 @@ pub fn instance_name(name: &str) -> Result<()> {
     free_text("name", name, MAX_NAME_LEN)
 }
 
+/// The longest default expiry a team or project may give (ten years: longer is "never").
+pub const MAX_DEFAULT_EXPIRY_SECS: u64 = 10 * 365 * 24 * 3600;
+
+/// Checks a team's or project's `default_expiry_secs`: absent, or 1 to
+/// [`MAX_DEFAULT_EXPIRY_SECS`].
+///
+/// ```
+/// assert!(jeto_core::validate::default_expiry(Some(3600)).is_ok());
+/// assert!(jeto_core::validate::default_expiry(Some(0)).is_err());
+/// ```
+pub fn default_expiry(secs: Option<u64>) -> Result<()> {
+    match secs {
+        Some(secs) if secs == 0 || secs > MAX_DEFAULT_EXPIRY_SECS => Err(Error::invalid(format!(
+            "default_expiry_secs must be between 1 and {MAX_DEFAULT_EXPIRY_SECS} (leave it out for none)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Checks a machine name as Vagrant allows it: letters, digits, `-`, `_` and `.`, not starting
 /// with `-` (so it can never be taken for an option).
 ///

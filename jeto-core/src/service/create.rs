@@ -236,9 +236,37 @@ impl Jeto {
         })
     }
 
+    /// The expiry of an instance whose creation names none: its project's default, else the
+    /// shortest default of the creator's teams, else the configured one.
+    async fn default_expiry(
+        &self,
+        who: &Principal,
+        project: Option<u64>,
+    ) -> Result<Option<std::time::Duration>> {
+        let secs = std::time::Duration::from_secs;
+        if let Some(project) = project {
+            let projects = self.inner.store.projects().await?;
+            let found = projects.iter().find(|p| p.id == project);
+            if let Some(after) = found.and_then(|p| p.default_expiry_secs) {
+                return Ok(Some(secs(after)));
+            }
+        }
+        let teams = self.inner.store.teams().await?;
+        let shortest = teams
+            .iter()
+            .filter(|t| {
+                who.user.is_some_and(|u| t.members.contains(&u)) || who.teams.contains(&t.name)
+            })
+            .filter_map(|t| t.default_expiry_secs)
+            .min();
+        Ok(shortest
+            .map(secs)
+            .or(self.inner.config.lifecycle.default_expiry))
+    }
+
     /// `record` with its owner (the user whose key or sign-in asks), its project, and the
-    /// expiry its creation asked for, or the configured default.
-    fn finish_record(
+    /// expiry its creation asked for, or the default ([`Self::default_expiry`]).
+    async fn finish_record(
         &self,
         mut record: InstanceRecord,
         who: &Principal,
@@ -259,7 +287,7 @@ impl Jeto {
                 }
                 Some(asked)
             }
-            None => lifecycle.default_expiry,
+            None => self.default_expiry(who, request.project).await?,
         };
         if let Some(after) = after {
             let destroy = Permission::Action(crate::Action::Destroy);
@@ -341,11 +369,14 @@ impl Jeto {
                     .await?;
                 self.check_root(who, &path)?;
                 self.check_not_registered(who, &path).await?;
-                self.insert(self.finish_record(
-                    Self::new_instance(&request, &source, None, &path, &host),
-                    who,
-                    &request,
-                )?)
+                self.insert(
+                    self.finish_record(
+                        Self::new_instance(&request, &source, None, &path, &host),
+                        who,
+                        &request,
+                    )
+                    .await?,
+                )
                 .await?
             }
             _ => {
@@ -359,11 +390,14 @@ impl Jeto {
                     let _ = std::fs::remove_dir_all(&path);
                     e
                 };
-                self.insert(self.finish_record(
-                    Self::new_instance(&request, &source, Some(id), &path, &host),
-                    who,
-                    &request,
-                )?)
+                self.insert(
+                    self.finish_record(
+                        Self::new_instance(&request, &source, Some(id), &path, &host),
+                        who,
+                        &request,
+                    )
+                    .await?,
+                )
                 .await
                 .map_err(cleanup)?
             }
@@ -393,11 +427,13 @@ impl Jeto {
         }
         let id = self.inner.store.reserve_instance_id().await?;
         let target = self.managed_folder(id, &request.name)?;
-        let new = self.finish_record(
-            Self::new_instance(&request, &source, Some(id), &target, &host),
-            who,
-            &request,
-        )?;
+        let new = self
+            .finish_record(
+                Self::new_instance(&request, &source, Some(id), &target, &host),
+                who,
+                &request,
+            )
+            .await?;
         let record = self.inner.store.insert_instance(new).await?;
         self.instance_created(&record);
         let instance = self.instance_of(record.clone(), host);

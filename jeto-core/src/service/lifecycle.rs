@@ -3,7 +3,8 @@
 //! command touched for a while). Every automatic action is a command like any other: queued,
 //! with a console, history, events and an audit entry, requested by `policy:expiry` or
 //! `policy:idle`. Policies read nothing from the provider: states are the last known (the
-//! watcher keeps them fresh), activity is Jeto's own commands.
+//! watcher keeps them fresh, with the SSH sessions open where the provider can tell), activity
+//! is Jeto's own commands, keep-ups and those sessions.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -16,7 +17,9 @@ use super::{Inner, Jeto};
 use crate::access::{Permission, Principal};
 use crate::audit::AuditEntry;
 use crate::store::Page;
-use crate::{Action, ActionRequest, Error, EventKind, Expiry, ExpiryAction, Result, Status};
+use crate::{
+    Action, ActionRequest, Error, EventKind, Expiry, ExpiryAction, IdleStop, Result, Status,
+};
 
 /// Expiry and idle-stop settings.
 #[derive(Debug, Clone)]
@@ -73,9 +76,20 @@ pub struct ExpiryChange {
 }
 
 /// When each instance was last active, as this process saw it (its start counts for all).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Activity {
+    /// When this service started: the activity of every instance until something else.
+    started: OffsetDateTime,
     bumped: Mutex<HashMap<u64, OffsetDateTime>>,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Activity {
+            started: OffsetDateTime::now_utc(),
+            bumped: Mutex::default(),
+        }
+    }
 }
 
 impl Activity {
@@ -99,7 +113,7 @@ impl Activity {
 impl Jeto {
     /// Starts the lifecycle round: now (a restart catches up with what fell due while the
     /// server was down), then every `check_interval`.
-    pub(super) fn start_lifecycle(&self, started: OffsetDateTime) {
+    pub(super) fn start_lifecycle(&self) {
         let interval = self.inner.config.lifecycle.check_interval;
         if interval.is_zero() {
             return;
@@ -112,7 +126,7 @@ impl Jeto {
                 if jeto.is_draining() {
                     return;
                 }
-                if let Err(error) = jeto.lifecycle_round(started).await {
+                if let Err(error) = jeto.lifecycle_round().await {
                     tracing::warn!(%error, "the lifecycle round could not read the instances");
                 }
                 drop(jeto);
@@ -122,7 +136,7 @@ impl Jeto {
     }
 
     /// One round: warnings and expiries due, in the order they fell due; then idle machines.
-    pub(crate) async fn lifecycle_round(&self, started: OffsetDateTime) -> Result<()> {
+    pub(crate) async fn lifecycle_round(&self) -> Result<()> {
         let config = self.inner.config.lifecycle.clone();
         let now = OffsetDateTime::now_utc();
         let mut records = self.inner.store.instances().await?;
@@ -153,28 +167,36 @@ impl Jeto {
         }
         if let Some(idle) = config.idle_stop {
             for record in &records {
-                self.stop_if_idle(record.id, idle, started, now).await;
+                if let Some(stop) = self.idle_stop(record.id, idle).await {
+                    if now >= stop.at {
+                        let what = format!(
+                            "no activity since {} (idle_stop_secs {})",
+                            stop.last_activity,
+                            idle.as_secs()
+                        );
+                        self.act_for_policy("policy:idle", record.id, Action::Stop, &what)
+                            .await;
+                    }
+                }
             }
         }
         Ok(())
     }
 
-    async fn stop_if_idle(
-        &self,
-        id: u64,
-        idle: Duration,
-        started: OffsetDateTime,
-        now: OffsetDateTime,
-    ) {
-        let running = self
-            .inner
-            .status
-            .last_known(id)
+    /// When idle stop halts instance `id` if nothing happens: `None` while no machine of it
+    /// runs, while a command is queued or running on it, or when idle stop is off.
+    ///
+    /// Activity is: a Jeto command (from when it was asked until it ended), a keep-up, an SSH
+    /// session the last status read saw open (where the provider can tell), and this
+    /// service's start.
+    pub(crate) async fn idle_stop(&self, id: u64, idle: Duration) -> Option<IdleStop> {
+        let snapshot = self.inner.status.last_known(id);
+        let running = snapshot
             .statuses
             .iter()
             .any(|s| s.status == Status::RUNNING);
         if !running || self.inner.scheduler.is_busy(id) {
-            return;
+            return None;
         }
         let newest_command = self
             .inner
@@ -188,20 +210,19 @@ impl Jeto {
             )
             .await
             .ok()
-            .and_then(|c| c.first().map(|c| c.created_at));
-        let last = [Some(started), newest_command, self.inner.activity.last(id)]
+            .and_then(|c| c.first().map(|c| c.finished_at.unwrap_or(c.created_at)));
+        let sessions_seen = snapshot
+            .statuses
+            .iter()
+            .any(|s| s.ssh_sessions.unwrap_or(0) > 0)
+            .then_some(snapshot.checked_at)
+            .flatten();
+        let activity = &self.inner.activity;
+        let last_activity = [newest_command, activity.last(id), sessions_seen]
             .into_iter()
             .flatten()
-            .max()
-            .unwrap_or(started);
-        if now - last >= idle {
-            let what = format!(
-                "no Jeto command since {last} (idle_stop_secs {})",
-                idle.as_secs()
-            );
-            self.act_for_policy("policy:idle", id, Action::Stop, &what)
-                .await;
-        }
+            .fold(activity.started, OffsetDateTime::max);
+        Some(IdleStop::new(last_activity + idle, last_activity))
     }
 
     /// Queues `action` on instance `id` for a policy, recorded as a command requested by

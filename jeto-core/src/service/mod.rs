@@ -112,6 +112,10 @@ pub struct InstanceView {
     /// Why the last status read failed, if it did.
     #[serde(default)]
     pub status_error: Option<String>,
+    /// When idle stop will halt its running machines if nothing happens, and why (only in
+    /// the answer about one instance, with `[lifecycle] idle_stop_secs` set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_stop: Option<crate::IdleStop>,
 }
 
 #[derive(Debug)]
@@ -294,7 +298,7 @@ impl JetoBuilder {
             jeto.start_watcher(interval);
         }
         jeto.start_presence_watch();
-        jeto.start_lifecycle(OffsetDateTime::now_utc());
+        jeto.start_lifecycle();
         Ok(jeto)
     }
 }
@@ -393,6 +397,7 @@ impl Jeto {
             instance,
             status_checked_at: snapshot.checked_at,
             status_error: snapshot.error,
+            idle_stop: None,
         }
     }
 
@@ -479,7 +484,11 @@ impl Jeto {
                 }
             }
         }
-        Ok(self.view(who, instance, snapshot))
+        let mut view = self.view(who, instance, snapshot);
+        if let Some(idle) = self.inner.config.lifecycle.idle_stop {
+            view.idle_stop = self.idle_stop(id, idle).await;
+        }
+        Ok(view)
     }
 
     /// Queues an action on an instance and returns once it is recorded (the `async` form).

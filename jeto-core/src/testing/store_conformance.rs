@@ -172,6 +172,7 @@ pub async fn ids_are_never_reused(store: &dyn Store) {
         default_reference: Some("main".into()),
         hosts: None,
         quota: Default::default(),
+        default_expiry_secs: None,
     };
     let p1 = store.put_project(project("ids-p1")).await.unwrap();
     let p2 = store.put_project(project("ids-p2")).await.unwrap();
@@ -518,6 +519,7 @@ pub async fn hosts_in_use_stay_and_others_go(store: &dyn Store) {
             default_reference: Some("main".into()),
             hosts: None,
             quota: Default::default(),
+            default_expiry_secs: Some(3600),
         })
         .await
         .unwrap();
@@ -639,6 +641,7 @@ pub async fn owners_and_quotas_come_back(store: &dyn Store) {
     let team = store
         .put_team(Team {
             quota: quota(4),
+            default_expiry_secs: Some(7200),
             members: [cid.id].into(),
             ..Team::new("quota-team")
         })
@@ -668,9 +671,10 @@ pub async fn owners_and_quotas_come_back(store: &dyn Store) {
         quota(3)
     );
     let teams = store.teams().await.unwrap();
+    let found = teams.iter().find(|t| t.id == team.id).unwrap();
     assert_eq!(
-        teams.iter().find(|t| t.id == team.id).unwrap().quota,
-        quota(4)
+        (found.quota, found.default_expiry_secs),
+        (quota(4), Some(7200))
     );
     let projects = store.projects().await.unwrap();
     let found = projects.iter().find(|p| p.id == project.id).unwrap();

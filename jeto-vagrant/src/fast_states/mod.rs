@@ -12,6 +12,7 @@
 mod docker;
 mod libvirt;
 mod listing;
+mod ssh_sessions;
 mod virtualbox;
 
 use std::collections::hash_map::DefaultHasher;
@@ -71,6 +72,8 @@ struct FolderFacts {
 pub(crate) enum Answer {
     /// Vagrant's state id, as Vagrant would report it.
     State(String),
+    /// `running`, with the SSH sessions open to the machine where the listing can tell.
+    Running { ssh_sessions: Option<u32> },
     /// The listing cannot say for certain: ask Vagrant.
     Unsure,
 }
@@ -193,6 +196,12 @@ impl FastStates {
                             Some(Answer::State(state)) => {
                                 let mut status = Status::new(m.name.clone(), state.clone());
                                 status.provider = Some(m.provider.clone());
+                                Some(status)
+                            }
+                            Some(Answer::Running { ssh_sessions }) => {
+                                let mut status = Status::new(m.name.clone(), Status::RUNNING);
+                                status.provider = Some(m.provider.clone());
+                                status.ssh_sessions = *ssh_sessions;
                                 Some(status)
                             }
                             _ => None,

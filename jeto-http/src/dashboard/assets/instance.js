@@ -221,10 +221,17 @@ export function instance(main, ui, id) {
       ui.showError('extend the expiry', error);
     }
   };
+  // When idle stop halts the machines if nothing happens, and the last activity it saw.
+  const idleText = (idle) => {
+    const left = Math.max(0, Math.round((Date.parse(idle.at) - Date.now()) / 60000));
+    return `halted in ${left} min (${new Date(idle.at).toLocaleString()}) unless something happens: `
+      + `last activity ${ago(idle.last_activity)} (commands, Keep up, open SSH sessions count)`;
+  };
   const keepUp = async () => {
     try {
       await post(`${base}/keep-up`, {});
       ui.clearError();
+      await refresh();
     } catch (error) {
       ui.showError('keep the instance up', error);
     }
@@ -244,7 +251,8 @@ export function instance(main, ui, id) {
         ui.can('start') ? [
           h('button', { type: 'button', id: 'extend', onclick: () => changeExpiry(instance) }, instance.expiry ? 'Extend by 1 h' : 'Expire in 1 h'), ' ',
           h('button', { type: 'button', id: 'keep-up', onclick: keepUp }, 'Keep up'),
-        ] : null));
+        ] : null),
+      instance.idle_stop ? [h('dt', {}, 'Idle stop'), h('dd', { id: 'idle-stop' }, idleText(instance.idle_stop))] : null);
     const frag = document.createDocumentFragment();
     for (const m of instance.status || []) {
       const change = lastChange.get(m.name);
@@ -252,8 +260,10 @@ export function instance(main, ui, id) {
         ? h('span', { class: 'note', 'data-outside': 'true', title: 'No Jeto command ran on this instance since the state before was read' },
           ` changed outside Jeto ${ago(change.at)}`)
         : null;
+      const sessions = m.ssh_sessions ? h('span', { class: 'note', 'data-ssh-sessions': m.ssh_sessions },
+        ` ${m.ssh_sessions} SSH session${m.ssh_sessions === 1 ? '' : 's'} open`) : null;
       frag.appendChild(h('tr', { 'data-machine': m.name },
-        h('td', {}, m.name), h('td', {}, badge(m.status), outside), h('td', {}, m.ip || '')));
+        h('td', {}, m.name), h('td', {}, badge(m.status), outside, sessions), h('td', {}, m.ip || '')));
     }
     machines.replaceChildren(frag);
     drawActions(instance);
