@@ -67,8 +67,8 @@ pub use model::{
     PluginInfo, Project, Result, SshDetails, Status, ToolInfo, UnknownAction, JETO_JSON,
 };
 pub use model::{
-    Delivery, DeliveryOutcome, Expiry, ExpiryAction, IdleStop, Quota, QuotaResource, QuotaUsage,
-    Usage, Webhook,
+    Delivery, DeliveryOutcome, Domain, DomainAccess, DomainLogin, DomainTls, Expiry, ExpiryAction,
+    IdleStop, Quota, QuotaResource, QuotaUsage, Usage, Webhook,
 };
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
@@ -78,4 +78,6 @@ pub use provider::{
     ProviderError, ProviderSlots, ReadSlot,
 };
 pub use scheduler::{CommandHandle, ConsoleFollower, SchedulerConfig};
-pub use service::{InstanceChange, InstanceView, Jeto, JetoConfig, ReloadReport, Reloader};
+pub use service::{
+    DomainTarget, InstanceChange, InstanceView, Jeto, JetoConfig, ReloadReport, Reloader,
+};

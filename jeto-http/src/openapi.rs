@@ -18,8 +18,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::answers::{CommandAnswer, Deleted, ErrorBody, Health};
 use crate::handlers::{
-    audit, commands, events, hosts, instances, keys, lifecycle, machines, meta, people, projects,
-    usage, webhooks,
+    audit, commands, domains, events, hosts, instances, keys, lifecycle, machines, meta, people,
+    projects, usage, webhooks,
 };
 use crate::{ApiBody, MAX_BODY};
 
@@ -52,6 +52,7 @@ use crate::{ApiBody, MAX_BODY};
         webhooks::deliveries, webhooks::send_again,
         lifecycle::set, lifecycle::clear, lifecycle::keep_up,
         usage::user, usage::team, usage::project,
+        domains::list, domains::create, domains::get, domains::update, domains::delete,
     ),
     components(schemas(ErrorBody, CommandAnswer, Deleted, Health)),
     security(("jetoKey" = []), ("bearer" = [])),
@@ -65,6 +66,7 @@ use crate::{ApiBody, MAX_BODY};
         (name = "people", description = "Users, teams and the keys users make for themselves"),
         (name = "events", description = "What happens, pushed as Server-Sent Events"),
         (name = "webhooks", description = "Endpoints that receive events, signed (Standard Webhooks), and their deliveries (admin only)"),
+        (name = "domains", description = "Names at which the proxy serves a machine's web port, with who may visit"),
         (name = "meta", description = "Liveness and this document"),
     )
 )]

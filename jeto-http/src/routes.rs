@@ -79,6 +79,10 @@ pub enum Route {
     TeamUsage(u64),
     /// `/api/projects/{id}/usage`
     ProjectUsage(u64),
+    /// `/api/domains`
+    Domains,
+    /// `/api/domains/{id}`
+    Domain(u64),
 }
 
 impl Route {
@@ -123,6 +127,8 @@ impl Route {
             Route::UserUsage(_) => 34,
             Route::TeamUsage(_) => 35,
             Route::ProjectUsage(_) => 36,
+            Route::Domains => 37,
+            Route::Domain(_) => 38,
         };
         ROUTES[index].0
     }
@@ -182,6 +188,8 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/users/{id}/usage", &["GET"]),
     ("/api/teams/{id}/usage", &["GET"]),
     ("/api/projects/{id}/usage", &["GET"]),
+    ("/api/domains", &["GET", "POST"]),
+    ("/api/domains/{id}", &["GET", "PUT", "DELETE"]),
 ];
 
 /// Matches a path against [`ROUTES`]. Parameters must be positive integers; anything else
@@ -257,6 +265,8 @@ pub fn match_path(path: &str) -> Result<(Route, &'static [&'static str]), ApiErr
                 (34, [id]) => Route::UserUsage(*id),
                 (35, [id]) => Route::TeamUsage(*id),
                 (36, [id]) => Route::ProjectUsage(*id),
+                (37, _) => Route::Domains,
+                (38, [id]) => Route::Domain(*id),
                 _ => unreachable!("ROUTES and this match list the same routes"),
             };
             return Ok((route, methods));

@@ -165,6 +165,7 @@ impl<S> Serve<S> {
         let limits = Arc::new(limits);
         let connections = Arc::new(Connections::default());
         let graceful = GracefulShutdown::new();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut builder = http1::Builder::new();
         builder.keep_alive(true);
         loop {
@@ -205,6 +206,7 @@ impl<S> Serve<S> {
                     };
                     let io = TrackedIo::new(stream, activity.clone());
                     let watcher = graceful.watcher();
+                    let stop = stop_rx.clone();
                     let builder = builder.clone();
                     let acceptor = acceptor.clone();
                     let (connections, limits) = (connections.clone(), limits.clone());
@@ -213,14 +215,14 @@ impl<S> Serve<S> {
                         let served = async {
                             match acceptor {
                                 None => {
-                                    let connection = builder.serve_connection(TokioIo::new(io), serving);
-                                    watcher.watch(connection).await
+                                    let connection = builder.serve_connection(TokioIo::new(io), serving).with_upgrades();
+                                    until_stopped(connection, stop, watcher).await
                                 }
                                 Some(acceptor) => {
                                     match tokio::time::timeout(handshake, acceptor.accept(io)).await {
                                         Ok(Ok(stream)) => {
-                                            let connection = builder.serve_connection(TokioIo::new(stream), serving);
-                                            watcher.watch(connection).await
+                                            let connection = builder.serve_connection(TokioIo::new(stream), serving).with_upgrades();
+                                            until_stopped(connection, stop, watcher).await
                                         }
                                         Ok(Err(error)) => {
                                             tracing::debug!(%error, "TLS handshake failed");
@@ -265,6 +267,7 @@ impl<S> Serve<S> {
         if let Some(jeto) = jeto {
             jeto.shutdown(grace).await;
         }
+        let _ = stop_tx.send(true);
         if tokio::time::timeout(grace, graceful.shutdown())
             .await
             .is_err()
@@ -272,6 +275,30 @@ impl<S> Serve<S> {
             tracing::warn!("some connections were still open at the end of the grace period");
         }
     }
+}
+
+/// Serves `connection` (upgrades allowed: a WebSocket through the proxy) until it ends,
+/// shutting it down gracefully once `stop` says so. Holding `_watcher` makes the server's
+/// graceful shutdown wait for it (hyper-util's own watch takes no upgradeable connection).
+async fn until_stopped<I, S, B>(
+    connection: hyper::server::conn::http1::UpgradeableConnection<I, S>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    _watcher: hyper_util::server::graceful::Watcher,
+) -> hyper::Result<()>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = B>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut connection = std::pin::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => return result,
+        _ = stop.wait_for(|stopping| *stopping) => {}
+    }
+    connection.as_mut().graceful_shutdown();
+    connection.await
 }
 
 /// After a failed accept: out of file descriptors, close the idlest connection and pause a

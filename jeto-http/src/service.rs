@@ -16,8 +16,8 @@ use jeto_core::Jeto;
 
 use crate::client::ClientAddr;
 use crate::handlers::{
-    audit, commands, events, hosts, instances, keys, lifecycle, machines, meta, people, projects,
-    usage, webhooks,
+    audit, commands, domains, events, hosts, instances, keys, lifecycle, machines, meta, people,
+    projects, usage, webhooks,
 };
 use crate::json_request::read_json;
 use crate::links::Links;
@@ -393,6 +393,26 @@ where
         (Route::KeepUp(id), _) => {
             query(&[])?;
             lifecycle::keep_up(jeto, &who, id).await
+        }
+        (Route::Domains, Method::GET) => {
+            query(&[])?;
+            domains::list(jeto, &who).await
+        }
+        (Route::Domains, _) => {
+            query(&[])?;
+            domains::create(jeto, &who, read_json(&parts, body).await?).await
+        }
+        (Route::Domain(id), Method::GET) => {
+            query(&[])?;
+            domains::get(jeto, &who, id).await
+        }
+        (Route::Domain(id), Method::PUT) => {
+            query(&[])?;
+            domains::update(jeto, &who, id, read_json(&parts, body).await?).await
+        }
+        (Route::Domain(id), _) => {
+            query(&[])?;
+            domains::delete(jeto, &who, id).await
         }
         (Route::Webhooks, Method::GET) => {
             query(&[])?;

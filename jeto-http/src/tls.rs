@@ -21,7 +21,8 @@ use rustls::sign::CertifiedKey;
 /// ```
 #[derive(Debug, Clone)]
 pub struct ServerTls {
-    resolver: Arc<FileResolver>,
+    /// The files read again at [`ServerTls::reload`] (none for a resolver of another kind).
+    files: Option<Arc<FileResolver>>,
     config: Arc<rustls::ServerConfig>,
 }
 
@@ -43,8 +44,27 @@ impl ResolvesServerCert for FileResolver {
     }
 }
 
+/// A chain and its key from PEM text; the error says what is wrong with them.
+pub(crate) fn certified_from_pem(chain: &str, key: &str) -> Result<Arc<CertifiedKey>, String> {
+    let chain = CertificateDer::pem_slice_iter(chain.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("the certificate chain: {e}"))?;
+    if chain.is_empty() {
+        return Err("the certificate chain holds no certificate (PEM `BEGIN CERTIFICATE`)".into());
+    }
+    let private = PrivateKeyDer::from_pem_slice(key.as_bytes())
+        .map_err(|e| format!("the private key: {e}"))?;
+    let signing =
+        ring::sign::any_supported_type(&private).map_err(|e| format!("the private key: {e}"))?;
+    let certified = CertifiedKey::new(chain, signing);
+    certified
+        .keys_match()
+        .map_err(|e| format!("the private key is not the certificate's: {e}"))?;
+    Ok(Arc::new(certified))
+}
+
 /// Reads a chain and its key; the error names the file and what is wrong with it.
-fn load(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, String> {
+pub(crate) fn load(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, String> {
     let chain = CertificateDer::pem_file_iter(cert)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
         .map_err(|e| format!("TLS certificate file {}: {e}", cert.display()))?;
@@ -78,27 +98,33 @@ impl ServerTls {
             key: key.to_path_buf(),
             current: RwLock::new(load(cert, key)?),
         });
+        let mut tls = Self::with_resolver(resolver.clone())?;
+        tls.files = Some(resolver);
+        Ok(tls)
+    }
+
+    /// HTTPS with certificates chosen by `resolver` at each handshake (by SNI, say).
+    pub fn with_resolver(resolver: Arc<dyn ResolvesServerCert>) -> Result<Self, String> {
         let mut config =
             rustls::ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
                 .with_safe_default_protocol_versions()
                 .map_err(|e| format!("TLS: {e}"))?
                 .with_no_client_auth()
-                .with_cert_resolver(resolver.clone());
+                .with_cert_resolver(resolver);
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(ServerTls {
-            resolver,
+            files: None,
             config: Arc::new(config),
         })
     }
 
     /// Reads the certificate and key files again; on an error the one in use stays.
     pub fn reload(&self) -> Result<(), String> {
-        let fresh = load(&self.resolver.cert, &self.resolver.key)?;
-        *self
-            .resolver
-            .current
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = fresh;
+        let Some(files) = &self.files else {
+            return Ok(());
+        };
+        let fresh = load(&files.cert, &files.key)?;
+        *files.current.write().unwrap_or_else(|e| e.into_inner()) = fresh;
         Ok(())
     }
 

@@ -336,6 +336,94 @@ async fn lifecycle(api: &mut Api, big: &str) {
         .await;
 }
 
+/// Domains of instance 1 (on host 1, which `limited` sees with `status` only: 403 to change).
+async fn domains(api: &mut Api, big: &str) {
+    let (admin, limited) = (Some("admin"), Some("limited"));
+    let list = "/api/domains";
+    let one = "/api/domains/{id}";
+    let shop = r#"{"name": "shop.test", "instance": 1, "port": 80}"#;
+    let (status, made) = api.call(list, "POST", list, admin, Some(shop)).await;
+    assert_eq!(status, 201, "{made}");
+    api.call(list, "POST", list, admin, Some(shop)).await; // 409: taken
+    api.call(
+        list,
+        "POST",
+        list,
+        admin,
+        Some(r#"{"name": "Bad", "instance": 1, "port": 80}"#),
+    )
+    .await;
+    api.call(
+        list,
+        "POST",
+        list,
+        limited,
+        Some(r#"{"name": "l.test", "instance": 1, "port": 80}"#),
+    )
+    .await;
+    api.call(
+        list,
+        "POST",
+        list,
+        admin,
+        Some(r#"{"name": "n.test", "instance": 999, "port": 80}"#),
+    )
+    .await;
+    api.call(list, "POST", list, None, Some(shop)).await;
+    api.call(list, "POST", list, admin, Some(big)).await;
+    send_as_text(api, list, list).await;
+    api.call(list, "GET", list, admin, None).await;
+    api.call(list, "GET", "/api/domains?x=1", admin, None).await;
+    api.call(list, "GET", list, None, None).await;
+    let (_, other) = api
+        .call(
+            list,
+            "POST",
+            list,
+            admin,
+            Some(r#"{"name": "other.test", "instance": 1, "port": 81}"#),
+        )
+        .await;
+    let path = format!("/api/domains/{}", made["id"]);
+    api.call(one, "GET", &path, admin, None).await;
+    api.call(one, "GET", &format!("{path}?x=1"), admin, None)
+        .await;
+    api.call(one, "GET", &path, None, None).await;
+    api.call(one, "GET", "/api/domains/999", admin, None).await;
+    assert_eq!(api.call(one, "PUT", &path, admin, Some(shop)).await.0, 200);
+    api.call(
+        one,
+        "PUT",
+        &path,
+        admin,
+        Some(r#"{"id": 77, "name": "shop.test", "instance": 1, "port": 80}"#),
+    )
+    .await;
+    api.call(
+        one,
+        "PUT",
+        &path,
+        admin,
+        Some(r#"{"name": "other.test", "instance": 1, "port": 80}"#),
+    )
+    .await; // 409
+    api.call(one, "PUT", &path, limited, Some(shop)).await;
+    api.call(one, "PUT", &path, None, Some(shop)).await;
+    api.call(one, "PUT", "/api/domains/999", admin, Some(shop))
+        .await;
+    api.call(one, "PUT", &path, admin, Some(big)).await;
+    send_as_text_with(api, "PUT", one, &path).await;
+    api.call(one, "DELETE", &path, limited, None).await;
+    api.call(one, "DELETE", &path, None, None).await;
+    api.call(one, "DELETE", "/api/domains/999", admin, None)
+        .await;
+    api.call(one, "DELETE", &format!("{path}?x=1"), admin, None)
+        .await;
+    assert_eq!(api.call(one, "DELETE", &path, admin, None).await.0, 200);
+    let other = format!("/api/domains/{}", other["id"]);
+    assert_eq!(api.call(one, "DELETE", &other, admin, None).await.0, 200);
+}
+
 /// The webhook routes on a service that sends none: 409 each.
 async fn webhooks_without_a_sender(api: &mut Api) {
     let admin = Some("admin");
@@ -1066,6 +1154,7 @@ async fn walk_every_route() {
     api.call(metrics, "GET", "/metrics?x=1", admin, None).await;
     webhooks(&mut api, &big).await;
     lifecycle(&mut api, &big).await;
+    domains(&mut api, &big).await;
     let mut one_follower = JetoConfig::default();
     one_follower.scheduler.max_followers = 1;
     one_follower.metrics = false;

@@ -94,6 +94,8 @@ pub struct ServerConfig {
     /// Sign-in through an OpenID Connect provider (the `[oidc]` table); access keys only
     /// when absent.
     pub oidc: Option<jeto_http::sign_in::OidcConfig>,
+    /// The reverse proxy of domains (the `[proxy]` table); none when absent.
+    pub proxy: Option<ProxyTable>,
     /// The file it was read from and its text, for reloads (none when built in code).
     #[serde(skip)]
     pub source: Option<(PathBuf, String)>,
@@ -210,6 +212,49 @@ impl WebhookDeliveryConfig {
         config.deliveries_kept = self.deliveries_kept.max(1);
         config.max_webhooks = self.max_webhooks;
         config
+    }
+}
+
+/// The `[proxy]` table: Jeto's reverse proxy, serving domains (`/api/domains`) on listeners
+/// of their own.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProxyTable {
+    /// Where plain HTTP is served (`0.0.0.0:80`); none when absent.
+    pub listen: Option<std::net::SocketAddr>,
+    /// Where HTTPS is served (`0.0.0.0:443`), with each domain's certificate by SNI, else the
+    /// one in `cert_file`; none when absent.
+    pub tls_listen: Option<std::net::SocketAddr>,
+    /// The certificate chain (PEM) for domains that have none of their own (a wildcard).
+    pub cert_file: Option<PathBuf>,
+    /// Its private key (PEM).
+    pub key_file: Option<PathBuf>,
+    /// Seconds connecting to a machine may take. Default 5.
+    pub connect_timeout_secs: u64,
+    /// Seconds a machine may take to send its answer's headers (then bodies stream). Default 60.
+    pub response_timeout_secs: u64,
+    /// Request bodies larger than this are refused with 413 (a domain may say otherwise).
+    /// Default 10 MiB.
+    pub max_body_bytes: u64,
+    /// Open connections at most, per listener; more are answered 503. Default 1024.
+    pub max_connections: usize,
+    /// Names no domain may take (the API's own names). `localhost` always is.
+    pub reserved_names: Vec<String>,
+}
+
+impl Default for ProxyTable {
+    fn default() -> Self {
+        ProxyTable {
+            listen: None,
+            tls_listen: None,
+            cert_file: None,
+            key_file: None,
+            connect_timeout_secs: 5,
+            response_timeout_secs: 60,
+            max_body_bytes: 10 * 1024 * 1024,
+            max_connections: 1024,
+            reserved_names: Vec::new(),
+        }
     }
 }
 
@@ -463,6 +508,7 @@ impl Default for ServerConfig {
             lifecycle: LifecycleTable::default(),
             nats: None,
             oidc: None,
+            proxy: None,
             tls: None,
             source: None,
         }
@@ -532,7 +578,18 @@ impl ServerConfig {
             metrics: self.metrics,
             webhooks: self.webhook_delivery.delivery_config(),
             lifecycle: self.lifecycle.lifecycle_config(),
+            reserved_domains: self.reserved_domains(),
         }
+    }
+
+    /// Names no domain may take: the proxy's `reserved_names`, and the API's own host when
+    /// it listens on a name.
+    fn reserved_domains(&self) -> Vec<String> {
+        let mut names = vec!["localhost".to_owned()];
+        if let Some(proxy) = &self.proxy {
+            names.extend(proxy.reserved_names.iter().map(|n| n.to_ascii_lowercase()));
+        }
+        names
     }
 
     fn scheduler_config(&self) -> SchedulerConfig {

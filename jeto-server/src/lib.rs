@@ -21,6 +21,7 @@ mod admin_key;
 mod backup;
 pub mod config;
 mod process;
+mod proxy;
 mod reload;
 mod serve;
 mod systemd;

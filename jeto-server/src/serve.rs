@@ -136,12 +136,20 @@ pub async fn serve(config: ServerConfig) -> Result<(), String> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!("jeto listening on {scheme}://{address}");
     let stop = stop_signal()?;
-    let shutdown = async {
+    let (stopping, proxies_stop) = tokio::sync::watch::channel(false);
+    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    let proxies = match &config.proxy {
+        Some(table) => {
+            crate::proxy::start(table, &config.server, &jeto, &proxies_stop, grace).await?
+        }
+        None => Vec::new(),
+    };
+    let shutdown = async move {
         stop.await;
+        let _ = stopping.send(true);
         systemd::stopping();
     };
     systemd::ready(&format!("serving on {scheme}://{address}"));
-    let grace = Duration::from_secs(config.shutdown_grace_secs);
     let api = JetoService::new(jeto.clone());
     let sign_in = match &config.oidc {
         Some(oidc) => Some(SignIn::new(oidc.clone(), jeto.clone())?),
@@ -167,6 +175,9 @@ pub async fn serve(config: ServerConfig) -> Result<(), String> {
         (false, Some(sign_in)) => run!(sign_in.layer(api)),
         (true, None) => run!(Dashboard::new(api)),
         (false, None) => run!(api),
+    }
+    for proxy in proxies {
+        let _ = proxy.await;
     }
     wait_for_process_groups(records, &config).await;
     tracing::info!("stopped");

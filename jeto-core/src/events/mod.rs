@@ -80,7 +80,7 @@ impl EventLog {
                     Ok(stored) => {
                         for event in stored {
                             if let Some(metrics) = &inner.metrics {
-                                metrics.event_written(&event);
+                                metrics.event_written();
                             }
                             inner.newest.store(event.id, Ordering::Release);
                             // No follower listening is fine.
@@ -97,6 +97,11 @@ impl EventLog {
 
     /// Records that `kind` happened (to `instance` on `host`), now.
     pub(crate) fn emit(&self, instance: Option<u64>, host: Option<u64>, kind: EventKind) {
+        // Counted as it happens, not once written: whoever is told a command ended (before
+        // its event is on disk) reads it counted.
+        if let Some(metrics) = &self.inner.metrics {
+            metrics.event_emitted(&kind);
+        }
         let _ = self.inner.to_write.send(Event::new(instance, host, kind));
     }
 

@@ -19,7 +19,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::{Event, EventKind};
+use crate::EventKind;
 
 /// Commands whose start is remembered for their duration at once (more are not timed).
 const MAX_TIMED: usize = 10_000;
@@ -331,11 +331,15 @@ impl Metrics {
         self.inner.webhook_deliveries.get_or_create(&labels).inc();
     }
 
-    /// Counts a written event; commands are counted and timed from theirs.
-    pub(crate) fn event_written(&self, event: &Event) {
+    /// Counts an event written to the log.
+    pub(crate) fn event_written(&self) {
         self.inner.events.inc();
+    }
+
+    /// Counts and times commands from their events, as they are emitted.
+    pub(crate) fn event_emitted(&self, kind: &EventKind) {
         let mut started = self.inner.started.lock().unwrap_or_else(|e| e.into_inner());
-        match &event.kind {
+        match kind {
             EventKind::CommandStarted { command, .. } if started.len() < MAX_TIMED => {
                 started.insert(*command, Instant::now());
             }

@@ -194,6 +194,14 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// Something Jeto does itself failed (no randomness for a salt, a hash that could not be
+    /// made): a fault of the server, not of the request.
+    #[error("{message}")]
+    Internal {
+        /// What failed.
+        message: String,
+    },
+
     /// A bound was reached (queued commands, console followers): the request is refused
     /// whole, and may be sent again after `retry_after`.
     #[error("{message}")]
@@ -291,7 +299,9 @@ impl Error {
             Error::ProviderUnavailable { .. } | Error::ShuttingDown => ErrorKind::Unavailable,
             Error::Timeout { .. } => ErrorKind::Timeout,
             Error::LimitReached { .. } => ErrorKind::LimitReached,
-            Error::Storage { .. } | Error::Provider { .. } => ErrorKind::Internal,
+            Error::Storage { .. } | Error::Provider { .. } | Error::Internal { .. } => {
+                ErrorKind::Internal
+            }
         }
     }
 
@@ -321,6 +331,7 @@ impl Error {
             Error::Timeout { .. } => "timeout",
             Error::LimitReached { .. } => "limit_reached",
             Error::Storage { .. } => "storage_error",
+            Error::Internal { .. } => "internal_error",
             Error::ShuttingDown => "shutting_down",
             Error::Provider { .. } => "provider_error",
         }

@@ -5,6 +5,7 @@
 mod action;
 mod command;
 pub mod console;
+mod domain;
 mod error;
 mod event;
 mod failure;
@@ -22,6 +23,7 @@ mod webhook;
 
 pub use action::{Action, UnknownAction};
 pub use command::{Command, CommandStatus};
+pub use domain::{Domain, DomainAccess, DomainLogin, DomainTls};
 pub use error::{BoxError, Error, Result};
 pub use event::{Event, EventKind};
 pub use failure::{CommandError, ErrorKind, FailureKind};

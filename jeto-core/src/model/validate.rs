@@ -47,6 +47,8 @@ pub fn instance_name(name: &str) -> Result<()> {
     free_text("name", name, MAX_NAME_LEN)
 }
 
+pub use super::domain::host_name;
+
 /// The longest default expiry a team or project may give (ten years: longer is "never").
 pub const MAX_DEFAULT_EXPIRY_SECS: u64 = 10 * 365 * 24 * 3600;
 

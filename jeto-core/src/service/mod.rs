@@ -7,6 +7,7 @@ use std::time::Duration;
 
 mod catalog;
 mod create;
+mod domains;
 mod edit;
 mod events;
 mod inventory;
@@ -26,6 +27,7 @@ mod worker_presence;
 use serde::{Deserialize, Serialize};
 
 pub use create::CreateInstance;
+pub use domains::DomainTarget;
 pub use edit::InstanceChange;
 pub use lifecycle::{ExpiryChange, LifecycleConfig};
 pub use people::NewKey;
@@ -78,6 +80,8 @@ pub struct JetoConfig {
     pub webhooks: DeliveryConfig,
     /// Expiries and idle stop.
     pub lifecycle: LifecycleConfig,
+    /// Names no domain may take (the API's own host names), compared without case.
+    pub reserved_domains: Vec<String>,
 }
 
 impl Default for JetoConfig {
@@ -95,6 +99,7 @@ impl Default for JetoConfig {
             metrics: true,
             webhooks: DeliveryConfig::default(),
             lifecycle: LifecycleConfig::default(),
+            reserved_domains: Vec::new(),
         }
     }
 }
@@ -153,6 +158,8 @@ struct Inner {
     /// Creations checked against quotas, not stored yet.
     preparing: quotas::Preparing,
     next_reservation: std::sync::atomic::AtomicU64,
+    /// Domains by name, for the proxy.
+    domains: domains::DomainIndex,
 }
 
 /// The Jeto service: instances, hosts, access checks and commands, over one [`Provider`].
@@ -290,6 +297,7 @@ impl JetoBuilder {
                 quota_gate: Default::default(),
                 preparing: Default::default(),
                 next_reservation: Default::default(),
+                domains: Default::default(),
                 config: self.config,
             }),
         };
@@ -617,6 +625,10 @@ impl Jeto {
     async fn forget_instance(&self, id: u64, folder: Option<String>) -> Result<()> {
         if let Some(record) = self.inner.store.remove_instance(id).await? {
             self.instance_event(id, record.host_id, crate::EventKind::InstanceDeleted);
+        }
+        // Its names must not serve whatever gets its address next.
+        if let Err(error) = self.remove_domains_of(id).await {
+            tracing::warn!(instance = id, %error, "could not remove the instance's domains");
         }
         self.inner.status.remove(id);
         self.inner.scheduler.forget(id);

@@ -9,7 +9,7 @@ use super::{InstanceRecord, Page, Registry, Store};
 use crate::access::audit::AuditEntry;
 use crate::access::people::{ApiKey, Team, User};
 use crate::model::console::ConsoleBuffer;
-use crate::{Command, Delivery, Error, Host, Project, Result, Webhook};
+use crate::{Command, Delivery, Domain, Error, Host, Project, Result, Webhook};
 
 /// A [`Store`] in memory; clones share the same records.
 #[derive(Debug, Clone, Default)]
@@ -31,6 +31,8 @@ struct Data {
     next_webhook_id: u64,
     deliveries: std::collections::VecDeque<Delivery>,
     next_delivery_id: u64,
+    domains: BTreeMap<u64, Domain>,
+    next_domain_id: u64,
 }
 
 impl MemoryStore {
@@ -396,6 +398,25 @@ impl Store for MemoryStore {
             }
             None => false,
         })
+    }
+
+    async fn domains(&self) -> Result<Vec<Domain>> {
+        Ok(self.lock().domains.values().cloned().collect())
+    }
+
+    async fn put_domain(&self, mut domain: Domain) -> Result<Domain> {
+        super::check_id("domain", domain.id)?;
+        let mut data = self.lock();
+        if domain.id == 0 {
+            domain.id = data.next_domain_id.max(1);
+        }
+        data.next_domain_id = data.next_domain_id.max(domain.id + 1);
+        data.domains.insert(domain.id, domain.clone());
+        Ok(domain)
+    }
+
+    async fn remove_domain(&self, id: u64) -> Result<Option<Domain>> {
+        Ok(self.lock().domains.remove(&id))
     }
 
     async fn remove_webhook(&self, id: u64) -> Result<Option<Webhook>> {

@@ -25,7 +25,7 @@ pub use sqlite::{SqliteStore, DATABASE_FILE};
 
 use crate::access::audit::AuditEntry;
 use crate::access::people::{ApiKey, Team, User};
-use crate::{Command, Delivery, Event, Host, InstanceSpec, Project, Result, Webhook};
+use crate::{Command, Delivery, Domain, Event, Host, InstanceSpec, Project, Result, Webhook};
 
 /// An instance as stored: everything but the live status, and the host by id. Its JSON is
 /// the [`InstanceSpec`] fields flattened, with `id`, `host_id` and `managed_folder`.
@@ -290,5 +290,23 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     async fn deliveries(&self, webhook: u64, limit: usize) -> Result<Vec<Delivery>> {
         let _ = (webhook, limit);
         Ok(Vec::new())
+    }
+
+    /// Every domain, by id (with password hashes and private keys: the service redacts).
+    async fn domains(&self) -> Result<Vec<Domain>> {
+        Ok(Vec::new())
+    }
+    /// Stores a domain (a new id when its id is 0); the domain as stored. The service checks
+    /// that names are unique before.
+    async fn put_domain(&self, domain: Domain) -> Result<Domain> {
+        let _ = domain;
+        Err(crate::Error::NotSupported {
+            what: "keep domains in this store".into(),
+        })
+    }
+    /// Removes a domain.
+    async fn remove_domain(&self, id: u64) -> Result<Option<Domain>> {
+        let _ = id;
+        Ok(None)
     }
 }

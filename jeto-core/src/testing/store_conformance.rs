@@ -40,6 +40,7 @@ pub async fn run_all(open: impl Fn() -> Arc<dyn Store>, persistent: bool) {
     owners_and_quotas_come_back(store.as_ref()).await;
     the_event_log_is_ordered_and_bounded(store.as_ref()).await;
     webhooks_and_their_deliveries(store.as_ref()).await;
+    domains_keep_their_secrets(store.as_ref()).await;
     if persistent {
         let before = snapshot(store.as_ref()).await;
         drop(store);
@@ -94,6 +95,7 @@ async fn snapshot(store: &dyn Store) -> String {
         // Debug shows the hashes too: they must come back.
         store.api_keys().await.unwrap(),
     );
+    text.push_str(&format!("{:?}\n", store.domains().await.unwrap()));
     for webhook in store.webhooks().await.unwrap() {
         let deliveries = store.deliveries(webhook.id, usize::MAX).await.unwrap();
         text.push_str(&format!("{webhook:?}\n{deliveries:?}\n"));
@@ -770,4 +772,47 @@ pub async fn webhooks_and_their_deliveries(store: &dyn Store) {
     assert_eq!(removed.url, "https://hooks.example.org/b");
     assert!(store.deliveries(b.id, 10).await.unwrap().is_empty());
     assert!(store.remove_webhook(b.id).await.unwrap().is_none());
+}
+
+/// Domains come back as written, password hashes and private keys included (the service
+/// redacts answers, not the store); ids grow past removals.
+pub async fn domains_keep_their_secrets(store: &dyn Store) {
+    use crate::{Domain, DomainAccess, DomainLogin, DomainTls};
+    let mut shop = Domain::new("shop.conformance.test", 1, 8080);
+    shop.aliases = vec!["www.shop.conformance.test".into()];
+    let mut login = DomainLogin::new("ann", "a long password");
+    login.password = None;
+    login.password_hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into();
+    shop.access = DomainAccess::Passwords {
+        logins: vec![login],
+    };
+    shop.tls = Some(DomainTls {
+        certificate_pem: "-----BEGIN CERTIFICATE-----".into(),
+        private_key_pem: "-----BEGIN PRIVATE KEY-----".into(),
+    });
+    let stored = store.put_domain(shop.clone()).await.unwrap();
+    assert!(stored.id > 0);
+    let listed = store.domains().await.unwrap();
+    let back = listed.iter().find(|d| d.id == stored.id).unwrap();
+    assert_eq!(
+        back,
+        &Domain {
+            id: stored.id,
+            ..shop.clone()
+        }
+    );
+    let gone = store
+        .put_domain(Domain::new("gone.conformance.test", 1, 80))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.remove_domain(gone.id).await.unwrap().map(|d| d.name),
+        Some("gone.conformance.test".to_owned())
+    );
+    assert!(store.remove_domain(gone.id).await.unwrap().is_none());
+    let next = store
+        .put_domain(Domain::new("next.conformance.test", 1, 80))
+        .await
+        .unwrap();
+    assert!(next.id > gone.id, "ids are not reused");
 }

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod commands;
+pub mod domains;
 pub mod events;
 pub mod hosts;
 pub mod instances;

@@ -15,6 +15,8 @@ pub struct TestCa {
     /// The server key's SubjectPublicKeyInfo, SHA-256, base64: what Chromium's
     /// `--ignore-certificate-errors-spki-list` pins.
     pub spki_sha256: String,
+    ca: rcgen::Certificate,
+    ca_key: KeyPair,
 }
 
 impl TestCa {
@@ -41,7 +43,19 @@ impl TestCa {
             key_file,
             spki_sha256: base64::engine::general_purpose::STANDARD
                 .encode(sha2::Sha256::digest(key.public_key_der())),
+            ca,
+            ca_key,
         }
+    }
+
+    /// A certificate for `names` signed by this CA, and its key: (chain PEM, key PEM).
+    pub fn issue(&self, names: &[&str]) -> (String, String) {
+        let key = KeyPair::generate().unwrap();
+        let params =
+            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        let cert = params.signed_by(&key, &self.ca, &self.ca_key).unwrap();
+        (cert.pem(), key.serialize_pem())
     }
 
     /// The `[tls]` table for these files.

@@ -18,7 +18,7 @@ use schema::{connect, from_json, load_registry, lock, migrate, raise_counter, st
 use super::{InstanceRecord, Page, Registry, Store};
 use crate::access::audit::AuditEntry;
 use crate::access::people::{ApiKey, Team, User};
-use crate::{Command, Delivery, Error, Host, Project, Result, Webhook};
+use crate::{Command, Delivery, Domain, Error, Host, Project, Result, Webhook};
 
 /// The database file inside the data folder.
 pub const DATABASE_FILE: &str = "jeto.sqlite3";
@@ -875,6 +875,65 @@ impl Store for SqliteStore {
                 )
                 .map_err(storage(format!("storing webhook {id}")))?;
                 Ok(true)
+            },
+            |_, _| {},
+        )
+        .await
+    }
+
+    async fn domains(&self) -> Result<Vec<Domain>> {
+        self.read(|connection| {
+            let err = || storage("reading domains");
+            let mut statement = connection
+                .prepare_cached("SELECT body FROM domains ORDER BY id")
+                .map_err(err())?;
+            let rows = statement
+                .query_map([], |r| r.get::<_, String>(0))
+                .map_err(err())?;
+            let mut domains = Vec::new();
+            for row in rows {
+                domains.push(from_json("domains", &row.map_err(err())?)?);
+            }
+            Ok(domains)
+        })
+        .await
+    }
+
+    async fn put_domain(&self, mut domain: Domain) -> Result<Domain> {
+        super::check_id("domain", domain.id)?;
+        self.write(
+            move |tx, _| {
+                domain.id = match domain.id {
+                    0 => take_id(tx, "domain", 1)?,
+                    id => {
+                        raise_counter(tx, "domain", id + 1)?;
+                        id
+                    }
+                };
+                tx.execute(
+                    "INSERT INTO domains (id, body) VALUES (?1, ?2) ON CONFLICT(id) DO UPDATE SET body = excluded.body",
+                    params![domain.id, to_json(&domain)?],
+                )
+                .map_err(storage(format!("storing domain {}", domain.id)))?;
+                Ok(domain)
+            },
+            |_, _| {},
+        )
+        .await
+    }
+
+    async fn remove_domain(&self, id: u64) -> Result<Option<Domain>> {
+        let id = id.min(i64::MAX as u64);
+        self.write(
+            move |tx, _| {
+                let body: Option<String> = tx
+                    .query_row("SELECT body FROM domains WHERE id = ?1", [id], |r| r.get(0))
+                    .optional()
+                    .map_err(storage(format!("reading domain {id}")))?;
+                let Some(body) = body else { return Ok(None) };
+                tx.execute("DELETE FROM domains WHERE id = ?1", [id])
+                    .map_err(storage(format!("removing domain {id}")))?;
+                Ok(Some(from_json("domains", &body)?))
             },
             |_, _| {},
         )

@@ -75,6 +75,10 @@ CREATE TABLE deliveries (
 );
 CREATE INDEX deliveries_by_webhook ON deliveries(webhook_id, id);
 "#,
+    // Domains the proxy serves.
+    r#"
+CREATE TABLE domains (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+"#,
 ];
 
 pub(super) fn storage(context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error {
