@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts=("$@")
-[ ${#scripts[@]} -gt 0 ] || scripts=(load memory real_provider schemathesis)
+[ ${#scripts[@]} -gt 0 ] || scripts=(load memory proxy real_provider schemathesis)
 failed=0
 for script in "${scripts[@]}"; do
   marker="jeto-bench-$script-$$-$RANDOM$RANDOM"

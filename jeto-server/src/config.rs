@@ -242,6 +242,24 @@ pub struct ProxyTable {
     pub reserved_names: Vec<String>,
 }
 
+impl ProxyTable {
+    /// Where visitors reach a domain (`{name}` for its name): HTTPS when served, else HTTP;
+    /// the port shown unless it is the scheme's own.
+    fn domain_url(&self) -> Option<String> {
+        let (scheme, address, usual) = match (self.tls_listen, self.listen) {
+            (Some(address), _) => ("https", address, 443),
+            (None, Some(address)) => ("http", address, 80),
+            (None, None) => return None,
+        };
+        Some(match address.port() {
+            // Not known before the listener is bound: no link rather than a wrong one.
+            0 => return None,
+            port if port == usual => format!("{scheme}://{{name}}/"),
+            port => format!("{scheme}://{{name}}:{port}/"),
+        })
+    }
+}
+
 impl Default for ProxyTable {
     fn default() -> Self {
         ProxyTable {
@@ -579,6 +597,7 @@ impl ServerConfig {
             webhooks: self.webhook_delivery.delivery_config(),
             lifecycle: self.lifecycle.lifecycle_config(),
             reserved_domains: self.reserved_domains(),
+            domain_url: self.proxy.as_ref().and_then(ProxyTable::domain_url),
         }
     }
 

@@ -39,6 +39,7 @@ pub(crate) async fn start(
         let listener = tokio::net::TcpListener::bind(address)
             .await
             .map_err(|e| format!("[proxy] cannot listen on {address}: {e}"))?;
+        let address = listener.local_addr().map_err(|e| e.to_string())?;
         let mut serve = jeto_http::serve(listener, ProxyService::new(jeto.clone(), config(https)))
             .limits(limits.clone());
         if https {

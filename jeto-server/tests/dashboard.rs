@@ -1017,6 +1017,87 @@ async fn the_instance_page_counts_down_to_idle_stop_and_expiry_and_keeps_up() {
     browser.close().await;
 }
 
+/// Issue 30: the instance page links its domains; following the link, the browser (which
+/// resolves `*.test` to the proxy on loopback) sees the machine's page through the proxy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_instance_page_opens_a_domain_and_shows_the_machines_page() {
+    let _one = BROWSER.lock().await;
+    // The "machine": a web page on this box's own non-loopback address, which the fixture
+    // reports as the machine's IP.
+    let own = {
+        let socket = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        socket
+            .connect("192.0.2.1:9")
+            .expect("a non-loopback address on this box");
+        socket.local_addr().unwrap().ip()
+    };
+    let machine = tokio::net::TcpListener::bind((own, 0)).await.unwrap();
+    let machine_port = machine.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut stream, _)) = machine.accept().await {
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let page = "<!doctype html><title>machine</title><h1 id=\"machine\">hello from the machine</h1>";
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+                    page.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    let fake = FakeVagrant::new();
+    let dir = tempfile::tempdir().unwrap();
+    let proxy_port = jeto_vagrant::fixture::free_port();
+    let server = start_server_top(
+        &fake,
+        dir.path(),
+        "",
+        &format!(
+            "[[hosts]]\nid = 4\nname = \"web\"\nprovider = \"jeto_fake\"\n\
+             params = {{ JETO_FAKE_IPS = \"{own}\", JETO_FAKE_SSH_HOST = \"{own}\" }}\n\
+             [proxy]\nlisten = \"127.0.0.1:{proxy_port}\"\n"
+        ),
+    );
+    let admin = TestClient::new(server.address, Some(ADMIN_KEY));
+    let id = register(&admin, "web", 4, &fake.another_single("web")).await;
+    let started = admin
+        .post(&format!("/api/instances/{id}"), &json!({"state": "start"}))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text());
+    let made = admin
+        .post(
+            "/api/domains",
+            &json!({"name": "web.test", "instance": id, "port": machine_port, "access": {"mode": "public"}}),
+        )
+        .await;
+    assert_eq!(made.status, 201, "{}", made.text());
+    assert_eq!(
+        made.json()["url"],
+        format!("http://web.test:{proxy_port}/"),
+        "{}",
+        made.text()
+    );
+    let browser =
+        Browser::start_with(&["--host-resolver-rules=MAP *.test 127.0.0.1".to_owned()]).await;
+    browser.sign_in(server.address, ADMIN_KEY).await;
+    browser.click(&format!("tr[data-instance='{id}'] a")).await;
+    browser.wait_text("#domains", "web.test", 10).await;
+    browser.click("#domains a.domain").await;
+    browser
+        .wait_text("#machine", "hello from the machine", 15)
+        .await;
+    browser.close().await;
+}
+
 /// Issue 28: the webhooks page (admins): an endpoint added there shows its secret once; a
 /// delivery that failed for too long shows the endpoint paused and the failed attempt; Resume
 /// and Send again go to the API.

@@ -619,3 +619,114 @@ async fn an_idle_container_is_halted_and_one_with_an_ssh_session_is_not() {
         "{after:?}"
     );
 }
+
+/// Issue 30 on real containers: a web server started by the provisioner in a container is
+/// reached through its domain over HTTP and over HTTPS (a certificate of the test's own CA,
+/// uploaded through the API), a streamed answer arrives before it ends, and an upgraded
+/// connection echoes bytes both ways. The proxy forwards to the container's address as Jeto
+/// read it (`hostname -I` in the machine).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_serving_http_is_reached_through_its_domain() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (http, https) = (free_port(), free_port());
+    let certificates = tempfile::tempdir().unwrap();
+    let ca = common::tls::TestCa::new(certificates.path());
+    let d = setup_with(&format!(
+        "[proxy]\nlisten = \"127.0.0.1:{http}\"\ntls_listen = \"127.0.0.1:{https}\"\n"
+    ));
+    let folder = d.folder(
+        "served",
+        &["default"],
+        "setsid nohup python3 /vagrant/web.py > /tmp/web.log 2>&1 < /dev/null &",
+    );
+    std::fs::write(folder.join("web.py"), include_str!("docker/web.py")).unwrap();
+    let _cleanup = Cleanup(vec![folder.clone()]);
+    let id = register(&d.admin, "served", 3, &folder).await;
+    let (status, started) = d.state(id, "start").await;
+    assert_eq!(status, 200, "{started}");
+    let (cert, key) = ca.issue(&["shop.test"]);
+    let made = d
+        .admin
+        .post(
+            "/api/domains",
+            &json!({"name": "shop.test", "instance": id, "port": 8080, "access": {"mode": "public"},
+                    "tls": {"certificate_pem": cert, "private_key_pem": key}}),
+        )
+        .await;
+    assert_eq!(made.status, 201, "{}", made.text());
+    let proxy = std::net::SocketAddr::from(([127, 0, 0, 1], http));
+    let visitor = reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(ca.ca_pem.as_bytes()).unwrap())
+        .resolve("shop.test", proxy)
+        .build()
+        .unwrap();
+    // The provisioner started the server in the background: it may take a moment.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let hello = loop {
+        let answer = visitor
+            .get(format!("http://shop.test:{http}/"))
+            .send()
+            .await
+            .unwrap();
+        let status = answer.status();
+        let text = answer.text().await.unwrap();
+        if status == 200 {
+            break text;
+        }
+        assert!(std::time::Instant::now() < deadline, "{status}: {text}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert!(hello.starts_with("hello from the container"), "{hello}");
+    let over_tls = visitor
+        .get(format!("https://shop.test:{https}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(over_tls.status(), 200);
+    assert_eq!(over_tls.text().await.unwrap(), hello);
+
+    // Streamed: the first chunk arrives while the container still holds the last.
+    let mut streamed = visitor
+        .get(format!("http://shop.test:{http}/stream"))
+        .send()
+        .await
+        .unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(10), streamed.chunk())
+        .await
+        .expect("the first chunk before the end")
+        .unwrap()
+        .unwrap();
+    assert_eq!(&first[..], b"first\n");
+    assert!(exec(&folder, "default", "touch /tmp/release").is_some());
+    let last = streamed.chunk().await.unwrap().unwrap();
+    assert_eq!(&last[..], b"last\n");
+
+    // Upgraded: bytes echo through the proxy and the container.
+    let mut raw = tokio::net::TcpStream::connect(proxy).await.unwrap();
+    raw.write_all(
+        b"GET /echo HTTP/1.1\r\nHost: shop.test\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        assert_eq!(
+            raw.read(&mut byte).await.unwrap(),
+            1,
+            "{}",
+            String::from_utf8_lossy(&head)
+        );
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    raw.write_all(b"ping through the container").await.unwrap();
+    let mut echoed = [0u8; 26];
+    tokio::time::timeout(Duration::from_secs(10), raw.read_exact(&mut echoed))
+        .await
+        .expect("the echo")
+        .unwrap();
+    assert_eq!(&echoed, b"ping through the container");
+}

@@ -525,3 +525,59 @@ async fn domains_are_checked_and_tenants_point_only_at_what_they_may_manage() {
     assert!(deleted.status.is_success(), "{}", deleted.text());
     assert_eq!(p.admin.get(&format!("/api/domains/{id}")).await.status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visit_starts_a_stopped_machine_when_the_domain_asks_for_it_once() {
+    let p = setup();
+    let upstream = machine(Arc::new(tokio::sync::Notify::new())).await;
+    let id = register(&p.admin, "lazy", 4, &p.fake.another_single("lazy")).await;
+    let made = p
+        .admin
+        .post(
+            "/api/domains",
+            &json!({"name": "lazy.test", "instance": id, "port": upstream.port(),
+                    "access": {"mode": "public"}, "start_on_visit": true}),
+        )
+        .await;
+    assert_eq!(made.status, 201, "{}", made.text());
+    let visitor = p.visitor(&["lazy.test"]);
+    let first = visitor
+        .get(p.url("lazy.test", "/hello"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 503);
+    assert_eq!(first.headers()["retry-after"], "10");
+    assert!(first.text().await.unwrap().contains("starting"));
+    // Visits go on while it starts; once it runs, they are served.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let answer = visitor
+            .get(p.url("lazy.test", "/hello"))
+            .send()
+            .await
+            .unwrap();
+        if answer.status() == 200 {
+            break;
+        }
+        assert_eq!(answer.status(), 503);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the machine did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let commands = p
+        .admin
+        .get(&format!("/api/instances/{id}/commands"))
+        .await
+        .json();
+    let starts: Vec<&Value> = commands
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["requested_by"] == "proxy:start-on-visit")
+        .collect();
+    assert_eq!(starts.len(), 1, "one start for many visits: {commands}");
+    assert_eq!(starts[0]["action"], "start");
+}

@@ -60,6 +60,15 @@ pub struct Domain {
     /// Requests bodies larger than this are refused (413); `null`: the proxy's default.
     #[serde(default)]
     pub max_body_bytes: Option<u64>,
+    /// Whether a visit while the machine is not running starts it (a command requested by
+    /// `proxy:start-on-visit`, at most one a minute per domain); visitors are told to retry.
+    #[serde(default)]
+    pub start_on_visit: bool,
+    /// Where visitors reach it, in answers when the server runs its proxy (ignored on the
+    /// way in, never stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(read_only))]
+    pub url: Option<String>,
 }
 
 fn default_machine() -> String {
@@ -144,6 +153,8 @@ impl Domain {
             access: DomainAccess::default(),
             tls: None,
             max_body_bytes: None,
+            start_on_visit: false,
+            url: None,
         }
     }
 

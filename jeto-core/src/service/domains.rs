@@ -55,7 +55,12 @@ pub(crate) struct DomainIndex {
     verified: Mutex<HashMap<(u64, [u8; 32]), Instant>>,
     /// One domain write at a time: names stay unique.
     writes: tokio::sync::Mutex<()>,
+    /// When a visit last started each domain's machine.
+    visit_starts: Mutex<HashMap<u64, Instant>>,
 }
+
+/// Visits start a domain's machine at most this often.
+const VISIT_START_EVERY: Duration = Duration::from_secs(60);
 
 /// The Argon2id hash (PHC string) of `password`, with a fresh random salt.
 fn hash_password(password: &str) -> Result<String> {
@@ -75,6 +80,18 @@ fn hash_password(password: &str) -> Result<String> {
 }
 
 impl Jeto {
+    /// `domain` as answered: no secret, and where visitors reach it.
+    fn answer(&self, domain: Domain) -> Domain {
+        let mut domain = domain.redacted();
+        domain.url = self
+            .inner
+            .config
+            .domain_url
+            .as_ref()
+            .map(|template| template.replace("{name}", &domain.name));
+        domain
+    }
+
     /// Whether `who` may change domains of instance `record`: it sees the instance (404
     /// otherwise) and is granted `start` on it.
     async fn check_domain_instance(&self, who: &Principal, instance: u64) -> Result<()> {
@@ -99,7 +116,7 @@ impl Jeto {
         let mut seen = Vec::new();
         for domain in self.inner.store.domains().await? {
             if self.sees_domain(who, &domain).await {
-                seen.push(domain.redacted());
+                seen.push(self.answer(domain));
             }
         }
         Ok(seen)
@@ -107,7 +124,7 @@ impl Jeto {
 
     /// One domain, without secrets (404 when `who` does not see it).
     pub async fn domain(&self, who: &Principal, id: u64) -> Result<Domain> {
-        Ok(self.visible_domain(who, id).await?.redacted())
+        Ok(self.answer(self.visible_domain(who, id).await?))
     }
 
     async fn visible_domain(&self, who: &Principal, id: u64) -> Result<Domain> {
@@ -136,6 +153,7 @@ impl Jeto {
         current: Option<&Domain>,
     ) -> Result<Domain> {
         domain.validate()?;
+        domain.url = None;
         self.check_domain_instance(who, domain.instance).await?;
         let reserved = &self.inner.config.reserved_domains;
         let others = self.inner.store.domains().await?;
@@ -213,7 +231,7 @@ impl Jeto {
         let stored = self.inner.store.put_domain(domain).await?;
         self.domains_changed().await;
         tracing::info!(domain = %stored.name, by = %who.name, "domain created");
-        Ok(stored.redacted())
+        Ok(self.answer(stored))
     }
 
     /// Changes a domain: the caller must manage both the instance it points at and the one it
@@ -231,7 +249,7 @@ impl Jeto {
         let domain = self.prepare_domain(who, domain, Some(&current)).await?;
         let stored = self.inner.store.put_domain(domain).await?;
         self.domains_changed().await;
-        Ok(stored.redacted())
+        Ok(self.answer(stored))
     }
 
     /// Removes a domain.
@@ -242,7 +260,7 @@ impl Jeto {
         let removed = self.inner.store.remove_domain(id).await?;
         self.domains_changed().await;
         removed
-            .map(Domain::redacted)
+            .map(|d| self.answer(d))
             .ok_or_else(|| Error::NotFound {
                 what: format!("domain {id}"),
             })
@@ -390,6 +408,38 @@ impl Jeto {
             return false;
         };
         self.record(&who, domain.instance).await.is_ok()
+    }
+
+    /// For a visit while `domain`'s machine is not running: starts it when the domain asks
+    /// for it (at most once a minute, never while a command is queued or running on the
+    /// instance, as a command requested by `proxy:start-on-visit`). Whether a start is under
+    /// way.
+    pub async fn start_for_visit(&self, domain: &Domain) -> bool {
+        if !domain.start_on_visit {
+            return false;
+        }
+        if self.inner.scheduler.is_busy(domain.instance) {
+            return true;
+        }
+        {
+            let mut starts = self
+                .inner
+                .domains
+                .visit_starts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if starts
+                .get(&domain.id)
+                .is_some_and(|at| at.elapsed() < VISIT_START_EVERY)
+            {
+                return false;
+            }
+            starts.insert(domain.id, Instant::now());
+        }
+        let why = format!("a visit to {}", domain.name);
+        self.act_for_policy("proxy:start-on-visit", domain.instance, Action::Start, &why)
+            .await;
+        self.inner.scheduler.is_busy(domain.instance)
     }
 
     /// Where `domain`'s requests go now: its machine's address as Jeto last read it (read

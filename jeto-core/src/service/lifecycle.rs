@@ -227,7 +227,7 @@ impl Jeto {
 
     /// Queues `action` on instance `id` for a policy, recorded as a command requested by
     /// `policy` and in the audit log.
-    async fn act_for_policy(&self, policy: &str, id: u64, action: Action, why: &str) {
+    pub(super) async fn act_for_policy(&self, policy: &str, id: u64, action: Action, why: &str) {
         let who = Principal::admin(policy);
         let outcome = match self.submit(&who, id, ActionRequest::new(action)).await {
             Ok(handle) => {

@@ -82,6 +82,9 @@ pub struct JetoConfig {
     pub lifecycle: LifecycleConfig,
     /// Names no domain may take (the API's own host names), compared without case.
     pub reserved_domains: Vec<String>,
+    /// Where visitors reach a domain, `{name}` standing for its name
+    /// (`https://{name}/`); `None` when no proxy serves domains.
+    pub domain_url: Option<String>,
 }
 
 impl Default for JetoConfig {
@@ -100,6 +103,7 @@ impl Default for JetoConfig {
             webhooks: DeliveryConfig::default(),
             lifecycle: LifecycleConfig::default(),
             reserved_domains: Vec::new(),
+            domain_url: None,
         }
     }
 }

@@ -132,6 +132,22 @@ impl ProxyService {
         }
         let target = match self.jeto.domain_target(&domain).await {
             Ok(DomainTarget::Ready(address)) => address,
+            Ok(DomainTarget::NotRunning { instance, .. })
+                if self.jeto.start_for_visit(&domain).await =>
+            {
+                let mut starting = pages::page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Starting",
+                    &format!(
+                        "Instance {instance}: machine {} is starting for this visit; this page reloads in 10 s.",
+                        domain.machine
+                    ),
+                );
+                let headers = starting.headers_mut();
+                headers.insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("10"));
+                headers.insert("refresh", http::HeaderValue::from_static("10"));
+                return starting;
+            }
             Ok(DomainTarget::NotRunning { instance, state }) => {
                 return pages::page(
                     StatusCode::SERVICE_UNAVAILABLE,

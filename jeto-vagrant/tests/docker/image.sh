@@ -5,6 +5,7 @@
 # built once per machine and rebuilt when the recipe changes.
 #
 # Needs: docker (a running daemon), debootstrap, and the vagrant package (for its public key).
+# python3 is in the image for the web server the domain tests start in a container.
 set -euo pipefail
 recipe="$(readlink -f "$0")"
 key=$(ls /usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant.pub 2>/dev/null | head -n1 || true)
@@ -23,7 +24,7 @@ mirror=${mirror:-http://deb.debian.org/debian}
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 echo "image.sh: building $tag from $suite at $mirror" >&2
-debootstrap --variant=minbase --include=openssh-server,rsync,sudo,iproute2 "$suite" "$root" "$mirror" >&2
+debootstrap --variant=minbase --include=openssh-server,rsync,sudo,iproute2,python3 "$suite" "$root" "$mirror" >&2
 chroot "$root" useradd --create-home --shell /bin/bash vagrant
 install -d -m 700 "$root/home/vagrant/.ssh"
 install -m 600 "$key" "$root/home/vagrant/.ssh/authorized_keys"

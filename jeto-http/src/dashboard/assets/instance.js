@@ -237,8 +237,15 @@ export function instance(main, ui, id) {
     }
   };
 
+  // The instance's domains, as links where the proxy serves them (none when it cannot list).
+  const domainLinks = (domains) => domains.map((d) => (d.url
+    ? h('a', { href: d.url, class: 'domain' }, d.name)
+    : h('span', {}, d.name))).flatMap((link, i) => (i ? [', ', link] : [link]));
+
   const refresh = async () => {
-    const [instance, commands] = await Promise.all([get(base), get(`${base}/commands`)]);
+    const [instance, commands, allDomains] = await Promise.all([
+      get(base), get(`${base}/commands`), get('/api/domains').catch(() => [])]);
+    const domains = allDomains.filter((d) => d.instance === instance.id);
     current = instance;
     heading.textContent = instance.name;
     document.title = `${instance.name} · Jeto`;
@@ -252,7 +259,8 @@ export function instance(main, ui, id) {
           h('button', { type: 'button', id: 'extend', onclick: () => changeExpiry(instance) }, instance.expiry ? 'Extend by 1 h' : 'Expire in 1 h'), ' ',
           h('button', { type: 'button', id: 'keep-up', onclick: keepUp }, 'Keep up'),
         ] : null),
-      instance.idle_stop ? [h('dt', {}, 'Idle stop'), h('dd', { id: 'idle-stop' }, idleText(instance.idle_stop))] : null);
+      instance.idle_stop ? [h('dt', {}, 'Idle stop'), h('dd', { id: 'idle-stop' }, idleText(instance.idle_stop))] : null,
+      domains.length ? [h('dt', {}, 'Domains'), h('dd', { id: 'domains' }, ...domainLinks(domains))] : null);
     const frag = document.createDocumentFragment();
     for (const m of instance.status || []) {
       const change = lastChange.get(m.name);
