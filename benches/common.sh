@@ -116,3 +116,16 @@ register() {
       -d "{\"name\":\"bench-$i\",\"host\":1,\"path\":\"$work/instances/$i\"}" "http://$1/api/instances"
   done
 }
+
+# measure WRK_ARGS...: runs wrk with $THREADS, $CONNECTIONS and $DURATION and prints
+# "requests/s p99_ms".
+measure() {
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@" | awk '
+    /Requests\/sec:/ { rps = $2 }
+    /^ +99%/ { v = $2; unit = v; gsub(/[0-9.]/, "", unit); sub(/[a-z]+$/, "", v);
+               ms = (unit == "us") ? v / 1000 : (unit == "s") ? v * 1000 : v; p99 = ms }
+    END { printf "%.0f %.2f\n", rps, p99 }'
+}
+
+# median NUMBERS...: their median.
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }

@@ -38,14 +38,6 @@ curl "${H[@]}" -o /dev/null "http://$jeto_off/api/instances?refresh=true"
 list_bytes=$(curl "${H[@]}" "http://$jeto/api/instances" | wc -c)
 start bare_big "$work/bare-big.out" "$hello" 127.0.0.1:0 "$list_bytes"
 
-# Runs wrk and prints "requests/s p99_ms".
-measure() {
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@" | awk '
-    /Requests\/sec:/ { rps = $2 }
-    /^ +99%/ { v = $2; unit = v; gsub(/[0-9.]/, "", unit); sub(/[a-z]+$/, "", v);
-               ms = (unit == "us") ? v / 1000 : (unit == "s") ? v * 1000 : v; p99 = ms }
-    END { printf "%.0f %.2f\n", rps, p99 }'
-}
 
 read -r bare_rps bare_p99 < <(measure "http://$bare/")
 read -r big_rps big_p99 < <(measure "http://$bare_big/")
@@ -58,7 +50,6 @@ for _ in $(seq 1 "${ROUNDS:-3}"); do
   read -r rps _ < <(measure -H "X-JETO-KEY: $key" "http://$jeto/api/instances/1"); on_runs+=("$rps")
   read -r rps _ < <(measure -H "X-JETO-KEY: $key" "http://$jeto_off/api/instances/1"); off_runs+=("$rps")
 done
-median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 on_median=$(median "${on_runs[@]}")
 off_median=$(median "${off_runs[@]}")
 

@@ -36,15 +36,6 @@ curl "${H[@]}" -o /dev/null -d "{\"name\":\"bench.test\",\"instance\":1,\"port\"
 check=$(curl -s -H 'Host: bench.test' "http://$proxy/")
 [ "$check" = '{"status":"ok"}' ] || { echo "the proxy does not reach the machine: $check" >&2; exit 1; }
 
-# Runs wrk and prints "requests/s p99_ms".
-measure() {
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@" | awk '
-    /Requests\/sec:/ { rps = $2 }
-    /^ +99%/ { v = $2; unit = v; gsub(/[0-9.]/, "", unit); sub(/[a-z]+$/, "", v);
-               ms = (unit == "us") ? v / 1000 : (unit == "s") ? v * 1000 : v; p99 = ms }
-    END { printf "%.0f %.2f\n", rps, p99 }'
-}
-median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 direct_rps=(); direct_p99=(); proxied_rps=(); proxied_p99=()
 for _ in $(seq 1 "${ROUNDS:-3}"); do
   read -r rps p99 < <(measure "http://$machine/"); direct_rps+=("$rps"); direct_p99+=("$p99")

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::sse::Sse;
-use common::{register, start_server_with, ADMIN_KEY};
+use common::{policy_commands, register, start_server_with, ADMIN_KEY};
 use jeto_http::testing::{ServerProcess, TestClient};
 use jeto_vagrant::fixture::{
     docker, docker_container, docker_image, docker_vagrantfile, docker_vagrantfile_without_ssh,
@@ -527,21 +527,6 @@ fn glob_one(pattern: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("{pattern} not found: apt-get install -y vagrant"))
 }
 
-/// The commands `policy` requested on instance `id`.
-async fn policy_commands(admin: &TestClient, id: u64, policy: &str) -> Vec<Value> {
-    let commands = admin
-        .get(&format!("/api/instances/{id}/commands"))
-        .await
-        .json();
-    commands
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["requested_by"] == policy)
-        .cloned()
-        .collect()
-}
-
 /// Issue 29: idle stop on real containers. Two running machines with no Jeto command since
 /// their start; the test holds an SSH session open to one through its published port. The
 /// watcher's docker reads see the session (no vagrant process), the idle container is halted
@@ -627,7 +612,6 @@ async fn an_idle_container_is_halted_and_one_with_an_ssh_session_is_not() {
 /// read it (`hostname -I` in the machine).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_container_serving_http_is_reached_through_its_domain() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (http, https) = (free_port(), free_port());
     let certificates = tempfile::tempdir().unwrap();
     let ca = common::tls::TestCa::new(certificates.path());
@@ -703,30 +687,5 @@ async fn a_container_serving_http_is_reached_through_its_domain() {
     assert_eq!(&last[..], b"last\n");
 
     // Upgraded: bytes echo through the proxy and the container.
-    let mut raw = tokio::net::TcpStream::connect(proxy).await.unwrap();
-    raw.write_all(
-        b"GET /echo HTTP/1.1\r\nHost: shop.test\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n",
-    )
-    .await
-    .unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut byte = [0u8; 1];
-        assert_eq!(
-            raw.read(&mut byte).await.unwrap(),
-            1,
-            "{}",
-            String::from_utf8_lossy(&head)
-        );
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&head).to_lowercase();
-    assert!(head.starts_with("http/1.1 101"), "{head}");
-    raw.write_all(b"ping through the container").await.unwrap();
-    let mut echoed = [0u8; 26];
-    tokio::time::timeout(Duration::from_secs(10), raw.read_exact(&mut echoed))
-        .await
-        .expect("the echo")
-        .unwrap();
-    assert_eq!(&echoed, b"ping through the container");
+    common::echo_through(proxy, "shop.test", b"ping through the container").await;
 }

@@ -275,32 +275,7 @@ async fn a_domain_reaches_its_machine_over_http_and_https_streaming_and_upgradin
     assert_eq!(&last[..], b"last\n");
 
     // An upgrade passes through: bytes echo both ways.
-    let mut raw = tokio::net::TcpStream::connect(p.http).await.unwrap();
-    raw.write_all(
-        b"GET /echo HTTP/1.1\r\nHost: shop.test\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n",
-    )
-    .await
-    .unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut byte = [0u8; 1];
-        assert_eq!(
-            raw.read(&mut byte).await.unwrap(),
-            1,
-            "{}",
-            String::from_utf8_lossy(&head)
-        );
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&head).to_lowercase();
-    assert!(head.starts_with("http/1.1 101"), "{head}");
-    raw.write_all(b"ping over the tunnel").await.unwrap();
-    let mut echoed = [0u8; 20];
-    tokio::time::timeout(Duration::from_secs(5), raw.read_exact(&mut echoed))
-        .await
-        .expect("the echo")
-        .unwrap();
-    assert_eq!(&echoed, b"ping over the tunnel");
+    common::echo_through(p.http, "shop.test", b"ping over the tunnel").await;
 
     // A body over the limit is refused before anything is sent.
     let big = visitor

@@ -9,27 +9,13 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::sse::Sse;
-use common::{register, start_server_top, wait_for, ADMIN_KEY, CI_KEY};
+use common::{policy_commands, register, start_server_top, wait_for, ADMIN_KEY, CI_KEY};
 use jeto_http::testing::{ServerProcess, TestClient};
 use jeto_vagrant::fixture::FakeVagrant;
 use serde_json::{json, Value};
 
 const SHORT_CLOCK: &str =
     "[lifecycle]\ncheck_interval_secs = 1\nexpiry_warning_secs = 2\nmax_expiry_secs = 60\n";
-
-/// The commands of instance `id` requested by `policy`.
-async fn policy_commands(admin: &TestClient, id: u64, policy: &str) -> Vec<Value> {
-    admin
-        .get(&format!("/api/instances/{id}/commands"))
-        .await
-        .json()
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["requested_by"] == policy)
-        .cloned()
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_expiring_while_the_server_is_down_is_halted_at_start_exactly_once() {

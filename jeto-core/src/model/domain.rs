@@ -6,9 +6,6 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{Error, Result};
 
-/// The longest domain name (RFC 1035).
-pub const MAX_DOMAIN_LEN: usize = 253;
-
 /// Aliases one domain may have at most.
 pub const MAX_ALIASES: usize = 16;
 
@@ -181,7 +178,7 @@ impl Domain {
     /// instance, uniqueness).
     pub fn validate(&self) -> Result<()> {
         for name in self.names() {
-            host_name(name)?;
+            super::validate::host_name(name)?;
         }
         if self.aliases.len() > MAX_ALIASES {
             return Err(Error::invalid(format!(
@@ -220,40 +217,5 @@ impl Domain {
             }
         }
         Ok(())
-    }
-}
-
-/// Checks a host name as a domain's name or alias: lowercase letters, digits and `-` in
-/// labels of 1 to 63 characters, not starting or ending with `-`, at least two labels, not
-/// an IP address.
-///
-/// ```
-/// assert!(jeto_core::validate::host_name("shop.dev.example.org").is_ok());
-/// assert!(jeto_core::validate::host_name("Shop.test").is_err());
-/// assert!(jeto_core::validate::host_name("10.0.0.1").is_err());
-/// ```
-pub fn host_name(name: &str) -> Result<()> {
-    let label_ok = |label: &str| {
-        (1..=63).contains(&label.len())
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    };
-    let labels: Vec<&str> = name.split('.').collect();
-    let ok = name.len() <= MAX_DOMAIN_LEN
-        && labels.len() >= 2
-        && labels.iter().all(|l| label_ok(l))
-        && name.parse::<std::net::IpAddr>().is_err()
-        && !labels
-            .last()
-            .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(format!(
-            "{name:?} is not a domain name: lowercase letters, digits and '-' in dot-separated labels (at least two), like shop.dev.example.org"
-        )))
     }
 }

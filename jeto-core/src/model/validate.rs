@@ -47,7 +47,43 @@ pub fn instance_name(name: &str) -> Result<()> {
     free_text("name", name, MAX_NAME_LEN)
 }
 
-pub use super::domain::host_name;
+/// The longest domain name (RFC 1035).
+pub const MAX_DOMAIN_LEN: usize = 253;
+
+/// Checks a host name as a domain's name or alias: lowercase letters, digits and `-` in
+/// labels of 1 to 63 characters, not starting or ending with `-`, at least two labels, not
+/// an IP address.
+///
+/// ```
+/// assert!(jeto_core::validate::host_name("shop.dev.example.org").is_ok());
+/// assert!(jeto_core::validate::host_name("Shop.test").is_err());
+/// assert!(jeto_core::validate::host_name("10.0.0.1").is_err());
+/// ```
+pub fn host_name(name: &str) -> Result<()> {
+    let label_ok = |label: &str| {
+        (1..=63).contains(&label.len())
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    let labels: Vec<&str> = name.split('.').collect();
+    let ok = name.len() <= MAX_DOMAIN_LEN
+        && labels.len() >= 2
+        && labels.iter().all(|l| label_ok(l))
+        && name.parse::<std::net::IpAddr>().is_err()
+        && !labels
+            .last()
+            .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "{name:?} is not a domain name: lowercase letters, digits and '-' in dot-separated labels (at least two), like shop.dev.example.org"
+        )))
+    }
+}
 
 /// The longest default expiry a team or project may give (ten years: longer is "never").
 pub const MAX_DEFAULT_EXPIRY_SECS: u64 = 10 * 365 * 24 * 3600;

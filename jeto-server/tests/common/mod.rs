@@ -249,3 +249,48 @@ pub async fn running_five_second_script(
     }
     panic!("the script never started");
 }
+
+/// The commands `policy` requested on instance `id` (`requested_by`).
+pub async fn policy_commands(admin: &TestClient, id: u64, policy: &str) -> Vec<serde_json::Value> {
+    let commands = admin
+        .get(&format!("/api/instances/{id}/commands"))
+        .await
+        .json();
+    commands
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["requested_by"] == policy)
+        .cloned()
+        .collect()
+}
+
+/// Asks `proxy` for an upgrade to the `echo` protocol at `host`'s `/echo`, and checks that
+/// `text` comes back through the joined connections.
+pub async fn echo_through(proxy: std::net::SocketAddr, host: &str, text: &[u8]) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut raw = tokio::net::TcpStream::connect(proxy).await.unwrap();
+    let ask = format!(
+        "GET /echo HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n"
+    );
+    raw.write_all(ask.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        let read = raw.read(&mut byte).await.unwrap();
+        assert_eq!(read, 1, "{}", String::from_utf8_lossy(&head));
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    raw.write_all(text).await.unwrap();
+    let mut echoed = vec![0u8; text.len()];
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        raw.read_exact(&mut echoed),
+    )
+    .await
+    .expect("the echo")
+    .unwrap();
+    assert_eq!(echoed, text);
+}
