@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Proxy benchmark (issue 30): GETs through Jeto's reverse proxy to a "machine" against the same
-# GETs straight to it, in the same session, alternating so drift hits both alike. The machine
-# is a bare hyper hello-world (examples/hello_hyper.rs) on this box's own non-loopback address,
-# which the jeto_fake plugin reports as the machine's IP; the domain is public.
+# GETs straight to it, in the same session, alternating so drift hits both alike; the domain is
+# public. The jeto_fake plugin reports the machine's address as its IP. The machine is:
+#
+#   MACHINE=hello (default)   a bare hyper hello-world (examples/hello_hyper.rs) on this box's
+#                             own non-loopback address: the proxy's whole cost, nothing else
+#   MACHINE=container         the docker tier's test image running the domain test's Python web
+#                             server (jeto-server/tests/docker/web.py) in a container, as a
+#                             machine serves a site (needs docker and debootstrap, as the tests)
 #
 #   benches/proxy.sh                     # DURATION=10s CONNECTIONS=64 THREADS=2 ROUNDS=3
 #
@@ -19,10 +24,23 @@ if [ "${JETO_BENCH_PROFILE:-release}" = dev ]; then
 else
   cargo build -q --release -p jeto --example hello_hyper; hello=target/release/examples/hello_hyper
 fi
-ip=$(hostname -I | tr ' ' '\n' | grep -v '^127\.' | grep -v ':' | head -n1)
-[ -n "$ip" ] || { echo "needs a non-loopback IPv4 address on this box" >&2; exit 1; }
-
-start machine "$work/machine.out" "$hello" "$ip:0"
+case "${MACHINE:-hello}" in
+  hello)
+    ip=$(hostname -I | tr ' ' '\n' | grep -v '^127\.' | grep -v ':' | head -n1)
+    [ -n "$ip" ] || { echo "needs a non-loopback IPv4 address on this box" >&2; exit 1; }
+    start machine "$work/machine.out" "$hello" "$ip:0"
+    ;;
+  container)
+    need docker
+    image=$(jeto-vagrant/tests/docker/image.sh)
+    container=$(docker run -d --rm -v "$PWD/jeto-server/tests/docker/web.py:/web.py:ro" "$image" python3 /web.py)
+    on_exit "docker rm -f $container >/dev/null"
+    ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$container")
+    machine="$ip:8080"
+    for _ in $(seq 1 100); do curl -s -o /dev/null "http://$machine/" && break; sleep 0.1; done
+    ;;
+  *) echo "MACHINE is hello or container" >&2; exit 1 ;;
+esac
 write_config "$work/jeto.toml"
 sed -i "s|^provider = \"jeto_fake\"$|provider = \"jeto_fake\"\nparams = { JETO_FAKE_IPS = \"$ip\", JETO_FAKE_SSH_HOST = \"$ip\" }|" "$work/jeto.toml"
 printf '[proxy]\nlisten = "127.0.0.1:0"\nmax_connections = 4096\n' >> "$work/jeto.toml"
@@ -34,7 +52,7 @@ register "$jeto" 1 single
 curl "${H[@]}" -o /dev/null -d '{"state":"start"}' "http://$jeto/api/instances/1"
 curl "${H[@]}" -o /dev/null -d "{\"name\":\"bench.test\",\"instance\":1,\"port\":${machine##*:},\"access\":{\"mode\":\"public\"}}" "http://$jeto/api/domains"
 check=$(curl -s -H 'Host: bench.test' "http://$proxy/")
-[ "$check" = '{"status":"ok"}' ] || { echo "the proxy does not reach the machine: $check" >&2; exit 1; }
+[ "$check" = "$(curl -s "http://$machine/")" ] || { echo "the proxy does not reach the machine: $check" >&2; exit 1; }
 
 direct_rps=(); direct_p99=(); proxied_rps=(); proxied_p99=()
 for _ in $(seq 1 "${ROUNDS:-3}"); do
@@ -43,7 +61,7 @@ for _ in $(seq 1 "${ROUNDS:-3}"); do
 done
 d_rps=$(median "${direct_rps[@]}"); d_p99=$(median "${direct_p99[@]}")
 p_rps=$(median "${proxied_rps[@]}"); p_p99=$(median "${proxied_p99[@]}")
-echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, medians of ${ROUNDS:-3} alternating runs, $(nproc) cores shared by wrk, jeto and the machine"
+echo "machine: ${MACHINE:-hello}; wrk -t$THREADS -c$CONNECTIONS -d$DURATION, medians of ${ROUNDS:-3} alternating runs, $(nproc) cores shared by wrk, jeto and the machine"
 printf '%-34s %12s %10s   %s\n' target requests/s p99_ms runs
 printf '%-34s %12s %10s   %s\n' "direct GET / (the machine)" "$d_rps" "$d_p99" "${direct_rps[*]}"
 printf '%-34s %12s %10s   %s\n' "proxied GET / (bench.test)" "$p_rps" "$p_p99" "${proxied_rps[*]}"

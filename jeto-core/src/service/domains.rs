@@ -445,6 +445,17 @@ impl Jeto {
     /// Where `domain`'s requests go now: its machine's address as Jeto last read it (read
     /// once when never read), or why there is none.
     pub async fn domain_target(&self, domain: &Domain) -> Result<DomainTarget> {
+        // Every request of a running site: from memory, no store read (a deleted instance's
+        // domains are gone from the index with it).
+        let known = self.inner.status.last_known(domain.instance);
+        if let Some(address) = known
+            .statuses
+            .iter()
+            .find(|s| s.name == domain.machine && s.status == Status::RUNNING)
+            .and_then(|s| s.ip.as_deref()?.parse::<IpAddr>().ok())
+        {
+            return Ok(DomainTarget::Ready(SocketAddr::new(address, domain.port)));
+        }
         let Some(record) = self.inner.store.instance(domain.instance).await? else {
             return Ok(DomainTarget::Gone);
         };
