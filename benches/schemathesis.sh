@@ -18,9 +18,13 @@ register "$jeto" 2 multi
 # /api/events is an endless stream (Server-Sent Events): a fuzzer would wait on it forever;
 # tests/events.rs and the OpenAPI test cover it. Webhooks are left out: a fuzzed URL would make
 # the server send deliveries off this machine; tests/webhooks.rs and the OpenAPI test cover them.
+# Domains are left out for a cross-field rule the schema cannot say (a new login needs its
+# password, a changed one may leave it out to keep it); tests/domains.rs and the OpenAPI test
+# cover them.
 "$work/venv/bin/schemathesis" run "http://$jeto/api/openapi.json" \
   --exclude-path /api/events \
   --exclude-path /api/webhooks --exclude-path '/api/webhooks/{id}' \
   --exclude-path '/api/webhooks/{id}/deliveries' --exclude-path '/api/webhooks/{id}/deliveries/{did}' \
+  --exclude-path /api/domains --exclude-path '/api/domains/{id}' \
   --header "X-JETO-KEY: $key" --checks all --max-examples "$EXAMPLES" \
   --generation-deterministic --workers 2 "$@"

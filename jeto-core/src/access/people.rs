@@ -162,6 +162,7 @@ pub struct Team {
     /// The expiry, in seconds after creation, of instances a member makes without naming one
     /// (the shortest of their teams' wins; a project's default comes first).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 315360000))]
     pub default_expiry_secs: Option<u64>,
 }
 

@@ -57,6 +57,7 @@ pub struct Project {
     /// The expiry, in seconds after creation, of instances made from it whose creation names
     /// none (before the creator's teams' and the configured default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 315360000))]
     pub default_expiry_secs: Option<u64>,
 }
 
